@@ -1,0 +1,246 @@
+"""The Gcore IAM API as offboard uses it: every request limited, retried and recorded.
+
+Each logical request (a revoke, one page of the user list) goes through
+`Api.request`, which runs tenacity over single attempts. Every attempt first
+takes a slot from the one shared RateLimiter, so retries cannot go around it.
+Attempts never raise for HTTP or network trouble: they return an `Attempt`,
+and tenacity decides on that value.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
+
+from . import __version__
+from .clock import AnyioClock, Clock
+from .limiter import RateLimiter
+from .models import Exchange
+from .retry import RETRY_AFTER_CAP, RETRY_STATUSES, backoff, retry_after
+from .settings import Settings, is_loopback, redact
+
+USERS_PAGE = 100
+
+
+class RequestNotSent(Exception):
+    """The run was aborted (a 401) before this request's next attempt went out."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(f"run aborted after {attempts} attempts")
+        self.attempts = attempts
+
+
+class DirectoryError(Exception):
+    """The user list (for email resolution) could not be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One HTTP attempt. `reached` means the API may have acted on it."""
+
+    status: int | None
+    reached: bool
+    message: str = ""
+    error: str = ""
+    request_id: str = ""
+    retry_after: float | None = None
+    body: Any = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRY_STATUSES
+
+    @property
+    def may_have_acted(self) -> bool:
+        """Sent with no clear refusal: a lost answer or a 5xx may follow a change."""
+        return self.reached and (self.status is None or self.status >= 500)
+
+
+def make_client(settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+                ) -> httpx.AsyncClient:
+    """The HTTP client: key in a header, no redirects (the key must not travel)."""
+    host = httpx.URL(settings.base_url).host
+    return httpx.AsyncClient(
+        base_url=settings.base_url,
+        headers={
+            "Authorization": f"APIKey {settings.api_key.reveal()}",
+            "User-Agent": f"offboard/{__version__}",
+            "Accept": "application/json",
+        },
+        timeout=httpx.Timeout(settings.timeout),
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=settings.concurrency,
+                            max_keepalive_connections=settings.concurrency),
+        # Proxy variables are for reaching the real API; a loopback sandbox
+        # must be reached directly.
+        trust_env=not is_loopback(host),
+        transport=transport,
+    )
+
+
+class Api:
+    def __init__(self, settings: Settings, client: httpx.AsyncClient,
+                 clock: Clock | None = None, rng: random.Random | None = None) -> None:
+        self._settings = settings
+        self._client = client
+        self._clock = clock or AnyioClock()
+        self._rng = rng or random.Random()
+        self.limiter = RateLimiter(settings.rate, self._clock)
+        self.abort_reason = ""
+
+    async def revoke(self, account: int, user_id: int) -> Exchange:
+        return await self.request("DELETE", f"/iam/clients/{account}/client-users/{user_id}")
+
+    async def list_users(self) -> dict[str, list[int]]:
+        """Lower-cased email -> IDs of live users, read page by page.
+
+        Always with `limit`: without it the API returns every user as one plain
+        array. The offset advances by what each page really held, in case the
+        server caps the page size below our limit.
+        """
+        directory: dict[str, list[int]] = {}
+        offset, count = 0, None
+        while count is None or offset < count:
+            exchange = await self.request(
+                "GET", "/iam/users", params={"limit": USERS_PAGE, "offset": offset})
+            if exchange.status != 200:
+                raise DirectoryError(_failure("reading the user list", exchange))
+            page = exchange.body
+            users = page.get("results") if isinstance(page, dict) else page
+            if not isinstance(users, list):
+                raise DirectoryError("the user list came back in an unexpected shape")
+            for user in users:
+                if isinstance(user, dict) and not user.get("deleted"):
+                    email, user_id = user.get("email"), user.get("id")
+                    if isinstance(email, str) and isinstance(user_id, int):
+                        directory.setdefault(email.lower(), []).append(user_id)
+            if not isinstance(page, dict) or not users:
+                break
+            offset += len(users)
+            count = page.get("count") if isinstance(page.get("count"), int) else offset
+        return directory
+
+    async def request(self, method: str, path: str,
+                      params: Mapping[str, Any] | None = None) -> Exchange:
+        """One logical request with retries; raises RequestNotSent once aborted."""
+        history: list[Attempt] = []
+
+        async def attempt() -> Attempt:
+            if self.abort_reason:
+                raise RequestNotSent(len(history))
+            await self.limiter.acquire()
+            if self.abort_reason:
+                raise RequestNotSent(len(history))
+            result = await self._send(method, path, params)
+            history.append(result)
+            if result.status == 401:
+                self.abort_reason = "the API rejected the API key (401)"
+            elif result.status == 429:
+                # The whole run backs off, not only this request.
+                pause = result.retry_after if result.retry_after is not None else 1.0
+                self.limiter.pause(min(pause, RETRY_AFTER_CAP))
+            return result
+
+        retrying = AsyncRetrying(
+            sleep=self._clock.sleep,
+            stop=stop_after_attempt(self._settings.max_attempts) | _asked_to_wait_too_long,
+            wait=lambda state: self._wait_for(_last(state), state.attempt_number),
+            retry=retry_if_result(lambda a: a.retryable),
+            retry_error_callback=_last,
+        )
+        last: Attempt = await retrying(attempt)
+        return Exchange(
+            status=last.status,
+            attempts=len(history),
+            message=last.message,
+            request_id=last.request_id,
+            error=last.error,
+            maybe_applied=any(a.may_have_acted for a in history[:-1]),
+            retry_after=last.retry_after,
+            body=last.body,
+        )
+
+    def _wait_for(self, attempt: Attempt, attempt_number: int) -> float:
+        if attempt.retry_after is not None:
+            return attempt.retry_after
+        return backoff(attempt_number, self._rng)
+
+    async def _send(self, method: str, path: str, params: Mapping[str, Any] | None) -> Attempt:
+        timeout = self._settings.timeout
+        try:
+            # httpx's timeout is per read; this bounds the whole exchange.
+            with anyio.fail_after(timeout):
+                response = await self._client.request(method, path, params=params)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return Attempt(None, reached=False, error=self._describe(exc))
+        except (httpx.TransportError, TimeoutError) as exc:
+            # Sent, but no complete answer: the API may have acted on it.
+            return Attempt(None, reached=True, error=self._describe(exc))
+        body = _json_or_text(response)
+        return Attempt(
+            status=response.status_code,
+            reached=True,
+            message=self._redact(_message_of(body)),
+            request_id=_request_id(response, body),
+            retry_after=retry_after(response.headers),
+            body=body,
+        )
+
+    def _describe(self, exc: Exception) -> str:
+        if isinstance(exc, TimeoutError | httpx.TimeoutException):
+            return f"no answer within {self._settings.timeout:g} s ({type(exc).__name__})"
+        detail = str(exc) or type(exc).__name__
+        return self._redact(f"{type(exc).__name__}: {detail}")
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._settings.api_key)
+
+
+def _last(state: RetryCallState) -> Attempt:
+    assert state.outcome is not None
+    result: Attempt = state.outcome.result()
+    return result
+
+
+def _asked_to_wait_too_long(state: RetryCallState) -> bool:
+    wait = _last(state).retry_after
+    return wait is not None and wait > RETRY_AFTER_CAP
+
+
+def _json_or_text(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:500]
+
+
+def _message_of(body: Any) -> str:
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error", "errors"):
+            if key in body:
+                value = body[key]
+                return value if isinstance(value, str) else str(value)[:500]
+        return ""
+    return body.strip()[:500] if isinstance(body, str) else ""
+
+
+def _request_id(response: httpx.Response, body: Any) -> str:
+    for header in ("x-request-id", "request-id", "x-amzn-requestid"):
+        if header in response.headers:
+            return response.headers[header][:200]
+    if isinstance(body, dict) and isinstance(body.get("request_id"), str):
+        return str(body["request_id"])[:200]
+    return ""
+
+
+def _failure(doing: str, exchange: Exchange) -> str:
+    if exchange.status is None:
+        return f"{doing}: {exchange.error} (after {exchange.attempts} attempts)"
+    detail = f": {exchange.message}" if exchange.message else ""
+    return f"{doing}: HTTP {exchange.status}{detail} (after {exchange.attempts} attempts)"

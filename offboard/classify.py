@@ -1,0 +1,48 @@
+"""Turn what the API answered into the contract's outcome: one pure function."""
+
+from __future__ import annotations
+
+from .models import Exchange, Outcome
+from .retry import RETRY_AFTER_CAP, RETRY_STATUSES
+
+MAYBE_APPLIED = (
+    "an earlier attempt may have revoked the access (it timed out, lost its "
+    "connection or got a 5xx): the API cannot tell the two apart"
+)
+
+
+def classify(exchange: Exchange) -> tuple[Outcome, str]:
+    """The outcome of a revoke, and a message a person can act on."""
+    status, tries = exchange.status, _attempts(exchange.attempts)
+    said = f": {exchange.message}" if exchange.message else ""
+    if status is None:
+        return Outcome.FAILED, f"no answer {tries}; last error: {exchange.error}"
+    if 200 <= status < 300:
+        return Outcome.REVOKED, "access removed"
+    if status == 404:
+        if exchange.maybe_applied:
+            return Outcome.MISSING, f"404 on a retry: {MAYBE_APPLIED}"
+        return Outcome.MISSING, "user is not in this account (already offboarded, or a wrong ID)"
+    if status == 403:
+        if "token" in exchange.message.lower():
+            return Outcome.TOKEN_BLOCKED, (
+                f"403{said}; delete the user's API tokens in this account, then run again")
+        return Outcome.FORBIDDEN, f"403{said}; this API key may not manage that account"
+    if status == 401:
+        return Outcome.FAILED, f"401{said}; the API key was rejected: run aborted"
+    if status in RETRY_STATUSES:
+        return Outcome.FAILED, f"gave up {tries}; last answer {status}{said}{_long_wait(exchange)}"
+    if 300 <= status < 400:
+        return Outcome.FAILED, f"unexpected redirect {status}: not followed, so the key stays here"
+    return Outcome.FAILED, f"unexpected answer {status}{said}"
+
+
+def _attempts(n: int) -> str:
+    return f"after {n} attempt{'s' if n != 1 else ''}"
+
+
+def _long_wait(exchange: Exchange) -> str:
+    wait = exchange.retry_after
+    if wait is not None and wait > RETRY_AFTER_CAP:
+        return f" (the API asked to wait {wait:g} s; offboard waits at most {RETRY_AFTER_CAP:g} s)"
+    return ""

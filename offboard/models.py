@@ -1,0 +1,107 @@
+"""The values that flow through a run, one stage to the next.
+
+    read (source.py) -> Row -> plan (plan.py) -> Action -> execute (execute.py)
+    -> Exchange -> classify (classify.py) -> Result -> report (report.py)
+
+Every boundary value is frozen: a stage never changes what an earlier one produced.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Outcome(enum.StrEnum):
+    """The outcomes of the contract; the values are the public strings."""
+
+    REVOKED = "revoked"
+    MISSING = "missing"
+    TOKEN_BLOCKED = "token_blocked"
+    FORBIDDEN = "forbidden"
+    FAILED = "failed"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    NOT_ATTEMPTED = "not_attempted"
+    WOULD_REVOKE = "would_revoke"
+
+    @property
+    def settled(self) -> bool:
+        """True when the row needs no person (exit code 0 if every row is like this)."""
+        return self in _SETTLED
+
+
+_SETTLED = frozenset({Outcome.REVOKED, Outcome.MISSING, Outcome.DUPLICATE, Outcome.WOULD_REVOKE})
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One input row as the person wrote it, before any checking.
+
+    `number` is what a person sees: the CSV line number (header = 1) or the
+    1-based position in a YAML list. `extra` holds the carried columns.
+    `problem` is set when the reader already knows the row is unusable
+    (a CSV line with too many fields, a YAML item that is not a mapping).
+    """
+
+    number: int
+    account: Any
+    user: Any
+    extra: dict[str, str] = field(default_factory=dict)
+    problem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What the plan decided for one row.
+
+    Either `send` is True and (account, user_id) is the pair to revoke, or
+    `outcome` already says how the row ends (invalid, duplicate, missing email)
+    and nothing is sent.
+    """
+
+    row: Row
+    account: int | None
+    user_id: int | None
+    outcome: Outcome | None = None
+    message: str = ""
+
+    @property
+    def send(self) -> bool:
+        return self.outcome is None
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What happened on the wire for one logical request, retries included.
+
+    `status` is the last HTTP status (None when the last attempt got no
+    response). `maybe_applied` is True when an attempt before the last one may
+    have reached the API and changed something (a timeout or dropped connection
+    after sending, or a 5xx): a later 404 then cannot be trusted as "never there".
+    """
+
+    status: int | None
+    attempts: int
+    message: str = ""
+    request_id: str = ""
+    error: str = ""
+    maybe_applied: bool = False
+    retry_after: float | None = None
+    body: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """How one input row ended: one line of the report."""
+
+    row: Row
+    outcome: Outcome
+    account: int | None = None
+    user_id: int | None = None
+    http_status: int | None = None
+    attempts: int = 0
+    request_id: str = ""
+    message: str = ""

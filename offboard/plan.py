@@ -1,0 +1,126 @@
+"""Decide, per row, what to send: pure functions, no I/O.
+
+    parse(Row) -> Target | problem      is the row usable? (account, user ID or email)
+    plan(rows, directory) -> [Action]   resolve emails, mark duplicates
+
+A row that cannot be used becomes an `invalid` Action naming the field; the
+other rows still run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .models import Action, Outcome, Row
+
+MAX_ID = 2**63 - 1  # Gcore IDs are 64-bit signed integers
+MAX_EMAIL = 254
+
+# Deliberately permissive: odd but valid forms (plus tags, quoted local parts,
+# subdomains, IDN) must pass; only what can never be an address is refused.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$|^\"[^\"\r\n]+\"@[^@\s]+$")
+_DIGITS = re.compile(r"^[0-9]+$")
+
+Directory = Mapping[str, Sequence[int]]
+"""Lower-cased email -> IDs of the (non-deleted) users with that email."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A usable row: the account and either a user ID or an email to resolve."""
+
+    row: Row
+    account: int
+    user_id: int | None
+    email: str | None
+
+
+def parse(row: Row) -> Target | str:
+    """The row's target, or a one-line problem naming the field."""
+    if row.problem:
+        return f"row {row.problem}"
+    account = _parse_id(row.account, "account")
+    if isinstance(account, str):
+        return account
+    user = row.user
+    if isinstance(user, str) and "@" in user:
+        email = user.strip()
+        if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+            return "user: not a valid email address"
+        return Target(row, account, None, email)
+    user_id = _parse_id(user, "user", also="or an email address")
+    if isinstance(user_id, str):
+        return user_id
+    return Target(row, account, user_id, None)
+
+
+def _parse_id(value: Any, field: str, also: str = "") -> int | str:
+    """A positive 64-bit integer from a CSV string or a YAML scalar, else a problem."""
+    wanted = f"{field}: must be a positive integer ID{' ' + also if also else ''}"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return f"{field}: is empty"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return f"{wanted}, found a {type(value).__name__}"
+    text = str(value).strip()
+    if not _DIGITS.match(text):
+        return wanted
+    number = int(text)
+    if number == 0:
+        return f"{field}: must be a positive integer ID, found 0"
+    if number > MAX_ID:
+        return f"{field}: {len(text)}-digit number is larger than a 64-bit ID"
+    return number
+
+
+def needs_directory(targets: Iterable[Target | str]) -> bool:
+    """True when some row names its user by email, so the user list must be read."""
+    return any(isinstance(t, Target) and t.email is not None for t in targets)
+
+
+def plan(
+    rows: Sequence[Row],
+    directory: Directory | None = None,
+    directory_error: str = "",
+) -> list[Action]:
+    """One Action per row, in input order.
+
+    `directory` maps emails to user IDs (None when no row needed it);
+    `directory_error` says why it could not be read, for the email rows.
+    """
+    actions: list[Action] = []
+    seen: dict[tuple[int, int | str], int] = {}
+    for row in rows:
+        target = parse(row)
+        if isinstance(target, str):
+            actions.append(Action(row, None, None, Outcome.INVALID, target))
+            continue
+        action = _resolve(target, directory, directory_error)
+        key = (target.account, action.user_id if action.user_id is not None else
+               (target.email or "").lower())
+        if key in seen:
+            actions.append(Action(row, target.account, action.user_id, Outcome.DUPLICATE,
+                                  f"same account and user as row {seen[key]}: not sent again"))
+            continue
+        seen[key] = row.number
+        actions.append(action)
+    return actions
+
+
+def _resolve(target: Target, directory: Directory | None, directory_error: str) -> Action:
+    row, account = target.row, target.account
+    if target.email is None:
+        return Action(row, account, target.user_id)
+    if directory is None:
+        reason = directory_error or "the user list was not read"
+        return Action(row, account, None, Outcome.FAILED, f"could not resolve email: {reason}")
+    ids = directory.get(target.email.lower(), ())
+    if not ids:
+        return Action(row, account, None, Outcome.MISSING, "no user has this email")
+    if len(ids) > 1:
+        listed = ", ".join(str(i) for i in sorted(ids))
+        return Action(row, account, None, Outcome.INVALID,
+                      f"user: email matches several users ({listed}): give the user ID")
+    return Action(row, account, ids[0])

@@ -1,0 +1,37 @@
+"""`offboard sandbox`: load a scenario file and serve it until stopped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import yaml
+
+from .errors import SettingsError
+from .sandbox import SandboxError, demo_world, load_world, serve
+
+
+def serve_scenario(port: int, scenario: str | None) -> int:
+    if scenario is None:
+        world = demo_world()
+    else:
+        try:
+            document = yaml.safe_load(Path(scenario).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise SettingsError(f"--scenario {scenario}: cannot read: {type(exc).__name__}") from None
+        # A job file's sandbox: section, or a bare world mapping.
+        if isinstance(document, dict) and "sandbox" in document:
+            document = document["sandbox"]
+        if not isinstance(document, dict):
+            raise SettingsError(f"--scenario {scenario}: expected a mapping (a sandbox world)")
+        try:
+            world = load_world(document, origin=scenario)
+        except SandboxError as exc:
+            raise SettingsError(str(exc)) from None
+
+    def ready(url: str) -> None:
+        click.echo(f"Gcore IAM sandbox listening on {url}", err=False)
+        click.echo(f"  API key for it: {world.api_key}   (Ctrl-C stops it)")
+
+    serve(world, port, on_ready=ready)
+    return 0

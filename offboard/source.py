@@ -1,0 +1,301 @@
+"""Read a SOURCE (CSV, YAML row list, YAML job file, or CSV on stdin) into a Batch.
+
+Reading only checks that the file is a batch at all; whether each row is
+usable is decided later, per row, by plan.py. A file that cannot be read as a
+batch raises SourceError: one line naming the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import SourceError
+from .models import Row
+
+ACCOUNT_NAMES = ("account", "client_id", "clientid", "account_id")
+USER_NAMES = ("user", "user_id", "userid", "email")
+
+# Job-file keys offboard understands; anything else is refused, so that a
+# misspelt setting (or one from a newer version) is never silently ignored.
+SETTING_KEYS = ("name", "rate", "concurrency", "max_attempts", "timeout", "report_dir")
+JOB_KEYS = frozenset({"users", "input", "sandbox", *SETTING_KEYS})
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Everything a SOURCE says: its rows, carried columns and job settings."""
+
+    source: str
+    name: str
+    rows: tuple[Row, ...]
+    columns: tuple[str, ...]
+    sha256: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    sandbox: Mapping[str, Any] | None = None
+    base_dir: Path = Path()
+
+
+def read_source(source: str, stdin: io.BufferedIOBase | None = None) -> Batch:
+    """Read SOURCE; `-` is CSV on stdin."""
+    if source == "-":
+        data = stdin.read() if stdin is not None else b""
+        rows, columns = parse_csv(data, "<stdin>")
+        return Batch("-", "stdin", tuple(rows), tuple(columns), _sha256(data))
+    path = Path(source)
+    data = _read_bytes(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        rows, columns = parse_csv(data, source)
+        return Batch(source, path.stem, tuple(rows), tuple(columns), _sha256(data))
+    if suffix in YAML_SUFFIXES:
+        return _read_yaml(path, data)
+    raise SourceError(f"{source}: not a .csv, .yaml or .yml file")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SourceError(f"{path}: is a directory, not a CSV or YAML file") from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc.strerror}") from None
+    if not data:
+        raise SourceError(f"{path}: the file is empty (0 bytes)")
+    return data
+
+
+def _sha256(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
+
+
+# --- CSV -------------------------------------------------------------------
+
+
+def parse_csv(data: bytes, origin: str) -> tuple[list[Row], list[str]]:
+    """Rows and carried column names of a CSV; row numbers are editor line numbers."""
+    if not data:
+        raise SourceError(f"{origin}: the input is empty (0 bytes)")
+    text = _decode(data, origin)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = _first_record(reader)
+        if header is None:
+            raise SourceError(f"{origin}: no header line (expected columns account,user)")
+        account_at, user_at, carried = _map_header(header, origin)
+        rows: list[Row] = []
+        line = reader.line_num
+        for record in reader:
+            number, line = line + 1, reader.line_num
+            if not any(cell.strip() for cell in record):
+                continue
+            rows.append(_csv_row(number, record, len(header), account_at, user_at, carried))
+    except csv.Error as exc:
+        raise SourceError(f"{origin}: line {reader.line_num}: not valid CSV: {exc}") from None
+    return rows, [name for _, name in carried]
+
+
+def _decode(data: bytes, origin: str) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(
+            f"{origin}: line {line}: not UTF-8 text (save the file as UTF-8 CSV)"
+        ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise SourceError(
+            f"{origin}: line {line}: contains NUL bytes: not a text CSV (UTF-16? save as UTF-8)"
+        )
+    return text
+
+
+def _first_record(reader: Iterable[list[str]]) -> list[str] | None:
+    for record in reader:
+        if any(cell.strip() for cell in record):
+            return record
+    return None
+
+
+def _map_header(
+    header: list[str], origin: str
+) -> tuple[int, int, list[tuple[int, str]]]:
+    """Where the account and user columns are, and the carried (index, name) pairs."""
+    names = [cell.strip() for cell in header]
+    account_at = _find_column(names, ACCOUNT_NAMES, "account", origin)
+    user_at = _find_column(names, USER_NAMES, "user", origin)
+    carried: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if index in (account_at, user_at):
+            continue
+        name = name or f"column_{index + 1}"
+        if name in seen:
+            raise SourceError(f"{origin}: line 1: column {name!r} appears twice")
+        seen.add(name)
+        carried.append((index, name))
+    return account_at, user_at, carried
+
+
+def _find_column(names: list[str], aliases: tuple[str, ...], role: str, origin: str) -> int:
+    found = [i for i, name in enumerate(names) if name.lower() in aliases]
+    if len(found) > 1:
+        both = " and ".join(repr(names[i]) for i in found)
+        raise SourceError(f"{origin}: line 1: columns {both} both name the {role}; keep one")
+    if not found:
+        hint = ""
+        if len(names) == 1 and ";" in names[0]:
+            hint = " (the file looks semicolon-separated; offboard reads comma-separated CSV)"
+        raise SourceError(
+            f"{origin}: line 1: no {role!r} column (accepted: {', '.join(aliases)}){hint}"
+        )
+    return found[0]
+
+
+def _csv_row(
+    number: int,
+    record: list[str],
+    width: int,
+    account_at: int,
+    user_at: int,
+    carried: list[tuple[int, str]],
+) -> Row:
+    cells = record + [""] * (width - len(record))
+    extra = {name: cells[index] for index, name in carried}
+    # A row with too many fields is kept, so that it is reported as invalid.
+    problem = f"has {len(record)} fields, the header has {width}" if len(record) > width else ""
+    return Row(number, cells[account_at].strip(), cells[user_at].strip(), extra, problem)
+
+
+# --- YAML ------------------------------------------------------------------
+
+
+def _read_yaml(path: Path, data: bytes) -> Batch:
+    document = _load_yaml(data, str(path))
+    if isinstance(document, list):
+        rows, columns = yaml_rows(document, str(path))
+        return Batch(str(path), path.stem, tuple(rows), tuple(columns), _sha256(data))
+    if isinstance(document, dict):
+        return _read_job(path, data, document)
+    raise SourceError(
+        f"{path}: expected a list of rows or a job mapping (users:/input:), "
+        f"found {_kind(document)}"
+    )
+
+
+def _load_yaml(data: bytes, origin: str) -> Any:
+    try:
+        return yaml.safe_load(_decode(data, origin))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise SourceError(f"{origin}: {where}not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise SourceError(f"{origin}: not valid YAML: {type(exc).__name__}") from None
+    except RecursionError:
+        raise SourceError(f"{origin}: YAML nested too deeply") from None
+
+
+def yaml_rows(items: list[Any], origin: str) -> tuple[list[Row], list[str]]:
+    """Rows of a YAML list; row numbers are 1-based positions."""
+    rows: list[Row] = []
+    columns: dict[str, None] = {}
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            rows.append(Row(number, None, None, {}, f"is {_kind(item)}, not a mapping"))
+            continue
+        account = user = None
+        extra: dict[str, str] = {}
+        problem = ""
+        for key, value in item.items():
+            name = str(key).strip()
+            if name.lower() in ACCOUNT_NAMES:
+                account = value
+            elif name.lower() in USER_NAMES:
+                user = value
+            elif isinstance(value, (str, int, float, bool)) or value is None:
+                extra[name] = "" if value is None else str(value)
+                columns[name] = None
+            else:
+                problem = f"key {name!r} holds {_kind(value)}, not a plain value"
+        rows.append(Row(number, account, user, extra, problem))
+    return rows, list(columns)
+
+
+def _read_job(path: Path, data: bytes, job: dict[Any, Any]) -> Batch:
+    origin = str(path)
+    unknown = sorted(str(key) for key in job if key not in JOB_KEYS)
+    if unknown:
+        raise SourceError(
+            f"{origin}: unknown key {unknown[0]!r} (known: {', '.join(sorted(JOB_KEYS))})"
+        )
+    if "users" not in job and "input" not in job:
+        raise SourceError(f"{origin}: a job file needs users: (rows) and/or input: (a CSV path)")
+    rows: list[Row] = []
+    columns: dict[str, None] = {}
+    hashed = [data]
+    if "users" in job:
+        users = job["users"]
+        if not isinstance(users, list):
+            raise SourceError(f"{origin}: users: must be a list of rows, found {_kind(users)}")
+        more, names = yaml_rows(users, f"{origin}: users")
+        rows += more
+        columns.update(dict.fromkeys(names))
+    if "input" in job:
+        if not isinstance(job["input"], str) or not job["input"].strip():
+            raise SourceError(f"{origin}: input: must be a CSV path relative to the job file")
+        csv_path = path.parent / job["input"]
+        csv_data = _read_bytes(csv_path)
+        more, names = parse_csv(csv_data, str(csv_path))
+        rows += more
+        columns.update(dict.fromkeys(names))
+        hashed.append(csv_data)
+    sandbox = job.get("sandbox")
+    if sandbox is not None and not isinstance(sandbox, dict):
+        raise SourceError(f"{origin}: sandbox: must be a mapping, found {_kind(sandbox)}")
+    settings = {key: job[key] for key in SETTING_KEYS if key in job}
+    name = job.get("name")
+    if name is not None and not (isinstance(name, str) and name.strip()):
+        raise SourceError(f"{origin}: name: must be a non-empty string")
+    return Batch(
+        source=origin,
+        name=_safe_name(name) if name else path.stem,
+        rows=tuple(rows),
+        columns=tuple(columns),
+        sha256=_sha256(*hashed),
+        settings=settings,
+        sandbox=sandbox,
+        base_dir=path.parent,
+    )
+
+
+def _safe_name(name: str) -> str:
+    """A job name made safe for a directory name."""
+    kept = "".join(c if c.isalnum() or c in "-_." else "-" for c in name.strip())
+    return kept.strip(".-") or "job"
+
+
+def _kind(value: Any) -> str:
+    """Describe a YAML value without printing it (it may be huge, or an alias bomb)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"

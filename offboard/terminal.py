@@ -1,0 +1,52 @@
+"""What a person sees on the terminal: progress while running (TTY only), a table at the end."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .execute import OnResult
+from .models import Outcome, Result
+
+
+@contextmanager
+def progress(total: int, stream: TextIO = sys.stderr) -> Iterator[OnResult]:
+    """A callback to count settled rows; draws a bar only when `stream` is a terminal."""
+    if not stream.isatty() or total == 0:
+        yield lambda result: None
+        return
+    console = Console(file=stream)
+    bar = Progress(TextColumn("offboarding"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=console, transient=True)
+    task = bar.add_task("rows", total=total)
+
+    def advance(result: Result) -> None:
+        bar.advance(task)
+
+    with bar:
+        yield advance
+
+
+def print_summary(counts: Mapping[str, int], directory: Path, exit_code: int,
+                  aborted: str, stream: TextIO = sys.stdout) -> None:
+    """The outcome table, the report's place and, if any, why the run stopped."""
+    console = Console(file=stream, highlight=False, soft_wrap=True)
+    table = Table(box=box.SIMPLE if stream.isatty() else box.ASCII, show_footer=True)
+    table.add_column("outcome", footer="total")
+    table.add_column("rows", justify="right", footer=str(sum(counts.values())))
+    table.add_column("needs a person")
+    for outcome in Outcome:
+        if counts.get(outcome, 0):
+            table.add_row(str(outcome), str(counts[outcome]), "" if outcome.settled else "yes")
+    console.print(table)
+    if aborted:
+        console.print(f"Run aborted: {aborted}. Rows not sent are marked not_attempted.")
+    console.print(f"Report: {directory}/results.csv  (exit code {exit_code})")

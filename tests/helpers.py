@@ -1,0 +1,65 @@
+"""Test seams shared by the unit tests: a fake clock and scripted HTTP transports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import anyio
+import anyio.lowlevel
+import httpx
+
+from offboard.settings import Secret, Settings
+
+
+class FakeClock:
+    """Virtual time: sleeping advances it at once and records how long."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.time
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.time += seconds
+        await anyio.lowlevel.checkpoint()
+
+
+def settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "base_url": "https://api.example.test", "api_key": Secret("42_s3cr3tvalue"),
+        "rate": 1000.0, "concurrency": 4, "max_attempts": 5, "timeout": 5.0,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+Reply = httpx.Response | Exception
+
+
+def scripted(replies: Iterable[Reply], seen: list[httpx.Request] | None = None
+             ) -> httpx.MockTransport:
+    """A transport that answers each request with the next reply (or raises it)."""
+    queue = list(replies)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(request)
+        reply = queue.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    return httpx.MockTransport(handler)
+
+
+def routed(route: Callable[[httpx.Request], httpx.Response],
+           seen: list[httpx.Request] | None = None) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(request)
+        return route(request)
+
+    return httpx.MockTransport(handler)

@@ -1,0 +1,221 @@
+"""Api: retries, waits, the shared limiter and the user list, over httpx.MockTransport."""
+
+import random
+from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
+
+import anyio
+import httpx
+import pytest
+
+from offboard.api import Api, RequestNotSent, make_client
+from offboard.retry import backoff, retry_after
+
+from .helpers import FakeClock, routed, scripted, settings
+
+URL = "/iam/clients/7/client-users/9"
+
+
+def call(transport, *, clock=None, coro=lambda api: api.revoke(7, 9), **overrides):
+    """Run one coroutine against an Api built on `transport`; return (result, api, clock)."""
+    clock = clock or FakeClock()
+    config = settings(**overrides)
+
+    async def go():
+        async with make_client(config, transport) as client:
+            api = Api(config, client, clock, random.Random(1))
+            return await coro(api), api
+
+    result, api = anyio.run(go)
+    return result, api, clock
+
+
+def test_retries_5xx_then_succeeds_with_backoff():
+    """503, 503, 200: revoked on the third attempt after two jittered, growing waits."""
+    exchange, _, clock = call(scripted([httpx.Response(503), httpx.Response(503),
+                                        httpx.Response(200)]))
+    assert (exchange.status, exchange.attempts) == (200, 3)
+    waits = [s for s in clock.sleeps if s > 0.01]
+    assert len(waits) == 2
+    assert 0.25 <= waits[0] <= 0.5 and 0.5 <= waits[1] <= 1.0
+
+
+def test_gives_up_after_max_attempts():
+    """A persistent 502 is tried exactly max_attempts times and the last answer kept."""
+    exchange, _, _ = call(scripted([httpx.Response(502, json={"message": "bad gw"})] * 3),
+                          max_attempts=3)
+    assert (exchange.status, exchange.attempts, exchange.message) == (502, 3, "bad gw")
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 422])
+def test_other_4xx_are_never_retried(status):
+    """Any 4xx but 429 is final at once."""
+    seen: list[httpx.Request] = []
+    exchange, _, _ = call(scripted([httpx.Response(status)] * 2, seen))
+    assert (exchange.status, exchange.attempts, len(seen)) == (status, 1, 1)
+
+
+def test_retry_after_seconds_is_honoured_and_pauses_the_whole_run():
+    """A 429 with Retry-After: 7 waits 7 s and holds the shared limiter for 7 s."""
+    clock = FakeClock()
+    exchange, api, _ = call(
+        scripted([httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200)]),
+        clock=clock)
+    assert exchange.status == 200
+    assert 7.0 in clock.sleeps
+    assert api.limiter._resume_at == pytest.approx(7.0)
+
+
+def test_retry_after_ms_wins_over_backoff():
+    """retry-after-ms: 1500 means a 1.5 s wait."""
+    _, _, clock = call(scripted([httpx.Response(503, headers={"retry-after-ms": "1500"}),
+                                 httpx.Response(200)]))
+    assert 1.5 in clock.sleeps
+
+
+def test_retry_after_http_date():
+    """Retry-After as an HTTP date is turned into seconds from now."""
+    now = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
+    when = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert retry_after({"retry-after": when}, now) == pytest.approx(30)
+    assert retry_after({"retry-after": "nonsense"}) is None
+    assert retry_after({"retry-after": "-3"}) is None
+
+
+def test_a_very_long_retry_after_fails_the_row_instead_of_hanging():
+    """Retry-After beyond 120 s stops the retries; the row keeps the server's figure."""
+    exchange, _, clock = call(scripted([httpx.Response(429, headers={"Retry-After": "3600"})]))
+    assert (exchange.status, exchange.attempts, exchange.retry_after) == (429, 1, 3600)
+    assert 3600 not in clock.sleeps
+
+
+def test_backoff_is_capped_and_jittered():
+    """Waits grow exponentially but never pass the cap; two seeds give different waits."""
+    rng = random.Random(3)
+    assert all(backoff(n, rng) <= 30 for n in range(1, 40))
+    assert backoff(2, random.Random(1)) != backoff(2, random.Random(2))
+
+
+def test_401_aborts_and_nothing_more_is_sent():
+    """After a 401 the next request is refused locally: RequestNotSent, no HTTP."""
+    seen: list[httpx.Request] = []
+
+    async def two(api):
+        first = await api.revoke(1, 2)
+        with pytest.raises(RequestNotSent):
+            await api.revoke(3, 4)
+        return first
+
+    exchange, api, _ = call(scripted([httpx.Response(401)] * 2, seen), coro=two)
+    assert exchange.status == 401 and len(seen) == 1 and "401" in api.abort_reason
+
+
+def test_dropped_connection_then_404_is_marked_maybe_applied():
+    """A revoke that lost its answer and then got 404 may have been applied."""
+    exchange, _, _ = call(scripted([httpx.RemoteProtocolError("peer closed"),
+                                    httpx.Response(404)]))
+    assert (exchange.status, exchange.maybe_applied) == (404, True)
+
+
+def test_5xx_then_404_is_marked_maybe_applied():
+    """A 5xx may follow a change on the server, so a later 404 is not trusted."""
+    exchange, _, _ = call(scripted([httpx.Response(500), httpx.Response(404)]))
+    assert exchange.maybe_applied
+
+
+def test_connect_error_then_404_is_plain_missing():
+    """A request that never connected cannot have been applied."""
+    exchange, _, _ = call(scripted([httpx.ConnectError("refused"), httpx.Response(404)]))
+    assert (exchange.status, exchange.maybe_applied) == (404, False)
+
+
+def test_429_then_404_is_plain_missing():
+    """A 429 is a refusal before any work, so a later 404 is trusted."""
+    exchange, _, _ = call(scripted([httpx.Response(429, headers={"Retry-After": "0"}),
+                                    httpx.Response(404)]))
+    assert not exchange.maybe_applied
+
+
+def test_timeouts_are_retried_and_reported():
+    """A read timeout on every attempt fails the row with the timeout named."""
+    exchange, _, _ = call(scripted([httpx.ReadTimeout("slow")] * 2), max_attempts=2)
+    assert exchange.status is None and exchange.attempts == 2
+    assert "no answer within 5 s" in exchange.error
+
+
+def test_every_attempt_passes_the_limiter():
+    """Retries take limiter slots too: three attempts at rate 2 start 0.5 s apart at least."""
+    starts: list[float] = []
+    clock = FakeClock()
+
+    def route(request):
+        starts.append(clock.now())
+        return httpx.Response(503 if len(starts) < 3 else 200)
+
+    # Retry-After 0 makes the retry wait nothing, so only the limiter spaces them.
+    def with_zero_wait(request):
+        response = route(request)
+        response.headers["Retry-After"] = "0"
+        return response
+
+    call(routed(with_zero_wait), clock=clock, rate=2.0)
+    assert [round(b - a, 6) for a, b in zip(starts, starts[1:])] == [0.5, 0.5]
+
+
+def test_request_shape_key_header_and_no_redirects():
+    """DELETE path, `Authorization: APIKey <key>`, and a 301 is returned, not followed."""
+    seen: list[httpx.Request] = []
+    exchange, _, _ = call(scripted([httpx.Response(301, headers={"Location": "https://evil.test/"})],
+                                   seen))
+    assert seen[0].method == "DELETE" and seen[0].url.path == URL
+    assert seen[0].headers["authorization"] == "APIKey 42_s3cr3tvalue"
+    assert exchange.status == 301 and len(seen) == 1
+
+
+def test_request_id_from_header_or_body():
+    """The request ID comes from X-Request-ID, else the body's request_id."""
+    a, _, _ = call(scripted([httpx.Response(200, headers={"X-Request-ID": "abc"})]))
+    b, _, _ = call(scripted([httpx.Response(404, json={"request_id": "r-9"})]))
+    assert (a.request_id, b.request_id) == ("abc", "r-9")
+
+
+def test_key_is_redacted_from_api_messages():
+    """A server echoing the key back does not get it into the report's message."""
+    exchange, _, _ = call(scripted([httpx.Response(400, json={"message": "bad key 42_s3cr3tvalue"})]))
+    assert "s3cr3tvalue" not in exchange.message
+
+
+def _users(start, stop):
+    return [{"id": i, "email": f"U{i}@Example.com", "deleted": False} for i in range(start, stop)]
+
+
+def test_user_list_pages_with_limit_and_advances_by_page_length():
+    """Every page is asked with limit; a server capping pages at 40 still yields all 250."""
+    seen: list[httpx.Request] = []
+
+    def route(request):
+        offset = int(request.url.params["offset"])
+        return httpx.Response(200, json={"count": 250,
+                                         "results": _users(offset, min(offset + 40, 250))})
+
+    directory, _, _ = call(routed(route, seen), coro=lambda api: api.list_users())
+    assert all("limit" in r.url.params for r in seen)
+    assert len(seen) == 7 and len(directory) == 250
+    assert directory["u249@example.com"] == [249]
+
+
+def test_user_list_skips_deleted_users_and_keeps_shared_emails():
+    """Deleted users are not matched; two live users with one email are both kept."""
+    users = [{"id": 1, "email": "a@x.io", "deleted": True},
+             {"id": 2, "email": "B@x.io", "deleted": False},
+             {"id": 3, "email": "b@X.io", "deleted": False}]
+    directory, _, _ = call(scripted([httpx.Response(200, json={"count": 3, "results": users})]),
+                           coro=lambda api: api.list_users())
+    assert directory == {"b@x.io": [2, 3]}
+
+
+def test_user_list_accepts_a_plain_array_answer():
+    """If a server ignores limit and answers a plain array, that is the whole list."""
+    directory, _, _ = call(scripted([httpx.Response(200, json=_users(1, 4))]),
+                           coro=lambda api: api.list_users())
+    assert sorted(directory) == ["u1@example.com", "u2@example.com", "u3@example.com"]
