@@ -15,10 +15,12 @@ def classify(exchange: Exchange) -> tuple[Outcome, str]:
     """The outcome of a revoke, and a message a person can act on."""
     status, tries = exchange.status, _attempts(exchange.attempts)
     said = f": {exchange.message}" if exchange.message else ""
+    api_said = f" ({status}{said})"
     if status is None:
         return Outcome.FAILED, f"no answer {tries}; last error: {exchange.error}"
     if 200 <= status < 300:
-        return Outcome.REVOKED, "access removed"
+        retried = f" (after {exchange.attempts} attempts)" if exchange.attempts > 1 else ""
+        return Outcome.REVOKED, f"access removed{retried}"
     if status == 404:
         if exchange.maybe_applied:
             return Outcome.MISSING, f"404 on a retry: {MAYBE_APPLIED}"
@@ -26,10 +28,11 @@ def classify(exchange: Exchange) -> tuple[Outcome, str]:
     if status == 403:
         if "token" in exchange.message.lower():
             return Outcome.TOKEN_BLOCKED, (
-                f"403{said}; delete the user's API tokens in this account, then run again")
-        return Outcome.FORBIDDEN, f"403{said}; this API key may not manage that account"
+                f"the user has active API tokens in this account: delete them, then run again"
+                f"{api_said}")
+        return Outcome.FORBIDDEN, f"this API key may not manage that account{api_said}"
     if status == 401:
-        return Outcome.FAILED, f"401{said}; the API key was rejected: run aborted"
+        return Outcome.FAILED, f"the API key was rejected, run aborted{api_said}"
     if status in RETRY_STATUSES:
         return Outcome.FAILED, f"gave up {tries}; last answer {status}{said}{_long_wait(exchange)}"
     if 300 <= status < 400:

@@ -75,9 +75,9 @@ def _parse_id(value: Any, field: str, also: str = "") -> int | str:
     return number
 
 
-def needs_directory(targets: Iterable[Target | str]) -> bool:
-    """True when some row names its user by email, so the user list must be read."""
-    return any(isinstance(t, Target) and t.email is not None for t in targets)
+def needs_directory(rows: Iterable[Row]) -> bool:
+    """True when some usable row names its user by email, so the user list must be read."""
+    return any(isinstance(t := parse(row), Target) and t.email is not None for row in rows)
 
 
 def plan(

@@ -67,7 +67,8 @@ def run(job: Job, seams: Seams | None = None) -> int:
     with _target(job, batch, seams.environ) as (base_url, api_key):
         settings = Settings(base_url=base_url, api_key=api_key, **numbers)
         started = datetime.now(UTC)
-        report = Report.create(*_report_dir(job, batch, started), columns=batch.columns)
+        directory, chosen = _report_dir(job, batch, started)
+        report = Report.create(directory, batch.columns, chosen=chosen)
         with progress(len(batch.rows)) as advance:
 
             def settled(result: Result) -> None:
