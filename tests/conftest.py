@@ -1,0 +1,83 @@
+"""Fixtures for end-to-end tests: a sandbox over loopback and the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offboard.sandbox import Sandbox, load_world
+
+KEY = "4242_c0ffee5ecretd00d"
+
+# A small world: the key's user (1) administers accounts 10 and 20, not 30.
+WORLD: dict[str, Any] = {
+    "api_key": KEY,
+    "account": 10,
+    "key_user": 1,
+    "accounts": [{"id": 10, "name": "Ten"}, {"id": 20, "name": "Twenty"},
+                 {"id": 30, "name": "Thirty"}],
+    "users": [
+        {"id": 1, "email": "admin@t.example", "roles": {10: "Administrators",
+                                                        20: "Administrators"}},
+        {"id": 101, "email": "ann@t.example", "roles": {10: "Users", 20: "Users"}},
+        {"id": 102, "email": "Bob@T.example", "roles": {10: "Users"}},
+        {"id": 103, "email": "cy@t.example", "roles": {10: "Engineers"},
+         "tokens": [{"id": 900, "account": 10, "name": "ci"}]},
+        {"id": 104, "email": "di@t.example", "roles": {30: "Users"}},
+        {"id": 105, "email": "ed@t.example", "roles": {10: "Users"}},
+        {"id": 106, "email": "flo@t.example", "roles": {10: "Users"}},
+    ],
+}
+
+
+def world(**changes: Any) -> dict[str, Any]:
+    """The test world with some top-level keys replaced (faults=..., users=...)."""
+    return {**WORLD, **changes}
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Callable[..., Sandbox]]:
+    """Start sandboxes on ephemeral loopback ports; all are stopped after the test."""
+    with ExitStack() as stack:
+
+        def start(mapping: dict[str, Any] | None = None) -> Sandbox:
+            return stack.enter_context(Sandbox(load_world(mapping or WORLD, origin="test"),
+                                               port=0))
+
+        yield start
+
+
+class Cli:
+    """Runs `python -m offboard` for real, in a work directory."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+
+    def __call__(self, *args: str, key: str | None = KEY, stdin: str | None = None,
+                 env: dict[str, str] | None = None, timeout: float = 60
+                 ) -> subprocess.CompletedProcess[str]:
+        environ = {k: v for k, v in os.environ.items()
+                   if not k.startswith("GCORE_") and k != "OFFBOARD_DEBUG"}
+        if key is not None:
+            environ["GCORE_API_KEY"] = key
+        environ.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", "offboard", *args], cwd=self.cwd, env=environ,
+            input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.cwd / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
