@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
+from tenacity.stop import stop_base
 
 from . import __version__
 from .clock import AnyioClock, Clock
@@ -149,7 +150,7 @@ class Api:
 
         retrying = AsyncRetrying(
             sleep=self._clock.sleep,
-            stop=stop_after_attempt(self._settings.max_attempts) | _asked_to_wait_too_long,
+            stop=stop_after_attempt(self._settings.max_attempts) | _AskedToWaitTooLong(),
             wait=lambda state: self._wait_for(_last(state), state.attempt_number),
             retry=retry_if_result(lambda a: a.retryable),
             retry_error_callback=_last,
@@ -208,9 +209,12 @@ def _last(state: RetryCallState) -> Attempt:
     return result
 
 
-def _asked_to_wait_too_long(state: RetryCallState) -> bool:
-    wait = _last(state).retry_after
-    return wait is not None and wait > RETRY_AFTER_CAP
+class _AskedToWaitTooLong(stop_base):
+    """Stop when the server asks for a longer pause than a batch should sit through."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        wait = _last(retry_state).retry_after
+        return wait is not None and wait > RETRY_AFTER_CAP
 
 
 def _json_or_text(response: httpx.Response) -> Any:

@@ -36,7 +36,8 @@ def cli() -> None:
               help="Read the API key from this file (else env GCORE_API_KEY).")
 @click.option("--rate", type=float, metavar="R",
               help="At most R requests per second, every request counted.  [default: 5]")
-@click.option("--concurrency", type=int, metavar="N", help="At most N requests in flight.  [default: 4]")
+@click.option("--concurrency", type=int, metavar="N",
+              help="At most N requests in flight.  [default: 4]")
 @click.option("--max-attempts", type=int, metavar="N",
               help="Attempts per request, retries included.  [default: 5]")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Per request.  [default: 30]")
@@ -100,7 +101,7 @@ def main() -> None:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", 3)
-    except Exception as exc:  # noqa: BLE001 - never a traceback for a person
+    except Exception as exc:
         if os.environ.get("OFFBOARD_DEBUG"):
             traceback.print_exc()
         _fail(f"internal error ({type(exc).__name__}); set OFFBOARD_DEBUG=1 for details", 3)

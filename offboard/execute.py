@@ -55,7 +55,7 @@ async def settle(action: Action, api: Api) -> Result:
             return not_attempted(action, api.abort_reason)
         return Result(row, Outcome.FAILED, account, user_id, attempts=exc.attempts,
                       message=f"run aborted before retrying: {api.abort_reason}")
-    except Exception as exc:  # noqa: BLE001 - a row's failure must not end the batch
+    except Exception as exc:
         return Result(row, Outcome.FAILED, account, user_id,
                       message=f"internal error: {type(exc).__name__}")
     outcome, message = classify(exchange)

@@ -22,7 +22,7 @@ def backoff(retry_number: int, rng: random.Random) -> float:
     Jitter spreads workers that failed together; the fixed half keeps a
     minimum wait so a struggling API is not hit again at once.
     """
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (retry_number - 1))
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (retry_number - 1))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 

@@ -9,7 +9,6 @@ directory is made or any request is sent.
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import sys
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio
 import httpx
@@ -52,7 +51,7 @@ class Job:
 class Seams:
     """What tests replace: the process's streams, environment, transport and clock."""
 
-    stdin: io.BufferedIOBase | None = None
+    stdin: BinaryIO | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     transport: httpx.AsyncBaseTransport | None = None
     clock: Clock | None = None

@@ -18,7 +18,8 @@ def serve_scenario(port: int, scenario: str | None) -> int:
         try:
             document = yaml.safe_load(Path(scenario).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise SettingsError(f"--scenario {scenario}: cannot read: {type(exc).__name__}") from None
+            reason = type(exc).__name__
+            raise SettingsError(f"--scenario {scenario}: cannot read: {reason}") from None
         # A job file's sandbox: section, or a bare world mapping.
         if isinstance(document, dict) and "sandbox" in document:
             document = document["sandbox"]

@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -45,7 +45,7 @@ class Batch:
     base_dir: Path = Path()
 
 
-def read_source(source: str, stdin: io.BufferedIOBase | None = None) -> Batch:
+def read_source(source: str, stdin: BinaryIO | None = None) -> Batch:
     """Read SOURCE; `-` is CSV on stdin."""
     if source == "-":
         data = stdin.read() if stdin is not None else b""

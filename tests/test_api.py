@@ -1,8 +1,9 @@
 """Api: retries, waits, the shared limiter and the user list, over httpx.MockTransport."""
 
+import itertools
 import random
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import anyio
 import httpx
@@ -159,7 +160,7 @@ def test_every_attempt_passes_the_limiter():
         return response
 
     call(routed(with_zero_wait), clock=clock, rate=2.0)
-    assert [round(b - a, 6) for a, b in zip(starts, starts[1:])] == [0.5, 0.5]
+    assert [round(b - a, 6) for a, b in itertools.pairwise(starts)] == [0.5, 0.5]
 
 
 def test_request_shape_key_header_and_no_redirects():
@@ -181,7 +182,8 @@ def test_request_id_from_header_or_body():
 
 def test_key_is_redacted_from_api_messages():
     """A server echoing the key back does not get it into the report's message."""
-    exchange, _, _ = call(scripted([httpx.Response(400, json={"message": "bad key 42_s3cr3tvalue"})]))
+    echo = httpx.Response(400, json={"message": "bad key 42_s3cr3tvalue"})
+    exchange, _, _ = call(scripted([echo]))
     assert "s3cr3tvalue" not in exchange.message
 
 

@@ -89,5 +89,5 @@ def test_sandbox_command_serves_until_stopped(tmp_path):
         assert answer.status_code == 200 and answer.json()["currentUser"] == 1
     finally:
         process.terminate()
-        out, err = process.communicate(timeout=10)
+        _out, err = process.communicate(timeout=10)
     assert "Traceback" not in err

@@ -86,7 +86,8 @@ def test_stdin_is_csv():
 def test_yaml_row_list_numbers_positions_and_carries_keys(tmp_path):
     """A YAML list: rows numbered 1.., extra keys carried, non-mappings kept as problems."""
     path = tmp_path / "r.yaml"
-    path.write_text("- {account: 1, user: 2, ticket: T-1}\n- just text\n- {account: 3, email: a@b.io}\n")
+    path.write_text("- {account: 1, user: 2, ticket: T-1}\n- just text\n"
+                    "- {account: 3, email: a@b.io}\n")
     batch = read_source(str(path))
     assert [r.number for r in batch.rows] == [1, 2, 3]
     assert batch.rows[0].extra == {"ticket": "T-1"} and batch.columns == ("ticket",)
@@ -131,4 +132,5 @@ def test_yaml_alias_bomb_is_read_without_expanding(tmp_path):
     path.write_text("sandbox:\n" + "".join(f"  {a}\n" for a in anchors)
                     + "users: [{account: 1, user: *a8, ticket: T}]\n")
     batch = read_source(str(path))
-    assert parse(batch.rows[0]) == "user: must be a positive integer ID or an email address, found a list"
+    assert parse(batch.rows[0]) == (
+        "user: must be a positive integer ID or an email address, found a list")
