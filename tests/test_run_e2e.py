@@ -272,3 +272,35 @@ def test_refusals_are_one_line_exit_2_and_send_nothing(cli, sandbox, files, args
     assert words in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("offboard: ")
     assert sb.requests() == [] and not (cli.cwd / "reports").exists()
+
+
+def test_progress_only_on_a_terminal(cli, sandbox):
+    """Piped stderr stays silent; a pseudo-terminal on stderr gets the progress display."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    sb = sandbox()
+    cli.write("l.csv", "account,user\n10,101\n10,102\n")
+    piped = cli("run", "l.csv", "--base-url", sb.url, "--report-dir", "a")
+    assert piped.returncode == 0 and piped.stderr == ""
+    main, secondary = pty.openpty()
+    environ = {**os.environ, "GCORE_API_KEY": KEY, "TERM": "xterm"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "offboard", "run", "l.csv", "--base-url", sb.url,
+         "--rate", "4", "--report-dir", "b"],
+        cwd=cli.cwd, env=environ, stdout=subprocess.DEVNULL, stderr=secondary)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the terminal closed: the process has finished
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main)
+    assert process.wait(timeout=30) == 0
+    assert b"offboarding" in seen

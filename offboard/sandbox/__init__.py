@@ -1,0 +1,27 @@
+"""A faithful simulator of the Gcore IAM endpoints offboard uses, served over real HTTP.
+
+    world = load_world(mapping, origin="jobs/demo.yaml: sandbox")   # or demo_world()
+    with Sandbox(world) as sb:
+        ...  # point a client at sb.url with sb.api_key; check sb.has_access(...) afterwards
+
+Modules: world (the immutable scenario model), scenario (loading and validation), state (the
+mutable, locked state of one running sandbox), endpoints and shapes (the API itself), faults
+(fault decisions), app (the ASGI app tying them together), server (uvicorn in a thread).
+"""
+
+from offboard.sandbox.demo import DEMO_WORLD_PATH, demo_world
+from offboard.sandbox.log import RequestRecord
+from offboard.sandbox.scenario import load_world
+from offboard.sandbox.server import Sandbox, serve
+from offboard.sandbox.world import SandboxError, World
+
+__all__ = [
+    "DEMO_WORLD_PATH",
+    "RequestRecord",
+    "Sandbox",
+    "SandboxError",
+    "World",
+    "demo_world",
+    "load_world",
+    "serve",
+]

@@ -1,0 +1,54 @@
+"""Fault injection decisions: rate limiting, random errors, random drops and scripted answers.
+
+The injector only decides; the app carries the decision out. It is touched only from the
+server's event loop (one thread), so it needs no lock.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import time
+from collections.abc import Callable
+
+from offboard.sandbox.world import Faults, Scripted
+
+RANDOM_ERROR_STATUSES = (500, 502, 503, 504)
+
+
+class FaultInjector:
+    def __init__(self, faults: Faults, clock: Callable[[], float] = time.monotonic) -> None:
+        self.faults = faults
+        self._clock = clock
+        # Seeded so a failing run can be replayed; each sandbox gets its own sequence.
+        self._random = random.Random(faults.seed)
+        self._accepted: collections.deque[float] = collections.deque()
+        self._scripts = {pair: collections.deque(todo) for pair, todo in faults.scripted.items()}
+
+    def admit(self) -> bool:
+        """Count the request against the 1 s sliding window; False means answer 429."""
+        limit = self.faults.rate_limit
+        if limit is None:
+            return True
+        now = self._clock()
+        while self._accepted and now - self._accepted[0] >= 1.0:
+            self._accepted.popleft()
+        if len(self._accepted) >= limit:
+            return False
+        self._accepted.append(now)
+        return True
+
+    def random_error(self) -> int | None:
+        """A 5xx status to answer instead of handling the request, or None."""
+        # Draw only when the fault is on, so enabling one fault does not shift another's sequence.
+        if self.faults.error_rate and self._random.random() < self.faults.error_rate:
+            return self._random.choice(RANDOM_ERROR_STATUSES)
+        return None
+
+    def random_drop(self) -> bool:
+        return bool(self.faults.drop_rate) and self._random.random() < self.faults.drop_rate
+
+    def scripted(self, account: int, user: int) -> Scripted | None:
+        """The next scripted answer for a revoke of (account, user), consuming it."""
+        queue = self._scripts.get((account, user))
+        return queue.popleft() if queue else None

@@ -1,0 +1,316 @@
+"""Turn a parsed scenario mapping (a job's `sandbox:` section) into a validated `World`.
+
+Validation is strict: an unknown key or a wrong type is a one-line `SandboxError` naming the
+origin and the offending key, because a silently ignored typo (`eror_rate`) would make a test
+scenario quietly test nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+from offboard.sandbox.world import (
+    DEFAULT_API_KEY,
+    ROLE_IDS,
+    Account,
+    Delay,
+    Drop,
+    Faults,
+    Reply,
+    SandboxError,
+    Scripted,
+    Token,
+    User,
+    World,
+)
+
+
+def load_world(mapping: object, origin: str = "sandbox") -> World:
+    """Validate `mapping` and build a World; raise SandboxError("<origin>: <key>: <problem>")."""
+    return _Reader(origin).world(mapping)
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def _join(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+class _Reader:
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+
+    def fail(self, where: str, problem: str) -> NoReturn:
+        prefix = f"{self.origin}: {where}" if where else self.origin
+        raise SandboxError(f"{prefix}: {problem}")
+
+    # -- primitive checks ---------------------------------------------------------------------
+
+    def mapping(
+        self, value: object, where: str, required: frozenset[str], optional: frozenset[str]
+    ) -> Mapping[Any, Any]:
+        if not isinstance(value, Mapping):
+            self.fail(where, f"expected a mapping, got {_describe(value)}")
+        for key in value:
+            if key not in required and key not in optional:
+                allowed = ", ".join(sorted(required | optional))
+                self.fail(_join(where, key), f"unknown key (allowed: {allowed})")
+        for key in sorted(required):
+            if key not in value:
+                self.fail(_join(where, key), "required key is missing")
+        return value
+
+    def sequence(self, value: object, where: str) -> Sequence[Any]:
+        if not isinstance(value, list | tuple):
+            self.fail(where, f"expected a list, got {_describe(value)}")
+        return value
+
+    def integer(self, value: object, where: str, minimum: int | None = None) -> int:
+        # bool is an int subclass; `true` where an id belongs is a mistake, not 1.
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.fail(where, f"expected an integer, got {_describe(value)}")
+        if minimum is not None and value < minimum:
+            self.fail(where, f"must be >= {minimum}, got {value}")
+        return value
+
+    def number(self, value: object, where: str, maximum: float | None = None) -> float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            self.fail(where, f"expected a number, got {_describe(value)}")
+        if value < 0 or (maximum is not None and value > maximum):
+            bound = f"between 0 and {maximum}" if maximum is not None else ">= 0"
+            self.fail(where, f"must be {bound}, got {value}")
+        return float(value)
+
+    def string(self, value: object, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(where, f"expected a non-empty string, got {_describe(value)}")
+        return value
+
+    def boolean(self, value: object, where: str) -> bool:
+        if not isinstance(value, bool):
+            self.fail(where, f"expected true or false, got {_describe(value)}")
+        return value
+
+    # -- the scenario -------------------------------------------------------------------------
+
+    def world(self, value: object) -> World:
+        top = self.mapping(
+            value,
+            "",
+            frozenset({"account", "key_user", "accounts", "users"}),
+            frozenset({"api_key", "faults"}),
+        )
+        api_key = self.string(top.get("api_key", DEFAULT_API_KEY), "api_key")
+        if any(ch.isspace() for ch in api_key):
+            self.fail("api_key", "must not contain whitespace (it travels in a header)")
+        accounts = self.accounts(top["accounts"])
+        users = self.users(top["users"], {a.id for a in accounts})
+        account = self.integer(top["account"], "account")
+        if account not in {a.id for a in accounts}:
+            self.fail("account", f"{account} is not listed under accounts")
+        key_user = self.integer(top["key_user"], "key_user")
+        by_id = {u.id: u for u in users}
+        if key_user not in by_id:
+            self.fail("key_user", f"{key_user} is not listed under users")
+        if account not in by_id[key_user].roles:
+            self.fail("key_user", f"user {key_user} must be a member of account {account}")
+        faults = self.faults(top.get("faults", {}))
+        return World(api_key, account, key_user, accounts, users, faults)
+
+    def accounts(self, value: object) -> tuple[Account, ...]:
+        items = self.sequence(value, "accounts")
+        if not items:
+            self.fail("accounts", "at least one account is needed")
+        seen: set[int] = set()
+        result = []
+        for index, item in enumerate(items):
+            where = f"accounts[{index}]"
+            raw = self.mapping(item, where, frozenset({"id", "name"}), frozenset())
+            account_id = self.integer(raw["id"], f"{where}.id", minimum=1)
+            if account_id in seen:
+                self.fail(f"{where}.id", f"duplicate account id {account_id}")
+            seen.add(account_id)
+            result.append(Account(account_id, self.string(raw["name"], f"{where}.name")))
+        return tuple(result)
+
+    def users(self, value: object, accounts: set[int]) -> tuple[User, ...]:
+        seen_ids: set[int] = set()
+        seen_emails: set[str] = set()
+        seen_tokens: set[int] = set()
+        result = []
+        for index, item in enumerate(self.sequence(value, "users")):
+            where = f"users[{index}]"
+            raw = self.mapping(
+                item, where, frozenset({"id", "email", "roles"}), frozenset({"name", "tokens"})
+            )
+            user_id = self.integer(raw["id"], f"{where}.id", minimum=1)
+            if user_id in seen_ids:
+                self.fail(f"{where}.id", f"duplicate user id {user_id}")
+            seen_ids.add(user_id)
+            email = self.string(raw["email"], f"{where}.email")
+            if "@" not in email or any(ch.isspace() for ch in email):
+                self.fail(f"{where}.email", f"not an email address: {email!r}")
+            # Gcore treats emails case-insensitively, so two spellings would be one person.
+            if email.casefold() in seen_emails:
+                self.fail(f"{where}.email", f"duplicate email {email!r} (case-insensitive)")
+            seen_emails.add(email.casefold())
+            name = raw.get("name")
+            if name is not None:
+                name = self.string(name, f"{where}.name")
+            roles = self.roles(raw["roles"], f"{where}.roles", accounts)
+            tokens = self.tokens(
+                raw.get("tokens", []), f"{where}.tokens", user_id, roles, accounts, seen_tokens
+            )
+            result.append(User(user_id, email, name, MappingProxyType(roles), tokens))
+        return tuple(result)
+
+    def roles(self, value: object, where: str, accounts: set[int]) -> dict[int, str]:
+        if not isinstance(value, Mapping):
+            self.fail(where, f"expected a mapping of account id to group, got {_describe(value)}")
+        if not value:
+            # Gcore deletes a user with no account, so such a user cannot exist.
+            self.fail(where, "a user needs at least one account")
+        roles: dict[int, str] = {}
+        for key, role in value.items():
+            # JSON (and quoted YAML) keys are strings; accept "1000" as well as 1000.
+            if isinstance(key, str) and key.isdigit():
+                key = int(key)
+            account_id = self.integer(key, f"{where} key")
+            if account_id not in accounts:
+                self.fail(_join(where, account_id), "account is not listed under accounts")
+            if role not in ROLE_IDS:
+                choices = ", ".join(ROLE_IDS)
+                self.fail(_join(where, account_id), f"unknown group {role!r} (one of: {choices})")
+            roles[account_id] = role
+        return roles
+
+    def tokens(
+        self,
+        value: object,
+        where: str,
+        user_id: int,
+        roles: Mapping[int, str],
+        accounts: set[int],
+        seen: set[int],
+    ) -> tuple[Token, ...]:
+        result = []
+        for index, item in enumerate(self.sequence(value, where)):
+            at = f"{where}[{index}]"
+            raw = self.mapping(
+                item,
+                at,
+                frozenset({"id", "account"}),
+                frozenset({"name", "description", "expired", "deleted"}),
+            )
+            token_id = self.integer(raw["id"], f"{at}.id", minimum=1)
+            if token_id in seen:
+                self.fail(f"{at}.id", f"duplicate token id {token_id}")
+            seen.add(token_id)
+            account_id = self.integer(raw["account"], f"{at}.account")
+            if account_id not in accounts:
+                self.fail(f"{at}.account", f"{account_id} is not listed under accounts")
+            expired = self.boolean(raw.get("expired", False), f"{at}.expired")
+            deleted = self.boolean(raw.get("deleted", False), f"{at}.deleted")
+            if not (expired or deleted) and account_id not in roles:
+                # Gcore refuses to remove a user with live tokens, so this state is impossible.
+                self.fail(at, f"a live token needs the user to be a member of {account_id}")
+            name = self.string(raw.get("name", f"token-{token_id}"), f"{at}.name")
+            description = raw.get("description", "")
+            if not isinstance(description, str):
+                self.fail(f"{at}.description", f"expected a string, got {_describe(description)}")
+            role = roles.get(account_id, "Users")
+            result.append(
+                Token(token_id, account_id, user_id, name, description, expired, deleted, role)
+            )
+        return tuple(result)
+
+    def faults(self, value: object) -> Faults:
+        raw = self.mapping(
+            value,
+            "faults",
+            frozenset(),
+            frozenset(
+                {
+                    "latency",
+                    "error_rate",
+                    "drop_rate",
+                    "rate_limit",
+                    "retry_after",
+                    "page_size_max",
+                    "seed",
+                    "scripted",
+                }
+            ),
+        )
+        rate_limit = raw.get("rate_limit")
+        if rate_limit is not None:
+            rate_limit = self.integer(rate_limit, "faults.rate_limit", minimum=1)
+        page_size_max = raw.get("page_size_max")
+        if page_size_max is not None:
+            page_size_max = self.integer(page_size_max, "faults.page_size_max", minimum=1)
+        return Faults(
+            latency=self.number(raw.get("latency", 0.0), "faults.latency"),
+            error_rate=self.number(raw.get("error_rate", 0.0), "faults.error_rate", maximum=1),
+            drop_rate=self.number(raw.get("drop_rate", 0.0), "faults.drop_rate", maximum=1),
+            rate_limit=rate_limit,
+            retry_after=self.integer(raw.get("retry_after", 1), "faults.retry_after", minimum=0),
+            page_size_max=page_size_max,
+            seed=self.integer(raw.get("seed", 0), "faults.seed"),
+            scripted=MappingProxyType(self.scripted(raw.get("scripted", []))),
+        )
+
+    def scripted(self, value: object) -> dict[tuple[int, int], tuple[Scripted, ...]]:
+        result: dict[tuple[int, int], tuple[Scripted, ...]] = {}
+        for index, item in enumerate(self.sequence(value, "faults.scripted")):
+            where = f"faults.scripted[{index}]"
+            keys = frozenset({"account", "user", "responses"})
+            raw = self.mapping(item, where, keys, frozenset())
+            pair = (
+                self.integer(raw["account"], f"{where}.account"),
+                self.integer(raw["user"], f"{where}.user"),
+            )
+            if pair in result:
+                self.fail(where, f"account {pair[0]} user {pair[1]} is already scripted")
+            answers = self.sequence(raw["responses"], f"{where}.responses")
+            result[pair] = tuple(
+                self.answer(answer, f"{where}.responses[{n}]") for n, answer in enumerate(answers)
+            )
+        return result
+
+    def answer(self, value: object, where: str) -> Scripted:
+        if value == "drop":
+            return Drop()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return Reply(self.status(value, where))
+        if isinstance(value, Mapping) and "delay" in value:
+            raw = self.mapping(value, where, frozenset({"delay"}), frozenset())
+            return Delay(self.number(raw["delay"], f"{where}.delay"))
+        if isinstance(value, Mapping):
+            raw = self.mapping(
+                value, where, frozenset({"status"}), frozenset({"retry_after", "retry_after_ms"})
+            )
+            after = raw.get("retry_after")
+            after_ms = raw.get("retry_after_ms")
+            return Reply(
+                self.status(raw["status"], f"{where}.status"),
+                None if after is None else self.integer(after, f"{where}.retry_after", 0),
+                None if after_ms is None else self.integer(after_ms, f"{where}.retry_after_ms", 0),
+            )
+        self.fail(
+            where,
+            f"expected a status code, 'drop', {{status: ...}} or {{delay: ...}}, "
+            f"got {_describe(value)}",
+        )
+
+    def status(self, value: object, where: str) -> int:
+        status = self.integer(value, where)
+        if not 400 <= status <= 599:
+            self.fail(where, f"a scripted status must be an error (400-599), got {status}")
+        return status

@@ -1,0 +1,181 @@
+"""The mutable side of a running sandbox: memberships and token deletions.
+
+Only the server's event loop mutates a State, but tests read it from their own thread while the
+server runs, so every access goes through one lock and returns copies, never live containers.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from offboard.sandbox.world import ADMIN_ROLE, Token, User, World
+
+
+class Revoke(enum.Enum):
+    FORBIDDEN = "forbidden"
+    NOT_MEMBER = "not_member"
+    HAS_TOKENS = "has_tokens"
+    REVOKED = "revoked"
+
+
+class TokenDelete(enum.Enum):
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A user as seen at one moment: who they are and the accounts they belong to."""
+
+    user: User
+    roles: tuple[tuple[int, str], ...]  # (account id, group name), sorted by account
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    token: Token
+    issuer: User
+    deleted: bool
+
+
+class State:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._lock = threading.Lock()
+        self._users = {user.id: user for user in world.users}
+        self._roles = {user.id: dict(user.roles) for user in world.users}
+        self._tokens = {token.id: token for user in world.users for token in user.tokens}
+        self._deleted_tokens = {t.id for t in self._tokens.values() if t.deleted}
+
+    # -- ground truth (any thread) ----------------------------------------------------------------
+
+    def has_access(self, account: int, user: int) -> bool:
+        with self._lock:
+            return account in self._roles.get(user, {})
+
+    def user_exists(self, user: int) -> bool:
+        # Gcore deletes a user when the revoke of their last account succeeds.
+        with self._lock:
+            return bool(self._roles.get(user))
+
+    def live_tokens(self, account: int, user: int) -> list[int]:
+        with self._lock:
+            return self._live_tokens(account, user)
+
+    def may_manage(self, account: int) -> bool:
+        with self._lock:
+            return self._may_manage(account)
+
+    def role(self, account: int, user: int) -> str | None:
+        with self._lock:
+            return self._roles.get(user, {}).get(account)
+
+    # -- views for the API ------------------------------------------------------------------------
+
+    def visible_users(self) -> list[Member]:
+        """Users who belong to at least one account the key administers, by id."""
+        with self._lock:
+            managed = {a.id for a in self.world.accounts if self._may_manage(a.id)}
+            return [
+                self._member(user_id)
+                for user_id in sorted(self._roles)
+                if managed & self._roles[user_id].keys()
+            ]
+
+    def members(self, account: int) -> list[Member]:
+        with self._lock:
+            return [
+                self._member(user_id)
+                for user_id in sorted(self._roles)
+                if account in self._roles[user_id]
+            ]
+
+    def tokens(self, account: int) -> list[TokenView]:
+        with self._lock:
+            return [
+                TokenView(token, self._users[token.user], token.id in self._deleted_tokens)
+                for token in sorted(self._tokens.values(), key=lambda t: t.id)
+                if token.account == account
+            ]
+
+    # -- mutations --------------------------------------------------------------------------------
+
+    def revoke(self, account: int, user: int) -> Revoke:
+        # One lock for the checks and the change, so the answer matches what was applied.
+        with self._lock:
+            if not self._may_manage(account):
+                return Revoke.FORBIDDEN
+            roles = self._roles.get(user, {})
+            if account not in roles:
+                return Revoke.NOT_MEMBER
+            if self._live_tokens(account, user):
+                return Revoke.HAS_TOKENS
+            del roles[account]
+            return Revoke.REVOKED
+
+    def delete_token(self, account: int, token_id: int) -> TokenDelete:
+        with self._lock:
+            if not self._may_manage(account):
+                return TokenDelete.FORBIDDEN
+            token = self._tokens.get(token_id)
+            if token is None or token.account != account or not self._is_live(token):
+                return TokenDelete.NOT_FOUND
+            self._deleted_tokens.add(token_id)
+            return TokenDelete.DELETED
+
+    # -- debugging --------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything, as plain JSON data, for GET /_sandbox/state."""
+        with self._lock:
+            return {
+                "account": self.world.account,
+                "key_user": self.world.key_user,
+                "accounts": [
+                    {"id": a.id, "name": a.name, "key_may_manage": self._may_manage(a.id)}
+                    for a in self.world.accounts
+                ],
+                "users": [
+                    {
+                        "id": user.id,
+                        "email": user.email,
+                        "exists": bool(self._roles[user.id]),
+                        "memberships": {str(a): r for a, r in sorted(self._roles[user.id].items())},
+                    }
+                    for user in self.world.users
+                ],
+                "tokens": [
+                    {
+                        "id": t.id,
+                        "account": t.account,
+                        "user": t.user,
+                        "name": t.name,
+                        "expired": t.expired,
+                        "deleted": t.id in self._deleted_tokens,
+                        "live": self._is_live(t),
+                    }
+                    for t in sorted(self._tokens.values(), key=lambda t: t.id)
+                ],
+            }
+
+    # -- helpers (caller holds the lock) ----------------------------------------------------------
+
+    def _may_manage(self, account: int) -> bool:
+        return self._roles.get(self.world.key_user, {}).get(account) == ADMIN_ROLE
+
+    def _is_live(self, token: Token) -> bool:
+        return not token.expired and token.id not in self._deleted_tokens
+
+    def _live_tokens(self, account: int, user: int) -> list[int]:
+        return sorted(
+            t.id
+            for t in self._tokens.values()
+            if t.account == account and t.user == user and self._is_live(t)
+        )
+
+    def _member(self, user_id: int) -> Member:
+        return Member(self._users[user_id], tuple(sorted(self._roles[user_id].items())))

@@ -1,0 +1,110 @@
+"""The immutable description of a sandbox world: who exists, where, and which faults to inject.
+
+A `World` is a validated scenario, never mutated. Each running `Sandbox` builds its own mutable
+`State` from it, so one world (say `demo_world()`) can back many sandboxes, one per test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+# Gcore's five IAM groups and their ids, as listed in the spec's `Group` schema.
+ROLE_IDS: Mapping[str, int] = MappingProxyType(
+    {
+        "Administrators": 1,
+        "Users": 2,
+        "Engineers": 5,
+        "Purge and Prefetch only (API+Web)": 3009,
+        "Purge and Prefetch only (API)": 3022,
+    }
+)
+ADMIN_ROLE = "Administrators"
+DEFAULT_API_KEY = "sandbox_demo_key"
+
+
+class SandboxError(Exception):
+    """A scenario that cannot be loaded, or a sandbox that cannot start. The message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    id: int
+    account: int
+    user: int
+    name: str
+    description: str
+    expired: bool
+    deleted: bool
+    # The issuer's group in `account` when the scenario was loaded: Gcore reports the token's
+    # role, which does not change when the issuer is later removed.
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    name: str | None
+    roles: Mapping[int, str]  # account id -> group name
+    tokens: tuple[Token, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A scripted answer sent instead of handling the request (nothing is applied)."""
+
+    status: int
+    retry_after: int | None = None
+    retry_after_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Apply the request, then close the connection before the body is sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """Apply the request, then wait before answering normally (to outlast a client timeout)."""
+
+    seconds: float
+
+
+Scripted = Reply | Drop | Delay
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    latency: float = 0.0
+    error_rate: float = 0.0
+    drop_rate: float = 0.0
+    rate_limit: int | None = None
+    retry_after: int = 1
+    page_size_max: int | None = None
+    seed: int = 0
+    # (account, user) -> answers consumed one per DELETE of that membership.
+    scripted: Mapping[tuple[int, int], tuple[Scripted, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    api_key: str
+    account: int
+    key_user: int
+    accounts: tuple[Account, ...]
+    users: tuple[User, ...]
+    faults: Faults
+
+    def account_name(self, account_id: int) -> str:
+        for account in self.accounts:
+            if account.id == account_id:
+                return account.name
+        return ""
