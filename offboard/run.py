@@ -93,7 +93,7 @@ def run(job: Job, seams: Seams | None = None) -> int:
             "sandbox": job.sandbox,
             "settings": numbers,
         })
-    print_summary(counts, report.directory, exit_code, aborted)
+    print_summary(results, report.directory, exit_code, aborted)
     return exit_code
 
 

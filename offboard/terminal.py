@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -35,9 +36,14 @@ def progress(total: int, stream: TextIO = sys.stderr) -> Iterator[OnResult]:
         yield advance
 
 
-def print_summary(counts: Mapping[str, int], directory: Path, exit_code: int,
+SHOWN_ROWS = 20  # rows needing a person listed on the terminal; the rest are in the report
+
+
+def print_summary(results: Sequence[Result], directory: Path, exit_code: int,
                   aborted: str, stream: TextIO = sys.stdout) -> None:
-    """The outcome table, the report's place and, if any, why the run stopped."""
+    """The outcome table, the rows that need a person, the report's place, and why the
+    run stopped (if it did)."""
+    counts = Counter(result.outcome for result in results)
     console = Console(file=stream, highlight=False, soft_wrap=True)
     table = Table(box=box.SIMPLE if stream.isatty() else box.ASCII, show_footer=True)
     table.add_column("outcome", footer="total")
@@ -47,6 +53,13 @@ def print_summary(counts: Mapping[str, int], directory: Path, exit_code: int,
         if counts.get(outcome, 0):
             table.add_row(str(outcome), str(counts[outcome]), "" if outcome.settled else "yes")
     console.print(table)
+    todo = [r for r in results if not r.outcome.settled]
+    for result in todo[:SHOWN_ROWS]:
+        who = f"account {result.account or result.row.account} user {result.row.user}"
+        console.print(f"  row {result.row.number}: {result.outcome} ({who}): {result.message}",
+                      markup=False)
+    if len(todo) > SHOWN_ROWS:
+        console.print(f"  ... and {len(todo) - SHOWN_ROWS} more rows that need a person")
     if aborted:
         console.print(f"Run aborted: {aborted}. Rows not sent are marked not_attempted.")
     console.print(f"Report: {directory}/results.csv  (exit code {exit_code})")
