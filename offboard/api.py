@@ -21,6 +21,7 @@ from tenacity.stop import stop_base
 
 from . import __version__
 from .clock import AnyioClock, Clock
+from .directory import Directory
 from .limiter import RateLimiter
 from .models import Exchange
 from .retry import RETRY_AFTER_CAP, RETRY_STATUSES, backoff, retry_after
@@ -38,7 +39,7 @@ class RequestNotSent(Exception):
 
 
 class DirectoryError(Exception):
-    """The user list (for email resolution) could not be read."""
+    """A read the run depends on (user list, key owner, token list) failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +96,56 @@ class Api:
         self.limiter = RateLimiter(settings.rate, self._clock)
         self.abort_reason = ""
 
+    def abort(self, reason: str) -> None:
+        """Send nothing more: rows not yet sent end `not_attempted` with this reason."""
+        self.abort_reason = self.abort_reason or reason
+
     async def revoke(self, account: int, user_id: int) -> Exchange:
         return await self.request("DELETE", f"/iam/clients/{account}/client-users/{user_id}")
 
-    async def list_users(self) -> dict[str, list[int]]:
-        """Lower-cased email -> IDs of live users, read page by page.
+    async def check_member(self, account: int, user_id: int) -> Exchange:
+        return await self.request("GET", f"/iam/clients/{account}/client-users/{user_id}")
+
+    async def whoami(self) -> int:
+        """The ID of the user behind the API key (`currentUser` of /iam/clients/me)."""
+        exchange = await self.request("GET", "/iam/clients/me")
+        body = exchange.body
+        if exchange.status != 200 or not isinstance(body, dict):
+            raise DirectoryError(_failure("reading /iam/clients/me", exchange))
+        user_id = body.get("currentUser")
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
+            raise DirectoryError("/iam/clients/me did not say which user the key belongs to")
+        return user_id
+
+    async def live_tokens(self, account: int, user_id: int) -> list[int]:
+        """IDs of the user's own live API tokens in the account.
+
+        The `deleted` query flag is documented backwards, so it is left out and
+        each token's fields are checked here; the issuer is checked too, so a
+        server that ignored `issued_by` could never make us touch anyone else's.
+        """
+        exchange = await self.request(
+            "GET", f"/iam/v2/clients/{account}/tokens", params={"issued_by": user_id})
+        if exchange.status != 200 or not isinstance(exchange.body, list):
+            raise DirectoryError(_failure("listing the user's API tokens", exchange))
+        return sorted(
+            token["id"] for token in exchange.body
+            if isinstance(token, dict) and isinstance(token.get("id"), int)
+            and not token.get("deleted") and not token.get("expired")
+            and isinstance(token.get("client_user"), dict)
+            and token["client_user"].get("user_id") == user_id)
+
+    async def delete_token(self, account: int, token_id: int) -> Exchange:
+        return await self.request("DELETE", f"/iam/v2/clients/{account}/tokens/{token_id}")
+
+    async def list_users(self) -> Directory:
+        """Every live user visible to the key, read page by page.
 
         Always with `limit`: without it the API returns every user as one plain
         array. The offset advances by what each page really held, in case the
         server caps the page size below our limit.
         """
-        directory: dict[str, list[int]] = {}
+        everyone: list[Any] = []
         offset, count = 0, None
         while count is None or offset < count:
             exchange = await self.request(
@@ -116,16 +156,12 @@ class Api:
             users = page.get("results") if isinstance(page, dict) else page
             if not isinstance(users, list):
                 raise DirectoryError("the user list came back in an unexpected shape")
-            for user in users:
-                if isinstance(user, dict) and not user.get("deleted"):
-                    email, user_id = user.get("email"), user.get("id")
-                    if isinstance(email, str) and isinstance(user_id, int):
-                        directory.setdefault(email.lower(), []).append(user_id)
+            everyone += users
             if not isinstance(page, dict) or not users:
                 break
             offset += len(users)
             count = page.get("count") if isinstance(page.get("count"), int) else offset
-        return directory
+        return Directory.from_users(everyone)
 
     async def request(self, method: str, path: str,
                       params: Mapping[str, Any] | None = None) -> Exchange:
@@ -141,7 +177,7 @@ class Api:
             result = await self._send(method, path, params)
             history.append(result)
             if result.status == 401:
-                self.abort_reason = "the API rejected the API key (401)"
+                self.abort("the API rejected the API key (401)")
             elif result.status == 429:
                 # The whole run backs off, not only this request.
                 pause = result.retry_after if result.retry_after is not None else 1.0

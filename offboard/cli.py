@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from . import __version__
 from .errors import OffboardError
+from .guards import DEFAULT_MAX_REVOCATIONS
 from .run import Job, run
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -24,34 +26,55 @@ def cli() -> None:
     \b
     Example:
       offboard run leavers.csv               # GCORE_API_KEY set in the environment
+      offboard plan leavers.csv              # review first: nothing is revoked
       offboard run jobs/demo.yaml --sandbox  # try it on the embedded simulator
     """
 
 
+def _common(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `run` and `plan` share (applied bottom-up, listed top-down in help)."""
+    options = [
+        click.argument("source"),
+        click.option("--base-url", metavar="URL",
+                     help="API base URL (else env GCORE_BASE_URL, else https://api.gcore.com)."),
+        click.option("--api-key-file", metavar="PATH",
+                     help="Read the API key from this file (else env GCORE_API_KEY)."),
+        click.option("--rate", type=float, metavar="R",
+                     help="At most R requests per second, every request counted.  [default: 5]"),
+        click.option("--concurrency", type=int, metavar="N",
+                     help="At most N requests in flight.  [default: 4]"),
+        click.option("--max-attempts", type=int, metavar="N",
+                     help="Attempts per request, retries included.  [default: 5]"),
+        click.option("--timeout", type=float, metavar="SECONDS",
+                     help="Per request.  [default: 30]"),
+        click.option("--report-dir", metavar="DIR",
+                     help="Where the report goes (new or empty).  "
+                          "[default: reports/<source>-<UTC time>/]"),
+        click.option("--sandbox", is_flag=True,
+                     help="Use the embedded Gcore IAM simulator (the job's sandbox: world)."),
+        click.option("--protect", metavar="ID_OR_EMAIL", multiple=True,
+                     help="Never revoke this user (repeatable; adds to the job's protect:)."),
+        click.option("--max-revocations", type=click.IntRange(min=0), metavar="N",
+                     help=f"Refuse the whole batch above N revocations.  "
+                          f"[default: {DEFAULT_MAX_REVOCATIONS}]"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.command("run", context_settings=CONTEXT)
-@click.argument("source")
-@click.option("--base-url", metavar="URL",
-              help="API base URL (else env GCORE_BASE_URL, else https://api.gcore.com).")
-@click.option("--api-key-file", metavar="PATH",
-              help="Read the API key from this file (else env GCORE_API_KEY).")
-@click.option("--rate", type=float, metavar="R",
-              help="At most R requests per second, every request counted.  [default: 5]")
-@click.option("--concurrency", type=int, metavar="N",
-              help="At most N requests in flight.  [default: 4]")
-@click.option("--max-attempts", type=int, metavar="N",
-              help="Attempts per request, retries included.  [default: 5]")
-@click.option("--timeout", type=float, metavar="SECONDS", help="Per request.  [default: 30]")
-@click.option("--report-dir", metavar="DIR",
-              help="Where the report goes (new or empty).  [default: reports/<source>-<UTC time>/]")
-@click.option("--sandbox", is_flag=True,
-              help="Run against the embedded Gcore IAM simulator (the job's sandbox: world).")
-def run_command(source: str, base_url: str | None, api_key_file: str | None,
-                rate: float | None, concurrency: int | None, max_attempts: int | None,
-                timeout: float | None, report_dir: str | None, sandbox: bool) -> int:
+@_common
+@click.option("--delete-tokens", is_flag=True,
+              help="Delete a token-blocked user's own live API tokens in that account, "
+                   "then revoke.")
+@click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
+def run_command(source: str, yes: bool, delete_tokens: bool, **options: Any) -> int:
     """Revoke every (account, user) pair listed in SOURCE.
 
-    SOURCE is a .csv file, a .yaml/.yml file (a list of rows, or a job file), or - for CSV on
-    stdin. Options on the command line override the job file's settings.
+    SOURCE is a .csv file, a .yaml/.yml file (a list of rows, or a job file), - for CSV on
+    stdin, or a plan.json written by `offboard plan` (then exactly the reviewed rows are
+    sent). Options on the command line override the job file's settings.
 
     \b
     Exit codes: 0 all settled, 1 some rows need a person, 2 refused to start,
@@ -60,11 +83,35 @@ def run_command(source: str, base_url: str | None, api_key_file: str | None,
     Example:
       export GCORE_API_KEY=...            # or --api-key-file /etc/offboard/key
       offboard run leavers.csv --rate 5 --report-dir reports/hr-2291
+      offboard run reports/leavers-plan-20261130T090000Z/plan.json
       offboard run jobs/demo.yaml --sandbox
     """
-    numbers = {"rate": rate, "concurrency": concurrency, "max_attempts": max_attempts,
-               "timeout": timeout}
-    return run(Job(source, numbers, base_url, api_key_file, report_dir, sandbox))
+    return run(_job("run", source, options, yes=yes, delete_tokens=delete_tokens))
+
+
+@cli.command("plan", context_settings=CONTEXT)
+@_common
+def plan_command(source: str, **options: Any) -> int:
+    """Check every row of SOURCE against the API and revoke nothing.
+
+    Resolves emails, checks each user is in the account, lists live API tokens that would
+    block the revoke, and says whose last account it is (Gcore then deletes the user). Writes
+    the same report as `run`, plus plan.json: `offboard run PLAN.json` then sends exactly
+    the rows reviewed, and refuses if SOURCE changed or the plan is over 24 hours old.
+
+    \b
+    Example:
+      offboard plan leavers.csv
+      offboard run reports/leavers-plan-20261130T090000Z/plan.json
+    """
+    return run(_job("plan", source, options))
+
+
+def _job(command: str, source: str, options: dict[str, Any], **extra: Any) -> Job:
+    numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts",
+                                                 "timeout")}
+    options["protect"] = tuple(options["protect"])
+    return Job(source, command, numbers, **options, **extra)
 
 
 @cli.command("sandbox", context_settings=CONTEXT)

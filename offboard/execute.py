@@ -1,24 +1,26 @@
-"""Send the planned revokes: at most `concurrency` in flight, one Result per Action.
+"""Work through the planned rows: at most `concurrency` in flight, one Result per Action.
 
-A worker never raises: every exception except cancellation becomes a row's
-result, so one bad row cannot cancel the batch. Once the run is aborted (a
-401), rows not yet sent end `not_attempted`.
+What is done for a row (revoke it, or only check it for `plan`) is the `work`
+function; this module owns what every row shares. A worker never raises: every
+exception except cancellation becomes the row's result, so one bad row cannot
+cancel the batch. Once the run is aborted (a 401), rows not yet sent end
+`not_attempted`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 
 from .api import Api, RequestNotSent
-from .classify import classify
 from .models import Action, Outcome, Result
 
 OnResult = Callable[[Result], None]
+Work = Callable[[Action, Api], Awaitable[Result]]
 
 
-async def execute(actions: Sequence[Action], api: Api, concurrency: int,
+async def execute(actions: Sequence[Action], api: Api, concurrency: int, work: Work,
                   on_result: OnResult) -> list[Result]:
     """Results in input order; `on_result` is called as each row settles."""
     results: list[Result | None] = [None] * len(actions)
@@ -28,7 +30,7 @@ async def execute(actions: Sequence[Action], api: Api, concurrency: int,
         # Workers share one iterator: taking the next row never awaits, so no
         # two workers can take the same row.
         for index, action in queue:
-            result = await settle(action, api)
+            result = await settle(action, api, work)
             results[index] = result
             on_result(result)
 
@@ -39,28 +41,25 @@ async def execute(actions: Sequence[Action], api: Api, concurrency: int,
             for result, action in zip(results, actions, strict=True)]
 
 
-async def settle(action: Action, api: Api) -> Result:
+async def settle(action: Action, api: Api, work: Work) -> Result:
     """The result of one row; never raises (but lets cancellation through)."""
-    row, account, user_id = action.row, action.account, action.user_id
     if not action.send:
         assert action.outcome is not None
-        return Result(row, action.outcome, account, user_id, message=action.message)
-    assert account is not None and user_id is not None
+        return Result(action.row, action.outcome, action.account, action.user_id,
+                      message=action.message)
     if api.abort_reason:
         return not_attempted(action, api.abort_reason)
     try:
-        exchange = await api.revoke(account, user_id)
+        return await work(action, api)
     except RequestNotSent as exc:
         if exc.attempts == 0:
             return not_attempted(action, api.abort_reason)
-        return Result(row, Outcome.FAILED, account, user_id, attempts=exc.attempts,
+        return Result(action.row, Outcome.FAILED, action.account, action.user_id,
+                      attempts=exc.attempts,
                       message=f"run aborted before retrying: {api.abort_reason}")
     except Exception as exc:
-        return Result(row, Outcome.FAILED, account, user_id,
+        return Result(action.row, Outcome.FAILED, action.account, action.user_id,
                       message=f"internal error: {type(exc).__name__}")
-    outcome, message = classify(exchange)
-    return Result(row, outcome, account, user_id, exchange.status, exchange.attempts,
-                  exchange.request_id, message)
 
 
 def not_attempted(action: Action, reason: str) -> Result:

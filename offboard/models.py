@@ -105,3 +105,4 @@ class Result:
     attempts: int = 0
     request_id: str = ""
     message: str = ""
+    tokens: tuple[int, ...] = ()  # the user's live API tokens, when they blocked the revoke

@@ -2,6 +2,7 @@
 
     parse(Row) -> Target | problem      is the row usable? (account, user ID or email)
     plan(rows, directory) -> [Action]   resolve emails, mark duplicates
+    (guards.py then holds back the rows that must never be sent)
 
 A row that cannot be used becomes an `invalid` Action naming the field; the
 other rows still run.
@@ -10,10 +11,11 @@ other rows still run.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .directory import Directory
 from .models import Action, Outcome, Row
 
 MAX_ID = 2**63 - 1  # Gcore IDs are 64-bit signed integers
@@ -23,9 +25,6 @@ MAX_EMAIL = 254
 # subdomains, IDN) must pass; only what can never be an address is refused.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$|^\"[^\"\r\n]+\"@[^@\s]+$")
 _DIGITS = re.compile(r"^[0-9]+$")
-
-Directory = Mapping[str, Sequence[int]]
-"""Lower-cased email -> IDs of the (non-deleted) users with that email."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +74,6 @@ def _parse_id(value: Any, field: str, also: str = "") -> int | str:
     return number
 
 
-def needs_directory(rows: Iterable[Row]) -> bool:
-    """True when some usable row names its user by email, so the user list must be read."""
-    return any(isinstance(t := parse(row), Target) and t.email is not None for row in rows)
-
-
 def plan(
     rows: Sequence[Row],
     directory: Directory | None = None,
@@ -87,8 +81,8 @@ def plan(
 ) -> list[Action]:
     """One Action per row, in input order.
 
-    `directory` maps emails to user IDs (None when no row needed it);
-    `directory_error` says why it could not be read, for the email rows.
+    `directory` is the user list (None when it could not be read);
+    `directory_error` says why not, for the email rows.
     """
     actions: list[Action] = []
     seen: dict[tuple[int, int | str], int] = {}
@@ -116,7 +110,7 @@ def _resolve(target: Target, directory: Directory | None, directory_error: str) 
     if directory is None:
         reason = directory_error or "the user list was not read"
         return Action(row, account, None, Outcome.FAILED, f"could not resolve email: {reason}")
-    ids = directory.get(target.email.lower(), ())
+    ids = directory.ids_for(target.email)
     if not ids:
         return Action(row, account, None, Outcome.MISSING, "no user has this email")
     if len(ids) > 1:

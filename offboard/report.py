@@ -40,17 +40,22 @@ class Report:
         self.carried = {c: (f"input_{c}" if c in COLUMNS else c) for c in columns}
         self._journal: IO[str] | None = None
 
+    @staticmethod
+    def check_dir(directory: Path, chosen: bool) -> Path:
+        """The directory to use, checked before anything is sent: a chosen one must be new
+        or empty; a default one that exists (same second) gets a -2, -3 ... suffix."""
+        if not directory.exists():
+            return directory
+        if not directory.is_dir():
+            raise SettingsError(f"report directory {directory}: exists and is not a directory")
+        if chosen and any(directory.iterdir()):
+            raise SettingsError(
+                f"report directory {directory}: already holds files; choose a new directory")
+        return directory if chosen else _next_free(directory)
+
     @classmethod
-    def create(cls, directory: Path, columns: Sequence[str], *, chosen: bool) -> Report:
-        """Make the directory (owner-only); a chosen one must be new or empty."""
-        if directory.exists():
-            if not directory.is_dir():
-                raise SettingsError(f"--report-dir {directory}: exists and is not a directory")
-            if chosen and any(directory.iterdir()):
-                raise SettingsError(
-                    f"--report-dir {directory}: already holds files; choose a new directory")
-            if not chosen:
-                directory = _next_free(directory)
+    def create(cls, directory: Path, columns: Sequence[str]) -> Report:
+        """Make the directory (owner-only) and open the journal."""
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(directory, 0o700)
@@ -90,15 +95,16 @@ class Report:
             self._journal = None
         records = [self.record(r) for r in results]
         header = [*COLUMNS, *self.carried.values()]
-        self._write("results.csv", _csv_text(header, records))
+        self.write_file("results.csv", _csv_text(header, records))
         present = {r.outcome for r in results}
         for outcome in Outcome:
             if outcome in ALWAYS_WRITTEN or outcome in present:
                 chosen = [rec for rec in records if rec["outcome"] == outcome]
-                self._write(f"{outcome}.csv", _csv_text(header, chosen))
-        self._write("summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+                self.write_file(f"{outcome}.csv", _csv_text(header, chosen))
+        self.write_file("summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
 
-    def _write(self, name: str, text: str) -> None:
+    def write_file(self, name: str, text: str) -> None:
+        """Write one file of the report: owner-only, to a temporary name, then renamed."""
         temporary = self.directory / f".{name}.tmp"
         temporary.unlink(missing_ok=True)
         with _open_private(temporary, "x") as handle:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from .errors import SettingsError
+from .guards import DEFAULT_MAX_REVOCATIONS, Protection
 
 DEFAULT_BASE_URL = "https://api.gcore.com"
 
@@ -152,3 +153,33 @@ def _secret_parts(key: str) -> list[str]:
         if separator in key:
             return [key.split(separator, 1)[1]]
     return []
+
+
+@dataclass(frozen=True, slots=True)
+class Guarding:
+    """The guard settings of a run, merged from the job file and the command line."""
+
+    protection: Protection
+    max_revocations: int
+    delete_tokens: bool
+
+
+def merge_guards(job: Mapping[str, Any], protect: tuple[str, ...], max_revocations: int | None,
+                 delete_tokens: bool, origin: str) -> Guarding:
+    """Protected users add up (job and command line); the command line wins for the rest."""
+    listed = job.get("protect", [])
+    if not isinstance(listed, list):
+        raise SettingsError(f"{origin}: protect: must be a list of user IDs or emails")
+    protection = Protection.parse(listed, f"{origin}: protect").merged(
+        Protection.parse(protect, "--protect"))
+    if max_revocations is not None:
+        cap, where = max_revocations, "--max-revocations"
+    else:
+        cap = job.get("max_revocations", DEFAULT_MAX_REVOCATIONS)
+        where = f"{origin}: max_revocations"
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+        raise SettingsError(f"{where}: must be a whole number, 0 or more")
+    from_job = job.get("delete_tokens", False)
+    if not isinstance(from_job, bool):
+        raise SettingsError(f"{origin}: delete_tokens: must be true or false")
+    return Guarding(protection, cap, delete_tokens or from_job)

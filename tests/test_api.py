@@ -202,8 +202,8 @@ def test_user_list_pages_with_limit_and_advances_by_page_length():
 
     directory, _, _ = call(routed(route, seen), coro=lambda api: api.list_users())
     assert all("limit" in r.url.params for r in seen)
-    assert len(seen) == 7 and len(directory) == 250
-    assert directory["u249@example.com"] == [249]
+    assert len(seen) == 7 and len(directory.people) == 250
+    assert directory.ids_for("U249@example.com") == [249]
 
 
 def test_user_list_skips_deleted_users_and_keeps_shared_emails():
@@ -213,11 +213,11 @@ def test_user_list_skips_deleted_users_and_keeps_shared_emails():
              {"id": 3, "email": "b@X.io", "deleted": False}]
     directory, _, _ = call(scripted([httpx.Response(200, json={"count": 3, "results": users})]),
                            coro=lambda api: api.list_users())
-    assert directory == {"b@x.io": [2, 3]}
+    assert dict(directory.by_email) == {"b@x.io": [2, 3]}
 
 
 def test_user_list_accepts_a_plain_array_answer():
     """If a server ignores limit and answers a plain array, that is the whole list."""
     directory, _, _ = call(scripted([httpx.Response(200, json=_users(1, 4))]),
                            coro=lambda api: api.list_users())
-    assert sorted(directory) == ["u1@example.com", "u2@example.com", "u3@example.com"]
+    assert sorted(directory.by_email) == ["u1@example.com", "u2@example.com", "u3@example.com"]

@@ -2,6 +2,7 @@
 
 import pytest
 
+from offboard.directory import Directory
 from offboard.models import Outcome, Row
 from offboard.plan import parse, plan
 
@@ -62,7 +63,10 @@ def test_emails_resolve_case_insensitively_and_duplicates_are_marked():
     rows = [Row(2, "1", "Ann@X.io"), Row(3, "1", "11"), Row(4, "2", "11"),
             Row(5, "1", "nobody@x.io"), Row(6, "1", "NOBODY@x.io"), Row(7, "x", "1"),
             Row(8, "1", "twin@x.io")]
-    actions = plan(rows, {"ann@x.io": [11], "twin@x.io": [5, 6]})
+    directory = Directory.from_users([
+        {"id": 11, "email": "ann@x.io"}, {"id": 5, "email": "twin@x.io"},
+        {"id": 6, "email": "TWIN@x.io"}])
+    actions = plan(rows, directory)
     assert _outcomes(actions) == [
         (2, None, 11), (3, Outcome.DUPLICATE, 11), (4, None, 11),
         (5, Outcome.MISSING, None), (6, Outcome.DUPLICATE, None), (7, Outcome.INVALID, None),

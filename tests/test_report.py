@@ -10,7 +10,7 @@ from offboard.report import Report, neutralise
 
 def test_report_files_columns_and_permissions(tmp_path):
     """results.csv has the contract's columns then carried ones; files are 0600, dir 0700."""
-    report = Report.create(tmp_path / "r", ["ticket", "message"], chosen=True)
+    report = Report.create(tmp_path / "r", ["ticket", "message"])
     results = [
         Result(Row(2, "1", "9", {"ticket": "=HYPERLINK(\"x\")", "message": "hi"}),
                Outcome.REVOKED, 1, 9, 200, 1, "rid", "access removed"),

@@ -94,16 +94,30 @@ def test_default_report_dir_is_named_after_the_source(cli, sandbox):
 
 
 def test_bad_key_aborts_with_exit_3_and_sends_nothing_more(cli, sandbox):
-    """A 401 stops the run: the row that met it fails, the rest are not_attempted."""
+    """A 401 (here on the first request, /iam/clients/me) stops the run: exit 3, a complete
+    report, every usable row not_attempted, and no other request."""
     sb = sandbox()
     cli.write("l.csv", "account,user\n10,101\n10,102\n10,105\n10,abc\n")
     done = cli("run", "l.csv", "--base-url", sb.url, "--concurrency", "1", "--report-dir", "o",
                key="4242_wrongwrongwrong")
     assert done.returncode == 3, done.stderr
     rows = results(cli.cwd / "o")
-    assert [r["outcome"] for r in rows] == ["failed", "not_attempted", "not_attempted", "invalid"]
-    assert rows[0]["http_status"] == "401"
-    assert len(sb.requests()) == 1 and sb.has_access(10, 102)
+    assert [r["outcome"] for r in rows] == ["not_attempted"] * 3 + ["invalid"]
+    assert "401" in rows[0]["message"]
+    assert [(r.path, r.status) for r in sb.requests()] == [("/iam/clients/me", 401)]
+    assert sb.has_access(10, 101)
+
+
+def test_key_revoked_mid_run_aborts_with_exit_3(cli, sandbox):
+    """A 401 on a revoke: that row fails with 401, nothing more is sent, the rest not_attempted."""
+    sb = sandbox(world(faults={"scripted": [{"account": 10, "user": 102, "responses": [401]}]}))
+    cli.write("l.csv", "account,user\n10,101\n10,102\n10,105\n10,106\n")
+    done = cli("run", "l.csv", "--base-url", sb.url, "--concurrency", "1", "--report-dir", "o")
+    assert done.returncode == 3, done.stderr
+    rows = results(cli.cwd / "o")
+    assert [r["outcome"] for r in rows] == ["revoked", "failed", "not_attempted", "not_attempted"]
+    assert rows[1]["http_status"] == "401"
+    assert sb.requests()[-1].status == 401 and sb.has_access(10, 105)
     assert json.loads((cli.cwd / "o" / "summary.json").read_text())["exit_code"] == 3
 
 
@@ -146,9 +160,8 @@ def test_yaml_row_list_and_job_file_settings(cli, sandbox):
                           "users: [{account: 10, user: 106}]\ninput: in.csv\n")
     done = cli("run", "job.yaml", "--base-url", sb.url, "--rate", "9")
     assert done.returncode == 0, done.stderr
-    summary = json.loads((cli.cwd / "job-out" / "summary.json").read_text())
-    assert summary["settings"] == {"rate": 9.0, "concurrency": 2, "max_attempts": 5,
-                                   "timeout": 30.0}
+    options = json.loads((cli.cwd / "job-out" / "summary.json").read_text())["options"]
+    assert (options["rate"], options["concurrency"], options["max_attempts"]) == (9.0, 2, 5)
     assert outcomes(cli.cwd / "job-out") == ["revoked", "revoked"]
 
 
@@ -204,7 +217,7 @@ def test_rate_ceiling_holds_in_every_one_second_window(cli, sandbox):
     lines = [f"10,{1000 + i}" for i in range(60)] + [f"10,u{i}@t.example" for i in range(60, 70)]
     cli.write("l.csv", "account,user\n" + "\n".join(lines) + "\n")
     done = cli("run", "l.csv", "--base-url", sb.url, "--rate", "20", "--concurrency", "8",
-               "--report-dir", "o")
+               "--max-revocations", "70", "--report-dir", "o")
     assert done.returncode == 0, done.stderr
     times = sorted(r.time for r in sb.requests())
     assert len(times) >= 70 + 10 + 4  # revokes, retries, user pages
@@ -243,7 +256,7 @@ def test_formula_cells_are_neutralised(cli, sandbox):
     ({"e.csv": ""}, ["run", "e.csv"], {}, "e.csv: the file is empty"),
     ({"c.csv": "name,x\na,b\n"}, ["run", "c.csv"], {}, "no 'account' column"),
     ({"c.txt": "account,user\n"}, ["run", "c.txt"], {}, "not a .csv"),
-    ({"j.yaml": "users: []\nprotect: [1]\n"}, ["run", "j.yaml"], {}, "unknown key 'protect'"),
+    ({"j.yaml": "users: []\nrate_limit: 1\n"}, ["run", "j.yaml"], {}, "unknown key 'rate_limit'"),
     ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv"], {"GCORE_API_KEY": ""}, "no API key"),
     ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv", "--base-url", "http://api.gcore.com"],
      {}, "plain http:// is refused"),

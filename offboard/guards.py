@@ -1,0 +1,106 @@
+"""Guards: rows that must never be sent, the batch-size cap, and who would be deleted.
+
+Pure functions over Actions, applied after the plan and before the first DELETE.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .directory import Directory
+from .errors import SettingsError
+from .models import Action, Outcome
+
+# A typical HR batch is a handful of people; a file with far more rows than
+# expected is more likely a wrong export than a layoff. Raise it deliberately.
+DEFAULT_MAX_REVOCATIONS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """Users never to revoke: the key's own user, and the protected IDs and emails."""
+
+    own_user: int | None = None
+    ids: frozenset[int] = frozenset()
+    emails: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, values: Iterable[object], where: str) -> Protection:
+        """From `--protect` values or a job's `protect:` list (IDs or emails)."""
+        ids: set[int] = set()
+        emails: set[str] = set()
+        for value in values:
+            text = str(value).strip() if isinstance(value, (int, str)) else ""
+            if isinstance(value, bool) or not text:
+                raise SettingsError(f"{where}: each entry must be a user ID or an email")
+            if text.isdigit() and int(text) > 0:
+                ids.add(int(text))
+            elif "@" in text and " " not in text:
+                emails.add(text.lower())
+            else:
+                raise SettingsError(f"{where}: {text!r} is neither a user ID nor an email")
+        return cls(None, frozenset(ids), frozenset(emails))
+
+    def merged(self, other: Protection) -> Protection:
+        return Protection(self.own_user if self.own_user is not None else other.own_user,
+                          self.ids | other.ids, self.emails | other.emails)
+
+    def merged_own(self, own_user: int | None) -> Protection:
+        """The same protection, plus the key's own user."""
+        return Protection(own_user, self.ids, self.emails)
+
+
+def hold_back(actions: Sequence[Action], protection: Protection,
+              directory: Directory | None) -> list[Action]:
+    """Mark `skipped` every sendable row whose user is the key's own or protected."""
+    guarded: list[Action] = []
+    for action in actions:
+        reason = _why_protected(action, protection, directory) if action.send else ""
+        if reason:
+            action = Action(action.row, action.account, action.user_id, Outcome.SKIPPED, reason)
+        guarded.append(action)
+    return guarded
+
+
+def _why_protected(action: Action, protection: Protection, directory: Directory | None) -> str:
+    user_id = action.user_id
+    if user_id is not None and user_id == protection.own_user:
+        return "this is the API key's own user: offboard never revokes it"
+    if user_id in protection.ids:
+        return "protected user (--protect / protect:): not sent"
+    emails = {str(action.row.user).strip().lower()}
+    if directory is not None and user_id is not None and user_id in directory.people:
+        emails.add(directory.people[user_id].email.lower())
+    if emails & protection.emails:
+        return "protected user (--protect / protect:): not sent"
+    return ""
+
+
+def revocations(actions: Iterable[Action]) -> list[Action]:
+    """The rows that would send a DELETE."""
+    return [action for action in actions if action.send]
+
+
+def check_cap(count: int, cap: int) -> None:
+    """Refuse the whole batch (exit 2, nothing sent) above the cap."""
+    if count > cap:
+        raise SettingsError(
+            f"the batch would revoke {count} accesses, more than the cap of {cap}: nothing was "
+            f"sent. Check the file; if it is right, raise the cap with --max-revocations {count} "
+            "(or max_revocations: in the job file)")
+
+
+def doomed_users(actions: Iterable[Action], directory: Directory | None) -> frozenset[int]:
+    """Users whose every account is revoked by this batch: the API deletes them."""
+    if directory is None:
+        return frozenset()
+    revoked: dict[int, set[int]] = defaultdict(set)
+    for action in revocations(actions):
+        assert action.user_id is not None and action.account is not None
+        revoked[action.user_id].add(action.account)
+    return frozenset(
+        user for user, accounts in revoked.items()
+        if (person := directory.people.get(user)) is not None
+        and person.accounts and person.accounts <= accounts)

@@ -1,0 +1,129 @@
+"""The machine-readable plan: what `plan` reviewed, so that `run PLANFILE` does exactly that.
+
+`plan.json` records every row with its resolved IDs and planned outcome, the
+SOURCE's path and sha256, when and by whom it was made, and the key's user.
+`run PLANFILE` sends exactly the rows planned `would_revoke` or `token_blocked`
+without resolving anything again, and refuses a plan whose SOURCE has changed,
+one made with another key's user, or one older than MAX_AGE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .errors import Refused, SourceError
+from .models import Action, Outcome, Result, Row
+
+FORMAT = "offboard-plan/1"
+# Long enough to plan in the morning and run after a review; short enough
+# that the accounts have not drifted far from what was reviewed.
+MAX_AGE = timedelta(hours=24)
+SENT_FROM_PLAN = frozenset({Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED})
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    path: Path
+    sha256: str
+    source: str
+    source_sha256: str
+    created_at: datetime
+    created_by: str
+    key_user: int | None
+    actions: tuple[Action, ...]
+
+
+def plan_document(results: Sequence[Result], *, source: str, source_sha256: str,
+                  created_at: datetime, created_by: str, key_user: int | None,
+                  doomed: frozenset[int]) -> str:
+    rows = [{
+        "row": r.row.number,
+        "account": r.account,
+        "user": r.row.user if isinstance(r.row.user, (str, int)) else None,
+        "user_id": r.user_id,
+        "outcome": str(r.outcome),
+        "message": r.message,
+        "tokens": list(r.tokens),
+        "deletes_user": r.user_id in doomed and r.outcome in SENT_FROM_PLAN,
+        "extra": r.row.extra,
+    } for r in results]
+    document = {
+        "format": FORMAT,
+        "source": source if source == "-" else str(Path(source).resolve()),
+        "source_sha256": source_sha256,
+        "created_at": created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created_by": created_by,
+        "key_user": key_user,
+        "rows": rows,
+    }
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+
+def read_plan(path: Path, now: datetime) -> Plan:
+    """A plan file, checked for shape and age (the SOURCE is checked by the caller)."""
+    try:
+        data = path.read_bytes()
+        document = json.loads(data)
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such plan file") from None
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{path}: not a readable plan file ({type(exc).__name__})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise SourceError(f"{path}: not an offboard plan (expected \"format\": \"{FORMAT}\")")
+    try:
+        created = datetime.fromisoformat(str(document["created_at"]).replace("Z", "+00:00"))
+        source = str(document["source"])
+        rows = document["rows"]
+        actions = tuple(_action(entry) for entry in rows)
+        key_user = document.get("key_user")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SourceError(f"{path}: damaged plan file ({type(exc).__name__}: {exc})") from None
+    if source == "-":
+        raise Refused(f"{path}: the plan was made from stdin, so its SOURCE cannot be checked; "
+                      "plan from a file")
+    age = now - created
+    if age > MAX_AGE or age < -timedelta(minutes=5):
+        hours = age.total_seconds() / 3600
+        raise Refused(f"{path}: the plan is {hours:.1f} hours old (limit "
+                      f"{MAX_AGE.total_seconds() / 3600:g}): run `offboard plan` again")
+    return Plan(path, hashlib.sha256(data).hexdigest(), source,
+                str(document.get("source_sha256", "")), created,
+                str(document.get("created_by", "")),
+                key_user if isinstance(key_user, int) else None, actions)
+
+
+def check_source_unchanged(plan: Plan, sha256: str) -> None:
+    if sha256 != plan.source_sha256:
+        raise Refused(f"{plan.path}: {plan.source} has changed since the plan was made; "
+                      "run `offboard plan` again and review the new plan")
+
+
+def check_same_key_user(plan: Plan, key_user: int) -> None:
+    if plan.key_user is not None and key_user != plan.key_user:
+        raise Refused(f"{plan.path}: the plan was made with the API key of user {plan.key_user}, "
+                      f"this key belongs to user {key_user}: plan again with this key")
+
+
+def _action(entry: Any) -> Action:
+    if not isinstance(entry, dict):
+        raise TypeError("a row is not an object")
+    extra = entry.get("extra") or {}
+    if not isinstance(extra, dict):
+        raise TypeError("extra is not an object")
+    row = Row(int(entry["row"]), entry.get("account"), entry.get("user"),
+              {str(k): str(v) for k, v in extra.items()})
+    outcome = Outcome(entry["outcome"])
+    account, user_id = entry.get("account"), entry.get("user_id")
+    if outcome in SENT_FROM_PLAN:
+        if not isinstance(account, int) or not isinstance(user_id, int):
+            raise TypeError(f"row {row.number} has no account/user_id to send")
+        return Action(row, account, user_id)
+    return Action(row, account if isinstance(account, int) else None,
+                  user_id if isinstance(user_id, int) else None, outcome,
+                  f"at plan time: {entry.get('message', '')}")
