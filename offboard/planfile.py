@@ -37,6 +37,7 @@ class Plan:
     created_by: str
     key_user: int | None
     actions: tuple[Action, ...]
+    doomed: frozenset[int]  # users the plan said would lose their last account
 
 
 def plan_document(results: Sequence[Result], *, source: str, source_sha256: str,
@@ -44,8 +45,8 @@ def plan_document(results: Sequence[Result], *, source: str, source_sha256: str,
                   doomed: frozenset[int]) -> str:
     rows = [{
         "row": r.row.number,
-        "account": r.account,
-        "user": r.row.user if isinstance(r.row.user, (str, int)) else None,
+        "account": r.account if r.account is not None else _scalar(r.row.account),
+        "user": _scalar(r.row.user),
         "user_id": r.user_id,
         "outcome": str(r.outcome),
         "message": r.message,
@@ -81,6 +82,7 @@ def read_plan(path: Path, now: datetime) -> Plan:
         source = str(document["source"])
         rows = document["rows"]
         actions = tuple(_action(entry) for entry in rows)
+        doomed = frozenset(entry["user_id"] for entry in rows if entry.get("deletes_user"))
         key_user = document.get("key_user")
     except (KeyError, TypeError, ValueError) as exc:
         raise SourceError(f"{path}: damaged plan file ({type(exc).__name__}: {exc})") from None
@@ -95,7 +97,7 @@ def read_plan(path: Path, now: datetime) -> Plan:
     return Plan(path, hashlib.sha256(data).hexdigest(), source,
                 str(document.get("source_sha256", "")), created,
                 str(document.get("created_by", "")),
-                key_user if isinstance(key_user, int) else None, actions)
+                key_user if isinstance(key_user, int) else None, actions, doomed)
 
 
 def check_source_unchanged(plan: Plan, sha256: str) -> None:
@@ -108,6 +110,11 @@ def check_same_key_user(plan: Plan, key_user: int) -> None:
     if plan.key_user is not None and key_user != plan.key_user:
         raise Refused(f"{plan.path}: the plan was made with the API key of user {plan.key_user}, "
                       f"this key belongs to user {key_user}: plan again with this key")
+
+
+def _scalar(value: Any) -> str | int | None:
+    """An input value as written; anything else (a YAML list, say) is not kept."""
+    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
 def _action(entry: Any) -> Action:

@@ -159,7 +159,10 @@ async def _prepare(api: Api, batch: Batch, planned: Plan | None,
         key_user = await api.whoami()
         if planned is not None:
             check_same_key_user(planned, key_user)
-        directory = await api.list_users()
+        # A plan's rows are already resolved; the list is then only needed to match
+        # protected emails.
+        if planned is None or guarding.protection.emails:
+            directory = await api.list_users()
     except (DirectoryError, RequestNotSent) as exc:
         directory_error = api.abort_reason or str(exc)
         if key_user is None:
@@ -172,7 +175,8 @@ async def _prepare(api: Api, batch: Batch, planned: Plan | None,
     actions = hold_back(actions, protection, directory)
     if api.abort_reason:
         actions = [_unsent(a, api.abort_reason) for a in actions]
-    return Prepared(actions, key_user, doomed_users(actions, directory), directory_error)
+    doomed = planned.doomed if planned else doomed_users(actions, directory)
+    return Prepared(actions, key_user, doomed, directory_error)
 
 
 async def _decide(job: Job, prepared: Prepared, guarding: Guarding, seams: Seams) -> None:
@@ -264,12 +268,12 @@ def _summary(job: Job, batch: Batch, planned: Plan | None, settings: Settings,
     counts = {str(o): 0 for o in Outcome}
     for result in results:
         counts[result.outcome] += 1
-    if job.command == "plan":
-        deleted = len(prepared.doomed)
-    else:  # a doomed user is deleted once every one of their rows was revoked
-        deleted = len({r.user_id for r in results if r.user_id in prepared.doomed}
-                      - {r.user_id for r in results
-                         if r.user_id in prepared.doomed and r.outcome is not Outcome.REVOKED})
+    # A user losing every account is deleted once a revoke went through and none of their
+    # accounts is left behind (missing rows are already gone).
+    went_through = {Outcome.REVOKED, Outcome.WOULD_REVOKE}
+    left_behind = {r.user_id for r in results if not r.outcome.settled}
+    deleted = len({r.user_id for r in results if r.outcome in went_through
+                   and r.user_id in prepared.doomed} - left_behind)
     return {
         "command": job.command,
         "rows": len(results),
