@@ -10,7 +10,8 @@ and tenacity decides on that value.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,22 +87,32 @@ def make_client(settings: Settings, transport: httpx.AsyncBaseTransport | None =
     )
 
 
+OnRetry = Callable[[str, str, int, str, float], None]
+"""(method, path, attempt number, what went wrong, seconds until the next attempt)"""
+
+
 class Api:
     def __init__(self, settings: Settings, client: httpx.AsyncClient,
-                 clock: Clock | None = None, rng: random.Random | None = None) -> None:
+                 clock: Clock | None = None, rng: random.Random | None = None,
+                 on_retry: OnRetry | None = None) -> None:
         self._settings = settings
         self._client = client
         self._clock = clock or AnyioClock()
         self._rng = rng or random.Random()
+        self._on_retry = on_retry
         self.limiter = RateLimiter(settings.rate, self._clock)
         self.abort_reason = ""
+        self.statuses: Counter[str] = Counter()  # answers by status ("error": none), for metrics
+        self.retries = 0
 
     def abort(self, reason: str) -> None:
         """Send nothing more: rows not yet sent end `not_attempted` with this reason."""
         self.abort_reason = self.abort_reason or reason
 
-    async def revoke(self, account: int, user_id: int) -> Exchange:
-        return await self.request("DELETE", f"/iam/clients/{account}/client-users/{user_id}")
+    async def revoke(self, account: int, user_id: int, suspect: bool = False) -> Exchange:
+        """`suspect`: an earlier run may already have sent this revoke (it died in flight)."""
+        return await self.request("DELETE", f"/iam/clients/{account}/client-users/{user_id}",
+                                  suspect=suspect)
 
     async def check_member(self, account: int, user_id: int) -> Exchange:
         return await self.request("GET", f"/iam/clients/{account}/client-users/{user_id}")
@@ -163,8 +174,8 @@ class Api:
             count = page.get("count") if isinstance(page.get("count"), int) else offset
         return Directory.from_users(everyone)
 
-    async def request(self, method: str, path: str,
-                      params: Mapping[str, Any] | None = None) -> Exchange:
+    async def request(self, method: str, path: str, params: Mapping[str, Any] | None = None,
+                      suspect: bool = False) -> Exchange:
         """One logical request with retries; raises RequestNotSent once aborted."""
         history: list[Attempt] = []
 
@@ -176,6 +187,7 @@ class Api:
                 raise RequestNotSent(len(history))
             result = await self._send(method, path, params)
             history.append(result)
+            self.statuses[str(result.status or "error")] += 1
             if result.status == 401:
                 self.abort("the API rejected the API key (401)")
             elif result.status == 429:
@@ -190,6 +202,7 @@ class Api:
             wait=lambda state: self._wait_for(_last(state), state.attempt_number),
             retry=retry_if_result(lambda a: a.retryable),
             retry_error_callback=_last,
+            before_sleep=lambda state: self._retrying(method, path, state),
         )
         last: Attempt = await retrying(attempt)
         return Exchange(
@@ -198,10 +211,18 @@ class Api:
             message=last.message,
             request_id=last.request_id,
             error=last.error,
-            maybe_applied=any(a.may_have_acted for a in history[:-1]),
+            maybe_applied=suspect or any(a.may_have_acted for a in history[:-1]),
             retry_after=last.retry_after,
             body=last.body,
         )
+
+    def _retrying(self, method: str, path: str, state: RetryCallState) -> None:
+        self.retries += 1
+        if self._on_retry is not None:
+            last = _last(state)
+            reason = f"HTTP {last.status}" if last.status is not None else last.error
+            delay = state.next_action.sleep if state.next_action is not None else 0.0
+            self._on_retry(method, path, state.attempt_number, reason, delay)
 
     def _wait_for(self, attempt: Attempt, attempt_number: int) -> float:
         if attempt.retry_after is not None:

@@ -57,6 +57,15 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-revocations", type=click.IntRange(min=0), metavar="N",
                      help=f"Refuse the whole batch above N revocations.  "
                           f"[default: {DEFAULT_MAX_REVOCATIONS}]"),
+        click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+                     show_default=True,
+                     help="Log lines on stderr: text for people, json (one object per line)."),
+        click.option("-v", "--verbose", count=True,
+                     help="Log every settled row and every retry."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="Only errors: no summary table, no notes."),
+        click.option("--metrics-file", metavar="PATH",
+                     help="Write Prometheus textfile-collector metrics here (atomically)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -69,12 +78,16 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
               help="Delete a token-blocked user's own live API tokens in that account, "
                    "then revoke.")
 @click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
-def run_command(source: str, yes: bool, delete_tokens: bool, **options: Any) -> int:
+@click.option("--resume", metavar="DIR",
+              help="Continue an earlier run of the same SOURCE in its report directory DIR.")
+def run_command(source: str, yes: bool, delete_tokens: bool, resume: str | None,
+                **options: Any) -> int:
     """Revoke every (account, user) pair listed in SOURCE.
 
     SOURCE is a .csv file, a .yaml/.yml file (a list of rows, or a job file), - for CSV on
-    stdin, or a plan.json written by `offboard plan` (then exactly the reviewed rows are
-    sent). Options on the command line override the job file's settings.
+    stdin, a plan.json written by `offboard plan` (then exactly the reviewed rows are
+    sent), or a folder of job files (each unfinished job runs; interrupted ones resume).
+    Options on the command line override the job file's settings.
 
     \b
     Exit codes: 0 all settled, 1 some rows need a person, 2 refused to start,
@@ -84,9 +97,14 @@ def run_command(source: str, yes: bool, delete_tokens: bool, **options: Any) -> 
       export GCORE_API_KEY=...            # or --api-key-file /etc/offboard/key
       offboard run leavers.csv --rate 5 --report-dir reports/hr-2291
       offboard run reports/leavers-plan-20261130T090000Z/plan.json
+      offboard run leavers.csv --resume reports/leavers-20261130T020000Z
+      offboard run /srv/offboard/jobs/ --log-format json --metrics-file /var/lib/node/offboard.prom
       offboard run jobs/demo.yaml --sandbox
     """
-    return run(_job("run", source, options, yes=yes, delete_tokens=delete_tokens))
+    if resume is not None and options["report_dir"] is not None:
+        raise click.UsageError("--resume DIR writes into DIR: drop --report-dir")
+    return run(_job("run", source, options, yes=yes, delete_tokens=delete_tokens,
+                    resume=resume))
 
 
 @cli.command("plan", context_settings=CONTEXT)
@@ -111,7 +129,10 @@ def _job(command: str, source: str, options: dict[str, Any], **extra: Any) -> Jo
     numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts",
                                                  "timeout")}
     options["protect"] = tuple(options["protect"])
-    return Job(source, command, numbers, **options, **extra)
+    verbose, quiet = options.pop("verbose"), options.pop("quiet")
+    if verbose and quiet:
+        raise click.UsageError("-v and -q contradict each other: choose one")
+    return Job(source, command, numbers, verbosity=-1 if quiet else verbose, **options, **extra)
 
 
 @cli.command("sandbox", context_settings=CONTEXT)

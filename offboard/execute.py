@@ -21,15 +21,23 @@ Work = Callable[[Action, Api], Awaitable[Result]]
 
 
 async def execute(actions: Sequence[Action], api: Api, concurrency: int, work: Work,
-                  on_result: OnResult) -> list[Result]:
-    """Results in input order; `on_result` is called as each row settles."""
-    results: list[Result | None] = [None] * len(actions)
+                  on_result: OnResult, results: list[Result | None],
+                  before_send: Callable[[Action], None] = lambda action: None) -> None:
+    """Fill `results` (input order) as rows settle, calling `on_result` for each.
+
+    Rows whose slot is already filled (carried over by a resume) are skipped.
+    If the run is cancelled, the slots of unfinished rows stay None.
+    """
     queue = iter(enumerate(actions))
 
     async def worker() -> None:
         # Workers share one iterator: taking the next row never awaits, so no
         # two workers can take the same row.
         for index, action in queue:
+            if results[index] is not None:
+                continue
+            if action.send and not api.abort_reason:
+                before_send(action)
             result = await settle(action, api, work)
             results[index] = result
             on_result(result)
@@ -37,8 +45,6 @@ async def execute(actions: Sequence[Action], api: Api, concurrency: int, work: W
     async with anyio.create_task_group() as group:
         for _ in range(min(concurrency, len(actions)) or 1):
             group.start_soon(worker)
-    return [result or not_attempted(action, "the run stopped")
-            for result, action in zip(results, actions, strict=True)]
 
 
 async def settle(action: Action, api: Api, work: Work) -> Result:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import SettingsError
-from .models import Outcome, Result
+from .models import Outcome, Result, Row
 
 COLUMNS = ("row", "account", "user", "user_id", "outcome", "http_status", "attempts",
            "request_id", "message")
@@ -39,6 +39,7 @@ class Report:
         # Carried columns that share a name with a report column get a prefix.
         self.carried = {c: (f"input_{c}" if c in COLUMNS else c) for c in columns}
         self._journal: IO[str] | None = None
+        self._in_flight: IO[str] | None = None
 
     @staticmethod
     def check_dir(directory: Path, chosen: bool) -> Path:
@@ -53,17 +54,36 @@ class Report:
                 f"report directory {directory}: already holds files; choose a new directory")
         return directory if chosen else _next_free(directory)
 
-    @classmethod
-    def create(cls, directory: Path, columns: Sequence[str]) -> Report:
-        """Make the directory (owner-only) and open the journal."""
+    @staticmethod
+    def make_dir(directory: Path) -> None:
+        """Create the directory, owner-only (an existing one is made owner-only too)."""
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(directory, 0o700)
         except OSError as exc:
             raise SettingsError(f"report directory {directory}: {exc.strerror}") from None
+
+    @classmethod
+    def create(cls, directory: Path, columns: Sequence[str]) -> Report:
+        """Open the journal in a directory made by make_dir."""
         report = cls(directory, columns)
         report._journal = _open_private(directory / "results.jsonl", "a")
+        report._in_flight = _open_private(directory / "inflight.jsonl", "a")
         return report
+
+    def mark_sending(self, row: Row, account: int | None) -> None:
+        """Note a row just before its first request (see journal.py)."""
+        assert self._in_flight is not None
+        self._in_flight.write(json.dumps(
+            {"row": row.number, "account": account if account is not None else _plain(row.account),
+             "user": _plain(row.user)}, ensure_ascii=False) + "\n")
+        self._in_flight.flush()
+
+    def close(self) -> None:
+        for handle in (self._journal, self._in_flight):
+            if handle is not None:
+                handle.close()
+        self._journal = self._in_flight = None
 
     def record(self, result: Result) -> dict[str, Any]:
         row = result.row
@@ -83,16 +103,15 @@ class Report:
         return record
 
     def add(self, result: Result) -> None:
-        """Append one settled row to the journal, flushed at once."""
+        """Append one settled row to the journal, on disk before the next row settles."""
         assert self._journal is not None
         self._journal.write(json.dumps(self.record(result), ensure_ascii=False) + "\n")
         self._journal.flush()
+        os.fsync(self._journal.fileno())
 
     def finish(self, results: Sequence[Result], summary: Mapping[str, Any]) -> None:
         """Write results.csv, the per-outcome lists and summary.json."""
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+        self.close()
         records = [self.record(r) for r in results]
         header = [*COLUMNS, *self.carried.values()]
         self.write_file("results.csv", _csv_text(header, records))

@@ -12,16 +12,20 @@ from dataclasses import dataclass
 
 from .api import Api, DirectoryError
 from .classify import classify
+from .journal import RowKey, row_key
 from .models import Action, Exchange, Outcome, Result
 
 
 @dataclass(frozen=True, slots=True)
 class Revoker:
     delete_tokens: bool = False
+    # Rows an earlier, killed run had in flight: their revoke may already be applied.
+    in_flight_before: frozenset[RowKey] = frozenset()
 
     async def __call__(self, action: Action, api: Api) -> Result:
         account, user_id = _pair(action)
-        exchange = await api.revoke(account, user_id)
+        suspect = row_key(action.row, account) in self.in_flight_before
+        exchange = await api.revoke(account, user_id, suspect=suspect)
         outcome, message = classify(exchange)
         if outcome is not Outcome.TOKEN_BLOCKED:
             return _result(action, exchange, outcome, message)

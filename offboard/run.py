@@ -1,24 +1,28 @@
 """One `run` or `plan`, start to finish.
 
     Job --read_source / read_plan--> Batch (+ Plan) --settings--> Settings, Guarding
+    lock:     the job file and the report directory (one run each at a time)
     prepare:  key's own user, user list -> [Action] (plan.py) -> guards (guards.py)
     decide:   cap, confirmation on a terminal          (refusals: exit 2, nothing sent)
-    execute:  Revoker (run) or Previewer (plan) per row -> [Result]
-    report:   files, summary.json (with the audit record), the table
+    execute:  Revoker (run) or Previewer (plan) per row -> [Result], journaled
+    report:   files, summary.json (with the audit record), metrics, the table
 
-Everything that can refuse the run happens before the report directory is made
-or any DELETE is sent.
+Everything that can refuse the run happens before any DELETE is sent, and a
+refused run leaves no report directory behind.
 """
 
 from __future__ import annotations
 
-import getpass
+import json
 import os
 import random
-import socket
+import shutil
+import signal
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,13 +33,17 @@ import anyio.to_thread
 import click
 import httpx
 
-from . import __version__
+from . import summary as summaries
 from .api import Api, DirectoryError, RequestNotSent, make_client
 from .clock import Clock
 from .directory import Directory
 from .errors import Refused, SettingsError
-from .execute import execute
+from .execute import execute, not_attempted
 from .guards import check_cap, doomed_users, hold_back, revocations
+from .journal import Previous, read_previous, row_key
+from .locks import exclusive
+from .logs import Log
+from .metrics import write_metrics
 from .models import Action, Outcome, Result
 from .plan import parse, plan
 from .planfile import Plan, check_same_key_user, check_source_unchanged, plan_document, read_plan
@@ -71,6 +79,10 @@ class Job:
     protect: tuple[str, ...] = ()
     max_revocations: int | None = None
     delete_tokens: bool = False
+    resume: str | None = None
+    log_format: str = "text"
+    verbosity: int = 0
+    metrics_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,55 +108,220 @@ class Prepared:
     directory_error: str
 
 
+@dataclass(frozen=True, slots=True)
+class Finished:
+    exit_code: int
+    directory: Path
+
+
 def run(job: Job, seams: Seams | None = None) -> int:
-    """Run or plan the batch; returns the exit code. Raises Refused before anything is sent."""
+    """Run or plan the batch (or every job of a jobs/ folder); returns the exit code."""
     seams = seams or Seams(stdin=sys.stdin.buffer, interactive=sys.stdin.isatty())
+    if job.source != "-" and Path(job.source).is_dir():
+        from .inbox import run_inbox
+
+        return run_inbox(job, seams)
+    return run_one(job, seams).exit_code
+
+
+def run_one(job: Job, seams: Seams) -> Finished:
+    """One SOURCE. Raises Refused (exit 2) before anything is sent."""
     planned = _read_plan(job)
     batch = read_source(planned.source if planned else job.source, seams.stdin)
     if planned:
         check_source_unchanged(planned, batch.sha256)
+    if batch.sandbox is not None and not job.sandbox:
+        raise Refused(f"{batch.source} has a sandbox: world, so it is a sandbox job: "
+                      "run it with --sandbox (it must never reach the real API)")
     numbers = merge(batch.settings, job.numbers, batch.source)
     guarding = merge_guards(batch.settings, job.protect, job.max_revocations, job.delete_tokens,
                             batch.source)
+    identity = planned.sha256 if planned else batch.sha256
+    previous = read_previous(Path(job.resume), identity) if job.resume else None
     started = datetime.now(UTC)
-    directory = Report.check_dir(*_report_dir(job, batch, started))
-    with _target(job, batch, seams.environ) as (base_url, api_key):
-        settings = Settings(base_url=base_url, api_key=api_key, **numbers)
-        report, results, prepared, aborted = anyio.run(
-            _session, job, batch, planned, settings, guarding, directory, seams)
-    exit_code = 3 if aborted else (0 if all(r.outcome.settled for r in results) else 1)
-    summary = _summary(job, batch, planned, settings, guarding, prepared, results, started,
-                       exit_code, aborted)
-    report.finish(results, summary)
-    if job.command == "plan":
-        report.write_file("plan.json", plan_document(
-            results, source=batch.source, source_sha256=batch.sha256, created_at=started,
-            created_by=_who(), key_user=prepared.key_user, doomed=prepared.doomed))
-    print_summary(results, report.directory, exit_code, aborted)
-    if job.command == "plan" and not aborted:
-        click.echo(f"To run exactly this plan: offboard run {report.directory}/plan.json")
-    return exit_code
+    directory = Path(job.resume) if job.resume else Report.check_dir(
+        *_report_dir(job, batch, started))
+    log = Log(job.log_format, job.verbosity, uuid.uuid4().hex[:12])
+    target = _check_target(job, batch, seams.environ)
+    with ExitStack() as stack:
+        if batch.job_file:
+            lock = batch.base_dir / f".{Path(batch.source).name}.lock"
+            stack.enter_context(exclusive(lock, f"job {batch.source}"))
+        fresh = not directory.exists()
+        Report.make_dir(directory)
+        stack.enter_context(exclusive(directory / ".lock", f"report directory {directory}"))
+        try:
+            with _connect(target) as (base_url, api_key):
+                settings = Settings(base_url=base_url, api_key=api_key, **numbers)
+                run = _Run(job, batch, planned, settings, guarding, previous, directory, log,
+                           seams)
+                outcome = anyio.run(run.session)
+        except Refused:
+            if fresh:  # nothing was sent: leave no report behind
+                shutil.rmtree(directory, ignore_errors=True)
+            raise
+        return run.finish(outcome, started, identity)
 
 
-async def _session(job: Job, batch: Batch, planned: Plan | None, settings: Settings,
-                   guarding: Guarding, directory: Path, seams: Seams
-                   ) -> tuple[Report, list[Result], Prepared, str]:
-    async with make_client(settings, seams.transport) as client:
-        api = Api(settings, client, seams.clock, seams.rng)
-        prepared = await _prepare(api, batch, planned, guarding)
+@dataclass
+class _Outcome:
+    report: Report
+    results: list[Result]
+    prepared: Prepared
+    aborted: str
+    statuses: dict[str, int]
+    retries: int
+    carried: int | None  # rows a resume took over from the earlier run
+
+
+class _Run:
+    """The state of one run's session: built by run_one, consumed by finish()."""
+
+    def __init__(self, job: Job, batch: Batch, planned: Plan | None, settings: Settings,
+                 guarding: Guarding, previous: Previous | None, directory: Path, log: Log,
+                 seams: Seams) -> None:
+        self.job, self.batch, self.planned = job, batch, planned
+        self.settings, self.guarding, self.previous = settings, guarding, previous
+        self.directory, self.log, self.seams = directory, log, seams
+        self.hard_stop: anyio.CancelScope | None = None  # made inside the event loop
+        self.prompt: anyio.CancelScope | None = None
+
+    async def session(self) -> _Outcome:
+        refused: Refused | None = None
+        outcome: _Outcome | None = None
+        self.hard_stop = anyio.CancelScope()
+        async with make_client(self.settings, self.seams.transport) as client:
+            api = Api(self.settings, client, self.seams.clock, self.seams.rng, self.log.retry)
+            async with anyio.create_task_group() as watchers:
+                watchers.start_soon(self._watch_signals, api)
+                try:
+                    outcome = await self._work(api)
+                except Refused as exc:  # carried out of the task group unwrapped
+                    refused = exc
+                watchers.cancel_scope.cancel()
+        if refused is not None:
+            raise refused
+        assert outcome is not None
+        return outcome
+
+    async def _work(self, api: Api) -> _Outcome:
+        job, batch = self.job, self.batch
+        prepared = await _prepare(api, batch, self.planned, self.guarding)
         if not api.abort_reason:
-            await _decide(job, prepared, guarding, seams)
-        report = Report.create(directory, batch.columns)
+            await self._decide(api, prepared)
+        report = Report.create(self.directory, batch.columns)
+        if self.previous is None:
+            report.write_file("run.json", _run_meta(job, batch, self.planned, self.log.run_id))
+        actions = prepared.actions
+        results: list[Result | None] = [None] * len(actions)
+        if self.previous is not None:
+            for index, action in enumerate(actions):
+                results[index] = self.previous.kept(row_key(action.row, action.account),
+                                                    action.row)
         work = Previewer(prepared.doomed) if job.command == "plan" else Revoker(
-            guarding.delete_tokens)
-        with progress(len(prepared.actions)) as advance:
+            self.guarding.delete_tokens,
+            self.previous.in_flight if self.previous else frozenset())
+        carried = sum(1 for r in results if r is not None)
+        assert self.hard_stop is not None
+        with progress(len(actions) - carried, enabled=not self.log.chatty) as advance, \
+                self.hard_stop:
 
             def settled(result: Result) -> None:
                 report.add(result)
+                self.log.row(result)
                 advance(result)
 
-            results = await execute(prepared.actions, api, settings.concurrency, work, settled)
-    return report, results, prepared, api.abort_reason
+            await execute(actions, api, self.settings.concurrency, work, settled, results,
+                          before_send=lambda a: report.mark_sending(a.row, a.account))
+        reason = api.abort_reason or "the run stopped"
+        final = [r or not_attempted(a, reason) for r, a in zip(results, actions, strict=True)]
+        return _Outcome(report, final, prepared, api.abort_reason, dict(api.statuses),
+                        api.retries, carried if self.previous else None)
+
+    async def _decide(self, api: Api, prepared: Prepared) -> None:
+        """The cap, then the person's confirmation on a terminal: both before any DELETE."""
+        sending = revocations(prepared.actions)
+        cap = self.guarding.max_revocations
+        if self.job.command == "plan":
+            if len(sending) > cap:
+                self.log.warn(f"note: `run` would refuse this batch: {len(sending)} "
+                              f"revocations, cap {cap} (--max-revocations)")
+            return
+        check_cap(len(sending), cap)
+        if not sending or self.job.yes or not self.seams.interactive:
+            return  # cron: no one to ask; the cap is the guard
+        accounts = len({a.account for a in sending})
+        people = len({a.user_id for a in sending})
+        deleted = ("an unknown number (the user list was unreadable)"
+                   if prepared.directory_error else str(len(prepared.doomed)))
+        question = (f"Revoke {len(sending)} accesses ({people} users in {accounts} accounts)? "
+                    f"Users who lose their last account and are deleted: {deleted}. Proceed?")
+        with anyio.CancelScope() as self.prompt:
+            confirmed = await anyio.to_thread.run_sync(self.seams.confirm, question,
+                                                       abandon_on_cancel=True)
+        if self.prompt.cancelled_caught or api.abort_reason or not confirmed:
+            raise Refused("not confirmed: nothing was sent")
+
+    async def _watch_signals(self, api: Api) -> None:
+        """First SIGINT/SIGTERM: send nothing new, let requests in flight finish, report.
+        A second one: stop at once (the journal still lets --resume continue)."""
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+            async for number in received:
+                name = signal.Signals(number).name
+                if self.prompt is not None:
+                    self.prompt.cancel()
+                if not api.abort_reason:
+                    api.abort(f"interrupted by {name}")
+                    self.log.warn(f"{name}: finishing the requests in flight, then writing the "
+                                  "report; send it again to stop at once")
+                elif self.hard_stop is not None:
+                    self.hard_stop.cancel()
+
+    def finish(self, outcome: _Outcome, started: datetime, identity: str) -> Finished:
+        job, results, prepared = self.job, outcome.results, outcome.prepared
+        aborted = outcome.aborted
+        exit_code = 3 if aborted else (0 if all(r.outcome.settled for r in results) else 1)
+        summary = summaries.build(
+            command=job.command, run_id=self.log.run_id, results=results, exit_code=exit_code,
+            started=started, source=self.batch.source if not self.planned else job.source,
+            source_sha256=identity,
+            plan={"path": job.source, "sha256": self.planned.sha256} if self.planned else None,
+            aborted=aborted, revocations=len(revocations(prepared.actions)),
+            deleted=summaries.users_deleted(results, prepared.doomed),
+            key_user=prepared.key_user, options=self._options(), resumed=outcome.carried)
+        outcome.report.finish(results, summary)
+        if job.command == "plan":
+            outcome.report.write_file("plan.json", plan_document(
+                results, source=self.batch.source, source_sha256=self.batch.sha256,
+                created_at=started, created_by=summaries.who(), key_user=prepared.key_user,
+                doomed=prepared.doomed))
+        if job.metrics_file:
+            write_metrics(Path(job.metrics_file), job=self.batch.name,
+                          counts=summary["counts"], requests=outcome.statuses,
+                          retries=outcome.retries,
+                          duration=(datetime.now(UTC) - started).total_seconds(),
+                          finished=time.time(), exit_code=exit_code)
+        self.log.summary(summary)
+        if self.log.verbosity >= 0:
+            print_summary(results, outcome.report.directory, exit_code, aborted)
+            if job.command == "plan" and not aborted:
+                click.echo(f"To run exactly this plan: offboard run "
+                           f"{outcome.report.directory}/plan.json")
+        return Finished(exit_code, outcome.report.directory)
+
+    def _options(self) -> dict[str, Any]:
+        settings, guarding = self.settings, self.guarding
+        return {
+            **{k: getattr(settings, k) for k in ("rate", "concurrency", "max_attempts",
+                                                 "timeout", "base_url")},
+            "sandbox": self.job.sandbox,
+            "max_revocations": guarding.max_revocations,
+            "delete_tokens": guarding.delete_tokens,
+            "protect": [*sorted(map(str, guarding.protection.ids)),
+                        *sorted(guarding.protection.emails)],
+            "yes": self.job.yes,
+            "resume": self.job.resume,
+        }
 
 
 async def _prepare(api: Api, batch: Batch, planned: Plan | None,
@@ -179,28 +356,6 @@ async def _prepare(api: Api, batch: Batch, planned: Plan | None,
     return Prepared(actions, key_user, doomed, directory_error)
 
 
-async def _decide(job: Job, prepared: Prepared, guarding: Guarding, seams: Seams) -> None:
-    """The cap, then the person's confirmation on a terminal: both before any DELETE."""
-    sending = revocations(prepared.actions)
-    if job.command == "plan":
-        if len(sending) > guarding.max_revocations:
-            click.echo(f"offboard: note: `run` would refuse this batch: {len(sending)} "
-                       f"revocations, cap {guarding.max_revocations} (--max-revocations)",
-                       err=True)
-        return
-    check_cap(len(sending), guarding.max_revocations)
-    if not sending or job.yes or not seams.interactive:
-        return  # cron: no one to ask; the cap is the guard
-    accounts = len({a.account for a in sending})
-    people = len({a.user_id for a in sending})
-    deleted = ("an unknown number (the user list was unreadable)"
-               if prepared.directory_error else str(len(prepared.doomed)))
-    question = (f"Revoke {len(sending)} accesses ({people} users in {accounts} accounts)? "
-                f"Users who lose their last account and are deleted: {deleted}. Proceed?")
-    if not await anyio.to_thread.run_sync(seams.confirm, question):
-        raise Refused("not confirmed: nothing was sent")
-
-
 def _may_send(batch: Batch, planned: Plan | None) -> bool:
     if planned is not None:
         return any(action.send for action in planned.actions)
@@ -223,9 +378,27 @@ def _read_plan(job: Job) -> Plan | None:
     return read_plan(Path(job.source), datetime.now(UTC))
 
 
-@contextmanager
-def _target(job: Job, batch: Batch, environ: Mapping[str, str]) -> Iterator[tuple[str, Secret]]:
-    """The base URL and key: the real API's, or an embedded sandbox's for --sandbox."""
+def _run_meta(job: Job, batch: Batch, planned: Plan | None, run_id: str) -> str:
+    return json.dumps({
+        "command": job.command,
+        "source": job.source,
+        "source_sha256": planned.sha256 if planned else batch.sha256,
+        "run_id": run_id,
+        "started_at": summaries.iso(datetime.now(UTC)),
+    }, indent=1) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where requests go: the real API (URL and key), or a sandbox world to start."""
+
+    base_url: str = ""
+    api_key: Secret | None = None
+    world: Any = None
+
+
+def _check_target(job: Job, batch: Batch, environ: Mapping[str, str]) -> _Target:
+    """Check the URL and key (or the sandbox world) before anything is made or sent."""
     if not job.sandbox:
         if job.base_url is not None:
             base_url = check_base_url(job.base_url, "--base-url")
@@ -233,18 +406,28 @@ def _target(job: Job, batch: Batch, environ: Mapping[str, str]) -> Iterator[tupl
             base_url = check_base_url(environ["GCORE_BASE_URL"], "GCORE_BASE_URL")
         else:
             base_url = DEFAULT_BASE_URL
-        yield base_url, read_api_key(job.api_key_file, environ)
-        return
+        return _Target(base_url, read_api_key(job.api_key_file, environ))
     if job.base_url is not None or job.api_key_file is not None:
         raise SettingsError("--sandbox brings its own URL and key: drop --base-url/--api-key-file")
-    from .sandbox import Sandbox, SandboxError, demo_world, load_world
+    from .sandbox import SandboxError, demo_world, load_world
 
     try:
-        world = (load_world(batch.sandbox, origin=f"{batch.source}: sandbox")
-                 if batch.sandbox is not None else demo_world())
+        return _Target(world=load_world(batch.sandbox, origin=f"{batch.source}: sandbox")
+                       if batch.sandbox is not None else demo_world())
     except SandboxError as exc:
         raise SettingsError(str(exc)) from None
-    with Sandbox(world, port=0) as sandbox:
+
+
+@contextmanager
+def _connect(target: _Target) -> Iterator[tuple[str, Secret]]:
+    """The base URL and key to use; for a sandbox world, the sandbox is started here."""
+    if target.world is None:
+        assert target.api_key is not None
+        yield target.base_url, target.api_key
+        return
+    from .sandbox import Sandbox
+
+    with Sandbox(target.world, port=0) as sandbox:
         yield sandbox.url, Secret(sandbox.api_key)
 
 
@@ -260,57 +443,3 @@ def _report_dir(job: Job, batch: Batch, started: datetime) -> tuple[Path, bool]:
         return batch.base_dir / chosen, True
     suffix = "-plan" if job.command == "plan" else ""
     return default_dir(batch.name + suffix, started), False
-
-
-def _summary(job: Job, batch: Batch, planned: Plan | None, settings: Settings,
-             guarding: Guarding, prepared: Prepared, results: Sequence[Result],
-             started: datetime, exit_code: int, aborted: str) -> dict[str, Any]:
-    counts = {str(o): 0 for o in Outcome}
-    for result in results:
-        counts[result.outcome] += 1
-    # A user losing every account is deleted once a revoke went through and none of their
-    # accounts is left behind (missing rows are already gone).
-    went_through = {Outcome.REVOKED, Outcome.WOULD_REVOKE}
-    left_behind = {r.user_id for r in results if not r.outcome.settled}
-    deleted = len({r.user_id for r in results if r.outcome in went_through
-                   and r.user_id in prepared.doomed} - left_behind)
-    return {
-        "command": job.command,
-        "rows": len(results),
-        "counts": counts,
-        "exit_code": exit_code,
-        "started_at": _iso(started),
-        "finished_at": _iso(datetime.now(UTC)),
-        "source": batch.source,
-        "source_sha256": batch.sha256,
-        "plan": {"path": str(planned.path), "sha256": planned.sha256} if planned else None,
-        "aborted": aborted or None,
-        "revocations_planned": len(revocations(prepared.actions)),
-        "users_deleted" if job.command == "run" else "users_would_be_deleted": deleted,
-        "offboard_version": __version__,
-        "run_by": _who(),
-        "key_user": prepared.key_user,
-        "options": {
-            **{k: getattr(settings, k) for k in ("rate", "concurrency", "max_attempts",
-                                                 "timeout", "base_url")},
-            "sandbox": job.sandbox,
-            "max_revocations": guarding.max_revocations,
-            "delete_tokens": guarding.delete_tokens,
-            "protect": sorted(map(str, guarding.protection.ids))
-            + sorted(guarding.protection.emails),
-            "yes": job.yes,
-        },
-    }
-
-
-def _who() -> str:
-    """The OS user and host running offboard, for the audit record."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()}"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

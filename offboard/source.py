@@ -44,6 +44,7 @@ class Batch:
     settings: Mapping[str, Any] = field(default_factory=dict)
     sandbox: Mapping[str, Any] | None = None
     base_dir: Path = Path()
+    job_file: bool = False
 
 
 def read_source(source: str, stdin: BinaryIO | None = None) -> Batch:
@@ -282,6 +283,7 @@ def _read_job(path: Path, data: bytes, job: dict[Any, Any]) -> Batch:
         settings=settings,
         sandbox=sandbox,
         base_dir=path.parent,
+        job_file=True,
     )
 
 

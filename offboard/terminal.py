@@ -19,9 +19,10 @@ from .models import Outcome, Result
 
 
 @contextmanager
-def progress(total: int, stream: TextIO = sys.stderr) -> Iterator[OnResult]:
+def progress(total: int, stream: TextIO = sys.stderr, enabled: bool = True
+             ) -> Iterator[OnResult]:
     """A callback to count settled rows; draws a bar only when `stream` is a terminal."""
-    if not stream.isatty() or total == 0:
+    if not enabled or not stream.isatty() or total == 0:
         yield lambda result: None
         return
     console = Console(file=stream)

@@ -10,6 +10,7 @@ from offboard.report import Report, neutralise
 
 def test_report_files_columns_and_permissions(tmp_path):
     """results.csv has the contract's columns then carried ones; files are 0600, dir 0700."""
+    Report.make_dir(tmp_path / "r")
     report = Report.create(tmp_path / "r", ["ticket", "message"])
     results = [
         Result(Row(2, "1", "9", {"ticket": "=HYPERLINK(\"x\")", "message": "hi"}),
@@ -22,8 +23,8 @@ def test_report_files_columns_and_permissions(tmp_path):
     report.finish(results, {"rows": 2})
     directory = tmp_path / "r"
     names = sorted(p.name for p in directory.iterdir())
-    assert names == ["invalid.csv", "missing.csv", "results.csv", "results.jsonl",
-                     "revoked.csv", "summary.json", "token_blocked.csv"]
+    assert names == ["inflight.jsonl", "invalid.csv", "missing.csv", "results.csv",
+                     "results.jsonl", "revoked.csv", "summary.json", "token_blocked.csv"]
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in directory.iterdir())
     lines = list(csv.reader((directory / "results.csv").read_text().splitlines()))

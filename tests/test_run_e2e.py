@@ -64,9 +64,9 @@ def test_every_outcome_from_a_csv(cli, sandbox):
     assert summary["rows"] == 9 and summary["exit_code"] == 1
     assert summary["counts"]["revoked"] == 2 and summary["source"] == "leavers.csv"
     listed = sorted(p.name for p in (cli.cwd / "out").iterdir())
-    assert listed == ["duplicate.csv", "failed.csv", "forbidden.csv", "invalid.csv",
-                      "missing.csv", "results.csv", "results.jsonl", "revoked.csv",
-                      "summary.json", "token_blocked.csv"]
+    assert listed == [".lock", "duplicate.csv", "failed.csv", "forbidden.csv", "inflight.jsonl",
+                      "invalid.csv", "missing.csv", "results.csv", "results.jsonl",
+                      "revoked.csv", "run.json", "summary.json", "token_blocked.csv"]
     assert "token_blocked" in done.stdout and "Report:" in done.stdout
 
 
