@@ -45,8 +45,7 @@ def write_metrics(path: Path, *, job: str, counts: Mapping[str, int],
 def _metric(name: str, help_text: str, samples: list[tuple[str, float]]) -> list[str]:
     full = f"{PREFIX}_{name}"
     out = [f"# HELP {full} {help_text}", f"# TYPE {full} gauge"]
-    out += [f"{full}{{{labels}}} {value:g}" if isinstance(value, float) else
-            f"{full}{{{labels}}} {value}" for labels, value in samples]
+    out += [f"{full}{{{labels}}} {value!r}" for labels, value in samples]
     return out
 
 

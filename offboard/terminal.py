@@ -11,8 +11,17 @@ from typing import TextIO
 
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from .execute import OnResult
 from .models import Outcome, Result
@@ -26,15 +35,25 @@ def progress(total: int, stream: TextIO = sys.stderr, enabled: bool = True
         yield lambda result: None
         return
     console = Console(file=stream)
-    bar = Progress(TextColumn("offboarding"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn(), console=console, transient=True)
-    task = bar.add_task("rows", total=total)
+    bar = Progress(TextColumn("offboarding"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+                   TimeRemainingColumn(), TextColumn("{task.fields[counts]}"),
+                   console=console, transient=True)
+    task = bar.add_task("rows", total=total, counts="")
+    seen: Counter[str] = Counter()
 
     def advance(result: Result) -> None:
-        bar.advance(task)
+        seen[result.outcome] += 1
+        bar.update(task, advance=1, counts="  ".join(f"{o} {n}" for o, n in seen.items()))
 
     with bar:
         yield advance
+
+
+class _RateColumn(ProgressColumn):
+    """Rows per second, once rich has measured it."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.1f} rows/s" if task.speed else "")
 
 
 SHOWN_ROWS = 20  # rows needing a person listed on the terminal; the rest are in the report
