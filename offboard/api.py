@@ -25,7 +25,7 @@ from .clock import AnyioClock, Clock
 from .directory import Directory
 from .limiter import RateLimiter
 from .models import Exchange
-from .retry import RETRY_AFTER_CAP, RETRY_STATUSES, backoff, retry_after
+from .retry import RETRY_AFTER_CAP, RETRY_STATUSES, RetryBudget, backoff, retry_after
 from .settings import Settings, is_loopback, redact
 
 USERS_PAGE = 100
@@ -54,6 +54,7 @@ class Attempt:
     request_id: str = ""
     retry_after: float | None = None
     body: Any = None
+    timed_out: bool = False
 
     @property
     def retryable(self) -> bool:
@@ -95,7 +96,7 @@ class Api:
     def __init__(self, settings: Settings, client: httpx.AsyncClient,
                  clock: Clock | None = None, rng: random.Random | None = None,
                  on_retry: OnRetry | None = None) -> None:
-        self._settings = settings
+        self.settings = settings
         self._client = client
         self._clock = clock or AnyioClock()
         self._rng = rng or random.Random()
@@ -104,6 +105,7 @@ class Api:
         self.abort_reason = ""
         self.statuses: Counter[str] = Counter()  # answers by status ("error": none), for metrics
         self.retries = 0
+        self.budget = RetryBudget()
 
     def abort(self, reason: str) -> None:
         """Send nothing more: rows not yet sent end `not_attempted` with this reason."""
@@ -178,6 +180,8 @@ class Api:
                       suspect: bool = False) -> Exchange:
         """One logical request with retries; raises RequestNotSent once aborted."""
         history: list[Attempt] = []
+        spent: list[int] = []  # retry-budget tokens this request took
+        notes: list[str] = []
 
         async def attempt() -> Attempt:
             if self.abort_reason:
@@ -193,18 +197,42 @@ class Api:
             elif result.status == 429:
                 # The whole run backs off, not only this request.
                 pause = result.retry_after if result.retry_after is not None else 1.0
-                self.limiter.pause(min(pause, RETRY_AFTER_CAP))
+                self.limiter.throttled(min(pause, RETRY_AFTER_CAP))
             return result
+
+        def out_of_budget(state: RetryCallState) -> bool:
+            last = _last(state)
+            if last.status == 429:
+                return False  # the limiter deals with throttling
+            cost = self.budget.spend(timeout=last.timed_out)
+            if not cost:
+                notes.append(" (not retried: the run's retry budget is spent, the API is "
+                             "failing broadly)")
+                return True
+            spent.append(cost)
+            return False
+
+        def asked_to_wait_too_long(state: RetryCallState) -> bool:
+            wait = _last(state).retry_after
+            if wait is None or wait <= RETRY_AFTER_CAP:
+                return False
+            notes.append(f" (the API asked to wait {wait:g} s; offboard waits at most "
+                         f"{RETRY_AFTER_CAP:g} s)")
+            return True
 
         retrying = AsyncRetrying(
             sleep=self._clock.sleep,
-            stop=stop_after_attempt(self._settings.max_attempts) | _AskedToWaitTooLong(),
+            # Evaluated in order, and only as far as needed: the budget is spent last.
+            stop=stop_after_attempt(self.settings.max_attempts)
+            | _Stop(asked_to_wait_too_long) | _Stop(out_of_budget),
             wait=lambda state: self._wait_for(_last(state), state.attempt_number),
             retry=retry_if_result(lambda a: a.retryable),
             retry_error_callback=_last,
             before_sleep=lambda state: self._retrying(method, path, state),
         )
         last: Attempt = await retrying(attempt)
+        if last.status is not None and last.status < 500 and last.status != 429:
+            self.budget.succeeded(sum(spent))
         return Exchange(
             status=last.status,
             attempts=len(history),
@@ -213,6 +241,7 @@ class Api:
             error=last.error,
             maybe_applied=suspect or any(a.may_have_acted for a in history[:-1]),
             retry_after=last.retry_after,
+            note="".join(notes),
             body=last.body,
         )
 
@@ -230,7 +259,7 @@ class Api:
         return backoff(attempt_number, self._rng)
 
     async def _send(self, method: str, path: str, params: Mapping[str, Any] | None) -> Attempt:
-        timeout = self._settings.timeout
+        timeout = self.settings.timeout
         try:
             # httpx's timeout is per read; this bounds the whole exchange.
             with anyio.fail_after(timeout):
@@ -239,7 +268,8 @@ class Api:
             return Attempt(None, reached=False, error=self._describe(exc))
         except (httpx.TransportError, TimeoutError) as exc:
             # Sent, but no complete answer: the API may have acted on it.
-            return Attempt(None, reached=True, error=self._describe(exc))
+            timed_out = isinstance(exc, TimeoutError | httpx.TimeoutException)
+            return Attempt(None, reached=True, error=self._describe(exc), timed_out=timed_out)
         body = _json_or_text(response)
         return Attempt(
             status=response.status_code,
@@ -252,12 +282,12 @@ class Api:
 
     def _describe(self, exc: Exception) -> str:
         if isinstance(exc, TimeoutError | httpx.TimeoutException):
-            return f"no answer within {self._settings.timeout:g} s ({type(exc).__name__})"
+            return f"no answer within {self.settings.timeout:g} s ({type(exc).__name__})"
         detail = str(exc) or type(exc).__name__
         return self._redact(f"{type(exc).__name__}: {detail}")
 
     def _redact(self, text: str) -> str:
-        return redact(text, self._settings.api_key)
+        return redact(text, self.settings.api_key)
 
 
 def _last(state: RetryCallState) -> Attempt:
@@ -266,12 +296,14 @@ def _last(state: RetryCallState) -> Attempt:
     return result
 
 
-class _AskedToWaitTooLong(stop_base):
-    """Stop when the server asks for a longer pause than a batch should sit through."""
+class _Stop(stop_base):
+    """A tenacity stop condition from a plain function."""
+
+    def __init__(self, check: Callable[[RetryCallState], bool]) -> None:
+        self._check = check
 
     def __call__(self, retry_state: RetryCallState) -> bool:
-        wait = _last(retry_state).retry_after
-        return wait is not None and wait > RETRY_AFTER_CAP
+        return self._check(retry_state)
 
 
 def _json_or_text(response: httpx.Response) -> Any:

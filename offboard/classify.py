@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .models import Exchange, Outcome
-from .retry import RETRY_AFTER_CAP, RETRY_STATUSES
+from .retry import RETRY_STATUSES
 
 MAYBE_APPLIED = (
     "an earlier attempt may have revoked the access (it timed out, lost its "
@@ -44,13 +44,13 @@ def _otherwise(exchange: Exchange) -> tuple[Outcome, str]:
     said = f": {exchange.message}" if exchange.message else ""
     api_said = _api_said(exchange)
     if status is None:
-        return Outcome.FAILED, f"no answer {tries}; last error: {exchange.error}"
+        return Outcome.FAILED, f"no answer {tries}; last error: {exchange.error}{exchange.note}"
     if status == 403:
         return Outcome.FORBIDDEN, f"this API key may not manage that account{api_said}"
     if status == 401:
         return Outcome.FAILED, f"the API key was rejected, run aborted{api_said}"
     if status in RETRY_STATUSES:
-        return Outcome.FAILED, f"gave up {tries}; last answer {status}{said}{_long_wait(exchange)}"
+        return Outcome.FAILED, f"gave up {tries}; last answer {status}{said}{exchange.note}"
     if 300 <= status < 400:
         return Outcome.FAILED, f"unexpected redirect {status}: not followed, so the key stays here"
     return Outcome.FAILED, f"unexpected answer {status}{said}"
@@ -64,9 +64,3 @@ def _api_said(exchange: Exchange) -> str:
 def _attempts(n: int) -> str:
     return f"after {n} attempt{'s' if n != 1 else ''}"
 
-
-def _long_wait(exchange: Exchange) -> str:
-    wait = exchange.retry_after
-    if wait is not None and wait > RETRY_AFTER_CAP:
-        return f" (the API asked to wait {wait:g} s; offboard waits at most {RETRY_AFTER_CAP:g} s)"
-    return ""

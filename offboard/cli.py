@@ -57,6 +57,9 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-revocations", type=click.IntRange(min=0), metavar="N",
                      help=f"Refuse the whole batch above N revocations.  "
                           f"[default: {DEFAULT_MAX_REVOCATIONS}]"),
+        click.option("--max-consecutive-failures", type=int, metavar="N",
+                     help="Abort (exit 3, resumable) after N rows in a row failed on 5xx or "
+                          "network errors.  [default: 10]"),
         click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
                      show_default=True,
                      help="Log lines on stderr: text for people, json (one object per line)."),
@@ -127,7 +130,7 @@ def plan_command(source: str, **options: Any) -> int:
 
 def _job(command: str, source: str, options: dict[str, Any], **extra: Any) -> Job:
     numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts",
-                                                 "timeout")}
+                                                 "timeout", "max_consecutive_failures")}
     options["protect"] = tuple(options["protect"])
     verbose, quiet = options.pop("verbose"), options.pop("quiet")
     if verbose and quiet:

@@ -15,6 +15,7 @@ import anyio
 
 from .api import Api, RequestNotSent
 from .models import Action, Outcome, Result
+from .retry import CircuitBreaker
 
 OnResult = Callable[[Result], None]
 Work = Callable[[Action, Api], Awaitable[Result]]
@@ -29,6 +30,7 @@ async def execute(actions: Sequence[Action], api: Api, concurrency: int, work: W
     If the run is cancelled, the slots of unfinished rows stay None.
     """
     queue = iter(enumerate(actions))
+    breaker = CircuitBreaker(api.settings.max_consecutive_failures)
 
     async def worker() -> None:
         # Workers share one iterator: taking the next row never awaits, so no
@@ -41,6 +43,9 @@ async def execute(actions: Sequence[Action], api: Api, concurrency: int, work: W
             result = await settle(action, api, work)
             results[index] = result
             on_result(result)
+            if action.send and breaker.record(_server_failure(result)):
+                api.abort(f"circuit breaker: {breaker.consecutive} rows in a row failed on 5xx or "
+                          "network errors, the API looks down; continue later with --resume")
 
     async with anyio.create_task_group() as group:
         for _ in range(min(concurrency, len(actions)) or 1):
@@ -66,6 +71,13 @@ async def settle(action: Action, api: Api, work: Work) -> Result:
     except Exception as exc:
         return Result(action.row, Outcome.FAILED, action.account, action.user_id,
                       message=f"internal error: {type(exc).__name__}")
+
+
+def _server_failure(result: Result) -> bool:
+    """The row used up its attempts on 5xx answers or network errors."""
+    status = result.http_status
+    return result.outcome is Outcome.FAILED and result.attempts > 0 and (
+        status is None or status >= 500)
 
 
 def not_attempted(action: Action, reason: str) -> Result:

@@ -90,6 +90,7 @@ class Exchange:
     error: str = ""
     maybe_applied: bool = False
     retry_after: float | None = None
+    note: str = ""  # why retrying stopped early, if it did
     body: Any = None
 
 

@@ -54,3 +54,47 @@ def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> floa
     if seconds != seconds or seconds < 0 or seconds == float("inf"):
         return None
     return seconds
+
+
+class RetryBudget:
+    """A run-wide retry quota, as botocore's: a failing API is not multiplied by retries.
+
+    Each retry after a 5xx or a network error spends tokens (a timeout more,
+    since it held a connection for the whole timeout); a request that succeeds
+    at once earns one back, and one that succeeds after retries refunds what
+    it spent. When the budget is empty, failures are not retried: rows fail
+    fast, and the circuit breaker can stop the run. 429s do not spend it: the
+    rate limiter answers those.
+    """
+
+    CAPACITY = 500
+    RETRY_COST = 5
+    TIMEOUT_COST = 10
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self.tokens = capacity
+
+    def spend(self, timeout: bool) -> int:
+        """Tokens taken for one retry (0: the budget is empty, do not retry)."""
+        cost = self.TIMEOUT_COST if timeout else self.RETRY_COST
+        if self.tokens < cost:
+            return 0
+        self.tokens -= cost
+        return cost
+
+    def succeeded(self, spent: int) -> None:
+        self.tokens = min(self.capacity, self.tokens + (spent or 1))
+
+
+class CircuitBreaker:
+    """Stops a run after `threshold` rows in a row failed on 5xx or network errors."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.consecutive = 0
+
+    def record(self, failed_on_server: bool) -> bool:
+        """Count one settled row; True when the breaker trips."""
+        self.consecutive = self.consecutive + 1 if failed_on_server else 0
+        return self.consecutive >= self.threshold

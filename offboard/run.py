@@ -313,7 +313,8 @@ class _Run:
         settings, guarding = self.settings, self.guarding
         return {
             **{k: getattr(settings, k) for k in ("rate", "concurrency", "max_attempts",
-                                                 "timeout", "base_url")},
+                                                 "timeout", "max_consecutive_failures",
+                                                 "base_url")},
             "sandbox": self.job.sandbox,
             "max_revocations": guarding.max_revocations,
             "delete_tokens": guarding.delete_tokens,

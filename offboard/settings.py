@@ -21,7 +21,8 @@ from .guards import DEFAULT_MAX_REVOCATIONS, Protection
 DEFAULT_BASE_URL = "https://api.gcore.com"
 
 # Safe for the real API, whose limits Gcore does not publish (contract).
-DEFAULTS: dict[str, Any] = {"rate": 5.0, "concurrency": 4, "max_attempts": 5, "timeout": 30.0}
+DEFAULTS: dict[str, Any] = {"rate": 5.0, "concurrency": 4, "max_attempts": 5, "timeout": 30.0,
+                            "max_consecutive_failures": 10}
 
 
 class Secret:
@@ -54,10 +55,11 @@ class Settings:
     concurrency: int
     max_attempts: int
     timeout: float
+    max_consecutive_failures: int = DEFAULTS["max_consecutive_failures"]
 
 
 def merge(job: Mapping[str, Any], cli: Mapping[str, Any], origin: str) -> dict[str, Any]:
-    """The four numeric settings, checked: the command line wins over the job file."""
+    """The numeric settings, checked: the command line wins over the job file."""
     merged: dict[str, Any] = {}
     for key, default in DEFAULTS.items():
         if cli.get(key) is not None:
@@ -71,7 +73,7 @@ def merge(job: Mapping[str, Any], cli: Mapping[str, Any], origin: str) -> dict[s
 
 
 def _check_number(key: str, value: Any, where: str) -> float | int:
-    whole = key in ("concurrency", "max_attempts")
+    whole = key in ("concurrency", "max_attempts", "max_consecutive_failures")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         kind = "a whole number" if whole else "a number"
         raise SettingsError(f"{where}: must be {kind}, found {type(value).__name__}")
@@ -79,7 +81,8 @@ def _check_number(key: str, value: Any, where: str) -> float | int:
         raise SettingsError(f"{where}: must be a whole number, found {value}")
     if not value > 0 or value != value or value == float("inf"):
         raise SettingsError(f"{where}: must be greater than 0, found {value}")
-    limits = {"concurrency": 1000, "max_attempts": 100, "rate": 10000, "timeout": 3600}
+    limits = {"concurrency": 1000, "max_attempts": 100, "rate": 10000, "timeout": 3600,
+              "max_consecutive_failures": 1_000_000}
     if value > limits[key]:
         raise SettingsError(f"{where}: {value} is above the most offboard allows ({limits[key]})")
     return int(value) if whole else float(value)

@@ -26,7 +26,7 @@ USER_NAMES = ("user", "user_id", "userid", "email")
 # Job-file keys offboard understands; anything else is refused, so that a
 # misspelt setting (or one from a newer version) is never silently ignored.
 SETTING_KEYS = ("name", "rate", "concurrency", "max_attempts", "timeout", "report_dir",
-                "protect", "max_revocations", "delete_tokens")
+                "protect", "max_revocations", "delete_tokens", "max_consecutive_failures")
 JOB_KEYS = frozenset({"users", "input", "sandbox", *SETTING_KEYS})
 
 YAML_SUFFIXES = (".yaml", ".yml")

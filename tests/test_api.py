@@ -87,6 +87,7 @@ def test_a_very_long_retry_after_fails_the_row_instead_of_hanging():
     """Retry-After beyond 120 s stops the retries; the row keeps the server's figure."""
     exchange, _, clock = call(scripted([httpx.Response(429, headers={"Retry-After": "3600"})]))
     assert (exchange.status, exchange.attempts, exchange.retry_after) == (429, 1, 3600)
+    assert "asked to wait 3600 s" in exchange.note
     assert 3600 not in clock.sleeps
 
 
@@ -221,3 +222,31 @@ def test_user_list_accepts_a_plain_array_answer():
     directory, _, _ = call(scripted([httpx.Response(200, json=_users(1, 4))]),
                            coro=lambda api: api.list_users())
     assert sorted(directory.by_email) == ["u1@example.com", "u2@example.com", "u3@example.com"]
+
+
+def test_retry_budget_stops_retries_when_the_api_fails_broadly():
+    """Once the run's retry budget is spent, a 5xx is final at once, with a note saying why."""
+    seen: list[httpx.Request] = []
+
+    async def two(api):
+        api.budget.tokens = 5  # room for exactly one retry
+        first = await api.revoke(1, 2)
+        second = await api.revoke(3, 4)
+        return first, second
+
+    (first, second), _, _ = call(scripted([httpx.Response(503)] * 3, seen), coro=two,
+                                 max_attempts=5)
+    assert (first.attempts, second.attempts, len(seen)) == (2, 1, 3)
+    assert "retry budget" in first.note and "retry budget" in second.note
+
+
+def test_retry_budget_refills_on_success_and_ignores_429():
+    """A retried request that succeeds refunds its cost; 429s never spend the budget."""
+    async def go(api):
+        await api.revoke(1, 2)
+        return api.budget.tokens
+
+    replies = [httpx.Response(503), httpx.Response(429, headers={"Retry-After": "0"}),
+               httpx.Response(200)]
+    tokens, _, _ = call(scripted(replies), coro=go)
+    assert tokens == 500

@@ -1,6 +1,7 @@
 """RateLimiter: slots spaced 1/rate, shared by concurrent tasks, paused by a 429."""
 
 import anyio
+import pytest
 
 from offboard.limiter import RateLimiter
 
@@ -69,3 +70,105 @@ def test_pause_that_arrives_while_waiting_moves_the_waiter():
 
     clock.sleep = pausing_sleep  # type: ignore[method-assign]
     assert _grants(limiter, clock, 1) == [5.0]
+
+
+class WindowServer:
+    """A server that accepts `limit` requests in any sliding 1 s window, else says 429."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.accepted: list[float] = []
+        self.refused = 0
+
+    def answer(self, now: float) -> bool:
+        recent = [t for t in self.accepted[-self.limit:] if t > now - 1.0]
+        if len(recent) >= self.limit:
+            self.refused += 1
+            return False
+        self.accepted.append(now)
+        return True
+
+
+def _simulate(limiter_factory, limit: int, seconds: float) -> tuple[float, float]:
+    """Drive a limiter against a WindowServer for `seconds` of virtual time; returns
+    (goodput per second, share of requests refused)."""
+    clock = FakeClock()
+    limiter = limiter_factory(clock)
+    server = WindowServer(limit)
+
+    async def go() -> None:
+        while clock.now() < seconds:
+            await limiter.acquire()
+            if not server.answer(clock.now()):
+                limiter.throttled(1.0)
+
+    anyio.run(go)
+    total = len(server.accepted) + server.refused
+    return len(server.accepted) / seconds, server.refused / total
+
+
+class PlainBackoff(RateLimiter):
+    """The baseline the controller must beat: halve on a 429, add 1 request/s each second."""
+
+    def __init__(self, rate: float, clock: FakeClock) -> None:
+        super().__init__(rate, clock, adaptive=False)
+        self._current = rate
+        self._since = 0.0
+
+    def rate(self, now: float) -> float:
+        return min(self.ceiling, self._current + (now - self._since))
+
+    def throttled(self, retry_after: float) -> None:
+        now = self._clock.now()
+        if now >= self._resume_at:
+            self._current, self._since = max(0.2, self.rate(now) / 2), now + retry_after
+        self.pause(retry_after)
+
+
+def test_adaptive_rate_finds_an_unknown_limit():
+    """Told --rate 5 L against a server allowing L: goodput >= 0.9 L, <= 3% refused, and
+    better goodput than plain multiplicative back-off in the same run."""
+    for limit in (10, 20, 50):
+        goodput, refused = _simulate(lambda c: RateLimiter(5 * limit, c), limit, 60)
+        plain, plain_refused = _simulate(lambda c: PlainBackoff(5 * limit, c), limit, 60)
+        assert goodput >= 0.9 * limit, (limit, goodput)
+        assert refused <= 0.03, (limit, refused)
+        assert goodput > plain, (limit, goodput, plain)
+
+
+def test_decrease_then_recovery_with_an_injected_clock():
+    """A 429 sets the rate to just under what the server accepted; it then climbs back,
+    slowly at first, reaching the old limit after PROBE_SECONDS, never above --rate."""
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock)
+    _grants(limiter, clock, 40)  # 40 starts in 0.65 s at rate 60
+    clock.time = 0.7
+    limiter.throttled(2.0)
+    assert limiter._resume_at == 2.7
+    start = 2.7
+    assert limiter.rate(start) == pytest.approx(0.97 * 39)
+    assert limiter.rate(start + 15) == pytest.approx(39 * (0.97 + 0.03 / 8))
+    assert limiter.rate(start + 30) == pytest.approx(39)
+    assert limiter.rate(start + 200) == 60  # capped by the ceiling
+
+
+def test_one_429_never_cuts_below_half():
+    """A 429 just after a pause (few recent starts) halves the rate at most."""
+    clock = FakeClock()
+    limiter = RateLimiter(40, clock)
+    _grants(limiter, clock, 1)
+    clock.time = 5.0
+    limiter.throttled(1.0)
+    assert limiter.rate(6.0) == pytest.approx(0.97 * 20)
+
+
+def test_429s_of_one_burst_count_once():
+    """Several 429s answering requests of the same burst lower the rate once."""
+    clock = FakeClock()
+    limiter = RateLimiter(100, clock)
+    _grants(limiter, clock, 50)
+    limiter.throttled(1.0)
+    first = limiter.rate(100.0)
+    limiter.throttled(1.0)
+    limiter.throttled(1.0)
+    assert limiter.rate(100.0) == first

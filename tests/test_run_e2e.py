@@ -317,3 +317,48 @@ def test_progress_only_on_a_terminal(cli, sandbox):
     os.close(main)
     assert process.wait(timeout=30) == 0
     assert b"offboarding" in seen
+
+
+def test_circuit_breaker_stops_a_run_against_an_api_that_only_answers_503(cli, sandbox):
+    """Every revoke answered 503: after --max-consecutive-failures rows the run aborts,
+    exit 3, the rest not_attempted and resumable."""
+    users = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
+    users += [{"id": 500 + i, "email": f"z{i}@t.example", "roles": {10: "Users"}}
+              for i in range(30)]
+    scripted = [{"account": 10, "user": 500 + i, "responses": [503] * 5} for i in range(30)]
+    sb = sandbox(world(users=users, faults={"scripted": scripted}))
+    cli.write("l.csv", "account,user\n" + "".join(f"10,{500 + i}\n" for i in range(30)))
+    done = cli("run", "l.csv", "--base-url", sb.url, "--rate", "200", "--concurrency", "2",
+               "--max-attempts", "2", "--max-consecutive-failures", "4", "--report-dir", "o")
+    assert done.returncode == 3, done.stderr
+    rows = results(cli.cwd / "o")
+    counts = {o: sum(r["outcome"] == o for r in rows) for o in ("failed", "not_attempted")}
+    assert 4 <= counts["failed"] <= 6 and counts["not_attempted"] == 30 - counts["failed"]
+    assert "circuit breaker" in json.loads((cli.cwd / "o" / "summary.json").read_text())["aborted"]
+    assert len(deletes(sb)) <= 2 * counts["failed"]
+
+
+def test_an_api_answering_only_503_sends_no_revoke(cli, sandbox):
+    """If even /iam/clients/me fails, the key's own user is unknown: nothing is revoked, exit 3."""
+    sb = sandbox(world(faults={"error_rate": 1.0}))
+    cli.write("l.csv", "account,user\n10,101\n10,102\n")
+    done = cli("run", "l.csv", "--base-url", sb.url, "--rate", "200", "--max-attempts", "2",
+               "--report-dir", "o")
+    assert done.returncode == 3
+    assert [r["outcome"] for r in results(cli.cwd / "o")] == ["not_attempted"] * 2
+    assert deletes(sb) == []
+
+
+def test_adaptive_rate_against_an_unknown_server_limit(cli, sandbox):
+    """--rate far above a sandbox limit: every row still revoked, few requests refused."""
+    users = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
+    users += [{"id": 700 + i, "email": f"w{i}@t.example", "roles": {10: "Users"}}
+              for i in range(60)]
+    sb = sandbox(world(users=users, faults={"rate_limit": 20}))
+    cli.write("l.csv", "account,user\n" + "".join(f"10,{700 + i}\n" for i in range(60)))
+    done = cli("run", "l.csv", "--base-url", sb.url, "--rate", "100", "--concurrency", "8",
+               "--max-revocations", "60", "--report-dir", "o")
+    assert done.returncode == 0, done.stderr
+    log = sb.requests()
+    refused = sum(r.status == 429 for r in log)
+    assert refused <= 0.15 * len(log), (refused, len(log))

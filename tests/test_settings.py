@@ -9,7 +9,8 @@ from offboard.settings import Secret, check_base_url, merge, read_api_key, redac
 def test_command_line_wins_over_job_file_over_defaults():
     """--rate beats the job's rate; the job's concurrency beats the default."""
     merged = merge({"rate": 2, "concurrency": 8}, {"rate": 9.5, "concurrency": None}, "j.yaml")
-    assert merged == {"rate": 9.5, "concurrency": 8, "max_attempts": 5, "timeout": 30.0}
+    assert merged == {"rate": 9.5, "concurrency": 8, "max_attempts": 5, "timeout": 30.0,
+                      "max_consecutive_failures": 10}
 
 
 @pytest.mark.parametrize(("job", "cli", "words"), [
