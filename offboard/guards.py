@@ -5,8 +5,8 @@ Pure functions over Actions, applied after the plan and before the first DELETE.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .directory import Directory
@@ -52,16 +52,17 @@ class Protection:
         return Protection(own_user, self.ids, self.emails)
 
 
-def hold_back(actions: Sequence[Action], protection: Protection,
+def guard(action: Action, protection: Protection, directory: Directory | None) -> Action:
+    """The action, or `skipped` if it would revoke the key's own user or a protected one."""
+    reason = _why_protected(action, protection, directory) if action.send else ""
+    if reason:
+        return Action(action.row, action.account, action.user_id, Outcome.SKIPPED, reason)
+    return action
+
+
+def hold_back(actions: Iterable[Action], protection: Protection,
               directory: Directory | None) -> list[Action]:
-    """Mark `skipped` every sendable row whose user is the key's own or protected."""
-    guarded: list[Action] = []
-    for action in actions:
-        reason = _why_protected(action, protection, directory) if action.send else ""
-        if reason:
-            action = Action(action.row, action.account, action.user_id, Outcome.SKIPPED, reason)
-        guarded.append(action)
-    return guarded
+    return [guard(action, protection, directory) for action in actions]
 
 
 def _why_protected(action: Action, protection: Protection, directory: Directory | None) -> str:
@@ -92,15 +93,46 @@ def check_cap(count: int, cap: int) -> None:
             "(or max_revocations: in the job file)")
 
 
+class Tally:
+    """What the rows to be sent add up to, counted as they stream past.
+
+    Memory grows with users and accounts, not rows. Sendable rows are already
+    distinct (account, user) pairs, so counting a user's revoked accounts that
+    the user list knows tells whether all of them go: the API then deletes the
+    user.
+    """
+
+    def __init__(self, directory: Directory | None) -> None:
+        self._directory = directory
+        self.sending = 0
+        self.accounts: set[int] = set()
+        self._revoked_known: Counter[int] = Counter()
+
+    def add(self, action: Action) -> None:
+        if not action.send:
+            return
+        assert action.account is not None and action.user_id is not None
+        self.sending += 1
+        self.accounts.add(action.account)
+        person = self._directory.people.get(action.user_id) if self._directory else None
+        known = person is not None and action.account in person.accounts
+        self._revoked_known[action.user_id] += 1 if known else 0
+
+    @property
+    def users(self) -> int:
+        return len(self._revoked_known)
+
+    def doomed(self) -> frozenset[int]:
+        """Users whose every account is revoked by this batch."""
+        people = self._directory.people if self._directory else {}
+        return frozenset(user for user, count in self._revoked_known.items()
+                         if (person := people.get(user)) is not None
+                         and person.accounts and count == len(person.accounts))
+
+
 def doomed_users(actions: Iterable[Action], directory: Directory | None) -> frozenset[int]:
-    """Users whose every account is revoked by this batch: the API deletes them."""
-    if directory is None:
-        return frozenset()
-    revoked: dict[int, set[int]] = defaultdict(set)
-    for action in revocations(actions):
-        assert action.user_id is not None and action.account is not None
-        revoked[action.user_id].add(action.account)
-    return frozenset(
-        user for user, accounts in revoked.items()
-        if (person := directory.people.get(user)) is not None
-        and person.accounts and person.accounts <= accounts)
+    """Users whose every account is revoked by these actions: the API deletes them."""
+    tally = Tally(directory)
+    for action in actions:
+        tally.add(action)
+    return tally.doomed()

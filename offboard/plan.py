@@ -11,7 +11,8 @@ other rows still run.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,33 +75,55 @@ def _parse_id(value: Any, field: str, also: str = "") -> int | str:
     return number
 
 
+class FirstSeen:
+    """Which row first named each (account, user), kept on disk.
+
+    A dict would grow with the number of rows; SQLite's private temporary
+    database (an empty file name) keeps only a small page cache in memory.
+    Asking again with the same position gives the same answer, so the
+    counting pass and the sending pass agree on every duplicate.
+    """
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("")
+        self._db.execute("CREATE TABLE seen (pair TEXT PRIMARY KEY, position INTEGER, row INTEGER)")
+
+    def first(self, pair: str, position: int, row: int) -> int | None:
+        """None if this position is the first to name `pair`, else that first row's number."""
+        self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (pair, position, row))
+        found = self._db.execute("SELECT position, row FROM seen WHERE pair = ?",
+                                 (pair,)).fetchone()
+        return None if found[0] == position else int(found[1])
+
+    def close(self) -> None:
+        self._db.close()
+
+
 def plan(
-    rows: Sequence[Row],
+    rows: Iterable[Row],
     directory: Directory | None = None,
     directory_error: str = "",
-) -> list[Action]:
-    """One Action per row, in input order.
+    seen: FirstSeen | None = None,
+) -> Iterator[Action]:
+    """One Action per row, in input order, produced lazily.
 
     `directory` is the user list (None when it could not be read);
     `directory_error` says why not, for the email rows.
     """
-    actions: list[Action] = []
-    seen: dict[tuple[int, int | str], int] = {}
-    for row in rows:
+    seen = seen or FirstSeen()
+    for position, row in enumerate(rows):
         target = parse(row)
         if isinstance(target, str):
-            actions.append(Action(row, None, None, Outcome.INVALID, target))
+            yield Action(row, None, None, Outcome.INVALID, target)
             continue
         action = _resolve(target, directory, directory_error)
-        key = (target.account, action.user_id if action.user_id is not None else
-               (target.email or "").lower())
-        if key in seen:
-            actions.append(Action(row, target.account, action.user_id, Outcome.DUPLICATE,
-                                  f"same account and user as row {seen[key]}: not sent again"))
+        user = action.user_id if action.user_id is not None else (target.email or "").lower()
+        earlier = seen.first(f"{target.account} {user}", position, row.number)
+        if earlier is not None:
+            yield Action(row, target.account, action.user_id, Outcome.DUPLICATE,
+                         f"same account and user as row {earlier}: not sent again")
             continue
-        seen[key] = row.number
-        actions.append(action)
-    return actions
+        yield action
 
 
 def _resolve(target: Target, directory: Directory | None, directory_error: str) -> Action:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,30 +40,49 @@ class Plan:
     doomed: frozenset[int]  # users the plan said would lose their last account
 
 
-def plan_document(results: Sequence[Result], *, source: str, source_sha256: str,
-                  created_at: datetime, created_by: str, key_user: int | None,
-                  doomed: frozenset[int]) -> str:
-    rows = [{
-        "row": r.row.number,
-        "account": r.account if r.account is not None else _scalar(r.row.account),
-        "user": _scalar(r.row.user),
-        "user_id": r.user_id,
-        "outcome": str(r.outcome),
-        "message": r.message,
-        "tokens": list(r.tokens),
-        "deletes_user": r.user_id in doomed and r.outcome in SENT_FROM_PLAN,
-        "extra": r.row.extra,
-    } for r in results]
-    document = {
-        "format": FORMAT,
-        "source": source if source == "-" else str(Path(source).resolve()),
-        "source_sha256": source_sha256,
-        "created_at": created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "created_by": created_by,
-        "key_user": key_user,
-        "rows": rows,
-    }
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+class PlanWriter:
+    """Writes plan.json row by row (into a temporary file, renamed when complete)."""
+
+    def __init__(self, path: Path, *, source: str, source_sha256: str, created_at: datetime,
+                 created_by: str, key_user: int | None, doomed: frozenset[int]) -> None:
+        self._path = path
+        self._temporary = path.with_name(f".{path.name}.tmp")
+        self._temporary.unlink(missing_ok=True)
+        self._handle = os.fdopen(os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                                         0o600), "w", encoding="utf-8")
+        self._doomed = doomed
+        self._first = True
+        head = json.dumps({
+            "format": FORMAT,
+            "source": source if source == "-" else str(Path(source).resolve()),
+            "source_sha256": source_sha256,
+            "created_at": created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "created_by": created_by,
+            "key_user": key_user,
+        }, ensure_ascii=False)
+        self._handle.write(head[:-1] + ', "rows": [\n')
+
+    def write(self, r: Result) -> None:
+        row = {
+            "row": r.row.number,
+            "account": r.account if r.account is not None else _scalar(r.row.account),
+            "user": _scalar(r.row.user),
+            "user_id": r.user_id,
+            "outcome": str(r.outcome),
+            "message": r.message,
+            "tokens": list(r.tokens),
+            "deletes_user": r.user_id in self._doomed and r.outcome in SENT_FROM_PLAN,
+            "extra": r.row.extra,
+        }
+        self._handle.write(("" if self._first else ",\n") + json.dumps(row, ensure_ascii=False))
+        self._first = False
+
+    def close(self) -> None:
+        self._handle.write("\n]}\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        os.replace(self._temporary, self._path)
 
 
 def read_plan(path: Path, now: datetime) -> Plan:

@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,15 +38,21 @@ from .api import Api, DirectoryError, RequestNotSent, make_client
 from .clock import Clock
 from .directory import Directory
 from .errors import Refused, SettingsError
-from .execute import execute, not_attempted
-from .guards import check_cap, doomed_users, hold_back, revocations
+from .execute import execute
+from .guards import Tally, check_cap, guard
 from .journal import Previous, read_previous, row_key
 from .locks import exclusive
 from .logs import Log
 from .metrics import write_metrics
 from .models import Action, Outcome, Result
-from .plan import parse, plan
-from .planfile import Plan, check_same_key_user, check_source_unchanged, plan_document, read_plan
+from .plan import FirstSeen, parse, plan
+from .planfile import (
+    Plan,
+    PlanWriter,
+    check_same_key_user,
+    check_source_unchanged,
+    read_plan,
+)
 from .preview import Previewer
 from .report import Report, default_dir
 from .revoke import Revoker
@@ -100,12 +106,16 @@ class Seams:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """The rows as they will be sent, and what was learned to decide that."""
+    """What the read-only first pass learned: enough to regenerate the same rows again."""
 
-    actions: list[Action]
     key_user: int | None
-    doomed: frozenset[int]
+    directory: Directory | None
     directory_error: str
+    aborted: str  # set when the run must send nothing at all
+    sending: int
+    accounts: int
+    users: int
+    doomed: frozenset[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +176,7 @@ def run_one(job: Job, seams: Seams) -> Finished:
 @dataclass
 class _Outcome:
     report: Report
-    results: list[Result]
+    totals: summaries.Totals
     prepared: Prepared
     aborted: str
     statuses: dict[str, int]
@@ -206,56 +216,117 @@ class _Run:
 
     async def _work(self, api: Api) -> _Outcome:
         job, batch = self.job, self.batch
-        prepared = await _prepare(api, batch, self.planned, self.guarding)
+        seen = FirstSeen()
+        prepared = await self._prepare(api, seen)
         if not api.abort_reason:
             await self._decide(api, prepared)
         report = Report.create(self.directory, batch.columns)
         if self.previous is None:
             report.write_file("run.json", _run_meta(job, batch, self.planned, self.log.run_id))
-        actions = prepared.actions
-        results: list[Result | None] = [None] * len(actions)
-        if self.previous is not None:
-            for index, action in enumerate(actions):
-                results[index] = self.previous.kept(row_key(action.row, action.account),
-                                                    action.row)
+        totals = summaries.Totals(prepared.doomed)
+        plan_file = PlanWriter(
+            self.directory / "plan.json", source=batch.source, source_sha256=batch.sha256,
+            created_at=datetime.now(UTC), created_by=summaries.who(),
+            key_user=prepared.key_user, doomed=prepared.doomed,
+        ) if job.command == "plan" else None
+        carried = 0
+
+        def take_over(action: Action) -> Result | None:
+            nonlocal carried
+            if self.previous is None:
+                return None
+            result = self.previous.kept(row_key(action.row, action.account), action.row)
+            carried += result is not None
+            return result
+
+        def ordered(result: Result) -> None:
+            report.write(result)
+            totals.add(result)
+            if plan_file is not None:
+                plan_file.write(result)
+
         work = Previewer(prepared.doomed) if job.command == "plan" else Revoker(
             self.guarding.delete_tokens,
             self.previous.in_flight if self.previous else frozenset())
-        carried = sum(1 for r in results if r is not None)
         assert self.hard_stop is not None
-        with progress(len(actions) - carried, enabled=not self.log.chatty) as advance, \
-                self.hard_stop:
+        total = len(self.planned.actions) if self.planned else batch.row_count
+        with progress(total, enabled=not self.log.chatty) as advance:
 
             def settled(result: Result) -> None:
                 report.add(result)
                 self.log.row(result)
                 advance(result)
 
-            await execute(actions, api, self.settings.concurrency, work, settled, results,
+            await execute(self._actions(prepared, seen), api, self.settings.concurrency, work,
+                          settled=settled, ordered=ordered, hard_stop=self.hard_stop,
+                          carried=take_over,
                           before_send=lambda a: report.mark_sending(a.row, a.account))
-        reason = api.abort_reason or "the run stopped"
-        final = [r or not_attempted(a, reason) for r, a in zip(results, actions, strict=True)]
-        return _Outcome(report, final, prepared, api.abort_reason, dict(api.statuses),
+        seen.close()
+        if plan_file is not None:
+            plan_file.close()
+        return _Outcome(report, totals, prepared, api.abort_reason, dict(api.statuses),
                         api.retries, carried if self.previous else None)
+
+    async def _prepare(self, api: Api, seen: FirstSeen) -> Prepared:
+        """Learn the key's user and the user list (reads only), then count what the rows
+        would send: a first pass over them, so the cap and the prompt see the whole batch."""
+        batch, planned, guarding = self.batch, self.planned, self.guarding
+        key_user: int | None = None
+        directory: Directory | None = None
+        directory_error = ""
+        if not _may_send(batch, planned):  # nothing usable: no reason to call the API at all
+            return Prepared(None, None, "", "", 0, 0, 0, frozenset())
+        try:
+            key_user = await api.whoami()
+            if planned is not None:
+                check_same_key_user(planned, key_user)
+            # A plan's rows are already resolved; the list is then only needed to match
+            # protected emails.
+            if planned is None or guarding.protection.emails:
+                directory = await api.list_users()
+        except (DirectoryError, RequestNotSent) as exc:
+            directory_error = api.abort_reason or str(exc)
+            if key_user is None:
+                # Without the key's own user, the guard that protects it cannot hold.
+                api.abort(f"cannot tell which user the API key belongs to: {directory_error}")
+            elif guarding.protection.emails:
+                api.abort(f"cannot check the protected emails: {directory_error}")
+        first = Prepared(key_user, directory, directory_error, api.abort_reason, 0, 0, 0,
+                         frozenset())
+        tally = Tally(directory)
+        for action in self._actions(first, seen):
+            tally.add(action)
+        doomed = planned.doomed if planned else tally.doomed()
+        return Prepared(key_user, directory, directory_error, api.abort_reason, tally.sending,
+                        len(tally.accounts), tally.users, doomed)
+
+    def _actions(self, prepared: Prepared, seen: FirstSeen) -> Iterator[Action]:
+        """The rows as they will be sent, regenerated lazily for each pass."""
+        if self.planned is not None:
+            source: Iterable[Action] = self.planned.actions
+        else:
+            source = plan(self.batch.rows, prepared.directory, prepared.directory_error, seen)
+        protection = self.guarding.protection.merged_own(prepared.key_user)
+        for action in source:
+            action = guard(action, protection, prepared.directory)
+            yield _unsent(action, prepared.aborted) if prepared.aborted else action
 
     async def _decide(self, api: Api, prepared: Prepared) -> None:
         """The cap, then the person's confirmation on a terminal: both before any DELETE."""
-        sending = revocations(prepared.actions)
         cap = self.guarding.max_revocations
         if self.job.command == "plan":
-            if len(sending) > cap:
-                self.log.warn(f"note: `run` would refuse this batch: {len(sending)} "
+            if prepared.sending > cap:
+                self.log.warn(f"note: `run` would refuse this batch: {prepared.sending} "
                               f"revocations, cap {cap} (--max-revocations)")
             return
-        check_cap(len(sending), cap)
-        if not sending or self.job.yes or not self.seams.interactive:
+        check_cap(prepared.sending, cap)
+        if not prepared.sending or self.job.yes or not self.seams.interactive:
             return  # cron: no one to ask; the cap is the guard
-        accounts = len({a.account for a in sending})
-        people = len({a.user_id for a in sending})
         deleted = ("an unknown number (the user list was unreadable)"
                    if prepared.directory_error else str(len(prepared.doomed)))
-        question = (f"Revoke {len(sending)} accesses ({people} users in {accounts} accounts)? "
-                    f"Users who lose their last account and are deleted: {deleted}. Proceed?")
+        question = (f"Revoke {prepared.sending} accesses ({prepared.users} users in "
+                    f"{prepared.accounts} accounts)? Users who lose their last account and are "
+                    f"deleted: {deleted}. Proceed?")
         with anyio.CancelScope() as self.prompt:
             confirmed = await anyio.to_thread.run_sync(self.seams.confirm, question,
                                                        abandon_on_cancel=True)
@@ -278,23 +349,17 @@ class _Run:
                     self.hard_stop.cancel()
 
     def finish(self, outcome: _Outcome, started: datetime, identity: str) -> Finished:
-        job, results, prepared = self.job, outcome.results, outcome.prepared
-        aborted = outcome.aborted
-        exit_code = 3 if aborted else (0 if all(r.outcome.settled for r in results) else 1)
+        job, totals, aborted = self.job, outcome.totals, outcome.aborted
+        exit_code = 3 if aborted else (0 if totals.all_settled else 1)
         summary = summaries.build(
-            command=job.command, run_id=self.log.run_id, results=results, exit_code=exit_code,
+            command=job.command, run_id=self.log.run_id, totals=totals, exit_code=exit_code,
             started=started, source=self.batch.source if not self.planned else job.source,
             source_sha256=identity,
             plan={"path": job.source, "sha256": self.planned.sha256} if self.planned else None,
-            aborted=aborted, revocations=len(revocations(prepared.actions)),
-            deleted=summaries.users_deleted(results, prepared.doomed),
-            key_user=prepared.key_user, options=self._options(), resumed=outcome.carried)
-        outcome.report.finish(results, summary)
-        if job.command == "plan":
-            outcome.report.write_file("plan.json", plan_document(
-                results, source=self.batch.source, source_sha256=self.batch.sha256,
-                created_at=started, created_by=summaries.who(), key_user=prepared.key_user,
-                doomed=prepared.doomed))
+            aborted=aborted, revocations=outcome.prepared.sending,
+            key_user=outcome.prepared.key_user, options=self._options(),
+            resumed=outcome.carried)
+        outcome.report.finish(summary)
         if job.metrics_file:
             write_metrics(Path(job.metrics_file), job=self.batch.name,
                           counts=summary["counts"], requests=outcome.statuses,
@@ -303,7 +368,7 @@ class _Run:
                           finished=time.time(), exit_code=exit_code)
         self.log.summary(summary)
         if self.log.verbosity >= 0:
-            print_summary(results, outcome.report.directory, exit_code, aborted)
+            print_summary(totals, outcome.report.directory, exit_code, aborted)
             if job.command == "plan" and not aborted:
                 click.echo(f"To run exactly this plan: offboard run "
                            f"{outcome.report.directory}/plan.json")
@@ -323,38 +388,6 @@ class _Run:
             "yes": self.job.yes,
             "resume": self.job.resume,
         }
-
-
-async def _prepare(api: Api, batch: Batch, planned: Plan | None,
-                   guarding: Guarding) -> Prepared:
-    """Learn the key's user and the user list (reads only), then plan and guard the rows."""
-    key_user: int | None = None
-    directory: Directory | None = None
-    directory_error = ""
-    if not _may_send(batch, planned):  # nothing usable: no reason to call the API at all
-        return Prepared(plan(batch.rows), None, frozenset(), "")
-    try:
-        key_user = await api.whoami()
-        if planned is not None:
-            check_same_key_user(planned, key_user)
-        # A plan's rows are already resolved; the list is then only needed to match
-        # protected emails.
-        if planned is None or guarding.protection.emails:
-            directory = await api.list_users()
-    except (DirectoryError, RequestNotSent) as exc:
-        directory_error = api.abort_reason or str(exc)
-        if key_user is None:
-            # Without the key's own user, the guard that protects it cannot hold.
-            api.abort(f"cannot tell which user the API key belongs to: {directory_error}")
-        elif guarding.protection.emails:
-            api.abort(f"cannot check the protected emails: {directory_error}")
-    actions = list(planned.actions) if planned else plan(batch.rows, directory, directory_error)
-    protection = guarding.protection.merged_own(key_user)
-    actions = hold_back(actions, protection, directory)
-    if api.abort_reason:
-        actions = [_unsent(a, api.abort_reason) for a in actions]
-    doomed = planned.doomed if planned else doomed_users(actions, directory)
-    return Prepared(actions, key_user, doomed, directory_error)
 
 
 def _may_send(batch: Batch, planned: Plan | None) -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -38,9 +39,10 @@ class Batch:
 
     source: str
     name: str
-    rows: tuple[Row, ...]
+    rows: Iterable[Row]  # re-iterable: a CSV is read again, lazily, each time
     columns: tuple[str, ...]
     sha256: str
+    row_count: int
     settings: Mapping[str, Any] = field(default_factory=dict)
     sandbox: Mapping[str, Any] | None = None
     base_dir: Path = Path()
@@ -48,67 +50,121 @@ class Batch:
 
 
 def read_source(source: str, stdin: BinaryIO | None = None) -> Batch:
-    """Read SOURCE; `-` is CSV on stdin."""
+    """Read SOURCE, checking all of it; `-` is CSV on stdin (kept in memory: for big
+    batches, give a file).
+
+    A CSV is read through once here, to refuse a bad file before any request,
+    and then again, lazily, each time its rows are iterated: memory does not
+    grow with the number of rows.
+    """
     if source == "-":
         data = stdin.read() if stdin is not None else b""
-        rows, columns = parse_csv(data, "<stdin>")
-        return Batch("-", "stdin", tuple(rows), tuple(columns), _sha256(data))
+        if not data:
+            raise SourceError("<stdin>: the input is empty (0 bytes)")
+        rows = CsvRows(lambda: io.BytesIO(data), "<stdin>")
+        count = rows.check()
+        return Batch("-", "stdin", rows, rows.columns, _sha256(io.BytesIO(data)), count)
     path = Path(source)
-    data = _read_bytes(path)
+    _check_readable(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        rows, columns = parse_csv(data, source)
-        return Batch(source, path.stem, tuple(rows), tuple(columns), _sha256(data))
+        rows = CsvRows(lambda: path.open("rb"), source)
+        count = rows.check()
+        return Batch(source, path.stem, rows, rows.columns, _sha256(path.open("rb")), count)
     if suffix in YAML_SUFFIXES:
-        return _read_yaml(path, data)
+        return _read_yaml(path, path.read_bytes())
     raise SourceError(f"{source}: not a .csv, .yaml or .yml file")
 
 
-def _read_bytes(path: Path) -> bytes:
+def _check_readable(path: Path) -> None:
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            empty = not handle.read(1)
     except FileNotFoundError:
         raise SourceError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise SourceError(f"{path}: is a directory, not a CSV or YAML file") from None
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror}") from None
-    if not data:
+    if empty:
         raise SourceError(f"{path}: the file is empty (0 bytes)")
-    return data
 
 
-def _sha256(*parts: bytes) -> str:
+def _sha256(*handles: BinaryIO) -> str:
+    """The sha256 of the handles' bytes, one after another, read in chunks."""
     digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part)
+    for handle in handles:
+        with handle:
+            for chunk in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
+                digest.update(chunk)
     return digest.hexdigest()
 
 
 # --- CSV -------------------------------------------------------------------
 
 
+class CsvRows:
+    """The rows of a CSV, read lazily from `opener()` each time they are iterated.
+
+    Row numbers are editor line numbers (header = 1, blank lines count). The
+    bytes are decoded line by line, so an encoding error names its exact line.
+    """
+
+    def __init__(self, opener: Callable[[], BinaryIO], origin: str) -> None:
+        self._opener = opener
+        self.origin = origin
+        self.columns: tuple[str, ...] = ()
+
+    def check(self) -> int:
+        """Read everything once, refusing an unreadable file; returns the number of rows."""
+        count = 0
+        for _ in self:
+            count += 1
+        return count
+
+    def __iter__(self) -> Iterator[Row]:
+        origin = self.origin
+        with self._opener() as raw:
+            reader = csv.reader(_text_lines(raw, origin), strict=True)
+            try:
+                header = _first_record(reader)
+                if header is None:
+                    raise SourceError(f"{origin}: no header line (expected columns account,user)")
+                account_at, user_at, carried = _map_header(header, origin)
+                self.columns = tuple(name for _, name in carried)
+                line = reader.line_num
+                for record in reader:
+                    number, line = line + 1, reader.line_num
+                    if any(cell.strip() for cell in record):
+                        yield _csv_row(number, record, len(header), account_at, user_at, carried)
+            except csv.Error as exc:
+                raise SourceError(
+                    f"{origin}: line {reader.line_num}: not valid CSV: {exc}") from None
+
+
 def parse_csv(data: bytes, origin: str) -> tuple[list[Row], list[str]]:
-    """Rows and carried column names of a CSV; row numbers are editor line numbers."""
+    """Rows and carried column names of CSV bytes (for small inputs and tests)."""
     if not data:
         raise SourceError(f"{origin}: the input is empty (0 bytes)")
-    text = _decode(data, origin)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = _first_record(reader)
-        if header is None:
-            raise SourceError(f"{origin}: no header line (expected columns account,user)")
-        account_at, user_at, carried = _map_header(header, origin)
-        rows: list[Row] = []
-        line = reader.line_num
-        for record in reader:
-            number, line = line + 1, reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            rows.append(_csv_row(number, record, len(header), account_at, user_at, carried))
-    except csv.Error as exc:
-        raise SourceError(f"{origin}: line {reader.line_num}: not valid CSV: {exc}") from None
-    return rows, [name for _, name in carried]
+    rows = CsvRows(lambda: io.BytesIO(data), origin)
+    return list(rows), list(rows.columns)
+
+
+def _text_lines(raw: BinaryIO, origin: str) -> Iterator[str]:
+    """Decoded lines, checked: UTF-8 (a BOM is fine) and no NUL bytes."""
+    for number, line in enumerate(raw, start=1):
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SourceError(
+                f"{origin}: line {number}: not UTF-8 text (save the file as UTF-8 CSV)"
+            ) from None
+        if "\x00" in text:
+            raise SourceError(f"{origin}: line {number}: contains NUL bytes: not a text CSV "
+                              "(UTF-16? save as UTF-8)")
+        yield text
 
 
 def _decode(data: bytes, origin: str) -> str:
@@ -191,7 +247,8 @@ def _read_yaml(path: Path, data: bytes) -> Batch:
     document = _load_yaml(data, str(path))
     if isinstance(document, list):
         rows, columns = yaml_rows(document, str(path))
-        return Batch(str(path), path.stem, tuple(rows), tuple(columns), _sha256(data))
+        return Batch(str(path), path.stem, tuple(rows), tuple(columns),
+                     _sha256(io.BytesIO(data)), len(rows))
     if isinstance(document, dict):
         return _read_job(path, data, document)
     raise SourceError(
@@ -248,25 +305,27 @@ def _read_job(path: Path, data: bytes, job: dict[Any, Any]) -> Batch:
         )
     if "users" not in job and "input" not in job:
         raise SourceError(f"{origin}: a job file needs users: (rows) and/or input: (a CSV path)")
-    rows: list[Row] = []
+    inline: tuple[Row, ...] = ()
     columns: dict[str, None] = {}
-    hashed = [data]
+    hashed: list[BinaryIO] = [io.BytesIO(data)]
+    from_csv: CsvRows | None = None
+    count = 0
     if "users" in job:
         users = job["users"]
         if not isinstance(users, list):
             raise SourceError(f"{origin}: users: must be a list of rows, found {_kind(users)}")
         more, names = yaml_rows(users, f"{origin}: users")
-        rows += more
+        inline, count = tuple(more), len(more)
         columns.update(dict.fromkeys(names))
     if "input" in job:
         if not isinstance(job["input"], str) or not job["input"].strip():
             raise SourceError(f"{origin}: input: must be a CSV path relative to the job file")
         csv_path = path.parent / job["input"]
-        csv_data = _read_bytes(csv_path)
-        more, names = parse_csv(csv_data, str(csv_path))
-        rows += more
-        columns.update(dict.fromkeys(names))
-        hashed.append(csv_data)
+        _check_readable(csv_path)
+        from_csv = CsvRows(lambda: csv_path.open("rb"), str(csv_path))
+        count += from_csv.check()
+        columns.update(dict.fromkeys(from_csv.columns))
+        hashed.append(csv_path.open("rb"))
     sandbox = job.get("sandbox")
     if sandbox is not None and not isinstance(sandbox, dict):
         raise SourceError(f"{origin}: sandbox: must be a mapping, found {_kind(sandbox)}")
@@ -277,14 +336,25 @@ def _read_job(path: Path, data: bytes, job: dict[Any, Any]) -> Batch:
     return Batch(
         source=origin,
         name=_safe_name(name) if name else path.stem,
-        rows=tuple(rows),
+        rows=_Chain(inline, from_csv) if from_csv is not None else inline,
         columns=tuple(columns),
         sha256=_sha256(*hashed),
+        row_count=count,
         settings=settings,
         sandbox=sandbox,
         base_dir=path.parent,
         job_file=True,
     )
+
+
+class _Chain:
+    """Inline rows, then a CSV's, re-iterable."""
+
+    def __init__(self, first: tuple[Row, ...], then: CsvRows) -> None:
+        self._first, self._then = first, then
+
+    def __iter__(self) -> Iterator[Row]:
+        return itertools.chain(self._first, self._then)
 
 
 def _safe_name(name: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -25,6 +25,7 @@ from rich.text import Text
 
 from .execute import OnResult
 from .models import Outcome, Result
+from .summary import Totals
 
 
 @contextmanager
@@ -56,14 +57,11 @@ class _RateColumn(ProgressColumn):
         return Text(f"{task.speed:.1f} rows/s" if task.speed else "")
 
 
-SHOWN_ROWS = 20  # rows needing a person listed on the terminal; the rest are in the report
-
-
-def print_summary(results: Sequence[Result], directory: Path, exit_code: int,
+def print_summary(totals: Totals, directory: Path, exit_code: int,
                   aborted: str, stream: TextIO = sys.stdout) -> None:
     """The outcome table, the rows that need a person, the report's place, and why the
     run stopped (if it did)."""
-    counts = Counter(result.outcome for result in results)
+    counts = totals.counts
     console = Console(file=stream, highlight=False, soft_wrap=True)
     table = Table(box=box.SIMPLE if stream.isatty() else box.ASCII, show_footer=True)
     table.add_column("outcome", footer="total")
@@ -73,13 +71,14 @@ def print_summary(results: Sequence[Result], directory: Path, exit_code: int,
         if counts.get(outcome, 0):
             table.add_row(str(outcome), str(counts[outcome]), "" if outcome.settled else "yes")
     console.print(table)
-    todo = [r for r in results if not r.outcome.settled]
-    for result in todo[:SHOWN_ROWS]:
+    for result in totals.needing_a_person:
         who = f"account {result.account or result.row.account} user {result.row.user}"
         console.print(f"  row {result.row.number}: {result.outcome} ({who}): {result.message}",
                       markup=False)
-    if len(todo) > SHOWN_ROWS:
-        console.print(f"  ... and {len(todo) - SHOWN_ROWS} more rows that need a person")
+    more = sum(n for o, n in counts.items() if not Outcome(o).settled) - len(
+        totals.needing_a_person)
+    if more > 0:
+        console.print(f"  ... and {more} more rows that need a person: see {directory}")
     if aborted:
         console.print(f"Run aborted: {aborted}. Rows not sent are marked not_attempted.")
     console.print(f"Report: {directory}/results.csv  (exit code {exit_code})")

@@ -129,8 +129,9 @@ def test_adaptive_rate_finds_an_unknown_limit():
     """Told --rate 5 L against a server allowing L: goodput >= 0.9 L, <= 3% refused, and
     better goodput than plain multiplicative back-off in the same run."""
     for limit in (10, 20, 50):
-        goodput, refused = _simulate(lambda c: RateLimiter(5 * limit, c), limit, 60)
-        plain, plain_refused = _simulate(lambda c: PlainBackoff(5 * limit, c), limit, 60)
+        ceiling = 5 * limit
+        goodput, refused = _simulate(lambda c, r=ceiling: RateLimiter(r, c), limit, 60)
+        plain, _ = _simulate(lambda c, r=ceiling: PlainBackoff(r, c), limit, 60)
         assert goodput >= 0.9 * limit, (limit, goodput)
         assert refused <= 0.03, (limit, refused)
         assert goodput > plain, (limit, goodput, plain)

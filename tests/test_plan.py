@@ -66,7 +66,7 @@ def test_emails_resolve_case_insensitively_and_duplicates_are_marked():
     directory = Directory.from_users([
         {"id": 11, "email": "ann@x.io"}, {"id": 5, "email": "twin@x.io"},
         {"id": 6, "email": "TWIN@x.io"}])
-    actions = plan(rows, directory)
+    actions = list(plan(rows, directory))
     assert _outcomes(actions) == [
         (2, None, 11), (3, Outcome.DUPLICATE, 11), (4, None, 11),
         (5, Outcome.MISSING, None), (6, Outcome.DUPLICATE, None), (7, Outcome.INVALID, None),
@@ -76,6 +76,6 @@ def test_emails_resolve_case_insensitively_and_duplicates_are_marked():
 
 def test_unreadable_directory_fails_only_email_rows():
     """If the user list cannot be read, email rows fail with the reason; ID rows still go."""
-    actions = plan([Row(2, "1", "a@x.io"), Row(3, "1", "9")], None, "HTTP 503")
+    actions = list(plan([Row(2, "1", "a@x.io"), Row(3, "1", "9")], None, "HTTP 503"))
     assert _outcomes(actions) == [(2, Outcome.FAILED, None), (3, None, 9)]
     assert "HTTP 503" in actions[0].message

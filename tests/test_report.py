@@ -20,7 +20,8 @@ def test_report_files_columns_and_permissions(tmp_path):
     ]
     for result in results:
         report.add(result)
-    report.finish(results, {"rows": 2})
+        report.write(result)
+    report.finish({"rows": 2})
     directory = tmp_path / "r"
     names = sorted(p.name for p in directory.iterdir())
     assert names == ["inflight.jsonl", "invalid.csv", "missing.csv", "results.csv",

@@ -80,7 +80,7 @@ def test_missing_file_directory_and_suffix(tmp_path):
 def test_stdin_is_csv():
     """`-` reads CSV from stdin."""
     batch = read_source("-", io.BytesIO(b"account,user\n1,2\n"))
-    assert (batch.name, len(batch.rows)) == ("stdin", 1)
+    assert (batch.name, batch.row_count, len(list(batch.rows))) == ("stdin", 1, 1)
 
 
 def test_yaml_row_list_numbers_positions_and_carries_keys(tmp_path):
