@@ -37,7 +37,7 @@ async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: W
     queue = enumerate(actions)
     buffer: dict[int, Result] = {}
     in_flight: dict[int, Action] = {}
-    progress = {"next": 0, "taken": 0}
+    progress = {"next": 0, "taken": 0, "waiting": 0}
     moved = anyio.Event()
     breaker = CircuitBreaker(api.settings.max_consecutive_failures)
 
@@ -47,13 +47,16 @@ async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: W
         while progress["next"] in buffer:
             ordered(buffer.pop(progress["next"]))
             progress["next"] += 1
-        moved.set()
-        moved = anyio.Event()
+        if progress["waiting"]:  # wake workers held back by the window
+            moved.set()
+            moved = anyio.Event()
 
     async def worker() -> None:
         while True:
             while progress["taken"] - progress["next"] >= WINDOW:
+                progress["waiting"] += 1
                 await moved.wait()
+                progress["waiting"] -= 1
             # Taking the next row never awaits, so no two workers take the same row.
             taken = next(queue, None)
             if taken is None:

@@ -90,7 +90,10 @@ class FirstSeen:
 
     def first(self, pair: str, position: int, row: int) -> int | None:
         """None if this position is the first to name `pair`, else that first row's number."""
-        self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (pair, position, row))
+        inserted = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?) RETURNING 1",
+                                    (pair, position, row)).fetchone()
+        if inserted:
+            return None
         found = self._db.execute("SELECT position, row FROM seen WHERE pair = ?",
                                  (pair,)).fetchone()
         return None if found[0] == position else int(found[1])

@@ -23,7 +23,7 @@ from .models import Outcome, Result, Row
 COLUMNS = ("row", "account", "user", "user_id", "outcome", "http_status", "attempts",
            "request_id", "message")
 ALWAYS_WRITTEN = (Outcome.REVOKED, Outcome.TOKEN_BLOCKED, Outcome.MISSING)
-SYNC_EVERY = 0.05  # seconds between journal fsyncs
+SYNC_EVERY = 0.25  # seconds between journal fsyncs
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
