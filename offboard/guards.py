@@ -60,10 +60,6 @@ def guard(action: Action, protection: Protection, directory: Directory | None) -
     return action
 
 
-def hold_back(actions: Iterable[Action], protection: Protection,
-              directory: Directory | None) -> list[Action]:
-    return [guard(action, protection, directory) for action in actions]
-
 
 def _why_protected(action: Action, protection: Protection, directory: Directory | None) -> str:
     user_id = action.user_id
@@ -78,10 +74,6 @@ def _why_protected(action: Action, protection: Protection, directory: Directory 
         return "protected user (--protect / protect:): not sent"
     return ""
 
-
-def revocations(actions: Iterable[Action]) -> list[Action]:
-    """The rows that would send a DELETE."""
-    return [action for action in actions if action.send]
 
 
 def check_cap(count: int, cap: int) -> None:
@@ -129,10 +121,3 @@ class Tally:
                          if (person := people.get(user)) is not None
                          and person.accounts and count == len(person.accounts))
 
-
-def doomed_users(actions: Iterable[Action], directory: Directory | None) -> frozenset[int]:
-    """Users whose every account is revoked by these actions: the API deletes them."""
-    tally = Tally(directory)
-    for action in actions:
-        tally.add(action)
-    return tally.doomed()

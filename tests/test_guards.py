@@ -4,7 +4,7 @@ import pytest
 
 from offboard.directory import Directory
 from offboard.errors import SettingsError
-from offboard.guards import Protection, check_cap, doomed_users, hold_back
+from offboard.guards import Protection, Tally, check_cap, guard
 from offboard.models import Action, Outcome, Row
 
 DIRECTORY = Directory.from_users([
@@ -13,6 +13,17 @@ DIRECTORY = Directory.from_users([
     {"id": 8, "email": "eve@x.io", "client_and_roles": [{"client_id": 10}]},
     {"id": 9, "email": "nobody@x.io"},
 ])
+
+
+def hold_back(actions, protection, directory):
+    return [guard(action, protection, directory) for action in actions]
+
+
+def doomed_users(actions, directory):
+    tally = Tally(directory)
+    for action in actions:
+        tally.add(action)
+    return tally.doomed()
 
 
 def send(number, account, user_id, user=None):
