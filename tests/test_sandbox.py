@@ -553,3 +553,93 @@ def test_load_world_rejects_a_non_mapping() -> None:
     """An empty or non-mapping sandbox section is a SandboxError, not a TypeError."""
     with pytest.raises(SandboxError, match=r"^x: expected a mapping, got NoneType None$"):
         load_world(None, origin="x")
+
+
+def test_load_world_rejects_an_alias_bomb_at_once() -> None:
+    """A billion-laughs value (or a list where a group belongs) is a short SandboxError in
+    milliseconds: the message describes the value without expanding it."""
+    import yaml
+
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    pairs = zip("abcdefgh", "bcdefghi", strict=True)
+    lines += [f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]" for a, b in pairs]
+    bomb = yaml.safe_load("\n".join(lines))["i"]
+    for path in (("account",), ("users", 0, "roles")):
+        scenario = base_scenario()
+        target: Any = scenario
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = bomb if path == ("account",) else {1: bomb}
+        started = time.monotonic()
+        with pytest.raises(SandboxError) as caught:
+            load_world(scenario, origin="x")
+        assert time.monotonic() - started < 1.0
+        assert len(str(caught.value)) < 300 and "\n" not in str(caught.value)
+
+
+# -- restarting with the same state -------------------------------------------------------------
+
+
+def test_restart_on_the_same_port_keeps_the_state() -> None:
+    """A sandbox stopped mid-run and started again on its port with its state keeps what was
+    applied; while it is down, a client gets connection refused (a transport error)."""
+    world = small_world()
+    first = Sandbox(world)
+    with first, client(first) as c:
+        assert c.delete("/iam/clients/1/client-users/2").status_code == 200
+    port = first.port  # still known after stop()
+    with pytest.raises(httpx.ConnectError), client(first) as c:
+        c.get("/iam/clients/me")
+    second = Sandbox(world, port=port, state=first.state)
+    with second, client(second) as c:
+        assert second.url == first.url
+        assert c.delete("/iam/clients/1/client-users/2").status_code == 404
+        assert c.delete("/iam/clients/1/client-users/3").status_code == 200
+    assert second.state is first.state
+    assert not first.has_access(1, 2) and not second.has_access(1, 3)
+    assert [r.status for r in second.requests()] == [404, 200]  # each sandbox logs its own
+
+
+def test_state_of_another_world_is_refused() -> None:
+    """A State belongs to its world: reusing it with a different world is a SandboxError."""
+    first = Sandbox(small_world())
+    with pytest.raises(SandboxError, match="another world"):
+        Sandbox(small_world(latency=0.1), state=first.state)
+    with pytest.raises(SandboxError, match="not started"):
+        _ = first.port
+
+
+def test_a_request_arriving_while_stopping_is_cut_and_not_applied() -> None:
+    """Once stop() has begun, a revoke that slips in on an open connection gets a truncated
+    answer (a transport error for the client), is not applied, and is logged with no status."""
+    import asyncio
+
+    from offboard.sandbox.app import ConnectionDropped, SandboxApp
+    from offboard.sandbox.faults import FaultInjector
+    from offboard.sandbox.log import RequestLog
+    from offboard.sandbox.state import State
+
+    world = small_world()
+    state, log, stopping = State(world), RequestLog(), threading.Event()
+    app = SandboxApp(state, log, FaultInjector(world.faults), stopping)
+    stopping.set()
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "DELETE",
+        "path": "/iam/clients/1/client-users/2",
+        "query_string": b"",
+        "headers": [(b"authorization", b"APIKey 7_0a1b2c3d")],
+    }
+    with pytest.raises(ConnectionDropped):
+        asyncio.run(app(scope, receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start"]  # no body: truncated
+    assert state.has_access(1, 2)
+    assert [(r.status, r.applied) for r in log.records()] == [(None, False)]

@@ -13,6 +13,7 @@ from offboard.sandbox.demo import DEMO_WORLD_PATH, demo_world
 from offboard.sandbox.log import RequestRecord
 from offboard.sandbox.scenario import load_world
 from offboard.sandbox.server import Sandbox, serve
+from offboard.sandbox.state import State
 from offboard.sandbox.world import SandboxError, World
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "RequestRecord",
     "Sandbox",
     "SandboxError",
+    "State",
     "World",
     "demo_world",
     "load_world",

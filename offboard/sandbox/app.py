@@ -93,6 +93,14 @@ class SandboxApp:
         query = scope["query_string"].decode("latin-1")
         status: int | None = None
         applied = False
+        if self._stopping.is_set():
+            # Stopping: a request that slips in on an open connection before uvicorn closes it
+            # is cut unanswered and not applied, as by a server killed mid-run.
+            self.log.fill(
+                slot, RequestRecord(arrived, method, path, query, None, False, request_id)
+            )
+            await _send(send, error(503, "The server is stopping."), request_id, drop=True)
+            raise ConnectionDropped
         try:
             await self._pause(self.faults.faults.latency)
             response, after = self._decide(method, path, query, scope["headers"])

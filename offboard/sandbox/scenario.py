@@ -7,6 +7,7 @@ scenario quietly test nothing.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NoReturn
@@ -32,8 +33,15 @@ def load_world(mapping: object, origin: str = "sandbox") -> World:
     return _Reader(origin).world(mapping)
 
 
+# reprlib, not repr: a YAML alias bomb (billion laughs) loads in microseconds as shared
+# lists, but its full repr would take gigabytes. Depth and items are bounded here.
+_SHORT = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 30
+
+
 def _describe(value: object) -> str:
-    text = repr(value)
+    text = _SHORT.repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{type(value).__name__} {text}"
@@ -185,9 +193,11 @@ class _Reader:
             account_id = self.integer(key, f"{where} key")
             if account_id not in accounts:
                 self.fail(_join(where, account_id), "account is not listed under accounts")
-            if role not in ROLE_IDS:
+            # isinstance first: a list or mapping here is unhashable, and may be an alias bomb.
+            if not isinstance(role, str) or role not in ROLE_IDS:
                 choices = ", ".join(ROLE_IDS)
-                self.fail(_join(where, account_id), f"unknown group {role!r} (one of: {choices})")
+                shown = repr(role) if isinstance(role, str) else _describe(role)
+                self.fail(_join(where, account_id), f"unknown group {shown} (one of: {choices})")
             roles[account_id] = role
         return roles
 

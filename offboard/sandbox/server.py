@@ -25,12 +25,23 @@ STOP_TIMEOUT = 5.0
 
 
 class Sandbox:
-    """A sandbox server in a daemon thread. Use as a context manager; one start per instance."""
+    """A sandbox server in a daemon thread. Use as a context manager; one start per instance.
 
-    def __init__(self, world: World, port: int = 0) -> None:
+    `state` continues the memberships and token deletions of an earlier sandbox of the same
+    world, so a test can stop a sandbox mid-run and start another on the same port with
+    everything it had applied, as if one server had restarted:
+
+        sb.stop()
+        again = Sandbox(sb.world, port=sb.port, state=sb.state)
+    """
+
+    def __init__(self, world: World, port: int = 0, *, state: State | None = None) -> None:
+        if state is not None and state.world != world:
+            raise SandboxError("the state given belongs to another world")
         self.world = world
         self._port = port
-        self._state = State(world)
+        self._bound: int | None = None  # the port actually bound, kept after stop()
+        self._state = state if state is not None else State(world)
         self._log = RequestLog()
         self._stopping = threading.Event()
         self._sock: socket.socket | None = None
@@ -66,6 +77,7 @@ class Sandbox:
         )
         hide_drop_tracebacks()  # after Config, which reconfigures uvicorn's loggers
         self._sock = _listen(self._port)
+        self._bound = self._sock.getsockname()[1]
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._run, name=f"offboard-sandbox:{self.port}", daemon=True
@@ -104,10 +116,15 @@ class Sandbox:
 
     @property
     def port(self) -> int:
-        if self._sock is None:
+        """The port it listens on; still known after stop(), to restart on the same port."""
+        if self._bound is None:
             raise SandboxError("the sandbox is not started")
-        port: int = self._sock.getsockname()[1]
-        return port
+        return self._bound
+
+    @property
+    def state(self) -> State:
+        """The live state: hand it to a new Sandbox to carry on after this one stops."""
+        return self._state
 
     @property
     def url(self) -> str:
