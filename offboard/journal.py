@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Refused
-from .models import Outcome, Result, Row
+from .models import Outcome, Result, Row, plain
 
 RowKey = tuple[int, str, str]
 
@@ -30,7 +30,8 @@ KEPT = frozenset({Outcome.REVOKED, Outcome.MISSING, Outcome.DUPLICATE, Outcome.I
 
 def row_key(row: Row, account: int | None) -> RowKey:
     """Identifies a row across runs of the same SOURCE."""
-    return (row.number, str(account if account is not None else row.account), str(row.user))
+    return (row.number, str(account if account is not None else plain(row.account)),
+            str(plain(row.user)))
 
 
 def record_key(record: Mapping[str, Any]) -> RowKey:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from .models import Result
+from .models import Result, plain
 
 
 class Log:
@@ -32,14 +32,14 @@ class Log:
     def row(self, result: Result) -> None:
         row = result.row
         if self.json:
-            self._emit("row", row=row.number, account=result.account, user=_plain(row.user),
+            self._emit("row", row=row.number, account=result.account, user=plain(row.user),
                        user_id=result.user_id, outcome=str(result.outcome),
                        http_status=result.http_status, attempts=result.attempts,
                        request_id=result.request_id, message=result.message)
         elif self.verbosity > 0:
-            account = result.account or row.account
-            self._line(f"row {row.number}: {result.outcome}: account {account} user {row.user}: "
-                       f"{result.message}")
+            account = result.account or plain(row.account)
+            self._line(f"row {row.number}: {result.outcome}: account {account} "
+                       f"user {plain(row.user)}: {result.message}")
 
     def retry(self, method: str, path: str, attempt: int, reason: str, delay: float) -> None:
         if self.json:
@@ -69,7 +69,3 @@ class Log:
     def _line(self, text: str) -> None:
         self._stream.write(text + "\n")
         self._stream.flush()
-
-
-def _plain(value: Any) -> Any:
-    return value if value is None or isinstance(value, (str, int, float, bool)) else None

@@ -36,6 +36,17 @@ class Outcome(enum.StrEnum):
 _SETTLED = frozenset({Outcome.REVOKED, Outcome.MISSING, Outcome.DUPLICATE, Outcome.WOULD_REVOKE})
 
 
+def plain(value: Any) -> Any:
+    """An input value as the person wrote it, or `<list>`-style for anything else.
+
+    YAML can put a whole structure (even an alias bomb) where a scalar belongs:
+    it is never turned into text, only named.
+    """
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return f"<{type(value).__name__}>"
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One input row as the person wrote it, before any checking.

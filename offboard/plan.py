@@ -67,6 +67,8 @@ def _parse_id(value: Any, field: str, also: str = "") -> int | str:
     text = str(value).strip()
     if not _DIGITS.match(text):
         return wanted
+    if len(text.lstrip("0")) > 19:  # before int(): Python refuses to parse huge numbers
+        return f"{field}: {len(text)}-digit number is larger than a 64-bit ID"
     number = int(text)
     if number == 0:
         return f"{field}: must be a positive integer ID, found 0"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import SettingsError
-from .models import Outcome, Result, Row
+from .models import Outcome, Result, Row, plain
 
 COLUMNS = ("row", "account", "user", "user_id", "outcome", "http_status", "attempts",
            "request_id", "message")
@@ -85,7 +85,8 @@ class Report:
             temporary = self.directory / f".{name}.tmp"
             temporary.unlink(missing_ok=True)
             handle = _open_private(temporary, "x")
-            writer = csv.writer(handle, lineterminator="\n")
+            # CRLF, as RFC 4180 says: a cell holding a bare CR is then quoted, not split.
+            writer = csv.writer(handle, lineterminator="\r\n")
             writer.writerow(self._header)
             self._tables[name] = (handle, writer)
         return self._tables[name]
@@ -94,8 +95,8 @@ class Report:
         """Note a row just before its first request (see journal.py)."""
         assert self._in_flight is not None
         self._in_flight.write(json.dumps(
-            {"row": row.number, "account": account if account is not None else _plain(row.account),
-             "user": _plain(row.user)}, ensure_ascii=False) + "\n")
+            {"row": row.number, "account": account if account is not None else plain(row.account),
+             "user": plain(row.user)}, ensure_ascii=False) + "\n")
         self._in_flight.flush()
 
     def close(self) -> None:
@@ -110,8 +111,8 @@ class Report:
         row = result.row
         record: dict[str, Any] = {
             "row": row.number,
-            "account": result.account if result.account is not None else _plain(row.account),
-            "user": _plain(row.user),
+            "account": result.account if result.account is not None else plain(row.account),
+            "user": plain(row.user),
             "user_id": result.user_id,
             "outcome": str(result.outcome),
             "http_status": result.http_status,
@@ -173,13 +174,6 @@ def neutralise(cell: str) -> str:
 
 def _cell(value: Any) -> str:
     return "" if value is None else str(value)
-
-
-def _plain(value: Any) -> Any:
-    """An input value as the person wrote it (scalars only: YAML could hold anything)."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return f"<{type(value).__name__}>"
 
 
 def _open_private(path: Path, mode: str) -> IO[str]:

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import itertools
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,9 +258,36 @@ def _read_yaml(path: Path, data: bytes) -> Batch:
     )
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML with plain scalars: an integer is decimal digits and nothing else.
+
+    PyYAML follows YAML 1.1, where `0101` is octal 65 and `1:41` is base-60 101:
+    a user ID written that way would revoke someone the file never named. Dates
+    stay text too (an impossible date would otherwise crash the loader).
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers
+            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"),
+                              list("-+0123456789"))
+
+
+def _decimal(loader: yaml.SafeLoader, node: yaml.Node) -> int | str:
+    text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    # Huge numbers stay text: plan.py reports them as too large for an ID.
+    return int(text, 10) if len(text) <= 30 else text
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _decimal)
+
+
 def _load_yaml(data: bytes, origin: str) -> Any:
     try:
-        return yaml.safe_load(_decode(data, origin))
+        return yaml.load(_decode(data, origin), Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -268,6 +296,9 @@ def _load_yaml(data: bytes, origin: str) -> Any:
         raise SourceError(f"{origin}: not valid YAML: {type(exc).__name__}") from None
     except RecursionError:
         raise SourceError(f"{origin}: YAML nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a value PyYAML cannot build
+        raise SourceError(f"{origin}: not valid YAML: a value cannot be read "
+                          f"({type(exc).__name__})") from None
 
 
 def yaml_rows(items: list[Any], origin: str) -> tuple[list[Row], list[str]]:

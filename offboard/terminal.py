@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .execute import OnResult
-from .models import Outcome, Result
+from .models import Outcome, Result, plain
 from .summary import Totals
 
 
@@ -72,7 +72,7 @@ def print_summary(totals: Totals, directory: Path, exit_code: int,
             table.add_row(str(outcome), str(counts[outcome]), "" if outcome.settled else "yes")
     console.print(table)
     for result in totals.needing_a_person:
-        who = f"account {result.account or result.row.account} user {result.row.user}"
+        who = f"account {result.account or plain(result.row.account)} user {plain(result.row.user)}"
         console.print(f"  row {result.row.number}: {result.outcome} ({who}): {result.message}",
                       markup=False)
     more = sum(n for o, n in counts.items() if not Outcome(o).settled) - len(

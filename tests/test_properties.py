@@ -158,9 +158,6 @@ def test_parse_never_raises(account, user, problem):
         assert isinstance(target, str) and target.startswith(("account:", "user:", "row "))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "plan.py _parse_id calls int(text) before checking the length: a digit string over 4300 "
-    "digits raises ValueError (Python's int-from-str limit) and the run dies with exit 3"))
 def test_parse_of_a_5000_digit_id_is_a_problem_not_a_crash():
     """A 5,000-digit user ID is `user: ... larger than a 64-bit ID`, like a 30-digit one."""
     assert "larger than a 64-bit ID" in str(parse(Row(2, "10", "9" * 5000)))

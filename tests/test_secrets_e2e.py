@@ -294,10 +294,6 @@ def test_formula_cells_are_neutralised_in_csv_but_exact_in_jsonl(cli, sandbox):
     assert {j["row"]: j["account"] for j in journal}[4] == "-10"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "report.py _csv_text uses csv.writer(lineterminator='\\n'), which quotes cells holding "
-    "'\\n' but not a bare '\\r': a carried cell with a CR is written unquoted and every "
-    "CSV reader (Excel, csv with newline='') splits the record there"))
 def test_a_carried_carriage_return_keeps_one_csv_record_per_row(cli, sandbox):
     """A cell starting with CR (a formula after it) is neutralised like the others, and
     results.csv still has exactly one record per row."""

@@ -1,0 +1,80 @@
+"""The benchmark harness still works: `benchmarks/run.py --quick` completes and prints figures.
+
+No speed is asserted (timed assertions flake on shared CI machines); the full benchmark is run
+by hand and recorded in BENCHMARKS.md. Without the official SDK (`gcore`, the `bench` extra) the
+SDK comparison is skipped, but the offboard and naive-loop parts still run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "benchmarks" / "run.py"
+HAS_SDK = importlib.util.find_spec("gcore") is not None
+NO_SDK = ("the official SDK `gcore` is not installed (pip install -e '.[bench]'): "
+          "the SDK comparison is skipped; offboard and the naive loop still ran")
+
+
+def run_quick(*args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
+    done = subprocess.run([sys.executable, str(RUN), "--quick", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert "Finished in" in done.stdout
+    return done.stdout
+
+
+def line(output: str, pattern: str) -> str:
+    """The first line matching `pattern` at its start."""
+    found = [text for text in output.splitlines() if re.match(pattern, text)]
+    assert found, f"no line matching {pattern!r} in:\n{output}"
+    return found[0]
+
+
+def numbers(text: str) -> list[float]:
+    return [float(x.replace(",", "")) for x in re.findall(r"\d[\d,]*(?:\.\d+)?", text)]
+
+
+def assert_client_measured(output: str, client: str) -> None:
+    """`client  60/60  wall  before  rows/s  rows/s  CPU  marginal  RSS  busy`: every row
+    revoked and the figures measured (marginal is n/a in quick mode)."""
+    figures = numbers(line(output, rf"{client} +\d+/\d+ "))
+    assert len(figures) >= 9, output
+    revoked, rows, wall, _before, whole, steady, cpu, rss = figures[:8]
+    assert revoked == rows > 0, output
+    assert min(wall, whole, steady, cpu, rss) > 0, output
+
+
+@pytest.mark.timeout(300)
+def test_quick_benchmark_runs_every_section() -> None:
+    output = run_quick()
+    for heading in ("== The sandbox's own ceiling", "== offboard vs the official SDK",
+                    "== offboard's achieved rate", "== Adaptive", "== Memory"):
+        assert heading in output
+    assert not re.search(r"\berror\b|exit \d+:", output), output
+    assert re.search(r"Sandbox ceiling \(best raw rate\): [\d,]+ req/s", output)
+    for client in ("offboard", "naive"):
+        assert_client_measured(output, client)
+    assert line(output, "offboard / naive")
+    assert numbers(line(output, r"100 +8 +100 +\d+ +[\d.,]+ "))  # quick mode's rate setting
+    assert re.search(r"^20 +100 +30 ", output, re.MULTILINE)  # the adaptive run
+    assert "Ratio large / small:" in output  # the memory pair
+    if not HAS_SDK:
+        assert "SKIPPED the SDK" in output
+
+
+@pytest.mark.skipif(not HAS_SDK, reason=NO_SDK)
+@pytest.mark.timeout(300)
+def test_quick_benchmark_measures_the_official_sdk() -> None:
+    output = run_quick("--only", "compare")
+    assert_client_measured(output, "sdk")
+    assert line(output, "offboard / sdk")
+    assert "Target: offboard >= 4 x the SDK's throughput" in output
