@@ -10,12 +10,14 @@ and tenacity decides on that value.
 from __future__ import annotations
 
 import random
+import ssl
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import certifi
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 from tenacity.stop import stop_base
@@ -66,26 +68,60 @@ class Attempt:
         return self.reached and (self.status is None or self.status >= 500)
 
 
+class ClientPool:
+    """`concurrency` HTTP clients of one connection each, lent out a request at a time.
+
+    Why not one client with `concurrency` connections: on every request httpx
+    checks each pooled connection for expiry (a poll() and more per
+    connection), which at 32 connections cost about 5 ms of CPU per request
+    here; one connection per client costs about 1.1 ms. The clients share one
+    TLS context, since loading the CA bundle takes ~35 ms each.
+    """
+
+    def __init__(self, settings: Settings,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        host = httpx.URL(settings.base_url).host
+        tls = ssl.create_default_context(cafile=certifi.where())
+        self._clients = [httpx.AsyncClient(
+            base_url=settings.base_url,
+            headers={
+                "Authorization": f"APIKey {settings.api_key.reveal()}",
+                "User-Agent": f"offboard/{__version__}",
+                "Accept": "application/json",
+            },
+            timeout=httpx.Timeout(settings.timeout),
+            follow_redirects=False,  # the key must never travel to another host
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            verify=tls,
+            # Proxy variables are for reaching the real API; a loopback sandbox
+            # must be reached directly.
+            trust_env=not is_loopback(host),
+            transport=transport,
+        ) for _ in range(settings.concurrency)]
+        self._idle = list(self._clients)
+        self._available = anyio.Semaphore(len(self._clients))
+
+    async def request(self, method: str, path: str,
+                      params: Mapping[str, Any] | None = None) -> httpx.Response:
+        async with self._available:
+            client = self._idle.pop()  # never empty: the semaphore counts idle clients
+            try:
+                return await client.request(method, path, params=params)
+            finally:
+                self._idle.append(client)
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for client in self._clients:
+            await client.aclose()
+
+
 def make_client(settings: Settings, transport: httpx.AsyncBaseTransport | None = None
-                ) -> httpx.AsyncClient:
-    """The HTTP client: key in a header, no redirects (the key must not travel)."""
-    host = httpx.URL(settings.base_url).host
-    return httpx.AsyncClient(
-        base_url=settings.base_url,
-        headers={
-            "Authorization": f"APIKey {settings.api_key.reveal()}",
-            "User-Agent": f"offboard/{__version__}",
-            "Accept": "application/json",
-        },
-        timeout=httpx.Timeout(settings.timeout),
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=settings.concurrency,
-                            max_keepalive_connections=settings.concurrency),
-        # Proxy variables are for reaching the real API; a loopback sandbox
-        # must be reached directly.
-        trust_env=not is_loopback(host),
-        transport=transport,
-    )
+                ) -> ClientPool:
+    """The HTTP clients of a run: key in a header, no redirects."""
+    return ClientPool(settings, transport)
 
 
 OnRetry = Callable[[str, str, int, str, float], None]
@@ -93,7 +129,7 @@ OnRetry = Callable[[str, str, int, str, float], None]
 
 
 class Api:
-    def __init__(self, settings: Settings, client: httpx.AsyncClient,
+    def __init__(self, settings: Settings, client: ClientPool,
                  clock: Clock | None = None, rng: random.Random | None = None,
                  on_retry: OnRetry | None = None) -> None:
         self.settings = settings
