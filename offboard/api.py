@@ -230,7 +230,9 @@ class Api:
             self.statuses[str(result.status or "error")] += 1
             if result.status == 401:
                 self.abort("the API rejected the API key (401)")
-            elif result.status == 429:
+            elif result.status is not None and result.status != 429:
+                self.limiter.answered()
+            if result.status == 429:
                 # The whole run backs off, not only this request; a wait longer than the
                 # cap fails this row instead (see asked_to_wait_too_long), so no one waits.
                 pause = result.retry_after if result.retry_after is not None else 1.0

@@ -8,7 +8,7 @@ reserved before sleeping, so concurrent workers queue in order without a lock
 Adapting: Gcore publishes no limit, so `--rate` is only a ceiling. On a 429
 every request waits out the server's Retry-After (a pause shared by all
 workers), and the rate is set from what the server just accepted: the number
-of requests started in the last second, less the one refused. After the
+of answers other than 429 received in the last second. After the
 pause the rate restarts at 97% of that ceiling W and grows back like CUBIC's
 convex phase,
 
@@ -49,7 +49,7 @@ class RateLimiter:
         self._adaptive = adaptive
         self._next_slot = -math.inf
         self._resume_at = -math.inf
-        self._recent: deque[float] = deque()  # slots granted in the last second
+        self._accepted: deque[float] = deque()  # answers other than 429 in the last second
         self._limit: float | None = None  # W: the last measured limit
         self._probe_from = -math.inf  # when the climb after the last cut started
 
@@ -71,10 +71,14 @@ class RateLimiter:
                 await self._clock.sleep(slot - now)
             # A pause (429) that arrived while we slept moves us behind it.
             if self._resume_at <= slot:
-                self._recent.append(slot)
-                while self._recent[0] <= slot - 1.0:
-                    self._recent.popleft()
                 return
+
+    def answered(self) -> None:
+        """Count an answer that was not a 429: what the server accepts is the limit."""
+        now = self._clock.now()
+        self._accepted.append(now)
+        while self._accepted[0] <= now - 1.0:
+            self._accepted.popleft()
 
     def pause(self, seconds: float) -> None:
         """Hold every request back for `seconds`."""
@@ -87,10 +91,10 @@ class RateLimiter:
             self.pause(retry_after)
             return
         if self._adaptive:
-            while self._recent and self._recent[0] <= now - 1.0:
-                self._recent.popleft()
+            while self._accepted and self._accepted[0] <= now - 1.0:
+                self._accepted.popleft()
             current = self.rate(now)
-            accepted = len(self._recent) - 1
+            accepted = len(self._accepted)
             self._limit = min(current, max(accepted, current * BACKOFF, MIN_RATE))
         self.pause(retry_after)
         self._probe_from = self._resume_at

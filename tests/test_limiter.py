@@ -99,7 +99,9 @@ def _simulate(limiter_factory, limit: int, seconds: float) -> tuple[float, float
     async def go() -> None:
         while clock.now() < seconds:
             await limiter.acquire()
-            if not server.answer(clock.now()):
+            if server.answer(clock.now()):
+                limiter.answered()
+            else:
                 limiter.throttled(1.0)
 
     anyio.run(go)
@@ -142,7 +144,9 @@ def test_decrease_then_recovery_with_an_injected_clock():
     slowly at first, reaching the old limit after PROBE_SECONDS, never above --rate."""
     clock = FakeClock()
     limiter = RateLimiter(60, clock)
-    _grants(limiter, clock, 40)  # 40 starts in 0.65 s at rate 60 (a quarter of 60 is 15)
+    for _ in range(39):  # 39 answers accepted in the last second (a quarter of 60 is 15)
+        clock.time += 0.015
+        limiter.answered()
     clock.time = 0.7
     limiter.throttled(2.0)
     assert limiter._resume_at == 2.7
