@@ -3,7 +3,7 @@
 import anyio
 import pytest
 
-from offboard.limiter import RateLimiter
+from offboard.limiter import MIN_RATE, RateLimiter
 
 from .helpers import FakeClock
 
@@ -157,14 +157,19 @@ def test_decrease_then_recovery_with_an_injected_clock():
     assert limiter.rate(start + 200) == 60  # capped by the ceiling
 
 
-def test_one_429_never_cuts_below_a_quarter():
-    """A 429 when few requests went out recently cuts the rate to a quarter at most."""
+def test_a_429_after_few_answers_lowers_the_rate_to_what_was_accepted():
+    """With only 3 answers accepted in the last second, the rate becomes about 3/s (never
+    below MIN_RATE, even with none)."""
     clock = FakeClock()
     limiter = RateLimiter(40, clock)
-    _grants(limiter, clock, 1)
-    clock.time = 5.0
+    for _ in range(3):
+        limiter.answered()
+    clock.time = 0.5
     limiter.throttled(1.0)
-    assert limiter.rate(6.0) == pytest.approx(0.97 * 10)
+    assert limiter.rate(2.0) == pytest.approx(0.97 * 3)
+    clock.time = 10.0
+    limiter.throttled(1.0)
+    assert limiter.rate(11.0) == MIN_RATE
 
 
 def test_429s_of_one_burst_count_once():
