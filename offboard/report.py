@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import time
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,6 @@ from .models import Outcome, Result, Row, plain
 COLUMNS = ("row", "account", "user", "user_id", "outcome", "http_status", "attempts",
            "request_id", "message")
 ALWAYS_WRITTEN = (Outcome.REVOKED, Outcome.TOKEN_BLOCKED, Outcome.MISSING)
-SYNC_EVERY = 0.25  # seconds between journal fsyncs
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -44,7 +43,7 @@ class Report:
         self._in_flight: IO[str] | None = None
         self._header = [*COLUMNS, *self.carried.values()]
         self._tables: dict[str, tuple[IO[str], Any]] = {}  # file name -> (file, csv writer)
-        self._synced = 0.0
+        self._syncer: _Syncer | None = None
 
     @staticmethod
     def check_dir(directory: Path, chosen: bool) -> Path:
@@ -73,6 +72,7 @@ class Report:
         """Open the journal in a directory made by make_dir."""
         report = cls(directory, columns)
         report._journal = _open_private(directory / "results.jsonl", "a")
+        report._syncer = _Syncer(report._journal.fileno())
         report._in_flight = _open_private(directory / "inflight.jsonl", "a")
         for outcome in ALWAYS_WRITTEN:
             report._table(f"{outcome}.csv")
@@ -100,6 +100,9 @@ class Report:
         self._in_flight.flush()
 
     def close(self) -> None:
+        if self._syncer is not None:
+            self._syncer.stop()  # before the file it syncs is closed
+            self._syncer = None
         for handle in (self._journal, self._in_flight):
             if handle is not None:
                 handle.flush()
@@ -127,17 +130,14 @@ class Report:
     def add(self, result: Result) -> None:
         """Append one settled row to the journal.
 
-        Flushed at once, so a killed process loses nothing; fsync'd in groups
-        (at most SYNC_EVERY seconds apart), so a fast run is not held up by a
-        disk flush per row and a power cut loses at most that much.
+        Flushed at once, so a killed process loses nothing, and fsync'd by a
+        background thread right after (see _Syncer), so a power cut loses at
+        most the rows of one fsync while the event loop never waits on the disk.
         """
-        assert self._journal is not None
+        assert self._journal is not None and self._syncer is not None
         self._journal.write(json.dumps(self.record(result), ensure_ascii=False) + "\n")
         self._journal.flush()
-        now = time.monotonic()
-        if now - self._synced >= SYNC_EVERY:
-            os.fsync(self._journal.fileno())
-            self._synced = now
+        self._syncer.request()
 
     def write(self, result: Result) -> None:
         """Add one row, in input order, to results.csv and its outcome's CSV."""
@@ -165,6 +165,40 @@ class Report:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.directory / name)
+
+
+class _Syncer:
+    """fsyncs a file descriptor in a thread whenever asked: group commit.
+
+    An fsync per row on the event loop cost 0.2 ms (up to 5 ms under load) of
+    blocking each. Here every row flushed before an fsync starts is on disk when
+    it ends; rows arriving meanwhile go with the next one.
+    """
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="offboard-journal-sync",
+                                        daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        self._wanted.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wanted.set()
+        self._thread.join()
+        os.fsync(self._descriptor)
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stopping:
+                return
+            os.fsync(self._descriptor)
 
 
 def neutralise(cell: str) -> str:
