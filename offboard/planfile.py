@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Refused, SourceError
-from .models import Action, Outcome, Result, Row
+from .models import Action, Outcome, Result, Row, plain
 
 FORMAT = "offboard-plan/1"
 # Long enough to plan in the morning and run after a review; short enough
@@ -65,8 +65,8 @@ class PlanWriter:
     def write(self, r: Result) -> None:
         row = {
             "row": r.row.number,
-            "account": r.account if r.account is not None else _scalar(r.row.account),
-            "user": _scalar(r.row.user),
+            "account": r.account if r.account is not None else plain(r.row.account),
+            "user": plain(r.row.user),
             "user_id": r.user_id,
             "outcome": str(r.outcome),
             "message": r.message,
@@ -129,11 +129,6 @@ def check_same_key_user(plan: Plan, key_user: int) -> None:
     if plan.key_user is not None and key_user != plan.key_user:
         raise Refused(f"{plan.path}: the plan was made with the API key of user {plan.key_user}, "
                       f"this key belongs to user {key_user}: plan again with this key")
-
-
-def _scalar(value: Any) -> str | int | None:
-    """An input value as written; anything else (a YAML list, say) is not kept."""
-    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
 def _action(entry: Any) -> Action:

@@ -44,6 +44,9 @@ class Report:
         self._header = [*COLUMNS, *self.carried.values()]
         self._tables: dict[str, tuple[IO[str], Any]] = {}  # file name -> (file, csv writer)
         self._syncer: _Syncer | None = None
+        # Records built for the journal, kept until the row is written in input order
+        # (at most the reorder window), so each row is formatted once.
+        self._pending: dict[int, dict[str, Any]] = {}
 
     @staticmethod
     def check_dir(directory: Path, chosen: bool) -> Path:
@@ -135,13 +138,15 @@ class Report:
         most the rows of one fsync while the event loop never waits on the disk.
         """
         assert self._journal is not None and self._syncer is not None
-        self._journal.write(json.dumps(self.record(result), ensure_ascii=False) + "\n")
+        record = self._pending[id(result)] = self.record(result)
+        self._journal.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._journal.flush()
         self._syncer.request()
 
     def write(self, result: Result) -> None:
         """Add one row, in input order, to results.csv and its outcome's CSV."""
-        cells = [neutralise(_cell(value)) for value in self.record(result).values()]
+        record = self._pending.pop(id(result), None) or self.record(result)
+        cells = [neutralise(_cell(value)) for value in record.values()]
         for name in ("results.csv", f"{result.outcome}.csv"):
             self._table(name)[1].writerow(cells)
 
