@@ -9,12 +9,13 @@ and tenacity decides on that value.
 
 from __future__ import annotations
 
+import json
 import random
 import ssl
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import anyio
 import certifi
@@ -162,8 +163,11 @@ class Api:
         if exchange.status != 200 or not isinstance(body, dict):
             raise DirectoryError(_failure("reading /iam/clients/me", exchange))
         user_id = body.get("currentUser")
-        if not isinstance(user_id, int) or isinstance(user_id, bool):
-            raise DirectoryError("/iam/clients/me did not say which user the key belongs to")
+        if not _is_user_id(user_id):
+            # Unknown, not "no one": the guard protecting the key's own user must hold.
+            given = "no currentUser" if user_id is None else f"currentUser {_shown(user_id)}"
+            raise DirectoryError(self._redact(f"/iam/clients/me gave {given}, "
+                                              "which is not a user ID"))
         return user_id
 
     async def live_tokens(self, account: int, user_id: int) -> list[int]:
@@ -370,6 +374,17 @@ def _request_id(response: httpx.Response, body: Any) -> str:
     if isinstance(body, dict) and isinstance(body.get("request_id"), str):
         return str(body["request_id"])[:200]
     return ""
+
+
+def _is_user_id(value: object) -> TypeGuard[int]:
+    """A positive integer; 0, negatives, bools and text are not user IDs."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _shown(value: Any) -> str:
+    """A JSON value as the API wrote it, cut short."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _failure(doing: str, exchange: Exchange) -> str:

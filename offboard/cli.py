@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
+import uuid
+from datetime import UTC, datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +16,11 @@ import click
 from . import __version__
 from .errors import OffboardError
 from .guards import DEFAULT_MAX_REVOCATIONS
-from .run import Job, run
+from .invocation import run
+from .job import Job
+
+# How a failure that ends the process is printed: set once the options are parsed.
+_ERRORS = {"format": "text", "run_id": ""}
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -135,7 +142,10 @@ def _job(command: str, source: str, options: dict[str, Any], **extra: Any) -> Jo
     verbose, quiet = options.pop("verbose"), options.pop("quiet")
     if verbose and quiet:
         raise click.UsageError("-v and -q contradict each other: choose one")
-    return Job(source, command, numbers, verbosity=-1 if quiet else verbose, **options, **extra)
+    run_id = uuid.uuid4().hex[:12]
+    _ERRORS.update(format=options["log_format"], run_id=run_id)
+    return Job(source, command, numbers, verbosity=-1 if quiet else verbose, run_id=run_id,
+               **options, **extra)
 
 
 @cli.command("sandbox", context_settings=CONTEXT)
@@ -180,5 +190,11 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"offboard: {message}", err=True)
+    if _ERRORS["format"] == "json":
+        click.echo(json.dumps({
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "run_id": _ERRORS["run_id"], "job": None, "event": "error", "message": message,
+            "exit_code": code}, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"offboard: {message}", err=True)
     sys.exit(code)

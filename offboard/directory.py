@@ -17,6 +17,7 @@ class Person:
     id: int
     email: str
     accounts: frozenset[int]
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,9 @@ class Directory:
             accounts = frozenset(
                 entry["client_id"] for entry in (roles if isinstance(roles, list) else [])
                 if isinstance(entry, dict) and isinstance(entry.get("client_id"), int))
-            people[user_id] = Person(user_id, email, accounts)
+            name = user.get("name")
+            people[user_id] = Person(user_id, email, accounts,
+                                     name if isinstance(name, str) else "")
             by_email.setdefault(email.lower(), []).append(user_id)
         return cls(people, by_email)
 

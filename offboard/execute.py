@@ -24,12 +24,14 @@ from .models import Action, Outcome, Result
 from .retry import CircuitBreaker
 
 OnResult = Callable[[Result], None]
+# Sees a row as it settles and gives back the result to keep (the journal's version of it).
+OnSettled = Callable[[Result], Result]
 Work = Callable[[Action, Api], Awaitable[Result]]
 WINDOW = 2000  # rows a worker may run ahead of the oldest row still in flight
 
 
 async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: Work, *,
-                  settled: OnResult, ordered: OnResult, hard_stop: anyio.CancelScope,
+                  settled: OnSettled, ordered: OnResult, hard_stop: anyio.CancelScope,
                   carried: Callable[[Action], Result | None] = lambda action: None,
                   before_send: Callable[[Action], None] = lambda action: None) -> None:
     """Run every action; each result goes to `settled` (as it happens, except carried
@@ -70,7 +72,7 @@ async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: W
                 in_flight[index] = action
                 result = await settle(action, api, work)
                 del in_flight[index]
-                settled(result)
+                result = settled(result)
                 if action.send and breaker.record(_server_failure(result)):
                     api.abort(f"circuit breaker: {breaker.consecutive} rows in a row failed on "
                               "5xx or network errors, the API looks down; continue later "
@@ -85,12 +87,10 @@ async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: W
     if hard_stop.cancelled_caught:
         api.abort("stopped at once")
     for index in sorted(in_flight):
-        result = not_attempted(in_flight.pop(index), api.abort_reason)
-        settled(result)
+        result = settled(not_attempted(in_flight.pop(index), api.abort_reason))
         deliver(index, result)
     for index, action in queue:
-        result = carried(action) or await settle(action, api, work)
-        settled(result)
+        result = carried(action) or settled(await settle(action, api, work))
         deliver(index, result)
 
 

@@ -5,7 +5,6 @@ Pure functions over Actions, applied after the plan and before the first DELETE.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -86,19 +85,13 @@ def check_cap(count: int, cap: int) -> None:
 
 
 class Tally:
-    """What the rows to be sent add up to, counted as they stream past.
+    """What the rows to be sent add up to, counted as they stream past (memory grows with
+    users and accounts, not rows). Who the batch deletes is deletions.py's to say."""
 
-    Memory grows with users and accounts, not rows. Sendable rows are already
-    distinct (account, user) pairs, so counting a user's revoked accounts that
-    the user list knows tells whether all of them go: the API then deletes the
-    user.
-    """
-
-    def __init__(self, directory: Directory | None) -> None:
-        self._directory = directory
+    def __init__(self) -> None:
         self.sending = 0
         self.accounts: set[int] = set()
-        self._revoked_known: Counter[int] = Counter()
+        self.users: set[int] = set()
 
     def add(self, action: Action) -> None:
         if not action.send:
@@ -106,18 +99,4 @@ class Tally:
         assert action.account is not None and action.user_id is not None
         self.sending += 1
         self.accounts.add(action.account)
-        person = self._directory.people.get(action.user_id) if self._directory else None
-        known = person is not None and action.account in person.accounts
-        self._revoked_known[action.user_id] += 1 if known else 0
-
-    @property
-    def users(self) -> int:
-        return len(self._revoked_known)
-
-    def doomed(self) -> frozenset[int]:
-        """Users whose every account is revoked by this batch."""
-        people = self._directory.people if self._directory else {}
-        return frozenset(user for user, count in self._revoked_known.items()
-                         if (person := people.get(user)) is not None
-                         and person.accounts and count == len(person.accounts))
-
+        self.users.add(action.user_id)

@@ -2,10 +2,13 @@
 
 A report directory holds, besides the report:
 
-- `run.json`: the SOURCE and its sha256, written before the first request, so a
-  resume can refuse a different SOURCE;
-- `results.jsonl`: one record per settled row, appended and fsync'd (the last
-  record of a row wins);
+- `run.json`: the SOURCE and its sha256, and the options the run was given,
+  written before the first request, so a resume can refuse a different SOURCE
+  and reuse the same options; then, before the first DELETE, who the batch
+  deletes (deletions.py), so a resume marks the same rows;
+- `results.jsonl`: one record per settled row, appended and fsync'd as it
+  settles (the last record of a row wins); when the run ends it is replaced by
+  the same records once each, in input order (report.py);
 - `inflight.jsonl`: a line per row just before its first request. A row there
   with no settled record was in flight when the run died: its revoke may have
   been applied, so a 404 on resume is reported as such.
@@ -15,17 +18,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .deletions import Deletions
+from .directory import Person
 from .errors import Refused
 from .models import Outcome, Result, Row, plain
 
 RowKey = tuple[int, str, str]
 
-# Settled for good: resuming never sends these again.
-KEPT = frozenset({Outcome.REVOKED, Outcome.MISSING, Outcome.DUPLICATE, Outcome.INVALID})
+# Never sent again by a resume (or a later folder run): settled for good, or (forbidden,
+# invalid) needing a person to change something first. Every other row is retried.
+KEPT = frozenset({Outcome.REVOKED, Outcome.MISSING, Outcome.DUPLICATE, Outcome.INVALID,
+                  Outcome.FORBIDDEN})
 
 
 def row_key(row: Row, account: int | None) -> RowKey:
@@ -44,16 +51,25 @@ class Previous:
 
     settled: Mapping[RowKey, Mapping[str, Any]]
     in_flight: frozenset[RowKey]
+    options: Mapping[str, Any] | None = None  # as recorded in run.json (None: not recorded)
+    deletions: Any = None  # the run's deletions.Deletions, as recorded (None: decide again)
+    people: Mapping[int, Person] = field(default_factory=dict)  # the batch's users, recorded
+
+    def record(self, key: RowKey) -> Mapping[str, Any]:
+        return self.settled[key]
 
     def kept(self, key: RowKey, row: Row) -> Result | None:
         """The earlier result of a row that must not be sent again, else None."""
         record = self.settled.get(key)
         if record is None or Outcome(record["outcome"]) not in KEPT:
             return None
+        deleted = record.get("user_deleted")
         return Result(row, Outcome(record["outcome"]), _int(record.get("account")),
                       _int(record.get("user_id")), _int(record.get("http_status")),
                       int(record.get("attempts") or 0), str(record.get("request_id") or ""),
-                      str(record.get("message") or ""))
+                      str(record.get("message") or ""),
+                      user_deleted=deleted if isinstance(deleted, bool) else None,
+                      settled_at=str(record.get("settled_at") or ""))
 
 
 def read_previous(directory: Path, sha256: str) -> Previous:
@@ -62,6 +78,10 @@ def read_previous(directory: Path, sha256: str) -> Previous:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if directory.is_dir() and not (directory / "results.jsonl").exists() and all(
+                p.name.startswith(".") for p in directory.iterdir()):
+            # Killed before run.json was written, so before any request: start afresh.
+            return Previous({}, frozenset())
         raise Refused(f"--resume {directory}: no run.json: not an offboard report directory"
                       ) from None
     except (OSError, ValueError) as exc:
@@ -72,7 +92,21 @@ def read_previous(directory: Path, sha256: str) -> Previous:
                       f"({meta.get('source')}, sha256 differs); resume with the same file")
     settled = {record_key(r): r for r in _records(directory / "results.jsonl")}
     started = {record_key(r) for r in _records(directory / "inflight.jsonl")}
-    return Previous(settled, frozenset(started - settled.keys()))
+    options = meta.get("options")
+    return Previous(settled, frozenset(started - settled.keys()),
+                    options if isinstance(options, dict) else None,
+                    Deletions.from_json(meta.get("deletions")), _people(meta.get("people")))
+
+
+def _people(data: Any) -> dict[int, Person]:
+    if not isinstance(data, dict):
+        return {}
+    people = {}
+    for key, value in data.items():
+        if str(key).isdigit() and isinstance(value, dict):
+            people[int(key)] = Person(int(key), str(value.get("email") or ""), frozenset(),
+                                      str(value.get("name") or ""))
+    return people
 
 
 def _records(path: Path) -> list[dict[str, Any]]:

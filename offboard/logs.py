@@ -1,8 +1,10 @@
 """Log lines on stderr: plain text for people, one JSON object per line for machines.
 
 Text: quiet by default (the summary table is the output); -v adds a line per
-settled row and per retry; -q keeps only warnings. JSON: every settled row,
-every retry and a final summary, each line carrying the run's ID.
+settled row and per retry; -q silences notes and progress but never an error:
+every failure is one line whatever the verbosity. JSON: every settled row,
+every retry, hints, errors and a final summary, each line carrying the run's ID
+and the job's name; nothing but JSON lines is printed.
 """
 
 from __future__ import annotations
@@ -18,11 +20,17 @@ from .models import Result, plain
 
 class Log:
     def __init__(self, form: str = "text", verbosity: int = 0, run_id: str = "",
-                 stream: TextIO | None = None) -> None:
+                 stream: TextIO | None = None, job: str | None = None) -> None:
         self.json = form == "json"
         self.verbosity = verbosity
         self.run_id = run_id
+        self.job = job
         self._stream = stream or sys.stderr
+
+    def for_job(self, job: str) -> Log:
+        """The same log, its events marked with one job's name (folder runs)."""
+        return Log("json" if self.json else "text", self.verbosity, self.run_id, self._stream,
+                   job)
 
     @property
     def chatty(self) -> bool:
@@ -55,15 +63,31 @@ class Log:
         elif self.verbosity >= 0:
             self._line(f"offboard: {message}")
 
+    def error(self, message: str, **fields: Any) -> None:
+        """A failure: printed at every verbosity (-q included)."""
+        if self.json:
+            self._emit("error", message=message, **fields)
+        else:
+            self._line(f"offboard: {message}")
+
+    def hint(self, text: str, command: str) -> None:
+        """A command to paste (stdout in text mode, an event in JSON mode)."""
+        if self.json:
+            self._emit("hint", message=text, command=command)
+        elif self.verbosity >= 0:
+            sys.stdout.write(f"{text}: {command}\n")
+            sys.stdout.flush()
+
     def summary(self, summary: Mapping[str, Any]) -> None:
         if self.json:
             keys = ("command", "rows", "counts", "exit_code", "aborted", "started_at",
-                    "finished_at", "source")
-            self._emit("summary", **{k: summary.get(k) for k in keys})
+                    "finished_at", "source", "users_deleted", "users_would_be_deleted",
+                    "report_dir")
+            self._emit("summary", **{k: summary[k] for k in keys if k in summary})
 
     def _emit(self, event: str, **fields: Any) -> None:
         line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "run_id": self.run_id, "event": event, **fields}
+                "run_id": self.run_id, "job": self.job, "event": event, **fields}
         self._line(json.dumps(line, ensure_ascii=False))
 
     def _line(self, text: str) -> None:

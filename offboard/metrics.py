@@ -1,64 +1,149 @@
 """Prometheus textfile-collector metrics for unattended runs (node_exporter reads the file).
 
-Written atomically (temporary file, then rename) so the collector never reads
-half a file. `last_success` survives failed runs: it is carried over from the
-previous file, so an alert can fire when no run has succeeded for too long.
-A run counts as a success when it finished (exit code 0 or 1): rows needing a
-person are a job for people, not a broken run.
+Every invocation rewrites the whole file, folder runs and runs with nothing to do included.
+All series are gauges. Per job (label `job`, the job's name; one job for a single-file run):
+
+    offboard_rows{job,outcome}          rows by outcome (the contract's outcome strings)
+    offboard_rows_open{job}             rows still holding access; absent when the job was
+                                        refused before its rows were read
+    offboard_job_exit_code{job}         offboard_job_duration_seconds{job}
+    offboard_users_deleted{job}         offboard_retries{job}
+    offboard_requests{job,status}       HTTP requests by status ("200", "429", "error": no answer)
+
+Totals over the invocation:
+
+    offboard_batch_rows{outcome}        offboard_rows summed over the jobs
+    offboard_batch_rows_open            the known offboard_rows_open summed
+    offboard_exit_code                  the invocation's exit code
+    offboard_jobs                       number of jobs run
+    offboard_files_not_run{reason}      folder files not run ("not_a_job_file", "unreadable",
+                                        "sandbox_only"); only reasons that occurred get a sample,
+                                        so no sample means none: alert on `> 0`
+    offboard_last_run_timestamp_seconds     this invocation (Unix time), always
+    offboard_last_success_timestamp_seconds the last invocation that left nothing open: now, or
+                                        carried over from the previous file; absent until one
+
+Alert rules (node_exporter's own `job` label wins, so ours arrives as `exported_job` unless the
+scrape sets `honor_labels: true`; these two use only unlabelled series):
+
+    - alert: OffboardLeaverKeepsAccess      # a leaver has kept access for more than a day
+      expr: time() - offboard_last_success_timestamp_seconds > 86400
+    - alert: OffboardNotRunning             # no run for two intervals (here interval = 1h)
+      expr: time() - offboard_last_run_timestamp_seconds > 2 * 3600
+
+The first stays silent until a first success is recorded; for that case add
+`offboard_batch_rows_open > 0 unless on() offboard_last_success_timestamp_seconds` (for: 1d).
+
+The file appears complete and already mode 0644 (node_exporter runs as another user; it holds no
+personal data): write_to_textfile (temp, then rename) writes a hidden staging file, which is
+chmod-ed, then renamed onto PATH. Families are built with GaugeMetricFamily, not Gauge, so that
+PROMETHEUS_MULTIPROC_DIR in the environment cannot change how values are stored.
+prometheus_client (about 40 ms to import) is imported only when a metrics file is written.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import re
-from collections.abc import Mapping
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-PREFIX = "offboard"
-
-
-def write_metrics(path: Path, *, job: str, counts: Mapping[str, int],
-                  requests: Mapping[str, int], retries: int, duration: float,
-                  finished: float, exit_code: int) -> None:
-    success = finished if exit_code in (0, 1) else _previous_success(path, job)
-    label = f'job="{_escape(job)}"'
-    lines = [
-        *_metric("rows", "Rows of the last run by outcome.",
-                 [(f'{label},outcome="{o}"', n) for o, n in sorted(counts.items())]),
-        *_metric("requests", "HTTP requests of the last run by status (error: no answer).",
-                 [(f'{label},status="{s}"', n) for s, n in sorted(requests.items())]),
-        *_metric("retries", "Retries in the last run.", [(label, retries)]),
-        *_metric("duration_seconds", "Wall time of the last run.", [(label, round(duration, 3))]),
-        *_metric("exit_code", "Exit code of the last run.", [(label, exit_code)]),
-        *_metric("last_finished_timestamp_seconds", "When the last run ended (Unix time).",
-                 [(label, round(finished, 3))]),
-        *_metric("last_success_timestamp_seconds",
-                 "When a run last finished with exit code 0 or 1 (Unix time).",
-                 [(label, round(success, 3))] if success is not None else []),
-    ]
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.chmod(temporary, 0o644)  # node_exporter runs as another user; no personal data here
-    os.replace(temporary, path)
+LAST_SUCCESS = "offboard_last_success_timestamp_seconds"
 
 
-def _metric(name: str, help_text: str, samples: list[tuple[str, float]]) -> list[str]:
-    full = f"{PREFIX}_{name}"
-    out = [f"# HELP {full} {help_text}", f"# TYPE {full} gauge"]
-    out += [f"{full}{{{labels}}} {value!r}" for labels, value in samples]
-    return out
+@dataclass(frozen=True, slots=True)
+class JobMetrics:
+    job: str  # label `job`: the job's name, unique within one invocation
+    counts: Mapping[str, int]  # rows by outcome; {} when refused before the rows were known
+    open_rows: int | None  # rows still holding access; None when unknown (refused early)
+    exit_code: int
+    duration: float  # seconds
+    users_deleted: int = 0
+    requests: Mapping[str, int] = field(default_factory=dict)  # by status: "200", "429", "error"
+    retries: int = 0
 
 
-def _previous_success(path: Path, job: str) -> float | None:
+def write_metrics(path: Path, jobs: Sequence[JobMetrics], *, exit_code: int, nothing_open: bool,
+                  now: float, files_not_run: Mapping[str, int] | None = None) -> None:
+    """Rewrite PATH with this invocation's series (see the module docstring)."""
+    from prometheus_client import CollectorRegistry, write_to_textfile
+    from prometheus_client.core import GaugeMetricFamily
+
+    names = [j.job for j in jobs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"job names must be unique in one metrics file: {names}")
+    success = now if nothing_open else _previous_success(path)
+
+    collector = _Collector()
+
+    def gauge(name: str, help_text: str, labels: Sequence[str],
+              samples: Iterable[tuple[Sequence[str], float]]) -> None:
+        family = GaugeMetricFamily(f"offboard_{name}", help_text, labels=list(labels))
+        for values, value in samples:
+            family.add_metric(list(values), value)
+        collector.families.append(family)
+
+    job = ("job",)
+    gauge("rows", "Rows of the job by outcome.", ("job", "outcome"),
+          [((j.job, o), n) for j in jobs for o, n in sorted(j.counts.items())])
+    gauge("rows_open", "Rows of the job still holding access (they need a person).", job,
+          [((j.job,), j.open_rows) for j in jobs if j.open_rows is not None])
+    gauge("job_exit_code", "Exit code of the job.", job, [((j.job,), j.exit_code) for j in jobs])
+    gauge("job_duration_seconds", "Wall time of the job.", job,
+          [((j.job,), round(j.duration, 3)) for j in jobs])
+    gauge("users_deleted", "Users Gcore deleted: the job revoked their last account.", job,
+          [((j.job,), j.users_deleted) for j in jobs])
+    gauge("requests", "HTTP requests of the job by status (error: no answer).", ("job", "status"),
+          [((j.job, s), n) for j in jobs for s, n in sorted(j.requests.items())])
+    gauge("retries", "Retried requests of the job.", job, [((j.job,), j.retries) for j in jobs])
+    totals = sum((Counter(j.counts) for j in jobs), Counter[str]())
+    gauge("batch_rows", "Rows of all jobs of the invocation by outcome.", ("outcome",),
+          [((o,), n) for o, n in sorted(totals.items())])
+    gauge("batch_rows_open", "Rows of all jobs still holding access (where known).", (),
+          [((), sum(j.open_rows or 0 for j in jobs))])
+    gauge("exit_code", "Exit code of the invocation.", (), [((), exit_code)])
+    gauge("jobs", "Jobs the invocation ran.", (), [((), len(jobs))])
+    gauge("files_not_run", "Folder files not run, by reason (no sample: none).", ("reason",),
+          [((r,), n) for r, n in sorted((files_not_run or {}).items())])
+    gauge("last_run_timestamp_seconds", "When the invocation ran (Unix time).", (),
+          [((), round(now, 3))])
+    gauge("last_success_timestamp_seconds",
+          "When an invocation last left no row holding access (Unix time).", (),
+          [((), round(success, 3))] if success is not None else [])
+
+    registry = CollectorRegistry()
+    registry.register(collector)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        write_to_textfile(str(staging), registry)
+        os.chmod(staging, 0o644)  # node_exporter runs as another user; no personal data here
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+@dataclass(eq=False)  # a registry keys its collectors by identity
+class _Collector:
+    """The metric families of one invocation, handed to the registry as they are."""
+
+    families: list[Any] = field(default_factory=list)
+
+    def collect(self) -> Iterator[Any]:
+        return iter(self.families)
+
+
+def _previous_success(path: Path) -> float | None:
+    """The unlabelled last-success sample of the file at PATH; None if missing or garbled."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        found = [s.value for f in text_string_to_metric_families(text) for s in f.samples
+                 if s.name == LAST_SUCCESS and not s.labels and math.isfinite(s.value)]
+    except (OSError, UnicodeDecodeError, ValueError):
         return None
-    pattern = (rf'^{PREFIX}_last_success_timestamp_seconds\{{job="{re.escape(_escape(job))}"\}} '
-               r"([0-9.e+]+)$")
-    found = re.search(pattern, text, re.MULTILINE)
-    return float(found.group(1)) if found else None
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return float(found[0]) if found else None

@@ -118,3 +118,7 @@ class Result:
     request_id: str = ""
     message: str = ""
     tokens: tuple[int, ...] = ()  # the user's live API tokens, when they blocked the revoke
+    # True on the row whose revoke removed the user's last account (deletions.py);
+    # None when the user list did not know the user.
+    user_deleted: bool | None = False
+    settled_at: str = ""  # UTC ISO 8601; set when the row is journaled

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .deletions import Deletions
 from .errors import Refused, SourceError
 from .models import Action, Outcome, Result, Row, plain
 
@@ -37,20 +38,19 @@ class Plan:
     created_by: str
     key_user: int | None
     actions: tuple[Action, ...]
-    doomed: frozenset[int]  # users the plan said would lose their last account
+    deletions: Deletions  # who the plan said the batch deletes
 
 
 class PlanWriter:
     """Writes plan.json row by row (into a temporary file, renamed when complete)."""
 
     def __init__(self, path: Path, *, source: str, source_sha256: str, created_at: datetime,
-                 created_by: str, key_user: int | None, doomed: frozenset[int]) -> None:
+                 created_by: str, key_user: int | None, deletions: Deletions) -> None:
         self._path = path
         self._temporary = path.with_name(f".{path.name}.tmp")
         self._temporary.unlink(missing_ok=True)
         self._handle = os.fdopen(os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
                                          0o600), "w", encoding="utf-8")
-        self._doomed = doomed
         self._first = True
         head = json.dumps({
             "format": FORMAT,
@@ -59,6 +59,7 @@ class PlanWriter:
             "created_at": created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "created_by": created_by,
             "key_user": key_user,
+            "deletions": deletions.to_json(),
         }, ensure_ascii=False)
         self._handle.write(head[:-1] + ', "rows": [\n')
 
@@ -71,7 +72,7 @@ class PlanWriter:
             "outcome": str(r.outcome),
             "message": r.message,
             "tokens": list(r.tokens),
-            "deletes_user": r.user_id in self._doomed and r.outcome in SENT_FROM_PLAN,
+            "deletes_user": r.user_deleted is True,
             "extra": r.row.extra,
         }
         self._handle.write(("" if self._first else ",\n") + json.dumps(row, ensure_ascii=False))
@@ -101,7 +102,9 @@ def read_plan(path: Path, now: datetime) -> Plan:
         source = str(document["source"])
         rows = document["rows"]
         actions = tuple(_action(entry) for entry in rows)
-        doomed = frozenset(entry["user_id"] for entry in rows if entry.get("deletes_user"))
+        deletions = Deletions.from_json(document.get("deletions"))
+        if deletions is None:
+            raise ValueError("no deletions record")
         key_user = document.get("key_user")
     except (KeyError, TypeError, ValueError) as exc:
         raise SourceError(f"{path}: damaged plan file ({type(exc).__name__}: {exc})") from None
@@ -116,7 +119,7 @@ def read_plan(path: Path, now: datetime) -> Plan:
     return Plan(path, hashlib.sha256(data).hexdigest(), source,
                 str(document.get("source_sha256", "")), created,
                 str(document.get("created_by", "")),
-                key_user if isinstance(key_user, int) else None, actions, doomed)
+                key_user if isinstance(key_user, int) else None, actions, deletions)
 
 
 def check_source_unchanged(plan: Plan, sha256: str) -> None:

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 from .api import Api, DirectoryError
 from .classify import classify_check
+from .deletions import Deletions
 from .models import Action, Outcome, Result
 
 
 @dataclass(frozen=True, slots=True)
 class Previewer:
-    doomed: frozenset[int] = frozenset()
+    deletions: Deletions = Deletions()
 
     async def __call__(self, action: Action, api: Api) -> Result:
         assert action.account is not None and action.user_id is not None
@@ -33,7 +34,12 @@ class Previewer:
             outcome = Outcome.TOKEN_BLOCKED
             message = (f"live API tokens {', '.join(map(str, tokens))} would block the revoke "
                        "(--delete-tokens on run deletes them first)")
-        if outcome in (Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED) and user_id in self.doomed:
-            message += "; this is the user's last account: Gcore would delete the user"
+        deletes: bool | None = False
+        if outcome in (Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED):
+            deletes = self.deletions.planned_mark(user_id, action.row.number)
+            if deletes:
+                message += ("; the batch revokes every account of this user: Gcore would "
+                            "delete the user")
         return Result(action.row, outcome, account, user_id, exchange.status,
-                      exchange.attempts, exchange.request_id, message, tuple(tokens))
+                      exchange.attempts, exchange.request_id, message, tuple(tokens),
+                      user_deleted=deletes)

@@ -1,9 +1,12 @@
 """The report directory, written as rows stream past.
 
-results.jsonl (the journal) gets each row as it settles; results.csv and the
-per-outcome CSVs get rows in input order, into temporary files renamed into
-place at the end, so a reader never sees a half-written report. Every file is
-created readable by the owner only: the report holds personal data.
+results.jsonl (the journal) gets each row as it settles; results.csv, the
+per-outcome CSVs and an input-order copy of the journal get rows in input
+order, into temporary files renamed into place at the end, so a reader never
+sees a half-written report. At the end every file is rewritten and any list an
+earlier run into the same directory left (a resume) is removed: what the
+directory holds is exactly what this journal says. Every file is created
+readable by the owner only: the report holds personal data.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,10 +22,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import SettingsError
+from .deletions import Deletions
+from .directory import Person
 from .models import Outcome, Result, Row, plain
 
 COLUMNS = ("row", "account", "user", "user_id", "outcome", "http_status", "attempts",
-           "request_id", "message")
+           "request_id", "message", "name", "email", "user_deleted", "verified", "settled_at")
+JOURNAL = "results.jsonl"
 ALWAYS_WRITTEN = (Outcome.REVOKED, Outcome.TOKEN_BLOCKED, Outcome.MISSING)
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP).
@@ -29,7 +36,11 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def default_dir(name: str, now: datetime) -> Path:
-    return Path("reports") / f"{name}-{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    return Path("reports") / f"{name}-{stamp(now)}"
+
+
+def stamp(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 class Report:
@@ -37,6 +48,8 @@ class Report:
 
     def __init__(self, directory: Path, columns: Sequence[str]) -> None:
         self.directory = directory
+        self._people: Mapping[int, Person] = {}
+        self._meta: dict[str, Any] | None = None
         # Carried columns that share a name with a report column get a prefix.
         self.carried = {c: (f"input_{c}" if c in COLUMNS else c) for c in columns}
         self._journal: IO[str] | None = None
@@ -44,9 +57,10 @@ class Report:
         self._header = [*COLUMNS, *self.carried.values()]
         self._tables: dict[str, tuple[IO[str], Any]] = {}  # file name -> (file, csv writer)
         self._syncer: _Syncer | None = None
-        # Records built for the journal, kept until the row is written in input order
-        # (at most the reorder window), so each row is formatted once.
-        self._pending: dict[int, dict[str, Any]] = {}
+        # Records built for the journal (and their JSON line), kept until the row is
+        # written in input order (at most the reorder window), so each is formatted once.
+        self._pending: dict[int, tuple[dict[str, Any], str]] = {}
+        self._ordered_journal: IO[str] | None = None
 
     @staticmethod
     def check_dir(directory: Path, chosen: bool) -> Path:
@@ -71,16 +85,50 @@ class Report:
             raise SettingsError(f"report directory {directory}: {exc.strerror}") from None
 
     @classmethod
-    def create(cls, directory: Path, columns: Sequence[str]) -> Report:
-        """Open the journal in a directory made by make_dir."""
+    def create(cls, directory: Path, columns: Sequence[str], meta: dict[str, Any]) -> Report:
+        """A new report directory that holds run.json from the moment it exists: made under
+        a temporary name and renamed, so a run killed at any point leaves either nothing or
+        a directory that --resume can continue with the run's own options."""
+        temporary = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
+        try:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(temporary, ignore_errors=True)
+            temporary.mkdir(mode=0o700)
+            os.chmod(temporary, 0o700)
+            cls(temporary, columns).write_meta(meta)
+            os.rename(temporary, directory)
+        except OSError as exc:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise SettingsError(f"report directory {directory}: {exc.strerror}") from None
         report = cls(directory, columns)
-        report._journal = _open_private(directory / "results.jsonl", "a")
-        report._syncer = _Syncer(report._journal.fileno())
-        report._in_flight = _open_private(directory / "inflight.jsonl", "a")
-        for outcome in ALWAYS_WRITTEN:
-            report._table(f"{outcome}.csv")
-        report._table("results.csv")
+        report._meta = meta
         return report
+
+    def open(self, people: Mapping[int, Person] | None = None) -> None:
+        """Open the journal (in a directory made by make_dir); `people` gives the names and
+        emails of the report's rows."""
+        self._people = people or {}
+        self._journal = _open_private(self.directory / JOURNAL, "a")
+        ordered = self.directory / f".{JOURNAL}.tmp"
+        ordered.unlink(missing_ok=True)
+        self._ordered_journal = _open_private(ordered, "x")
+        self._syncer = _Syncer(self._journal.fileno())
+        self._in_flight = _open_private(self.directory / "inflight.jsonl", "a")
+        for outcome in ALWAYS_WRITTEN:
+            self._table(f"{outcome}.csv")
+        self._table("results.csv")
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        """run.json: what a resume needs to know about the run (journal.py)."""
+        self._meta = meta
+        self.write_file("run.json", json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+
+    def record_batch(self, deletions: Deletions, people: Mapping[int, Person]) -> None:
+        """Add to run.json, before the first DELETE, who the batch deletes and the names of
+        its users: a resume, when some are already deleted, reports the same."""
+        if self._meta is not None:
+            self.write_meta({**self._meta, "deletions": deletions.to_json(), "people": {
+                str(p.id): {"name": p.name, "email": p.email} for p in people.values()}})
 
     def _table(self, name: str) -> tuple[IO[str], Any]:
         """The writer of one CSV of the report, opened (with its header) on first use."""
@@ -115,6 +163,7 @@ class Report:
 
     def record(self, result: Result) -> dict[str, Any]:
         row = result.row
+        person = self._people.get(result.user_id) if result.user_id is not None else None
         record: dict[str, Any] = {
             "row": row.number,
             "account": result.account if result.account is not None else plain(row.account),
@@ -125,6 +174,11 @@ class Report:
             "attempts": result.attempts,
             "request_id": result.request_id,
             "message": result.message,
+            "name": person.name if person else "",
+            "email": person.email if person else "",
+            "user_deleted": result.user_deleted,
+            "verified": None,
+            "settled_at": result.settled_at or _now(),
         }
         for name, shown in self.carried.items():
             record[shown] = row.extra.get(name, "")
@@ -138,27 +192,48 @@ class Report:
         most the rows of one fsync while the event loop never waits on the disk.
         """
         assert self._journal is not None and self._syncer is not None
-        record = self._pending[id(result)] = self.record(result)
-        self._journal.write(json.dumps(record, ensure_ascii=False) + "\n")
+        record = self.record(result)
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        self._pending[id(result)] = (record, line)
+        self._journal.write(line)
         self._journal.flush()
         self._syncer.request()
 
+    def carry(self, result: Result, record: Mapping[str, Any]) -> None:
+        """A row an earlier run into this directory settled: its record is written again as
+        it is (names, times and marks included), not rebuilt from what is known now."""
+        full = {name: record.get(name) for name in self._header}
+        self._pending[id(result)] = (full, json.dumps(full, ensure_ascii=False) + "\n")
+
     def write(self, result: Result) -> None:
         """Add one row, in input order, to results.csv and its outcome's CSV."""
-        record = self._pending.pop(id(result), None) or self.record(result)
+        pending = self._pending.pop(id(result), None)
+        if pending is None:  # carried over from an earlier run: not journaled again
+            record = self.record(result)
+            line = json.dumps(record, ensure_ascii=False) + "\n"
+        else:
+            record, line = pending
+        assert self._ordered_journal is not None
+        self._ordered_journal.write(line)
         cells = [neutralise(_cell(value)) for value in record.values()]
         for name in ("results.csv", f"{result.outcome}.csv"):
             self._table(name)[1].writerow(cells)
 
     def finish(self, summary: Mapping[str, Any]) -> None:
-        """Put the CSVs in place and write summary.json."""
+        """Put every file in place (the journal replaced by its input-order copy, lists an
+        earlier run left removed) and write summary.json."""
         self.close()
-        for name, (handle, _) in self._tables.items():
+        assert self._ordered_journal is not None
+        ordered = [(JOURNAL, self._ordered_journal)]
+        for name, handle in [*((n, h) for n, (h, _) in self._tables.items()), *ordered]:
             handle.flush()
             os.fsync(handle.fileno())
             handle.close()
             os.replace(self.directory / f".{name}.tmp", self.directory / name)
-        self._tables = {}
+        for stale in self.directory.glob("*.csv"):
+            if stale.name not in self._tables:
+                stale.unlink()
+        self._tables, self._ordered_journal = {}, None
         self.write_file("summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
 
     def write_file(self, name: str, text: str) -> None:
@@ -212,7 +287,13 @@ def neutralise(cell: str) -> str:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return "" if value is None else str(value)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _open_private(path: Path, mode: str) -> IO[str]:

@@ -8,7 +8,7 @@ import click
 import yaml
 
 from .errors import SettingsError
-from .sandbox import SandboxError, demo_world, load_world, serve
+from .sandbox import PortUnavailable, SandboxError, demo_world, load_world, serve
 
 
 def serve_scenario(port: int, scenario: str | None) -> int:
@@ -34,5 +34,15 @@ def serve_scenario(port: int, scenario: str | None) -> int:
         click.echo(f"Gcore IAM sandbox listening on {url}", err=False)
         click.echo(f"  API key for it: {world.api_key}   (Ctrl-C stops it)")
 
-    serve(world, port, on_ready=ready)
+    try:
+        serve(world, port, on_ready=ready)
+    except PortUnavailable as exc:
+        raise SettingsError(port_problem(exc)) from None
     return 0
+
+
+def port_problem(exc: PortUnavailable) -> str:
+    """One line naming the port and the option that changes it."""
+    what = "is in use" if exc.in_use else f"cannot be used ({exc.reason})"
+    return (f"port {exc.port} on {exc.host} {what}: choose another with --port N "
+            "(--port 0 picks a free one)")

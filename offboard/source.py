@@ -48,6 +48,7 @@ class Batch:
     sandbox: Mapping[str, Any] | None = None
     base_dir: Path = Path()
     job_file: bool = False
+    input_path: Path | None = None  # a job file's `input:` CSV
 
 
 def read_source(source: str, stdin: BinaryIO | None = None) -> Batch:
@@ -340,6 +341,7 @@ def _read_job(path: Path, data: bytes, job: dict[Any, Any]) -> Batch:
     columns: dict[str, None] = {}
     hashed: list[BinaryIO] = [io.BytesIO(data)]
     from_csv: CsvRows | None = None
+    csv_path: Path | None = None
     count = 0
     if "users" in job:
         users = job["users"]
@@ -351,12 +353,12 @@ def _read_job(path: Path, data: bytes, job: dict[Any, Any]) -> Batch:
     if "input" in job:
         if not isinstance(job["input"], str) or not job["input"].strip():
             raise SourceError(f"{origin}: input: must be a CSV path relative to the job file")
-        csv_path = path.parent / job["input"]
-        _check_readable(csv_path)
-        from_csv = CsvRows(lambda: csv_path.open("rb"), str(csv_path))
+        found = csv_path = path.parent / job["input"]
+        _check_readable(found)
+        from_csv = CsvRows(lambda: found.open("rb"), str(found))
         count += from_csv.check()
         columns.update(dict.fromkeys(from_csv.columns))
-        hashed.append(csv_path.open("rb"))
+        hashed.append(found.open("rb"))
     sandbox = job.get("sandbox")
     if sandbox is not None and not isinstance(sandbox, dict):
         raise SourceError(f"{origin}: sandbox: must be a mapping, found {_kind(sandbox)}")
@@ -375,6 +377,7 @@ def _read_job(path: Path, data: bytes, job: dict[Any, Any]) -> Batch:
         sandbox=sandbox,
         base_dir=path.parent,
         job_file=True,
+        input_path=csv_path,
     )
 
 

@@ -16,37 +16,30 @@ SHOWN = 20  # rows needing a person kept for the terminal; all of them are in th
 
 
 class Totals:
-    """What the end of a run needs from its results, counted as they stream past
-    (memory grows with users, not rows)."""
+    """The counts of a run, computed from the journal's records as they are written in
+    input order (every row once, carried rows included); memory does not grow with rows."""
 
-    def __init__(self, doomed: frozenset[int]) -> None:
+    def __init__(self) -> None:
         self.rows = 0
         self.counts = {str(o): 0 for o in Outcome}
         self.needing_a_person: list[Result] = []
-        self._doomed = doomed
-        self._went_through: set[int] = set()
-        self._left_behind: set[int] = set()
+        self.users_deleted = 0  # rows marked user_deleted: each deleted user marks one row
 
     def add(self, result: Result) -> None:
         self.rows += 1
         self.counts[result.outcome] += 1
         if not result.outcome.settled and len(self.needing_a_person) < SHOWN:
             self.needing_a_person.append(result)
-        if result.user_id in self._doomed:
-            if not result.outcome.settled:
-                self._left_behind.add(result.user_id)
-            elif result.outcome in (Outcome.REVOKED, Outcome.WOULD_REVOKE):
-                self._went_through.add(result.user_id)
+        self.users_deleted += result.user_deleted is True
+
+    @property
+    def open_rows(self) -> int:
+        """Rows that still need a person (for a run: whose leaver may still have access)."""
+        return sum(n for o, n in self.counts.items() if not Outcome(o).settled)
 
     @property
     def all_settled(self) -> bool:
-        return all(self.counts[o] == 0 for o in Outcome if not o.settled)
-
-    @property
-    def users_deleted(self) -> int:
-        """Doomed users (every account in the batch) whose revoke went, or would go,
-        through with none of their accounts left behind (missing rows are already gone)."""
-        return len(self._went_through - self._left_behind)
+        return self.open_rows == 0
 
 
 def build(*, command: str, run_id: str, totals: Totals, exit_code: int,

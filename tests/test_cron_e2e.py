@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -93,26 +95,58 @@ def test_resume_retries_what_needs_it_and_refuses_another_source(cli, sandbox):
     assert refused.returncode == 2 and "another SOURCE" in refused.stderr
 
 
+@contextmanager
+def running(cli, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """`start` a run; kill it on the way out if a failed assertion left it running."""
+    process = start(cli, *args)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+
+
+def holds(process: subprocess.Popen[str], lock: Path, sb, since: int = 0) -> bool:
+    """The run is inside its session holding `lock`: the lock file names its PID (written
+    only once flock succeeded) and the sandbox has answered a DELETE after request `since`
+    (so its signal handler is installed: SIGTERM means exit 3, not a kill)."""
+    assert process.poll() is None, process.communicate()[1]
+    return (lock.exists() and lock.read_text().strip() == str(process.pid)
+            and any(r.method == "DELETE" for r in sb.requests()[since:]))
+
+
+def stop(process: subprocess.Popen[str]) -> int:
+    """SIGTERM: the run finishes the one request in flight, writes its report, exits."""
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=20)
+    return process.returncode
+
+
 def test_a_second_run_on_the_same_job_or_directory_exits_2_naming_the_pid(cli, sandbox):
     """While a run holds the job (and its report directory), a second one exits 2 at once."""
-    sb = sandbox(world(users=USERS, faults={"latency": 0.3}))
-    cli.write("in.csv", many(10))
+    # One row at a time, 0.5 s each: a run seen holding its lock has about 20 s of work left,
+    # far more than another run needs to start and be refused, even on a loaded machine (the
+    # old 10 rows at 0.3 s could finish first). SIGTERM still ends it within one request.
+    sb = sandbox(world(users=USERS, faults={"latency": 0.5}))
+    cli.write("in.csv", many(40))
     cli.write("job.yaml", "input: in.csv\nconcurrency: 1\n")
-    process = start(cli, "run", "job.yaml", "--base-url", sb.url, "--report-dir", "o")
-    wait_for(lambda: (cli.cwd / ".job.yaml.lock").exists()
-             and (cli.cwd / ".job.yaml.lock").read_text().strip())
-    second = cli("run", "job.yaml", "--base-url", sb.url, "--report-dir", "p")
-    assert second.returncode == 2 and f"PID {process.pid}" in second.stderr
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=20)
-    assert process.returncode == 3
-    process = start(cli, "run", "in.csv", "--base-url", sb.url, "--concurrency", "1",
-                    "--report-dir", "q")
-    wait_for(lambda: (cli.cwd / "q" / "run.json").exists())
-    third = cli("run", "in.csv", "--base-url", sb.url, "--resume", "q")
-    assert third.returncode == 2 and f"PID {process.pid}" in third.stderr
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=20)
+    with running(cli, "run", "job.yaml", "--base-url", sb.url, "--report-dir", "o") as first:
+        wait_for(lambda: holds(first, cli.cwd / ".job.yaml.lock", sb), timeout=60)
+        second = cli("run", "job.yaml", "--base-url", sb.url, "--report-dir", "p")
+        assert first.poll() is None, "the first run ended before the second one was refused"
+        assert second.returncode == 2 and f"PID {first.pid}" in second.stderr, second.stderr
+        assert stop(first) == 3
+    sent = len(sb.requests())
+    with running(cli, "run", "in.csv", "--base-url", sb.url, "--concurrency", "1",
+                 "--report-dir", "q") as first:
+        # --resume reads run.json before it asks for the lock: wait for both.
+        wait_for(lambda: holds(first, cli.cwd / "q" / ".lock", sb, since=sent)
+                 and (cli.cwd / "q" / "run.json").exists(), timeout=60)
+        third = cli("run", "in.csv", "--base-url", sb.url, "--resume", "q")
+        assert first.poll() is None, "the first run ended before the resume was refused"
+        assert third.returncode == 2 and f"PID {first.pid}" in third.stderr, third.stderr
+        assert stop(first) == 3
 
 
 def test_sigterm_finishes_in_flight_and_writes_a_complete_report(cli, sandbox):
@@ -137,8 +171,9 @@ def test_sigterm_finishes_in_flight_and_writes_a_complete_report(cli, sandbox):
 
 
 def test_json_logs_parse_line_by_line_with_the_run_id(cli, sandbox):
-    """--log-format json: an object per settled row and per retry, and a final summary, each
-    with the same run_id; nothing else on stderr."""
+    """--log-format json: an object per settled row and per retry, a final summary and the
+    error that says why the exit code is 1, each with the same run_id; nothing else on
+    stderr. -q then prints only that one line."""
     sb = sandbox(world(faults={"scripted": [{"account": 10, "user": 101, "responses": [503]}]}))
     cli.write("l.csv", "account,user\n10,101\n20,102\n10,x\n")
     done = cli("run", "l.csv", "--base-url", sb.url, "--log-format", "json", "--report-dir", "o")
@@ -146,12 +181,14 @@ def test_json_logs_parse_line_by_line_with_the_run_id(cli, sandbox):
     lines = [json.loads(line) for line in done.stderr.splitlines()]
     assert {line["run_id"] for line in lines} == {lines[0]["run_id"]} and lines[0]["run_id"]
     events = Counter(line["event"] for line in lines)
-    assert events == {"row": 3, "retry": 1, "summary": 1}
+    assert events == {"row": 3, "retry": 1, "summary": 1, "error": 1}
     retry = next(line for line in lines if line["event"] == "retry")
     assert retry["reason"] == "HTTP 503" and retry["attempt"] == 1 and retry["delay"] > 0
-    assert lines[-1]["event"] == "summary" and lines[-1]["counts"]["revoked"] == 1
+    assert lines[-2]["event"] == "summary" and lines[-2]["counts"]["revoked"] == 1
+    assert lines[-1]["event"] == "error" and "1 invalid" in lines[-1]["message"]
     quiet = cli("run", "l.csv", "--base-url", sb.url, "-q", "--report-dir", "q")
-    assert quiet.stdout == "" and quiet.stderr == ""
+    assert quiet.stdout == "" and len(quiet.stderr.splitlines()) == 1
+    assert "1 invalid" in quiet.stderr and "q/results.csv" in quiet.stderr
     verbose = cli("run", "l.csv", "--base-url", sb.url, "-v", "--report-dir", "v")
     assert "row 2: missing" in verbose.stderr
 
@@ -167,7 +204,7 @@ def test_metrics_file_is_valid_textfile_format(cli, sandbox):
              for s in family.samples}
     assert first[("offboard_rows", (("job", "l"), ("outcome", "revoked")))] == 1
     assert first[("offboard_requests", (("job", "l"), ("status", "200")))] >= 2
-    success = first[("offboard_last_success_timestamp_seconds", (("job", "l"),))]
+    success = first[("offboard_last_success_timestamp_seconds", ())]
     assert abs(success - time.time()) < 60
     bad = cli("run", "l.csv", "--base-url", sb.url, "--metrics-file", "m.prom",
               "--report-dir", "b", key="4242_nope")
@@ -175,8 +212,8 @@ def test_metrics_file_is_valid_textfile_format(cli, sandbox):
     second = {(s.name, tuple(sorted(s.labels.items()))): s.value
               for family in text_string_to_metric_families((cli.cwd / "m.prom").read_text())
               for s in family.samples}
-    assert second[("offboard_last_success_timestamp_seconds", (("job", "l"),))] == success
-    assert second[("offboard_exit_code", (("job", "l"),))] == 3
+    assert second[("offboard_last_success_timestamp_seconds", ())] == success
+    assert second[("offboard_job_exit_code", (("job", "l"),))] == 3
     assert not list(cli.cwd.glob(".m.prom*"))
 
 
@@ -230,5 +267,5 @@ def test_jobs_folder_exit_code_is_the_worst_and_sandbox_jobs_are_left_alone(cli,
                                     + json.dumps(WORLD) + "\n")
     done = cli("run", "jobs", env={"GCORE_BASE_URL": sb.url})
     assert done.returncode == 2
-    assert "unknown key 'rat'" in done.stderr and "demo.yaml: skipped: a sandbox job" in done.stderr
+    assert "unknown key 'rat'" in done.stderr and "demo.yaml: not run: a sandbox job" in done.stderr
     assert not sb.has_access(10, 101) and sb.has_access(10, 105)

@@ -4,7 +4,8 @@ import pytest
 
 from offboard.directory import Directory
 from offboard.errors import SettingsError
-from offboard.guards import Protection, Tally, check_cap, guard
+from offboard.deletions import decide
+from offboard.guards import Protection, check_cap, guard
 from offboard.models import Action, Outcome, Row
 
 DIRECTORY = Directory.from_users([
@@ -20,10 +21,7 @@ def hold_back(actions, protection, directory):
 
 
 def doomed_users(actions, directory):
-    tally = Tally(directory)
-    for action in actions:
-        tally.add(action)
-    return tally.doomed()
+    return frozenset(decide(actions, directory).accounts)
 
 
 def send(number, account, user_id, user=None):

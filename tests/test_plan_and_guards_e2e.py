@@ -43,7 +43,9 @@ def test_plan_sends_no_delete_and_reports_what_run_would_do(cli, sandbox):
     assert "would delete" not in rows[0]["message"]
     assert "900" in rows[3]["message"] and "902" not in rows[3]["message"]
     summary = json.loads((cli.cwd / "p" / "summary.json").read_text())
-    assert summary["users_would_be_deleted"] == 1 and summary["command"] == "plan"  # Bob
+    # Bob, and Cy once his token is gone: the rows marked and the summary agree.
+    assert summary["users_would_be_deleted"] == 2 and summary["command"] == "plan"
+    assert "would delete the user" in rows[3]["message"]
     plan = json.loads((cli.cwd / "p" / "plan.json").read_text())
     assert [r["user_id"] for r in plan["rows"]] == [101, 102, 102, 103, 104]
     assert plan["rows"][1]["deletes_user"] and plan["rows"][3]["tokens"] == [900]
@@ -53,8 +55,8 @@ def test_plan_sends_no_delete_and_reports_what_run_would_do(cli, sandbox):
 
 
 def test_run_plan_sends_exactly_the_reviewed_rows(cli, sandbox):
-    """run PLANFILE: DELETEs exactly the planned rows, no email is resolved again, and the
-    summary records the plan's hash."""
+    """run PLANFILE: DELETEs exactly the planned rows (the user list is read once, only to
+    check the plan's email row against SOURCE), and the summary records the plan's hash."""
     sb = sandbox(TOKENS_WORLD)
     cli.write("l.csv", BATCH)
     assert cli("plan", "l.csv", "--base-url", sb.url, "--report-dir", "p").returncode == 1
@@ -65,7 +67,7 @@ def test_run_plan_sends_exactly_the_reviewed_rows(cli, sandbox):
     assert sorted(r.path for r in sent if r.method == "DELETE") == [
         "/iam/clients/10/client-users/101", "/iam/clients/10/client-users/102",
         "/iam/clients/10/client-users/103"]
-    assert not [r for r in sent if r.path == "/iam/users"]
+    assert len([r for r in sent if r.path == "/iam/users"]) == 1
     rows = results(cli.cwd / "r")
     assert [r["outcome"] for r in rows] == ["revoked", "revoked", "missing", "token_blocked",
                                             "forbidden"]

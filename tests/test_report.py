@@ -11,7 +11,8 @@ from offboard.report import Report, neutralise
 def test_report_files_columns_and_permissions(tmp_path):
     """results.csv has the contract's columns then carried ones; files are 0600, dir 0700."""
     Report.make_dir(tmp_path / "r")
-    report = Report.create(tmp_path / "r", ["ticket", "message"])
+    report = Report(tmp_path / "r", ["ticket", "message"])
+    report.open()
     results = [
         Result(Row(2, "1", "9", {"ticket": "=HYPERLINK(\"x\")", "message": "hi"}),
                Outcome.REVOKED, 1, 9, 200, 1, "rid", "access removed"),
@@ -30,8 +31,9 @@ def test_report_files_columns_and_permissions(tmp_path):
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in directory.iterdir())
     lines = list(csv.reader((directory / "results.csv").read_text().splitlines()))
     assert lines[0] == ["row", "account", "user", "user_id", "outcome", "http_status", "attempts",
-                        "request_id", "message", "ticket", "input_message"]
-    assert lines[1][9] == "'=HYPERLINK(\"x\")" and lines[2][1] == "'-1" and lines[2][9] == "'+1"
+                        "request_id", "message", "name", "email", "user_deleted", "verified",
+                        "settled_at", "ticket", "input_message"]
+    assert lines[1][14] == "'=HYPERLINK(\"x\")" and lines[2][1] == "'-1" and lines[2][14] == "'+1"
     journal = [json.loads(x) for x in (directory / "results.jsonl").read_text().splitlines()]
     assert journal[0]["account"] == 1 and journal[0]["ticket"] == "=HYPERLINK(\"x\")"
     assert (directory / "missing.csv").read_text().count("\n") == 1

@@ -50,7 +50,8 @@ def test_every_outcome_from_a_csv(cli, sandbox):
         ("6", "forbidden"), ("7", "failed"), ("8", "missing"), ("10", "invalid"),
         ("11", "duplicate")]
     assert list(rows[0]) == ["row", "account", "user", "user_id", "outcome", "http_status",
-                             "attempts", "request_id", "message", "ticket"]
+                             "attempts", "request_id", "message", "name", "email",
+                             "user_deleted", "verified", "settled_at", "ticket"]
     assert rows[1]["user_id"] == "102" and rows[1]["user"] == "bob@t.example"
     assert rows[5]["attempts"] == "3" and "503" in rows[5]["message"]
     assert all(r["request_id"] for r in rows[:6])

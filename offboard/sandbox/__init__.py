@@ -12,12 +12,13 @@ mutable, locked state of one running sandbox), endpoints and shapes (the API its
 from offboard.sandbox.demo import DEMO_WORLD_PATH, demo_world
 from offboard.sandbox.log import RequestRecord
 from offboard.sandbox.scenario import load_world
-from offboard.sandbox.server import Sandbox, serve
+from offboard.sandbox.server import PortUnavailable, Sandbox, serve
 from offboard.sandbox.state import State
 from offboard.sandbox.world import SandboxError, World
 
 __all__ = [
     "DEMO_WORLD_PATH",
+    "PortUnavailable",
     "RequestRecord",
     "Sandbox",
     "SandboxError",

@@ -1,8 +1,9 @@
 """The ASGI application: admin pages, auth, fault injection, request logging, then endpoints.
 
 For an API request the order is: route (404/405) -> auth (401) -> rate limit (429) -> random
-5xx -> scripted answer (revokes only) -> the endpoint. Auth comes before the faults so a wrong
-key fails the same way every time and unauthenticated traffic never uses up the rate budget.
+5xx -> scripted answer (revokes only) -> the endpoint -> a misreported `currentUser` (clients/me
+only). Auth comes before the faults so a wrong key fails the same way every time and
+unauthenticated traffic never uses up the rate budget.
 """
 
 from __future__ import annotations
@@ -146,9 +147,21 @@ class SandboxApp:
                 after = Drop()
         try:
             request = endpoints.Request(method, path, endpoints.parse_query(query), args)
-            return handler(self.state, request), after
+            response = handler(self.state, request)
         except endpoints.BadRequest as exc:
             return error(400, str(exc)), None
+        if handler is endpoints.account_details:
+            response = self._misreport_key_user(response)
+        return response, after
+
+    def _misreport_key_user(self, response: Response) -> Response:
+        """The clients/me answer with the scenario's `current_user` fault, if it has one."""
+        wrong = self.faults.faults.current_user
+        if wrong is None:
+            return response
+        body = json.loads(response.body)
+        body["currentUser"] = wrong
+        return endpoints.json_response(response.status, body)
 
     def _authorised(self, headers: list[tuple[bytes, bytes]]) -> bool:
         value = next((v for k, v in headers if k == b"authorization"), b"")

@@ -255,6 +255,7 @@ class _Reader:
                     "retry_after",
                     "page_size_max",
                     "seed",
+                    "current_user",
                     "scripted",
                 }
             ),
@@ -265,6 +266,10 @@ class _Reader:
         page_size_max = raw.get("page_size_max")
         if page_size_max is not None:
             page_size_max = self.integer(page_size_max, "faults.page_size_max", minimum=1)
+        current_user = raw.get("current_user")
+        if current_user is not None:
+            # Any integer, 0 and negatives included: those are what a client must refuse.
+            current_user = self.integer(current_user, "faults.current_user")
         return Faults(
             latency=self.number(raw.get("latency", 0.0), "faults.latency"),
             error_rate=self.number(raw.get("error_rate", 0.0), "faults.error_rate", maximum=1),
@@ -273,6 +278,7 @@ class _Reader:
             retry_after=self.integer(raw.get("retry_after", 1), "faults.retry_after", minimum=0),
             page_size_max=page_size_max,
             seed=self.integer(raw.get("seed", 0), "faults.seed"),
+            current_user=current_user,
             scripted=MappingProxyType(self.scripted(raw.get("scripted", []))),
         )
 

@@ -3,6 +3,7 @@ the demo) or in the foreground (`serve`, for the `offboard sandbox` command)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -22,6 +23,18 @@ from offboard.sandbox.world import SandboxError, World
 HOST = "127.0.0.1"
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
+
+
+class PortUnavailable(SandboxError):
+    """The sandbox cannot listen on the port asked for: another program holds it, or the OS
+    refuses it. The attributes let a caller say which option to change."""
+
+    def __init__(self, host: str, port: int, reason: str, in_use: bool) -> None:
+        super().__init__(f"cannot listen on {host}:{port}: {reason}")
+        self.host = host
+        self.port = port
+        self.reason = reason
+        self.in_use = in_use
 
 
 class Sandbox:
@@ -200,5 +213,6 @@ def _listen(port: int) -> socket.socket:
         sock.bind((HOST, port))
     except OSError as exc:
         sock.close()
-        raise SandboxError(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from exc
+        in_use = exc.errno == errno.EADDRINUSE
+        raise PortUnavailable(HOST, port, exc.strerror or str(exc), in_use) from exc
     return sock

@@ -90,6 +90,8 @@ class Faults:
     retry_after: int = 1
     page_size_max: int | None = None
     seed: int = 0
+    # What GET /iam/clients/me says `currentUser` is, instead of key_user: a broken API.
+    current_user: int | None = None
     # (account, user) -> answers consumed one per DELETE of that membership.
     scripted: Mapping[tuple[int, int], tuple[Scripted, ...]] = field(default_factory=dict)
 

@@ -1,0 +1,73 @@
+"""One invocation of `offboard run` or `plan`: one SOURCE, or every job of a folder.
+
+    cli.py -> invocation.py -> inbox.py (run a folder) -> run.py (one job)
+                            -> folder.py (plan a folder)  -> run.py
+
+Here the JobReports of all the jobs come together: the exit code (the worst
+of them) and the metrics file, which every `run` rewrites, whatever happened
+(a refused job, a folder with nothing to do), so an alert on it is never stale.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import OffboardError
+from .folder import plan_folder
+from .job import Job, JobReport, Seams
+from .logs import Log
+from .run import run_one
+
+if TYPE_CHECKING:
+    from .metrics import JobMetrics
+
+
+def run(job: Job, seams: Seams | None = None) -> int:
+    """Run or plan the batch (or every job of a jobs/ folder); returns the exit code."""
+    seams = seams or Seams.of_this_process()
+    log = Log(job.log_format, job.verbosity, job.run_id)
+    if job.source != "-" and Path(job.source).is_dir():
+        if job.command == "plan":
+            reports, not_run = plan_folder(job, seams, log, run_one)
+        else:
+            from .inbox import run_folder
+
+            reports, not_run = run_folder(job, seams, log)
+        exit_code = max((r.exit_code for r in reports), default=0)
+        _write_metrics(job, reports, exit_code, not_run)
+        return exit_code
+    try:
+        report = run_one(job, seams, log.for_job(Path(job.source).stem))
+    except OffboardError as exc:
+        _write_metrics(job, [JobReport(Path(job.source).stem, job.source, exc.exit_code,
+                                       str(exc))], exc.exit_code, {})
+        raise
+    _write_metrics(job, [report], report.exit_code, {})
+    return report.exit_code
+
+
+def _write_metrics(job: Job, reports: list[JobReport], exit_code: int,
+                   not_run: dict[str, int]) -> None:
+    if not job.metrics_file or job.command != "run":  # plan changes nothing, metrics included
+        return
+    from .metrics import JobMetrics, write_metrics
+
+    jobs = [JobMetrics(r.name, r.counts, r.open_rows, r.exit_code, r.duration,
+                       r.users_deleted, r.requests, r.retries) for r in reports]
+    write_metrics(Path(job.metrics_file), _unique(jobs), exit_code=exit_code,
+                  nothing_open=all(r.exit_code == 0 for r in reports), now=time.time(),
+                  files_not_run=not_run)
+
+
+def _unique(jobs: list[JobMetrics]) -> list[JobMetrics]:
+    """Two jobs of one name (a.yaml and a.csv) keep apart as `a` and `a (2)`."""
+    seen: dict[str, int] = {}
+    out = []
+    for metric in jobs:
+        seen[metric.job] = seen.get(metric.job, 0) + 1
+        out.append(metric if seen[metric.job] == 1
+                   else replace(metric, job=f"{metric.job} ({seen[metric.job]})"))
+    return out

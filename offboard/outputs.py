@@ -1,0 +1,92 @@
+"""The end of one job: everything people and machines see, computed from the journal.
+
+The session's Totals were counted from the records the journal holds, in input
+order, carried rows included; from them come, and only from them: the exit
+code, summary.json, the terminal table or JSON summary event, the one-line
+failure on stderr (printed under -q too: quiet silences success, never
+failure), the pasteable hints, and the JobReport the metrics and the folder
+runner read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from . import summary as summaries
+from .job import Job, JobReport
+from .logs import Log
+from .models import Outcome
+from .options import command_line, given
+from .planfile import Plan
+from .session import Ended
+from .settings import Guarding, Settings
+from .source import Batch
+from .terminal import print_summary
+
+
+def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings: Settings,
+           guarding: Guarding, log: Log, started: datetime, identity: str,
+           duration: float) -> JobReport:
+    totals, aborted = ended.totals, ended.aborted
+    exit_code = 3 if aborted else (0 if totals.all_settled else 1)
+    directory = ended.report.directory
+    summary = summaries.build(
+        command=job.command, run_id=log.run_id, totals=totals, exit_code=exit_code,
+        started=started, source=batch.source if not planned else job.source,
+        source_sha256=identity,
+        plan={"path": job.source, "sha256": planned.sha256} if planned else None,
+        aborted=aborted, revocations=ended.prepared.sending,
+        key_user=ended.prepared.key_user, options=_options(job, settings, guarding),
+        resumed=ended.carried)
+    ended.report.finish(summary)
+    log.summary({**summary, "report_dir": str(directory)})
+    if log.verbosity >= 0 and not log.json:
+        print_summary(totals, directory, exit_code, aborted)
+    if job.command == "plan" and not aborted:
+        log.hint("To run exactly this plan",
+                 command_line("run", f"{directory}/plan.json", _plan_options(job)))
+    problem = _problem(job, totals.counts, exit_code, aborted, directory)
+    if problem:
+        log.error(problem, exit_code=exit_code, report_dir=str(directory))
+    return JobReport(batch.name, job.source, exit_code, problem, directory,
+                     dict(totals.counts), totals.open_rows, totals.users_deleted, duration,
+                     ended.statuses, ended.retries)
+
+
+def _problem(job: Job, counts: dict[str, int], exit_code: int, aborted: str,
+             directory: object) -> str:
+    """The line that says why the exit code is not 0, and where to look ('' for 0)."""
+    report = f"report: {directory}/results.csv"
+    if exit_code == 3:
+        resume = command_line("run", job.source, {}, "--resume", str(directory))
+        return f"{job.source}: aborted: {aborted}; {report}; to continue: {resume}"
+    if exit_code == 1:
+        open_ = {o: n for o, n in counts.items() if n and not Outcome(o).settled}
+        listed = ", ".join(f"{n} {o}" for o, n in open_.items())
+        what = "still hold access" if job.command == "run" else "need a person"
+        return f"{job.source}: {sum(open_.values())} rows {what} ({listed}); {report}"
+    return ""
+
+
+def _plan_options(job: Job) -> dict[str, Any]:
+    """The plan's own options that a run of it needs (where, with which key, the cap)."""
+    return {k: v for k, v in given(job).items()
+            if k in ("base_url", "api_key_file", "sandbox", "max_revocations", "protect",
+                     "rate", "concurrency", "max_attempts", "timeout",
+                     "max_consecutive_failures")}
+
+
+def _options(job: Job, settings: Settings, guarding: Guarding) -> dict[str, Any]:
+    return {
+        **{k: getattr(settings, k) for k in ("rate", "concurrency", "max_attempts",
+                                             "timeout", "max_consecutive_failures",
+                                             "base_url")},
+        "sandbox": job.sandbox,
+        "max_revocations": guarding.max_revocations,
+        "delete_tokens": guarding.delete_tokens,
+        "protect": [*sorted(map(str, guarding.protection.ids)),
+                    *sorted(guarding.protection.emails)],
+        "yes": job.yes,
+        "resume": job.resume,
+    }

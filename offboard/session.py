@@ -1,0 +1,296 @@
+"""One job's time on the network: prepare, decide, execute; every row journaled.
+
+    prepare:  key's own user, user list -> [Action] (plan.py) -> guards (guards.py)
+              -> who the batch deletes (deletions.py); a run from a plan is checked
+              against what SOURCE means now (planmatch.py)
+    decide:   cap, confirmation on a terminal          (refusals: exit 2, nothing sent)
+    execute:  Revoker (run) or Previewer (plan) per row -> Result, journaled as it
+              settles, written in input order (report.py)
+
+The journal (results.jsonl) is the one record of what happened to each row:
+everything the run shows afterwards (report files, counts, exit code, metrics)
+is computed from what went into it (outputs.py).
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+import anyio
+import anyio.to_thread
+
+from .api import Api, DirectoryError, RequestNotSent, make_client
+from .deletions import Decider, Deletions, Tracker
+from .directory import Directory, Person
+from .errors import Refused
+from .execute import execute
+from .guards import Tally, check_cap, guard
+from .job import Job, Seams
+from .journal import Previous, row_key
+from .logs import Log
+from .models import Action, Outcome, Result
+from .plan import FirstSeen, parse, plan
+from .planfile import Plan, PlanWriter, check_same_key_user
+from .planmatch import check_plan_matches
+from .preview import Previewer
+from .report import Report
+from .revoke import Revoker
+from .settings import Guarding, Settings
+from .source import Batch
+from .summary import Totals, who
+from .terminal import progress
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What the read-only first pass learned: enough to regenerate the same rows again."""
+
+    key_user: int | None
+    directory: Directory | None
+    directory_error: str
+    aborted: str  # set when the run must send nothing at all
+    sending: int = 0
+    accounts: int = 0
+    users: int = 0
+    deletions: Deletions = Deletions()
+    people: Mapping[int, Person] = field(default_factory=dict)  # names of the batch's users
+
+
+@dataclass
+class Ended:
+    """What the session hands to outputs.py."""
+
+    report: Report
+    totals: Totals
+    prepared: Prepared
+    aborted: str
+    statuses: dict[str, int]
+    retries: int
+    carried: int | None  # rows a resume took over from the earlier run
+
+
+class Session:
+    def __init__(self, job: Job, batch: Batch, planned: Plan | None, settings: Settings,
+                 guarding: Guarding, previous: Previous | None, report: Report, log: Log,
+                 seams: Seams) -> None:
+        self.job, self.batch, self.planned = job, batch, planned
+        self.settings, self.guarding, self.previous = settings, guarding, previous
+        self.report, self.log, self.seams = report, log, seams
+        self.hard_stop: anyio.CancelScope | None = None  # made inside the event loop
+        self.prompt: anyio.CancelScope | None = None
+
+    async def run(self) -> Ended:
+        refused: Refused | None = None
+        ended: Ended | None = None
+        self.hard_stop = anyio.CancelScope()
+        async with make_client(self.settings, self.seams.transport) as client:
+            api = Api(self.settings, client, self.seams.clock, self.seams.rng, self.log.retry)
+            async with anyio.create_task_group() as watchers:
+                watchers.start_soon(self._watch_signals, api)
+                try:
+                    ended = await self._work(api)
+                except Refused as exc:  # carried out of the task group unwrapped
+                    refused = exc
+                watchers.cancel_scope.cancel()
+        if refused is not None:
+            raise refused
+        assert ended is not None
+        return ended
+
+    async def _work(self, api: Api) -> Ended:
+        job, batch, report = self.job, self.batch, self.report
+        seen = FirstSeen()
+        tracker_box: list[Tracker] = []
+        prepared = await self._prepare(api, seen, tracker_box)
+        tracker = tracker_box[0]
+        if not api.abort_reason:
+            await self._decide(api, prepared)
+        report.open(prepared.people)
+        totals = Totals()
+        plan_file = PlanWriter(
+            report.directory / "plan.json", source=batch.source, source_sha256=batch.sha256,
+            created_at=datetime.now(UTC), created_by=who(),
+            key_user=prepared.key_user, deletions=prepared.deletions,
+        ) if job.command == "plan" else None
+        carried = 0
+
+        def take_over(action: Action) -> Result | None:
+            nonlocal carried
+            if self.previous is None:
+                return None
+            key = row_key(action.row, action.account)
+            result = self.previous.kept(key, action.row)
+            if result is not None:
+                carried += 1
+                report.carry(result, self.previous.record(key))
+            return result
+
+        def ordered(result: Result) -> None:
+            report.write(result)
+            totals.add(result)
+            if plan_file is not None:
+                plan_file.write(result)
+
+        work = Previewer(prepared.deletions) if job.command == "plan" else Revoker(
+            self.guarding.delete_tokens,
+            self.previous.in_flight if self.previous else frozenset())
+        assert self.hard_stop is not None
+        total = len(self.planned.actions) if self.planned else batch.row_count
+        with progress(total, enabled=not self.log.chatty and self.log.verbosity >= 0
+                      and not self.log.json) as advance:
+
+            def settled(result: Result) -> Result:
+                if job.command == "run":
+                    result = replace(result, user_deleted=tracker.settle(result))
+                report.add(result)
+                self.log.row(result)
+                advance(result)
+                return result
+
+            await execute(self._actions(prepared, seen), api, self.settings.concurrency, work,
+                          settled=settled, ordered=ordered, hard_stop=self.hard_stop,
+                          carried=take_over,
+                          before_send=lambda a: report.mark_sending(a.row, a.account))
+        seen.close()
+        if plan_file is not None:
+            plan_file.close()
+        return Ended(report, totals, prepared, api.abort_reason, dict(api.statuses),
+                     api.retries, carried if self.previous else None)
+
+    async def _prepare(self, api: Api, seen: FirstSeen, tracker_box: list[Tracker]
+                       ) -> Prepared:
+        """Learn the key's user and the user list (reads only), then go through the rows
+        once: the cap, the prompt and who the batch deletes all see the whole batch."""
+        batch, planned, guarding = self.batch, self.planned, self.guarding
+        key_user: int | None = None
+        directory: Directory | None = None
+        directory_error = ""
+        if not _may_send(batch, planned):  # nothing usable: no reason to call the API at all
+            tracker_box.append(Tracker(Deletions()))
+            return Prepared(None, None, "", "")
+        try:
+            key_user = await api.whoami()
+            if planned is not None:
+                check_same_key_user(planned, key_user)
+            # A plan's rows are already resolved; the list is then only needed to check
+            # its email rows against SOURCE and to match protected emails.
+            if planned is None or guarding.protection.emails or _has_emails(batch):
+                directory = await api.list_users()
+        except (DirectoryError, RequestNotSent) as exc:
+            directory_error = api.abort_reason or str(exc)
+            if key_user is None:
+                # Without the key's own user, the guard that protects it cannot hold.
+                api.abort(f"cannot tell which user the API key belongs to: {directory_error}")
+            elif guarding.protection.emails:
+                api.abort(f"cannot check the protected emails: {directory_error}")
+        first = Prepared(key_user, directory, directory_error, api.abort_reason)
+        if planned is not None and not api.abort_reason:
+            now = plan(batch.rows, directory, directory_error, FirstSeen())
+            check_plan_matches(planned, now)
+        tally, decider = Tally(), Decider()
+        carried: list[Result] = []
+        known = directory.people if directory is not None else {}
+        people: dict[int, Person] = {}
+        for action in self._actions(first, seen):
+            tally.add(action)
+            decider.add(action)
+            if action.user_id in known:
+                people[action.user_id] = known[action.user_id]
+            if self.previous is not None:
+                kept = self.previous.kept(row_key(action.row, action.account), action.row)
+                if kept is not None:
+                    carried.append(kept)
+        deletions = self._deletions(decider, directory)
+        if self.previous is None or self.previous.deletions is None:
+            self.report.record_batch(deletions, people)
+        if self.previous is not None:  # users deleted since are no longer in the list
+            people = {**self.previous.people, **people}
+        tracker = Tracker(deletions)
+        for result in carried:
+            tracker.carried(result)
+        tracker_box.append(tracker)
+        return Prepared(key_user, directory, directory_error, api.abort_reason, tally.sending,
+                        len(tally.accounts), len(tally.users), deletions, people)
+
+    def _deletions(self, decider: Decider, directory: Directory | None) -> Deletions:
+        """Decided once per batch: a resume reuses the run's answer, a run from a plan the
+        plan's; only a first run decides from the user list."""
+        if self.previous is not None and self.previous.deletions is not None:
+            return self.previous.deletions  # type: ignore[no-any-return]
+        if self.planned is not None:
+            return self.planned.deletions
+        return decider.decide(directory)
+
+    def _actions(self, prepared: Prepared, seen: FirstSeen) -> Iterator[Action]:
+        """The rows as they will be sent, regenerated lazily for each pass."""
+        if self.planned is not None:
+            source: Iterable[Action] = self.planned.actions
+        else:
+            source = plan(self.batch.rows, prepared.directory, prepared.directory_error, seen)
+        protection = self.guarding.protection.merged_own(prepared.key_user)
+        for action in source:
+            action = guard(action, protection, prepared.directory)
+            yield _unsent(action, prepared.aborted) if prepared.aborted else action
+
+    async def _decide(self, api: Api, prepared: Prepared) -> None:
+        """The cap, then the person's confirmation on a terminal: both before any DELETE."""
+        cap = self.guarding.max_revocations
+        if self.job.command == "plan":
+            if prepared.sending > cap:
+                self.log.warn(f"note: `run` would refuse this batch: {prepared.sending} "
+                              f"revocations, cap {cap} (--max-revocations)")
+            return
+        check_cap(prepared.sending, cap)
+        if not prepared.sending or self.job.yes or not self.seams.interactive:
+            return  # cron: no one to ask; the cap is the guard
+        deletions = prepared.deletions
+        if prepared.directory_error:
+            deleted = "an unknown number (the user list was unreadable)"
+        else:
+            deleted = str(len(deletions))
+            if deletions.unknown:
+                deleted += f" (and {len(deletions.unknown)} not in the user list: unknown)"
+        question = (f"Revoke {prepared.sending} accesses ({prepared.users} users in "
+                    f"{prepared.accounts} accounts)? Users who lose their last account and are "
+                    f"deleted: {deleted}. Proceed?")
+        with anyio.CancelScope() as self.prompt:
+            confirmed = await anyio.to_thread.run_sync(self.seams.confirm, question,
+                                                       abandon_on_cancel=True)
+        if self.prompt.cancelled_caught or api.abort_reason or not confirmed:
+            raise Refused("not confirmed: nothing was sent")
+
+    async def _watch_signals(self, api: Api) -> None:
+        """First SIGINT/SIGTERM: send nothing new, let requests in flight finish, report.
+        A second one: stop at once (the journal still lets --resume continue)."""
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+            async for number in received:
+                name = signal.Signals(number).name
+                if self.prompt is not None:
+                    self.prompt.cancel()
+                if not api.abort_reason:
+                    api.abort(f"interrupted by {name}")
+                    self.log.warn(f"{name}: finishing the requests in flight, then writing the "
+                                  "report; send it again to stop at once")
+                elif self.hard_stop is not None:
+                    self.hard_stop.cancel()
+
+
+def _may_send(batch: Batch, planned: Plan | None) -> bool:
+    if planned is not None:
+        return any(action.send for action in planned.actions)
+    return any(not isinstance(parse(row), str) for row in batch.rows)
+
+
+def _has_emails(batch: Batch) -> bool:
+    return any(isinstance(row.user, str) and "@" in row.user for row in batch.rows)
+
+
+def _unsent(action: Action, reason: str) -> Action:
+    """After an abort, a row that would have been sent (or resolved) was simply not sent."""
+    if action.send or action.outcome is Outcome.FAILED:
+        return Action(action.row, action.account, action.user_id, Outcome.NOT_ATTEMPTED,
+                      f"not sent: {reason}")
+    return action

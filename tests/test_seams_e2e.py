@@ -1,0 +1,390 @@
+"""Where two features meet (issue 10): the real CLI over loopback against the sandbox.
+
+Each test drives a sequence of commands on one folder or report directory and checks that
+every signal (exit code, stderr under -q, metrics, report files, counts, hints) is true.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from .conftest import WORLD, world
+from .test_cron_e2e import USERS, journal_lines, many, start, wait_for
+from .test_plan_and_guards_e2e import _run_on_a_terminal
+from .test_run_e2e import deletes, results
+
+
+def metrics(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a textfile, parsed by Prometheus' own parser."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(path.read_text())
+            for s in family.samples}
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    """Every file under a folder (hidden ones too) with its content."""
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_plan_on_a_folder_changes_nothing_then_the_run_revokes_everything(cli, sandbox):
+    """`plan jobs/` leaves the folder byte for byte as it was (no state, no lock); the next
+    `run jobs/` then revokes every row of every job."""
+    sb = sandbox()
+    jobs = cli.cwd / "jobs"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text("users: [{account: 10, user: 101}]\n")
+    (jobs / "b.yaml").write_text("users: [{account: 10, user: 102}, {account: 20, user: 101}]\n")
+    before = listing(jobs)
+    planned = cli("plan", "jobs", "--base-url", sb.url)
+    assert planned.returncode == 0, planned.stderr
+    assert listing(jobs) == before
+    assert deletes(sb) == []
+    done = cli("run", "jobs", "--base-url", sb.url)
+    assert done.returncode == 0, done.stderr
+    assert len(deletes(sb)) == 3
+    assert not sb.has_access(10, 101) and not sb.has_access(20, 101)
+    assert not sb.user_exists(102)
+
+
+def test_a_csv_in_the_folder_is_a_job_and_other_files_are_named_on_every_run(cli, sandbox):
+    """A CSV dropped into jobs/ is run; a file the inbox does not run is named on stderr on
+    every run (-q included); a CSV that a job file reads as its input is not run twice;
+    an empty folder says so."""
+    sb = sandbox()
+    jobs = cli.cwd / "jobs"
+    jobs.mkdir()
+    empty = cli("run", "jobs", "--base-url", sb.url, "-q")
+    assert empty.returncode == 0 and "no job files" in empty.stderr
+    (jobs / "leavers.csv").write_text("account,user\n10,101\n")
+    (jobs / "notes.txt").write_text("ask HR about row 3\n")
+    (jobs / "hr.yaml").write_text("input: hr-input.csv\n")
+    (jobs / "hr-input.csv").write_text("account,user\n10,102\n")
+    for attempt in range(2):
+        done = cli("run", "jobs", "--base-url", sb.url, "-q")
+        assert done.returncode == 0, done.stderr
+        assert "notes.txt" in done.stderr and "not run" in done.stderr, attempt
+        assert "hr-input.csv" not in done.stderr.replace("hr.yaml", "")
+    assert not sb.has_access(10, 101) and not sb.user_exists(102)
+    sent = [r.path for r in deletes(sb)]
+    assert sorted(sent) == ["/iam/clients/10/client-users/101",
+                            "/iam/clients/10/client-users/102"]
+
+
+def test_a_job_with_rows_still_holding_access_stays_open_until_they_settle(cli, sandbox):
+    """A job that ends with exit 1 is retried by the next folder run: only its open rows
+    are sent again, forbidden rows are listed but not re-sent, and each run exits 1 while
+    any row still holds access."""
+    sb = sandbox(world(faults={"scripted": [{"account": 10, "user": 105,
+                                             "responses": [503, 503]}]}))
+    jobs = cli.cwd / "jobs"
+    jobs.mkdir()
+    (jobs / "hr.yaml").write_text("max_attempts: 2\nusers:\n  - {account: 10, user: 101}\n"
+                                  "  - {account: 10, user: 105}\n  - {account: 30, user: 104}\n")
+    first = cli("run", "jobs", "--base-url", sb.url, "-q")
+    assert first.returncode == 1
+    assert sb.has_access(10, 105)
+    sent = len(sb.requests())
+    second = cli("run", "jobs", "--base-url", sb.url, "-q")
+    assert second.returncode == 1, second.stderr
+    assert "hr.yaml" in second.stderr and "forbidden" in second.stderr
+    again = [r.path for r in sb.requests()[sent:] if r.method == "DELETE"]
+    assert again == ["/iam/clients/10/client-users/105"]
+    assert not sb.has_access(10, 105)
+    state = json.loads((jobs / ".offboard-state.json").read_text())["jobs"]["hr.yaml"]
+    report = cli.cwd / state["report_dir"]
+    assert [r["outcome"] for r in results(report)] == ["revoked", "revoked", "forbidden"]
+    sent = len(sb.requests())
+    third = cli("run", "jobs", "--base-url", sb.url, "-q")
+    assert third.returncode == 1 and "forbidden" in third.stderr
+    assert [r for r in sb.requests()[sent:] if r.method == "DELETE"] == []
+
+
+def test_quiet_prints_a_line_on_stderr_for_every_non_zero_exit(cli, sandbox):
+    """-q: silent on success; a wrong key (3), a row needing a person (1), a bad job file
+    in a folder (2) and a failed job in a folder each print a line naming the cause."""
+    sb = sandbox()
+    cli.write("ok.csv", "account,user\n10,101\n")
+    ok = cli("run", "ok.csv", "--base-url", sb.url, "-q")
+    assert ok.returncode == 0 and ok.stdout == "" and ok.stderr == ""
+    cli.write("l.csv", "account,user\n10,102\n")
+    bad_key = cli("run", "l.csv", "--base-url", sb.url, "-q", key="4242_wrong")
+    assert bad_key.returncode == 3 and "401" in bad_key.stderr
+    assert "report" in bad_key.stderr
+    cli.write("f.csv", "account,user\n30,104\n")
+    needs = cli("run", "f.csv", "--base-url", sb.url, "-q", "--report-dir", "f")
+    assert needs.returncode == 1 and "forbidden" in needs.stderr and "f/" in needs.stderr
+    jobs = cli.cwd / "jobs"
+    jobs.mkdir()
+    (jobs / "typo.yaml").write_text("users: [{account: 10, user: 105}]\nrat: 3\n")
+    (jobs / "partner.yaml").write_text("users: [{account: 30, user: 104}]\n")
+    (jobs / "fine.yaml").write_text("users: [{account: 10, user: 106}]\n")
+    folder = cli("run", "jobs", "--base-url", sb.url, "-q")
+    assert folder.returncode == 2
+    lines = folder.stderr.splitlines()
+    assert any("typo.yaml" in line and "rat" in line for line in lines)
+    assert any("partner.yaml" in line and "forbidden" in line for line in lines)
+    assert not any("fine.yaml" in line for line in lines)
+
+
+def test_metrics_after_a_folder_run_with_a_refused_job_and_after_a_no_op_run(cli, sandbox):
+    """Every run rewrites the metrics: all jobs of a folder run (a refused one included) with
+    their own label; a run with nothing to do still updates last_run; last_success only
+    when nothing is left open."""
+    sb = sandbox()
+    jobs = cli.cwd / "jobs"
+    jobs.mkdir()
+    (jobs / "ok.yaml").write_text("users: [{account: 10, user: 101}]\n")
+    (jobs / "capped.yaml").write_text("max_revocations: 1\nusers: [{account: 10, user: 105},"
+                                      " {account: 10, user: 106}]\n")
+    (jobs / "readme.txt").write_text("x\n")
+    prom = cli.cwd / "m.prom"
+    first = cli("run", "jobs", "--base-url", sb.url, "-q", "--metrics-file", str(prom))
+    assert first.returncode == 2
+    m = metrics(prom)
+    assert m[("offboard_rows", (("job", "ok"), ("outcome", "revoked")))] == 1
+    assert m[("offboard_job_exit_code", (("job", "ok"),))] == 0
+    assert m[("offboard_job_exit_code", (("job", "capped"),))] == 2
+    assert m[("offboard_exit_code", ())] == 2
+    assert m[("offboard_files_not_run", (("reason", "not_a_job_file"),))] == 1
+    assert ("offboard_last_success_timestamp_seconds", ()) not in m
+    ran = m[("offboard_last_run_timestamp_seconds", ())]
+    (jobs / "capped.yaml").unlink()
+    second = cli("run", "jobs", "--base-url", sb.url, "-q", "--metrics-file", str(prom))
+    assert second.returncode == 0, second.stderr
+    m = metrics(prom)
+    assert m[("offboard_last_run_timestamp_seconds", ())] > ran
+    assert m[("offboard_last_success_timestamp_seconds", ())] >= ran
+    assert ("offboard_job_exit_code", (("job", "capped"),)) not in m
+
+
+# A batch with every outcome, a user in two accounts of the batch (deleted when both go)
+# and a user deleted by one revoke; run with concurrency 1 so which row deletes a user is
+# the same in every run.
+RESUME_USERS = [{**USERS[0], "roles": {10: "Administrators", 20: "Administrators"}}, *USERS[1:],
+                {"id": 500, "email": "two@t.example", "roles": {10: "Users", 20: "Users"}},
+                {"id": 501, "email": "tok@t.example", "roles": {10: "Users"},
+                 "tokens": [{"id": 950, "account": 10, "name": "ci"}]},
+                {"id": 502, "email": "far@t.example", "roles": {30: "Users"}}]
+RESUME_BATCH = ("account,user,ticket\n" + "".join(f"10,{200 + i},T{i}\n" for i in range(12))
+                + "10,500,A\n10,501,B\n30,502,C\n10,999,D\n20,500,E\n10,200,F\nx,1,G\n"
+                + "".join(f"10,{212 + i},U{i}\n" for i in range(12)))
+IGNORED = {"started_at", "finished_at", "run_id", "resumed", "duration_seconds"}
+
+
+def _comparable(directory: Path, in_flight: set[str]) -> dict[str, object]:
+    """A report with what legitimately differs between runs taken out: times, request IDs
+    (random per request), and the rows a killed run had in flight and applied (the API can
+    no longer tell those from users who were never there: the contract's `missing`)."""
+    files = {p.name for p in directory.iterdir() if not p.name.startswith(".")}
+    tables = {}
+    for name in sorted(files):
+        if name.endswith(".csv"):
+            rows = _read(directory / name)
+            tables[name] = [{k: v for k, v in row.items() if k not in ("request_id", "settled_at")}
+                            for row in rows if row["row"] not in in_flight]
+    summary = json.loads((directory / "summary.json").read_text())
+    summary = {k: v for k, v in summary.items() if k not in IGNORED}
+    for row in _read(directory / "results.csv"):
+        if row["row"] in in_flight:
+            summary["counts"][row["outcome"]] -= 1
+    # Each run had its own sandbox (port); a resume names the directory it resumed.
+    summary["options"] = {k: v for k, v in summary["options"].items()
+                          if k not in ("resume", "base_url")}
+    return {"files": sorted(files), "tables": tables, "summary": summary}
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("kill_at", ["before_first_request", "mid_run", "during_report"])
+def test_a_resumed_report_equals_an_uninterrupted_one(cli, sandbox, kill_at):
+    """Kill -9 at one point, --resume: every report file equals that of one uninterrupted run
+    of the same batch on the same world (times and request IDs aside)."""
+    cli.write("l.csv", RESUME_BATCH)
+    args = ["--rate", "200", "--concurrency", "1", "--max-revocations", "100"]
+    whole = sandbox(world(users=RESUME_USERS))
+    done = cli("run", "l.csv", "--base-url", whole.url, *args, "--report-dir", "whole")
+    assert done.returncode == 1, done.stderr
+    cut = sandbox(world(users=RESUME_USERS, faults={"latency": 0.05}))
+    directory = cli.cwd / "cut"
+    in_flight: set[str] = set()
+    if kill_at == "during_report":
+        assert cli("run", "l.csv", "--base-url", cut.url, *args,
+                   "--report-dir", "cut").returncode == 1
+        # What a kill inside the report phase leaves: the journal complete, no summary,
+        # one list renamed into place, another still a half-written temporary.
+        (directory / "summary.json").unlink()
+        (directory / "results.csv").rename(directory / ".results.csv.tmp")
+        with (directory / ".results.csv.tmp").open("r+") as handle:
+            handle.truncate(100)
+    else:
+        process = start(cli, "run", "l.csv", "--base-url", cut.url, *args, "--report-dir", "cut")
+        if kill_at == "before_first_request":
+            wait_for(lambda: directory.exists())
+        else:
+            wait_for(lambda: len(journal_lines(directory)) >= 10)
+        process.kill()
+        process.communicate(timeout=10)
+        if kill_at == "before_first_request":
+            assert [r for r in cut.requests() if r.method == "DELETE"] == []
+        time.sleep(0.3)  # let the sandbox finish what the dead process had sent
+        journaled = {(r["account"], r["user_id"]) for r in journal_lines(directory)}
+        row_of = {(int(a), int(u)): str(n) for n, (a, u) in enumerate(
+            (line.split(",")[:2] for line in RESUME_BATCH.splitlines()[1:]), start=2)
+            if a.isdigit()}
+        applied = {tuple(int(x) for x in r.path.split("/")[3:6:2]) for r in cut.requests()
+                   if r.method == "DELETE" and r.applied}
+        in_flight = {row_of[pair] for pair in applied - journaled}
+    resumed = cli("run", "l.csv", "--base-url", cut.url, "--resume", "cut")
+    assert resumed.returncode == 1, resumed.stderr
+    for row in results(directory):
+        if row["row"] in in_flight:  # the contract's answer for an applied row in flight
+            assert row["outcome"] == "missing" and "may have revoked" in row["message"]
+    got, wanted = _comparable(directory, in_flight), _comparable(cli.cwd / "whole", in_flight)
+    assert got["files"] == wanted["files"]
+    for name, rows in wanted["tables"].items():
+        for mine, theirs in zip(got["tables"][name], rows, strict=True):
+            assert mine == theirs, name
+    assert got["summary"] == wanted["summary"]
+    summary = json.loads((directory / "summary.json").read_text())
+    assert summary["users_deleted"] == 25  # 24 single-account users, and 500 (both accounts)
+
+
+def test_deletion_counts_agree_across_prompt_plan_and_run(cli, sandbox):
+    """Who the batch deletes: the same number on the prompt, in the plan's summary and rows,
+    and in the run's report, for a user in two accounts of the batch (deleted, marked on
+    one row) and a user in three accounts with two in the batch (not deleted)."""
+    users = [*WORLD["users"], {"id": 107, "email": "tri@t.example",
+                               "roles": {10: "Users", 20: "Users", 30: "Users"}}]
+    sb = sandbox(world(users=users))
+    cli.write("l.csv", "account,user\n10,101\n10,107\n20,101\n20,107\n10,102\n")
+    plan = cli("plan", "l.csv", "--base-url", sb.url, "--report-dir", "p")
+    assert plan.returncode == 0, plan.stderr
+    summary = json.loads((cli.cwd / "p" / "summary.json").read_text())
+    assert summary["users_would_be_deleted"] == 2  # 101 (both accounts) and 102
+    rows = json.loads((cli.cwd / "p" / "plan.json").read_text())["rows"]
+    assert [r["deletes_user"] for r in rows] == [False, False, True, False, True]
+    marked = [r["row"] for r in results(cli.cwd / "p") if "would delete" in r["message"]]
+    assert marked == ["4", "6"]
+    code, screen = _run_on_a_terminal(cli, ["run", "l.csv", "--base-url", sb.url,
+                                            "--report-dir", "r"], "y")
+    assert code == 0, screen
+    assert "deleted: 2" in screen
+    run_rows = results(cli.cwd / "r")
+    assert sum(r["user_deleted"] == "true" for r in run_rows) == 2
+    summary = json.loads((cli.cwd / "r" / "summary.json").read_text())
+    assert summary["users_deleted"] == 2
+    assert not sb.user_exists(101) and not sb.user_exists(102) and sb.user_exists(107)
+
+
+def test_pasted_hints_run_as_printed(cli, sandbox):
+    """The plan's "to run this plan" line and the resume line after SIGTERM carry every
+    option they need: pasted, they run; resume reuses the recorded options and refuses a
+    contradicting one."""
+    users = [*USERS, *({"id": 240 + i, "email": f"r{i}@t.example", "roles": {10: "Users"}}
+                       for i in range(20))]
+    sb = sandbox(world(users=users, faults={"latency": 0.2}))
+    cli.write("l.csv", many(60))
+    plan = cli("plan", "l.csv", "--base-url", sb.url, "--max-revocations", "60",
+               "--rate", "100", "--report-dir", "p")
+    assert plan.returncode == 0, plan.stderr
+    hint = next(line for line in plan.stdout.splitlines() if "offboard run" in line)
+    command = shlex.split(hint[hint.index("offboard run"):])
+    assert "--base-url" in command and "--max-revocations" in command
+    process = start(cli, *command[1:], "--report-dir", "r", "--rate", "50")
+    wait_for(lambda: len(journal_lines(cli.cwd / "r")) >= 3)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 3, err
+    line = next(line for line in err.splitlines() if "--resume" in line)
+    resume = shlex.split(line[line.index("offboard run"):])
+    contradicting = cli(*resume[1:], "--rate", "7")
+    assert contradicting.returncode == 2 and "--rate" in contradicting.stderr
+    resumed = cli(*resume[1:])
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(results(cli.cwd / "r")) == 60
+    assert {r["outcome"] for r in results(cli.cwd / "r")} == {"revoked"}
+
+
+def test_json_log_format_prints_json_lines_only(cli, sandbox):
+    """--log-format json: no text table on stdout, every stderr line is JSON with run_id
+    (and job in folder runs), the summary is one event, a bad job file is an error event."""
+    sb = sandbox()
+    cli.write("l.csv", "account,user\n10,101\n30,104\n")
+    single = cli("run", "l.csv", "--base-url", sb.url, "--log-format", "json")
+    assert single.returncode == 1
+    assert single.stdout == ""
+    events = [json.loads(line) for line in single.stderr.splitlines()]
+    assert all(e["run_id"] for e in events)
+    assert [e["event"] for e in events].count("summary") == 1
+    jobs = cli.cwd / "jobs"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text("users: [{account: 10, user: 105}]\n")
+    (jobs / "typo.yaml").write_text("users: [{account: 10, user: 106}]\nrat: 3\n")
+    folder = cli("run", "jobs", "--base-url", sb.url, "--log-format", "json")
+    assert folder.returncode == 2 and folder.stdout == ""
+    events = [json.loads(line) for line in folder.stderr.splitlines()]
+    assert all(e["run_id"] and "job" in e for e in events)
+    errors = [e for e in events if e["event"] == "error"]
+    assert errors and errors[0]["job"] == "typo" and "rat" in errors[0]["message"]
+    bad = cli("run", "missing.csv", "--log-format", "json")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert json.loads(bad.stderr.splitlines()[0])["event"] == "error"
+
+
+def test_a_plan_edited_by_hand_is_refused(cli, sandbox):
+    """Rows added to or changed in plan.json after review are never sent: the run recomputes
+    what SOURCE means and refuses (exit 2, nothing sent) a plan that differs from it."""
+    sb = sandbox()
+    cli.write("l.csv", "account,user\n10,101\n")
+    assert cli("plan", "l.csv", "--base-url", sb.url, "--report-dir", "p").returncode == 0
+    path = cli.cwd / "p" / "plan.json"
+    original = path.read_text()
+    plan = json.loads(original)
+    plan["rows"].append({**plan["rows"][0], "row": 3, "user": 105, "user_id": 105})
+    path.write_text(json.dumps(plan))
+    added = cli("run", "p/plan.json", "--base-url", sb.url, "--report-dir", "r1")
+    assert added.returncode == 2 and "plan" in added.stderr
+    plan = json.loads(original)
+    plan["rows"][0]["user_id"] = 105
+    path.write_text(json.dumps(plan))
+    changed = cli("run", "p/plan.json", "--base-url", sb.url, "--report-dir", "r2")
+    assert changed.returncode == 2 and "row 2" in changed.stderr
+    assert deletes(sb) == []
+
+
+def test_a_plan_made_with_another_keys_user_is_refused(cli, sandbox):
+    """A plan made while the key belonged to user 1 is refused when the key's user is now
+    another one (exit 2, nothing sent)."""
+    first = sandbox()
+    cli.write("l.csv", "account,user\n10,101\n")
+    assert cli("plan", "l.csv", "--base-url", first.url, "--report-dir", "p").returncode == 0
+    users = [{**u, "roles": {10: "Administrators", 20: "Administrators"}} if u["id"] == 105
+             else u for u in WORLD["users"]]
+    other = sandbox(world(users=users, key_user=105))
+    done = cli("run", "p/plan.json", "--base-url", other.url, "--report-dir", "r")
+    assert done.returncode == 2 and "user 1" in done.stderr and "105" in done.stderr
+    assert deletes(other) == []
+
+
+def test_a_sandbox_job_file_never_reaches_a_live_server(cli, sandbox):
+    """A job file with a sandbox: world, run as a single file without --sandbox, is refused
+    before any request."""
+    sb = sandbox()
+    cli.write("demo.yaml", "users: [{account: 10, user: 101}]\nsandbox: "
+              + json.dumps(WORLD) + "\n")
+    done = cli("run", "demo.yaml", "--base-url", sb.url)
+    assert done.returncode == 2 and "--sandbox" in done.stderr
+    assert sb.requests() == []
