@@ -7,8 +7,8 @@ import os
 import sys
 import traceback
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import click

@@ -128,7 +128,8 @@ class Tracker:
     def _count(self, result: Result) -> bool:
         """Count a row of a doomed user in one of their accounts; False for any other row."""
         user, account = result.user_id, result.account
-        if user is None or account not in self._deletions.accounts.get(user, ()):
+        if user is None or account is None or account not in self._deletions.accounts.get(
+                user, ()):
             return False
         if result.outcome in GONE:
             self._gone.setdefault(user, set()).add(account)

@@ -7,7 +7,7 @@ revoke would remove the user's last account, so that Gcore would delete them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .api import Api, DirectoryError
 from .classify import classify_check
@@ -17,7 +17,7 @@ from .models import Action, Outcome, Result
 
 @dataclass(frozen=True, slots=True)
 class Previewer:
-    deletions: Deletions = Deletions()
+    deletions: Deletions = field(default_factory=Deletions)
 
     async def __call__(self, action: Action, api: Api) -> Result:
         assert action.account is not None and action.user_id is not None

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import SettingsError
 from .deletions import Deletions
 from .directory import Person
+from .errors import SettingsError
 from .models import Outcome, Result, Row, plain
 
 COLUMNS = ("row", "account", "user", "user_id", "outcome", "http_status", "attempts",

@@ -55,7 +55,7 @@ class Prepared:
     sending: int = 0
     accounts: int = 0
     users: int = 0
-    deletions: Deletions = Deletions()
+    deletions: Deletions = field(default_factory=Deletions)
     people: Mapping[int, Person] = field(default_factory=dict)  # names of the batch's users
 
 
@@ -197,7 +197,7 @@ class Session:
         for action in self._actions(first, seen):
             tally.add(action)
             decider.add(action)
-            if action.user_id in known:
+            if action.user_id is not None and action.user_id in known:
                 people[action.user_id] = known[action.user_id]
             if self.previous is not None:
                 kept = self.previous.kept(row_key(action.row, action.account), action.row)

@@ -2,9 +2,9 @@
 
 import pytest
 
+from offboard.deletions import decide
 from offboard.directory import Directory
 from offboard.errors import SettingsError
-from offboard.deletions import decide
 from offboard.guards import Protection, check_cap, guard
 from offboard.models import Action, Outcome, Row
 

@@ -388,3 +388,54 @@ def test_a_sandbox_job_file_never_reaches_a_live_server(cli, sandbox):
     done = cli("run", "demo.yaml", "--base-url", sb.url)
     assert done.returncode == 2 and "--sandbox" in done.stderr
     assert sb.requests() == []
+
+
+MODES = {"text": (), "quiet": ("-q",), "json": ("--log-format", "json"),
+         "json-quiet": ("--log-format", "json", "-q")}
+
+
+def _invoke(cli, sb, source: str, mode: tuple[str, ...], rows: str):
+    """Run one kind of SOURCE (a file, a folder, a resume, a plan) once, in one mode."""
+    if source == "folder":
+        (cli.cwd / "jobs").mkdir()
+        (cli.cwd / "jobs" / "l.csv").write_text(rows)
+        return cli("run", "jobs", "--base-url", sb.url, *mode)
+    cli.write("l.csv", rows)
+    if source == "plan":
+        return cli("plan", "l.csv", "--base-url", sb.url, *mode, "--report-dir", "p")
+    if source == "resume":
+        cli("run", "l.csv", "--base-url", sb.url, "-q", "--report-dir", "r")
+        return cli("run", "l.csv", "--base-url", sb.url, *mode, "--resume", "r")
+    return cli("run", "l.csv", "--base-url", sb.url, *mode, "--report-dir", "r")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("source", ["file", "folder", "resume", "plan"])
+def test_every_mode_against_every_kind_of_source(cli, sandbox, mode, source):
+    """-q, --log-format json and both, against a file, a folder, a resume and a plan: a row
+    needing a person gives exit 1 and a line on stderr naming it; JSON modes print JSON
+    lines only; quiet modes print nothing on stdout."""
+    sb = sandbox()
+    done = _invoke(cli, sb, source, MODES[mode], "account,user\n10,101\n30,104\n")
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines
+    if "json" in mode:
+        events = [json.loads(line) for line in lines]
+        errors = [e for e in events if e["event"] == "error"]
+        assert errors and "forbidden" in errors[-1]["message"] and done.stdout == ""
+        assert all(e["run_id"] and "job" in e for e in events)
+    else:
+        assert any("forbidden" in line and "results.csv" in line for line in lines)
+    if "quiet" in mode:
+        assert done.stdout == ""
+        assert len([line for line in lines if "forbidden" in line]) == 1 or "json" in mode
+
+
+@pytest.mark.parametrize("source", ["file", "folder", "resume", "plan"])
+def test_quiet_is_silent_when_all_is_well(cli, sandbox, source):
+    """-q on a batch that settles: nothing on stdout or stderr, exit 0, in every mode of
+    SOURCE."""
+    sb = sandbox()
+    done = _invoke(cli, sb, source, ("-q",), "account,user\n10,101\n")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
