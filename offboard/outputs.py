@@ -64,8 +64,8 @@ def _problem(job: Job, counts: dict[str, int], exit_code: int, aborted: str,
     if exit_code == 1:
         open_ = {o: n for o, n in counts.items() if n and not Outcome(o).settled}
         listed = ", ".join(f"{n} {o}" for o, n in open_.items())
-        what = "still hold access" if job.command == "run" else "need a person"
-        return f"{job.source}: {sum(open_.values())} rows {what} ({listed}); {report}"
+        left = "; their leavers may still have access" if job.command == "run" else ""
+        return f"{job.source}: {sum(open_.values())} rows need a person ({listed}){left}; {report}"
     return ""
 
 

@@ -129,7 +129,10 @@ def check_source_unchanged(plan: Plan, sha256: str) -> None:
 
 
 def check_same_key_user(plan: Plan, key_user: int) -> None:
-    if plan.key_user is not None and key_user != plan.key_user:
+    if plan.key_user is None:
+        raise Refused(f"{plan.path}: the plan does not say which key's user made it: "
+                      "plan again with this key")
+    if key_user != plan.key_user:
         raise Refused(f"{plan.path}: the plan was made with the API key of user {plan.key_user}, "
                       f"this key belongs to user {key_user}: plan again with this key")
 

@@ -15,7 +15,6 @@ import csv
 import json
 import os
 import shutil
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import IO, Any
 from .deletions import Deletions
 from .directory import Person
 from .errors import SettingsError
+from .group_commit import GroupCommit
 from .models import Outcome, Result, Row, plain
 
 COLUMNS = ("row", "account", "user", "user_id", "outcome", "http_status", "attempts",
@@ -56,7 +56,7 @@ class Report:
         self._in_flight: IO[str] | None = None
         self._header = [*COLUMNS, *self.carried.values()]
         self._tables: dict[str, tuple[IO[str], Any]] = {}  # file name -> (file, csv writer)
-        self._syncer: _Syncer | None = None
+        self._syncer: GroupCommit | None = None
         # Records built for the journal (and their JSON line), kept until the row is
         # written in input order (at most the reorder window), so each is formatted once.
         self._pending: dict[int, tuple[dict[str, Any], str]] = {}
@@ -112,7 +112,7 @@ class Report:
         ordered = self.directory / f".{JOURNAL}.tmp"
         ordered.unlink(missing_ok=True)
         self._ordered_journal = _open_private(ordered, "x")
-        self._syncer = _Syncer(self._journal.fileno())
+        self._syncer = GroupCommit(self._journal.fileno())
         self._in_flight = _open_private(self.directory / "inflight.jsonl", "a")
         for outcome in ALWAYS_WRITTEN:
             self._table(f"{outcome}.csv")
@@ -188,7 +188,7 @@ class Report:
         """Append one settled row to the journal.
 
         Flushed at once, so a killed process loses nothing, and fsync'd by a
-        background thread right after (see _Syncer), so a power cut loses at
+        background thread right after (see GroupCommit), so a power cut loses at
         most the rows of one fsync while the event loop never waits on the disk.
         """
         assert self._journal is not None and self._syncer is not None
@@ -245,40 +245,6 @@ class Report:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.directory / name)
-
-
-class _Syncer:
-    """fsyncs a file descriptor in a thread whenever asked: group commit.
-
-    An fsync per row on the event loop cost 0.2 ms (up to 5 ms under load) of
-    blocking each. Here every row flushed before an fsync starts is on disk when
-    it ends; rows arriving meanwhile go with the next one.
-    """
-
-    def __init__(self, descriptor: int) -> None:
-        self._descriptor = descriptor
-        self._wanted = threading.Event()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="offboard-journal-sync",
-                                        daemon=True)
-        self._thread.start()
-
-    def request(self) -> None:
-        self._wanted.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wanted.set()
-        self._thread.join()
-        os.fsync(self._descriptor)
-
-    def _run(self) -> None:
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            if self._stopping:
-                return
-            os.fsync(self._descriptor)
 
 
 def neutralise(cell: str) -> str:
