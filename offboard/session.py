@@ -244,8 +244,8 @@ class Session:
                               f"revocations, cap {cap} (--max-revocations)")
             return
         check_cap(prepared.sending, cap)
-        if not prepared.sending or self.job.yes or not self.seams.interactive:
-            return  # cron: no one to ask; the cap is the guard
+        if not prepared.sending or self.job.yes or not self.seams.interactive or self.log.json:
+            return  # cron, or a machine reading JSON: no one to ask; the cap is the guard
         deletions = prepared.deletions
         if prepared.directory_error:
             deleted = "an unknown number (the user list was unreadable)"

@@ -118,6 +118,10 @@ def test_quiet_prints_a_line_on_stderr_for_every_non_zero_exit(cli, sandbox):
     bad_key = cli("run", "l.csv", "--base-url", sb.url, "-q", key="4242_wrong")
     assert bad_key.returncode == 3 and "401" in bad_key.stderr
     assert "report" in bad_key.stderr
+    unreachable = cli("run", "l.csv", "--base-url", "http://127.0.0.1:9", "-q",
+                      "--max-attempts", "1", "--timeout", "2")
+    assert unreachable.returncode == 3 and "aborted" in unreachable.stderr
+    assert "--resume" in unreachable.stderr
     cli.write("f.csv", "account,user\n30,104\n")
     needs = cli("run", "f.csv", "--base-url", sb.url, "-q", "--report-dir", "f")
     assert needs.returncode == 1 and "forbidden" in needs.stderr and "f/" in needs.stderr
