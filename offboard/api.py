@@ -3,33 +3,34 @@
 Each logical request (a revoke, one page of the user list) goes through
 `Api.request`, which runs tenacity over single attempts. Every attempt first
 takes a slot from the one shared RateLimiter, so retries cannot go around it.
-Attempts never raise for HTTP or network trouble: they return an `Attempt`,
-and tenacity decides on that value.
+Attempts never raise for HTTP or network trouble: wire.py sends each one and
+returns an `Attempt`, and tenacity decides on that value.
+
+`make_client` and `Attempt` live in wire.py and are re-exported here, so
+callers build a run's clients and its Api from one module.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import ssl
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-import anyio
-import certifi
-import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 from tenacity.stop import stop_base
 
-from . import __version__
 from .clock import AnyioClock, Clock
 from .directory import Directory
 from .limiter import RateLimiter
 from .models import Exchange
-from .retry import RETRY_AFTER_CAP, RETRY_STATUSES, RetryBudget, backoff, retry_after
-from .settings import Settings, is_loopback, redact
+from .retry import RETRY_AFTER_CAP, RetryBudget, backoff
+from .settings import Settings, redact
+from .wire import Attempt, ClientPool, make_client, send
+
+__all__ = ["USERS_PAGE", "Api", "Attempt", "ClientPool", "DirectoryError", "OnRetry",
+           "RequestNotSent", "make_client"]
 
 USERS_PAGE = 100
 
@@ -44,85 +45,6 @@ class RequestNotSent(Exception):
 
 class DirectoryError(Exception):
     """A read the run depends on (user list, key owner, token list) failed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One HTTP attempt. `reached` means the API may have acted on it."""
-
-    status: int | None
-    reached: bool
-    message: str = ""
-    error: str = ""
-    request_id: str = ""
-    retry_after: float | None = None
-    body: Any = None
-    timed_out: bool = False
-
-    @property
-    def retryable(self) -> bool:
-        return self.status is None or self.status in RETRY_STATUSES
-
-    @property
-    def may_have_acted(self) -> bool:
-        """Sent with no clear refusal: a lost answer or a 5xx may follow a change."""
-        return self.reached and (self.status is None or self.status >= 500)
-
-
-class ClientPool:
-    """`concurrency` HTTP clients of one connection each, lent out a request at a time.
-
-    Why not one client with `concurrency` connections: on every request httpx
-    checks each pooled connection for expiry (a poll() and more per
-    connection), which at 32 connections cost about 5 ms of CPU per request
-    here; one connection per client costs about 1.1 ms. The clients share one
-    TLS context, since loading the CA bundle takes ~35 ms each.
-    """
-
-    def __init__(self, settings: Settings,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        host = httpx.URL(settings.base_url).host
-        tls = ssl.create_default_context(cafile=certifi.where())
-        self._clients = [httpx.AsyncClient(
-            base_url=settings.base_url,
-            headers={
-                "Authorization": f"APIKey {settings.api_key.reveal()}",
-                "User-Agent": f"offboard/{__version__}",
-                "Accept": "application/json",
-            },
-            timeout=httpx.Timeout(settings.timeout),
-            follow_redirects=False,  # the key must never travel to another host
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-            verify=tls,
-            # Proxy variables are for reaching the real API; a loopback sandbox
-            # must be reached directly.
-            trust_env=not is_loopback(host),
-            transport=transport,
-        ) for _ in range(settings.concurrency)]
-        self._idle = list(self._clients)
-        self._available = anyio.Semaphore(len(self._clients))
-
-    async def request(self, method: str, path: str,
-                      params: Mapping[str, Any] | None = None) -> httpx.Response:
-        async with self._available:
-            client = self._idle.pop()  # never empty: the semaphore counts idle clients
-            try:
-                return await client.request(method, path, params=params)
-            finally:
-                self._idle.append(client)
-
-    async def __aenter__(self) -> ClientPool:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        for client in self._clients:
-            await client.aclose()
-
-
-def make_client(settings: Settings, transport: httpx.AsyncBaseTransport | None = None
-                ) -> ClientPool:
-    """The HTTP clients of a run: key in a header, no redirects."""
-    return ClientPool(settings, transport)
 
 
 OnRetry = Callable[[str, str, int, str, float], None]
@@ -229,7 +151,7 @@ class Api:
             await self.limiter.acquire()
             if self.abort_reason:
                 raise RequestNotSent(len(history))
-            result = await self._send(method, path, params)
+            result = await send(self._client, self.settings, method, path, params)
             history.append(result)
             self.statuses[str(result.status or "error")] += 1
             if result.status == 401:
@@ -302,34 +224,6 @@ class Api:
             return attempt.retry_after
         return backoff(attempt_number, self._rng)
 
-    async def _send(self, method: str, path: str, params: Mapping[str, Any] | None) -> Attempt:
-        timeout = self.settings.timeout
-        try:
-            # httpx's timeout is per read; this bounds the whole exchange.
-            with anyio.fail_after(timeout):
-                response = await self._client.request(method, path, params=params)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            return Attempt(None, reached=False, error=self._describe(exc))
-        except (httpx.TransportError, TimeoutError) as exc:
-            # Sent, but no complete answer: the API may have acted on it.
-            timed_out = isinstance(exc, TimeoutError | httpx.TimeoutException)
-            return Attempt(None, reached=True, error=self._describe(exc), timed_out=timed_out)
-        body = _json_or_text(response)
-        return Attempt(
-            status=response.status_code,
-            reached=True,
-            message=self._redact(_message_of(body)),
-            request_id=_request_id(response, body),
-            retry_after=retry_after(response.headers),
-            body=body,
-        )
-
-    def _describe(self, exc: Exception) -> str:
-        if isinstance(exc, TimeoutError | httpx.TimeoutException):
-            return f"no answer within {self.settings.timeout:g} s ({type(exc).__name__})"
-        detail = str(exc) or type(exc).__name__
-        return self._redact(f"{type(exc).__name__}: {detail}")
-
     def _redact(self, text: str) -> str:
         return redact(text, self.settings.api_key)
 
@@ -348,32 +242,6 @@ class _Stop(stop_base):
 
     def __call__(self, retry_state: RetryCallState) -> bool:
         return self._check(retry_state)
-
-
-def _json_or_text(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text[:500]
-
-
-def _message_of(body: Any) -> str:
-    if isinstance(body, dict):
-        for key in ("message", "detail", "error", "errors"):
-            if key in body:
-                value = body[key]
-                return value if isinstance(value, str) else str(value)[:500]
-        return ""
-    return body.strip()[:500] if isinstance(body, str) else ""
-
-
-def _request_id(response: httpx.Response, body: Any) -> str:
-    for header in ("x-request-id", "request-id", "x-amzn-requestid"):
-        if header in response.headers:
-            return response.headers[header][:200]
-    if isinstance(body, dict) and isinstance(body.get("request_id"), str):
-        return str(body["request_id"])[:200]
-    return ""
 
 
 def _is_user_id(value: object) -> TypeGuard[int]:

@@ -2,16 +2,16 @@
 
 Validation is strict: an unknown key or a wrong type is a one-line `SandboxError` naming the
 origin and the offending key, because a silently ignored typo (`eror_rate`) would make a test
-scenario quietly test nothing.
+scenario quietly test nothing. The checks of single values are in checks.py; this module
+knows the scenario's shape.
 """
 
 from __future__ import annotations
 
-import reprlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, NoReturn
 
+from offboard.sandbox.checks import Checker, describe, join
 from offboard.sandbox.world import (
     DEFAULT_API_KEY,
     ROLE_IDS,
@@ -20,7 +20,6 @@ from offboard.sandbox.world import (
     Drop,
     Faults,
     Reply,
-    SandboxError,
     Scripted,
     Token,
     User,
@@ -33,80 +32,8 @@ def load_world(mapping: object, origin: str = "sandbox") -> World:
     return _Reader(origin).world(mapping)
 
 
-# reprlib, not repr: a YAML alias bomb (billion laughs) loads in microseconds as shared
-# lists, but its full repr would take gigabytes. Depth and items are bounded here.
-_SHORT = reprlib.Repr()  # keyword arguments only from Python 3.12
-_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
-_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 30
-
-
-def _describe(value: object) -> str:
-    text = _SHORT.repr(value)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f"{type(value).__name__} {text}"
-
-
-def _join(where: str, key: object) -> str:
-    return f"{where}.{key}" if where else str(key)
-
-
-class _Reader:
-    def __init__(self, origin: str) -> None:
-        self.origin = origin
-
-    def fail(self, where: str, problem: str) -> NoReturn:
-        prefix = f"{self.origin}: {where}" if where else self.origin
-        raise SandboxError(f"{prefix}: {problem}")
-
-    # -- primitive checks ---------------------------------------------------------------------
-
-    def mapping(
-        self, value: object, where: str, required: frozenset[str], optional: frozenset[str]
-    ) -> Mapping[Any, Any]:
-        if not isinstance(value, Mapping):
-            self.fail(where, f"expected a mapping, got {_describe(value)}")
-        for key in value:
-            if key not in required and key not in optional:
-                allowed = ", ".join(sorted(required | optional))
-                self.fail(_join(where, key), f"unknown key (allowed: {allowed})")
-        for key in sorted(required):
-            if key not in value:
-                self.fail(_join(where, key), "required key is missing")
-        return value
-
-    def sequence(self, value: object, where: str) -> Sequence[Any]:
-        if not isinstance(value, list | tuple):
-            self.fail(where, f"expected a list, got {_describe(value)}")
-        return value
-
-    def integer(self, value: object, where: str, minimum: int | None = None) -> int:
-        # bool is an int subclass; `true` where an id belongs is a mistake, not 1.
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.fail(where, f"expected an integer, got {_describe(value)}")
-        if minimum is not None and value < minimum:
-            self.fail(where, f"must be >= {minimum}, got {value}")
-        return value
-
-    def number(self, value: object, where: str, maximum: float | None = None) -> float:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            self.fail(where, f"expected a number, got {_describe(value)}")
-        if value < 0 or (maximum is not None and value > maximum):
-            bound = f"between 0 and {maximum}" if maximum is not None else ">= 0"
-            self.fail(where, f"must be {bound}, got {value}")
-        return float(value)
-
-    def string(self, value: object, where: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            self.fail(where, f"expected a non-empty string, got {_describe(value)}")
-        return value
-
-    def boolean(self, value: object, where: str) -> bool:
-        if not isinstance(value, bool):
-            self.fail(where, f"expected true or false, got {_describe(value)}")
-        return value
-
-    # -- the scenario -------------------------------------------------------------------------
+class _Reader(Checker):
+    """The scenario's sections, each read into its part of the World."""
 
     def world(self, value: object) -> World:
         top = self.mapping(
@@ -181,7 +108,7 @@ class _Reader:
 
     def roles(self, value: object, where: str, accounts: set[int]) -> dict[int, str]:
         if not isinstance(value, Mapping):
-            self.fail(where, f"expected a mapping of account id to group, got {_describe(value)}")
+            self.fail(where, f"expected a mapping of account id to group, got {describe(value)}")
         if not value:
             # Gcore deletes a user with no account, so such a user cannot exist.
             self.fail(where, "a user needs at least one account")
@@ -192,12 +119,12 @@ class _Reader:
                 key = int(key)
             account_id = self.integer(key, f"{where} key")
             if account_id not in accounts:
-                self.fail(_join(where, account_id), "account is not listed under accounts")
+                self.fail(join(where, account_id), "account is not listed under accounts")
             # isinstance first: a list or mapping here is unhashable, and may be an alias bomb.
             if not isinstance(role, str) or role not in ROLE_IDS:
                 choices = ", ".join(ROLE_IDS)
-                shown = repr(role) if isinstance(role, str) else _describe(role)
-                self.fail(_join(where, account_id), f"unknown group {shown} (one of: {choices})")
+                shown = repr(role) if isinstance(role, str) else describe(role)
+                self.fail(join(where, account_id), f"unknown group {shown} (one of: {choices})")
             roles[account_id] = role
         return roles
 
@@ -234,7 +161,7 @@ class _Reader:
             name = self.string(raw.get("name", f"token-{token_id}"), f"{at}.name")
             description = raw.get("description", "")
             if not isinstance(description, str):
-                self.fail(f"{at}.description", f"expected a string, got {_describe(description)}")
+                self.fail(f"{at}.description", f"expected a string, got {describe(description)}")
             role = roles.get(account_id, "Users")
             result.append(
                 Token(token_id, account_id, user_id, name, description, expired, deleted, role)
@@ -322,7 +249,7 @@ class _Reader:
         self.fail(
             where,
             f"expected a status code, 'drop', {{status: ...}} or {{delay: ...}}, "
-            f"got {_describe(value)}",
+            f"got {describe(value)}",
         )
 
     def status(self, value: object, where: str) -> int:
