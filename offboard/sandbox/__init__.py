@@ -4,9 +4,10 @@
     with Sandbox(world) as sb:
         ...  # point a client at sb.url with sb.api_key; check sb.has_access(...) afterwards
 
-Modules: world (the immutable scenario model), scenario (loading and validation), state (the
-mutable, locked state of one running sandbox), endpoints and shapes (the API itself), faults
-(fault decisions), app (the ASGI app tying them together), server (uvicorn in a thread).
+Modules: world (the immutable scenario model), scenario (loading and validation) and checks
+(its typed value checks), state (the mutable, locked state of one running sandbox), endpoints
+and shapes (the API itself), faults (fault decisions), app (the ASGI app tying them together),
+server (uvicorn in a thread).
 """
 
 from offboard.sandbox.demo import DEMO_WORLD_PATH, demo_world
