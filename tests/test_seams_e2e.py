@@ -167,6 +167,15 @@ def test_metrics_after_a_folder_run_with_a_refused_job_and_after_a_no_op_run(cli
     assert m[("offboard_last_run_timestamp_seconds", ())] > ran
     assert m[("offboard_last_success_timestamp_seconds", ())] >= ran
     assert ("offboard_job_exit_code", (("job", "capped"),)) not in m
+    cli.write("big.csv", "account,user\n10,105\n10,106\n")
+    refused = cli("run", "big.csv", "--base-url", sb.url, "-q", "--max-revocations", "1",
+                  "--metrics-file", str(prom))
+    assert refused.returncode == 2 and "cap" in refused.stderr
+    m = metrics(prom)
+    assert m[("offboard_job_exit_code", (("job", "big"),))] == 2
+    assert m[("offboard_exit_code", ())] == 2
+    assert m[("offboard_last_success_timestamp_seconds", ())] < m[
+        ("offboard_last_run_timestamp_seconds", ())]
 
 
 # A batch with every outcome, a user in two accounts of the batch (deleted when both go)
