@@ -24,7 +24,7 @@ from tenacity.stop import stop_base
 from .clock import AnyioClock, Clock
 from .directory import Directory
 from .limiter import RateLimiter
-from .models import Exchange
+from .models import Exchange, Token
 from .retry import RETRY_AFTER_CAP, RetryBudget, backoff
 from .settings import Settings, redact
 from .wire import Attempt, ClientPool, make_client, send
@@ -93,7 +93,11 @@ class Api:
         return user_id
 
     async def live_tokens(self, account: int, user_id: int) -> list[int]:
-        """IDs of the user's own live API tokens in the account.
+        """IDs of the user's own live API tokens in the account."""
+        return [token.id for token in await self.live_token_details(account, user_id)]
+
+    async def live_token_details(self, account: int, user_id: int) -> list[Token]:
+        """The user's own live API tokens in the account, with their names, by ID.
 
         The `deleted` query flag is documented backwards, so it is left out and
         each token's fields are checked here; the issuer is checked too, so a
@@ -103,18 +107,25 @@ class Api:
             "GET", f"/iam/v2/clients/{account}/tokens", params={"issued_by": user_id})
         if exchange.status != 200 or not isinstance(exchange.body, list):
             raise DirectoryError(_failure("listing the user's API tokens", exchange))
-        return sorted(
-            token["id"] for token in exchange.body
+        return sorted((
+            Token(token["id"], _text(token.get("name")),
+                  _text(token["client_user"].get("user_email")), _text(token.get("exp_date")))
+            for token in exchange.body
             if isinstance(token, dict) and isinstance(token.get("id"), int)
             and not token.get("deleted") and not token.get("expired")
             and isinstance(token.get("client_user"), dict)
-            and token["client_user"].get("user_id") == user_id)
+            and token["client_user"].get("user_id") == user_id), key=lambda t: t.id)
 
     async def delete_token(self, account: int, token_id: int) -> Exchange:
         return await self.request("DELETE", f"/iam/v2/clients/{account}/tokens/{token_id}")
 
-    async def list_users(self) -> Directory:
-        """Every live user visible to the key, read page by page.
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    async def list_users(self, request_ids: list[str] | None = None) -> Directory:
+        """Every live user visible to the key, read page by page (each page's request ID
+        is added to `request_ids` when given).
 
         Always with `limit`: without it the API returns every user as one plain
         array. The offset advances by what each page really held, in case the
@@ -127,6 +138,8 @@ class Api:
                 "GET", "/iam/users", params={"limit": USERS_PAGE, "offset": offset})
             if exchange.status != 200:
                 raise DirectoryError(_failure("reading the user list", exchange))
+            if request_ids is not None:
+                request_ids.append(exchange.request_id)
             page = exchange.body
             users = page.get("results") if isinstance(page, dict) else page
             if not isinstance(users, list):
@@ -226,6 +239,10 @@ class Api:
 
     def _redact(self, text: str) -> str:
         return redact(text, self.settings.api_key)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _last(state: RetryCallState) -> Attempt:

@@ -88,10 +88,13 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
               help="Delete a token-blocked user's own live API tokens in that account, "
                    "then revoke.")
 @click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
+@click.option("--no-verify", is_flag=True,
+              help="Do not read membership back after the revokes (faster; the report says "
+                   "the rows are unverified).")
 @click.option("--resume", metavar="DIR",
               help="Continue an earlier run of the same SOURCE in its report directory DIR.")
-def run_command(source: str, yes: bool, delete_tokens: bool, resume: str | None,
-                **options: Any) -> int:
+def run_command(source: str, yes: bool, delete_tokens: bool, no_verify: bool,
+                resume: str | None, **options: Any) -> int:
     """Revoke every (account, user) pair listed in SOURCE.
 
     SOURCE is a .csv file, a .yaml/.yml file (a list of rows, or a job file), - for CSV on
@@ -114,7 +117,7 @@ def run_command(source: str, yes: bool, delete_tokens: bool, resume: str | None,
     if resume is not None and options["report_dir"] is not None:
         raise click.UsageError("--resume DIR writes into DIR: drop --report-dir")
     return run(_job("run", source, options, yes=yes, delete_tokens=delete_tokens,
-                    resume=resume))
+                    no_verify=no_verify, resume=resume))
 
 
 @cli.command("plan", context_settings=CONTEXT)

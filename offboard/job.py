@@ -36,6 +36,7 @@ class Job:
     protect: tuple[str, ...] = ()
     max_revocations: int | None = None
     delete_tokens: bool = False
+    no_verify: bool = False
     resume: str | None = None
     log_format: str = "text"
     verbosity: int = 0

@@ -1,14 +1,14 @@
 """The journal: what a report directory already knows, for `--resume DIR`.
 
-A report directory holds, besides the report:
+A report directory keeps, in its hidden `.offboard/` folder (report.py):
 
 - `run.json`: the SOURCE and its sha256, and the options the run was given,
   written before the first request, so a resume can refuse a different SOURCE
   and reuse the same options; then, before the first DELETE, who the batch
   deletes (deletions.py), so a resume marks the same rows;
-- `results.jsonl`: one record per settled row, appended and fsync'd as it
-  settles (the last record of a row wins); when the run ends it is replaced by
-  the same records once each, in input order (report.py);
+- `journal.jsonl`: one record per settled row, appended and fsync'd as it
+  settles; the last record of a row wins, and an amendment (`"amend": true`,
+  the read-back's verdict) changes the fields it names;
 - `inflight.jsonl`: a line per row just before its first request. A row there
   with no settled record was in flight when the run died: its revoke may have
   been applied, so a 404 on resume is reported as such.
@@ -26,6 +26,7 @@ from .deletions import Deletions
 from .directory import Person
 from .errors import Refused
 from .models import Outcome, Result, Row, plain
+from .report import IN_FLIGHT, INTERNAL, JOURNAL, LIVE, META, internal
 
 RowKey = tuple[int, str, str]
 
@@ -74,28 +75,35 @@ class Previous:
 
 def read_previous(directory: Path, sha256: str) -> Previous:
     """Read an earlier run's journal; refuse a directory of another SOURCE."""
-    meta_path = directory / "run.json"
+    inside = _inside(directory)
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = json.loads((inside / META).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        if directory.is_dir() and not (directory / "results.jsonl").exists() and all(
-                p.name.startswith(".") for p in directory.iterdir()):
-            # Killed before run.json was written, so before any request: start afresh.
-            return Previous({}, frozenset())
-        raise Refused(f"--resume {directory}: no run.json: not an offboard report directory"
-                      ) from None
+        raise Refused(f"--resume {directory}: no {INTERNAL}/{META}: not an offboard report "
+                      "directory") from None
     except (OSError, ValueError) as exc:
-        raise Refused(f"--resume {directory}: run.json unreadable ({type(exc).__name__})"
+        raise Refused(f"--resume {directory}: {META} unreadable ({type(exc).__name__})"
                       ) from None
     if meta.get("source_sha256") != sha256:
         raise Refused(f"--resume {directory}: that run was of another SOURCE "
                       f"({meta.get('source')}, sha256 differs); resume with the same file")
-    settled = {record_key(r): r for r in _records(directory / "results.jsonl")}
-    started = {record_key(r) for r in _records(directory / "inflight.jsonl")}
+    journal = inside / JOURNAL if inside != directory else directory / LIVE
+    settled: dict[RowKey, Mapping[str, Any]] = {}
+    for record in _records(journal):
+        key = record_key(record)
+        # An amendment (the read-back's verdict) changes some fields of the row's record.
+        settled[key] = {**settled.get(key, {}), **record} if record.get("amend") else record
+    started = {record_key(r) for r in _records(inside / IN_FLIGHT)}
     options = meta.get("options")
     return Previous(settled, frozenset(started - settled.keys()),
                     options if isinstance(options, dict) else None,
                     Deletions.from_json(meta.get("deletions")), _people(meta.get("people")))
+
+
+def _inside(directory: Path) -> Path:
+    """Where a report directory keeps its internal files (before 0.2: beside the report)."""
+    inside = internal(directory)
+    return inside if (inside / META).exists() or not (directory / META).exists() else directory
 
 
 def _people(data: Any) -> dict[int, Person]:

@@ -106,6 +106,21 @@ class Exchange:
 
 
 @dataclass(frozen=True, slots=True)
+class Token:
+    """A user's live API token, as the token listing describes it."""
+
+    id: int
+    name: str = ""
+    issuer: str = ""  # the email of the user who issued it
+    expires: str = ""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        """dict(token): the journal's form."""
+        yield from (("id", self.id), ("name", self.name), ("issuer", self.issuer),
+                    ("expires", self.expires))
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     """How one input row ended: one line of the report."""
 
@@ -117,7 +132,7 @@ class Result:
     attempts: int = 0
     request_id: str = ""
     message: str = ""
-    tokens: tuple[int, ...] = ()  # the user's live API tokens, when they blocked the revoke
+    tokens: tuple[Token, ...] = ()  # the user's live API tokens, when they blocked the revoke
     # True on the row whose revoke removed the user's last account (deletions.py);
     # None when the user list did not know the user.
     user_deleted: bool | None = False

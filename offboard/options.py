@@ -25,6 +25,7 @@ FLAGS = {
     "protect": "--protect",
     "max_revocations": "--max-revocations",
     "delete_tokens": "--delete-tokens",
+    "no_verify": "--no-verify",
 }
 
 

@@ -71,7 +71,7 @@ class PlanWriter:
             "user_id": r.user_id,
             "outcome": str(r.outcome),
             "message": r.message,
-            "tokens": list(r.tokens),
+            "tokens": [token.id for token in r.tokens],
             "deletes_user": r.user_deleted is True,
             "extra": r.row.extra,
         }

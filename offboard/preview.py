@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .api import Api, DirectoryError
 from .classify import classify_check
 from .deletions import Deletions
-from .models import Action, Outcome, Result
+from .models import Action, Outcome, Result, Token
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,15 +24,16 @@ class Previewer:
         account, user_id = action.account, action.user_id
         exchange = await api.check_member(account, user_id)
         outcome, message = classify_check(exchange)
-        tokens: list[int] = []
+        tokens: list[Token] = []
         if outcome is Outcome.WOULD_REVOKE:
             try:
-                tokens = await api.live_tokens(account, user_id)
+                tokens = await api.live_token_details(account, user_id)
             except DirectoryError as exc:
                 outcome, message = Outcome.FAILED, str(exc)
         if tokens:
             outcome = Outcome.TOKEN_BLOCKED
-            message = (f"live API tokens {', '.join(map(str, tokens))} would block the revoke "
+            listed = ", ".join(str(t.id) for t in tokens)
+            message = (f"live API tokens {listed} would block the revoke "
                        "(--delete-tokens on run deletes them first)")
         deletes: bool | None = False
         if outcome in (Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .api import Api, DirectoryError
 from .classify import classify
 from .journal import RowKey, row_key
-from .models import Action, Exchange, Outcome, Result
+from .models import Action, Exchange, Outcome, Result, Token
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,26 +30,26 @@ class Revoker:
         if outcome is not Outcome.TOKEN_BLOCKED:
             return _result(action, exchange, outcome, message)
         try:
-            tokens = await api.live_tokens(account, user_id)
+            tokens = await api.live_token_details(account, user_id)
         except DirectoryError as exc:
             return _result(action, exchange, outcome, f"{message}; {exc}")
         if not tokens:
             return _result(action, exchange, outcome,
                            f"{message}; no live token of theirs was found: ask Gcore support")
-        listed = ", ".join(str(t) for t in tokens)
+        listed = ", ".join(str(t.id) for t in tokens)
         if not self.delete_tokens:
             return _result(action, exchange, outcome,
                            f"{message}; blocking API tokens: {listed} "
                            "(--delete-tokens deletes them, then revokes)", tokens)
-        deleted: list[int] = []
+        deleted: list[Token] = []
         for token in tokens:
-            answer = await api.delete_token(account, token)
+            answer = await api.delete_token(account, token.id)
             # 404: already gone since we listed it, which is what we wanted.
             if answer.status not in (200, 204, 404):
-                done = ", ".join(str(t) for t in deleted) or "none"
+                done = ", ".join(str(t.id) for t in deleted) or "none"
                 why = answer.message or answer.error or f"HTTP {answer.status}"
                 return _result(action, exchange, outcome,
-                               f"could not delete API token {token} ({why}); deleted: {done}",
+                               f"could not delete API token {token.id} ({why}); deleted: {done}",
                                tokens)
             deleted.append(token)
         again = await api.revoke(account, user_id)
@@ -65,6 +65,6 @@ def _pair(action: Action) -> tuple[int, int]:
 
 
 def _result(action: Action, exchange: Exchange, outcome: Outcome, message: str,
-            tokens: list[int] | None = None) -> Result:
+            tokens: list[Token] | None = None) -> Result:
     return Result(action.row, outcome, action.account, action.user_id, exchange.status,
                   exchange.attempts, exchange.request_id, message, tuple(tokens or ()))

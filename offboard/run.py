@@ -30,7 +30,7 @@ from .logs import Log
 from .options import given, restore
 from .outputs import finish
 from .planfile import Plan, check_source_unchanged, read_plan
-from .report import Report, default_dir, stamp
+from .report import LOCK, Report, default_dir, internal, stamp
 from .session import Session
 from .settings import Settings, merge, merge_guards
 from .source import Batch, read_source
@@ -72,7 +72,8 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
         else:
             Report.make_dir(directory)
             report = Report(directory, batch.columns)
-        stack.enter_context(exclusive(directory / ".lock", f"report directory {directory}"))
+        stack.enter_context(exclusive(internal(directory) / LOCK,
+                                      f"report directory {directory}"))
         if not fresh and (previous is None or previous.options is None):
             report.write_meta(meta)
         try:

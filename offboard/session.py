@@ -40,8 +40,9 @@ from .report import Report
 from .revoke import Revoker
 from .settings import Guarding, Settings
 from .source import Batch
-from .summary import Totals, who
+from .summary import who
 from .terminal import progress
+from .verify import Check, ReadBack, read_back
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +65,12 @@ class Ended:
     """What the session hands to outputs.py."""
 
     report: Report
-    totals: Totals
     prepared: Prepared
     aborted: str
     statuses: dict[str, int]
     retries: int
     carried: int | None  # rows a resume took over from the earlier run
+    read: ReadBack | None  # the read-back's verdicts (None: not read back)
 
 
 class Session:
@@ -109,7 +110,8 @@ class Session:
         if not api.abort_reason:
             await self._decide(api, prepared)
         report.open(prepared.people)
-        totals = Totals()
+        checks: list[Check] = []  # revoked rows to read back
+        verified_before: set[int] = set()  # carried rows an earlier run read back
         plan_file = PlanWriter(
             report.directory / "plan.json", source=batch.source, source_sha256=batch.sha256,
             created_at=datetime.now(UTC), created_by=who(),
@@ -125,12 +127,19 @@ class Session:
             result = self.previous.kept(key, action.row)
             if result is not None:
                 carried += 1
-                report.carry(result, self.previous.record(key))
+                record = self.previous.record(key)
+                report.carry(result, record)
+                if record.get("verified") is True:
+                    verified_before.add(action.row.number)
             return result
 
         def ordered(result: Result) -> None:
             report.write(result)
-            totals.add(result)
+            if (result.outcome is Outcome.REVOKED and result.account is not None
+                    and result.user_id is not None
+                    and result.row.number not in verified_before):
+                checks.append(Check(result.row.number, result.account, result.row.user,
+                                    result.user_id))
             if plan_file is not None:
                 plan_file.write(result)
 
@@ -157,8 +166,17 @@ class Session:
         seen.close()
         if plan_file is not None:
             plan_file.close()
-        return Ended(report, totals, prepared, api.abort_reason, dict(api.statuses),
-                     api.retries, carried if self.previous else None)
+        read = None
+        if job.command == "run" and not job.no_verify and not api.abort_reason:
+            known = len(prepared.directory.people) if prepared.directory else None
+            read = await read_back(api, checks, known, self.settings.concurrency)
+            by_row = {c.row: c for c in checks}
+            for number, verdict in read.verdicts.items():
+                check = by_row[number]
+                report.amend({"row": number, "account": check.account, "user": check.user,
+                              "amend": True, **verdict})
+        return Ended(report, prepared, api.abort_reason, dict(api.statuses),
+                     api.retries, carried if self.previous else None, read)
 
     async def _prepare(self, api: Api, seen: FirstSeen, tracker_box: list[Tracker]
                        ) -> Prepared:

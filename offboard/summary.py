@@ -10,27 +10,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import __version__
-from .models import Outcome, Result
+from .models import Outcome
 
 SHOWN = 20  # rows needing a person kept for the terminal; all of them are in the report
 
 
 class Totals:
-    """The counts of a run, computed from the journal's records as they are written in
-    input order (every row once, carried rows included); memory does not grow with rows."""
+    """The counts of a run, computed from the journal's records in input order (every row
+    once, carried rows included); memory does not grow with rows."""
 
     def __init__(self) -> None:
         self.rows = 0
         self.counts = {str(o): 0 for o in Outcome}
-        self.needing_a_person: list[Result] = []
+        self.needing_a_person: list[Mapping[str, Any]] = []  # the first SHOWN of them
         self.users_deleted = 0  # rows marked user_deleted: each deleted user marks one row
 
-    def add(self, result: Result) -> None:
+    def add(self, record: Mapping[str, Any]) -> None:
         self.rows += 1
-        self.counts[result.outcome] += 1
-        if not result.outcome.settled and len(self.needing_a_person) < SHOWN:
-            self.needing_a_person.append(result)
-        self.users_deleted += result.user_deleted is True
+        outcome = Outcome(record["outcome"])
+        self.counts[outcome] += 1
+        if not outcome.settled and len(self.needing_a_person) < SHOWN:
+            self.needing_a_person.append(record)
+        self.users_deleted += record.get("user_deleted") is True
 
     @property
     def open_rows(self) -> int:

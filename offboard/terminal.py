@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .execute import OnResult
-from .models import Outcome, Result, plain
+from .models import Outcome, Result
 from .summary import Totals
 
 
@@ -71,9 +71,9 @@ def print_summary(totals: Totals, directory: Path, exit_code: int,
         if counts.get(outcome, 0):
             table.add_row(str(outcome), str(counts[outcome]), "" if outcome.settled else "yes")
     console.print(table)
-    for result in totals.needing_a_person:
-        who = f"account {result.account or plain(result.row.account)} user {plain(result.row.user)}"
-        console.print(f"  row {result.row.number}: {result.outcome} ({who}): {result.message}",
+    for record in totals.needing_a_person:
+        who = f"account {record['account']} user {record['user']}"
+        console.print(f"  row {record['row']}: {record['outcome']} ({who}): {record['message']}",
                       markup=False)
     more = sum(n for o, n in counts.items() if not Outcome(o).settled) - len(
         totals.needing_a_person)

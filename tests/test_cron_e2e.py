@@ -141,8 +141,8 @@ def test_a_second_run_on_the_same_job_or_directory_exits_2_naming_the_pid(cli, s
     with running(cli, "run", "in.csv", "--base-url", sb.url, "--concurrency", "1",
                  "--report-dir", "q") as first:
         # --resume reads run.json before it asks for the lock: wait for both.
-        wait_for(lambda: holds(first, cli.cwd / "q" / ".lock", sb, since=sent)
-                 and (cli.cwd / "q" / "run.json").exists(), timeout=60)
+        wait_for(lambda: holds(first, cli.cwd / "q" / ".offboard" / "lock", sb, since=sent)
+                 and (cli.cwd / "q" / ".offboard" / "run.json").exists(), timeout=60)
         third = cli("run", "in.csv", "--base-url", sb.url, "--resume", "q")
         assert first.poll() is None, "the first run ended before the resume was refused"
         assert third.returncode == 2 and f"PID {first.pid}" in third.stderr, third.stderr

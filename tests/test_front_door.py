@@ -65,7 +65,7 @@ def test_demo_on_the_sandbox_shows_every_main_outcome(cli):
     assert done.returncode == 1, done.stderr
     import csv
 
-    with (cli.cwd / "demo" / "results.csv").open() as handle:
+    with (cli.cwd / "demo" / "results.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     seen = {r["outcome"] for r in rows}
     assert {"revoked", "token_blocked", "missing", "forbidden", "invalid", "duplicate"} <= seen

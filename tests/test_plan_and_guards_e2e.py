@@ -55,8 +55,9 @@ def test_plan_sends_no_delete_and_reports_what_run_would_do(cli, sandbox):
 
 
 def test_run_plan_sends_exactly_the_reviewed_rows(cli, sandbox):
-    """run PLANFILE: DELETEs exactly the planned rows (the user list is read once, only to
-    check the plan's email row against SOURCE), and the summary records the plan's hash."""
+    """run PLANFILE: DELETEs exactly the planned rows (the user list is read to check the
+    plan's email row against SOURCE, and once more for the read-back), and the summary
+    records the plan's hash."""
     sb = sandbox(TOKENS_WORLD)
     cli.write("l.csv", BATCH)
     assert cli("plan", "l.csv", "--base-url", sb.url, "--report-dir", "p").returncode == 1
@@ -67,7 +68,7 @@ def test_run_plan_sends_exactly_the_reviewed_rows(cli, sandbox):
     assert sorted(r.path for r in sent if r.method == "DELETE") == [
         "/iam/clients/10/client-users/101", "/iam/clients/10/client-users/102",
         "/iam/clients/10/client-users/103"]
-    assert len([r for r in sent if r.path == "/iam/users"]) == 1
+    assert len([r for r in sent if r.path == "/iam/users"]) == 2
     rows = results(cli.cwd / "r")
     assert [r["outcome"] for r in rows] == ["revoked", "revoked", "missing", "token_blocked",
                                             "forbidden"]

@@ -78,7 +78,7 @@ def test_another_users_token_is_never_deleted_when_issued_by_is_ignored() -> Non
     server = TokenApi([token(501), token(777, user_id=OTHER)])
     result = revoke(server)
     assert server.deletes() == [REVOKE, f"{TOKENS}/501", REVOKE]
-    assert result.outcome is Outcome.REVOKED and result.tokens == (501,)
+    assert result.outcome is Outcome.REVOKED and [t.id for t in result.tokens] == [501]
     tokens_query = [r.url.params.get("issued_by") for r in server.seen if r.method == "GET"]
     assert tokens_query == [str(USER)]
 
@@ -87,7 +87,7 @@ def test_another_users_token_is_not_listed_as_blocking_either() -> None:
     """Without --delete-tokens, the row names only the user's own blocking token."""
     server = TokenApi([token(777, user_id=OTHER), token(501)])
     result = revoke(server, delete_tokens=False)
-    assert result.outcome is Outcome.TOKEN_BLOCKED and result.tokens == (501,)
+    assert result.outcome is Outcome.TOKEN_BLOCKED and [t.id for t in result.tokens] == [501]
     assert "blocking API tokens: 501 " in result.message and "777" not in result.message
     assert server.deletes() == [REVOKE]
 
@@ -116,11 +116,12 @@ def test_deleted_and_expired_tokens_are_not_live() -> None:
     """Tokens flagged deleted or expired are neither listed as blocking nor deleted."""
     listed = [token(501), token(502, deleted=True), token(503, expired=True)]
     blocked = revoke(TokenApi(listed), delete_tokens=False)
-    assert blocked.tokens == (501,) and "blocking API tokens: 501 " in blocked.message
+    assert [t.id for t in blocked.tokens] == [501]
+    assert "blocking API tokens: 501 " in blocked.message
     server = TokenApi(listed)
     result = revoke(server)
     assert server.deletes() == [REVOKE, f"{TOKENS}/501", REVOKE]
-    assert result.outcome is Outcome.REVOKED and result.tokens == (501,)
+    assert result.outcome is Outcome.REVOKED and [t.id for t in result.tokens] == [501]
 
 
 def test_only_dead_tokens_means_none_to_delete() -> None:

@@ -13,7 +13,7 @@ from .conftest import KEY, world
 
 
 def results(directory: Path) -> list[dict[str, str]]:
-    with (directory / "results.csv").open(encoding="utf-8", newline="") as handle:
+    with (directory / "results.csv").open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -65,9 +65,13 @@ def test_every_outcome_from_a_csv(cli, sandbox):
     assert summary["rows"] == 9 and summary["exit_code"] == 1
     assert summary["counts"]["revoked"] == 2 and summary["source"] == "leavers.csv"
     listed = sorted(p.name for p in (cli.cwd / "out").iterdir())
-    assert listed == [".lock", "duplicate.csv", "failed.csv", "forbidden.csv", "inflight.jsonl",
-                      "invalid.csv", "missing.csv", "results.csv", "results.jsonl",
-                      "revoked.csv", "run.json", "summary.json", "token_blocked.csv"]
+    # What people open; what only offboard reads back is in the hidden .offboard/ folder.
+    assert listed == [".offboard", "duplicate.csv", "failed.csv", "forbidden.csv",
+                      "invalid.csv", "missing.csv", "report.html", "results.csv",
+                      "results.jsonl", "revoked.csv", "summary.json", "summary.txt",
+                      "token_blocked.csv"]
+    assert sorted(p.name for p in (cli.cwd / "out" / ".offboard").iterdir()) == [
+        "inflight.jsonl", "journal.jsonl", "lock", "ordered.jsonl", "run.json"]
     assert "token_blocked" in done.stdout and "Report:" in done.stdout
 
 
@@ -80,7 +84,8 @@ def test_all_settled_is_exit_0_and_report_is_owner_only(cli, sandbox):
     assert outcomes(cli.cwd / "out") == ["revoked", "missing", "duplicate"]
     out = cli.cwd / "out"
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
-    assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o600}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*") if p.is_file()} == {0o600}
+    assert stat.S_IMODE((out / ".offboard").stat().st_mode) == 0o700
     journal = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     assert sorted(j["row"] for j in journal) == [2, 3, 4]
 
@@ -138,7 +143,7 @@ def test_header_only_csv_is_exit_0_with_an_empty_report(cli, sandbox):
     cli.write("l.csv", "account,user,ticket\n")
     done = cli("run", "l.csv", "--base-url", sb.url, "--report-dir", "o")
     assert done.returncode == 0, done.stderr
-    assert (cli.cwd / "o" / "results.csv").read_text().startswith("row,account")
+    assert (cli.cwd / "o" / "results.csv").read_text().startswith("\ufeffrow,account")
     assert results(cli.cwd / "o") == [] and sb.requests() == []
 
 
@@ -237,7 +242,8 @@ def test_key_never_appears_in_output_or_report(cli, sandbox):
     bad = cli("run", "l.csv", "--base-url", sb.url, "--report-dir", "p", key=KEY + "x")
     secret = KEY.split("_", 1)[1]
     texts = [done.stdout, done.stderr, bad.stdout, bad.stderr]
-    texts += [p.read_text() for d in ("o", "p") for p in (cli.cwd / d).iterdir()]
+    texts += [p.read_text() for d in ("o", "p") for p in (cli.cwd / d).rglob("*")
+              if p.is_file()]
     assert done.returncode == 1 and bad.returncode == 3
     assert not any(secret in text for text in texts)
 

@@ -61,14 +61,16 @@ def leaks(text: str) -> bool:
 
 
 def report_texts(directory: Path) -> dict[str, str]:
-    """Every file in a report directory, hidden ones (.lock) included."""
-    return {p.name: p.read_text(encoding="utf-8", errors="replace")
-            for p in directory.iterdir() if p.is_file()}
+    """Every file in a report directory, hidden ones (.offboard/lock) included."""
+    return {str(p.relative_to(directory)): p.read_text(encoding="utf-8", errors="replace")
+            for p in directory.rglob("*") if p.is_file()}
 
 
 def assert_private(directory: Path) -> None:
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in directory.iterdir()}
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in directory.rglob("*")
+             if p.is_file()}
+    assert stat.S_IMODE((directory / ".offboard").stat().st_mode) == 0o700
     assert set(modes.values()) == {0o600}, modes
 
 
@@ -76,7 +78,7 @@ def assert_private(directory: Path) -> None:
 def test_the_key_never_appears_in_any_output_or_report(cli, sandbox, mode):
     """A batch with every outcome (401 and 5xx included), then `plan` of it, in each log format
     and verbosity: neither the key nor its secret part is in stdout, stderr or any report file
-    (.lock, run.json, inflight.jsonl and plan.json included); every file is 0600 in a 0700
+    (.offboard/lock, run.json, inflight.jsonl and plan.json included); every file is 0600 in a 0700
     directory."""
     sb = sandbox(world(faults=SCRIPT))
     cli.write("leavers.csv", EVERYTHING)
@@ -91,7 +93,8 @@ def test_the_key_never_appears_in_any_output_or_report(cli, sandbox, mode):
     assert planned.returncode == 1, planned.stderr
     files = {**{f"run/{k}": v for k, v in report_texts(cli.cwd / "run").items()},
              **{f"plan/{k}": v for k, v in report_texts(cli.cwd / "plan").items()}}
-    assert {"run/.lock", "run/run.json", "run/inflight.jsonl", "plan/plan.json"} <= set(files)
+    assert {"run/.offboard/lock", "run/.offboard/run.json", "run/.offboard/inflight.jsonl",
+            "run/.offboard/journal.jsonl", "plan/plan.json"} <= set(files)
     streams = {"run stdout": done.stdout, "run stderr": done.stderr,
                "plan stdout": planned.stdout, "plan stderr": planned.stderr}
     assert [name for name, text in {**streams, **files}.items() if leaks(text)] == []
@@ -278,7 +281,7 @@ def test_formula_cells_are_neutralised_in_csv_but_exact_in_jsonl(cli, sandbox):
     out = cli.cwd / "o"
     assert [r["outcome"] for r in results(out)] == ["revoked", "missing", "invalid"]
     for name in ("results.csv", "revoked.csv", "missing.csv", "invalid.csv"):
-        with (out / name).open(encoding="utf-8", newline="") as handle:
+        with (out / name).open(encoding="utf-8-sig", newline="") as handle:
             for record in csv.DictReader(handle):
                 for column, value in FORMULAS.items():
                     shown = record[column]

@@ -35,5 +35,5 @@ def test_the_key_never_appears_at_double_verbose(cli, sandbox, form: str) -> Non
              "plan stdout": planned.stdout, "plan stderr": planned.stderr,
              **{f"run/{k}": v for k, v in report_texts(cli.cwd / "run").items()},
              **{f"plan/{k}": v for k, v in report_texts(cli.cwd / "plan").items()}}
-    assert {"run/.lock", "run/run.json", "plan/plan.json"} <= set(texts)
+    assert {"run/.offboard/lock", "run/.offboard/run.json", "plan/plan.json"} <= set(texts)
     assert [name for name, text in texts.items() if leaks(text)] == []

@@ -73,6 +73,8 @@ class Checker:
     def number(self, value: object, where: str, maximum: float | None = None) -> float:
         if not isinstance(value, int | float) or isinstance(value, bool):
             self.fail(where, f"expected a number, got {describe(value)}")
+        if value != value:  # NaN (YAML `.nan`) passes every comparison below
+            self.fail(where, "expected a number, got nan")
         if value < 0 or (maximum is not None and value > maximum):
             bound = f"between 0 and {maximum}" if maximum is not None else ">= 0"
             self.fail(where, f"must be {bound}, got {value}")

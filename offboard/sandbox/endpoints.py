@@ -1,7 +1,8 @@
 """The simulated Gcore IAM endpoints: a regex route table and one plain function per endpoint.
 
 Handlers are synchronous and fault-free: they read or change the State and return a Response.
-Auth, faults, latency and logging are the app's business (app.py).
+Auth, faults, latency and logging are the app's business (app.py), except the read faults
+(`read_lag`, `read_lie`), which live in the State's membership views that the reads here use.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def user_role(state: State, request: Request) -> Response:
     account, user = request.args
     if not state.may_manage(account):
         return error(403, FORBIDDEN)
-    role = state.role(account, user)
+    role = state.shown_role(account, user)  # a read: subject to read_lag and read_lie
     if role is None:
         return error(404, NOT_MEMBER)
     return json_response(200, {"user_role": shapes.group(role)})

@@ -56,7 +56,7 @@ class _Reader(Checker):
             self.fail("key_user", f"{key_user} is not listed under users")
         if account not in by_id[key_user].roles:
             self.fail("key_user", f"user {key_user} must be a member of account {account}")
-        faults = self.faults(top.get("faults", {}))
+        faults = self.faults(top.get("faults", {}), set(by_id))
         return World(api_key, account, key_user, accounts, users, faults)
 
     def accounts(self, value: object) -> tuple[Account, ...]:
@@ -168,7 +168,7 @@ class _Reader(Checker):
             )
         return tuple(result)
 
-    def faults(self, value: object) -> Faults:
+    def faults(self, value: object, users: set[int]) -> Faults:
         raw = self.mapping(
             value,
             "faults",
@@ -184,6 +184,8 @@ class _Reader(Checker):
                     "seed",
                     "current_user",
                     "scripted",
+                    "read_lag",
+                    "read_lie",
                 }
             ),
         )
@@ -207,7 +209,26 @@ class _Reader(Checker):
             seed=self.integer(raw.get("seed", 0), "faults.seed"),
             current_user=current_user,
             scripted=MappingProxyType(self.scripted(raw.get("scripted", []))),
+            read_lag=self.number(raw.get("read_lag", 0.0), "faults.read_lag"),
+            read_lie=self.read_lie(raw.get("read_lie", False), users),
         )
+
+    def read_lie(self, value: object, users: set[int]) -> bool | frozenset[int]:
+        where = "faults.read_lie"
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, list | tuple):
+            self.fail(where, f"expected true, false or a list of user ids, got {describe(value)}")
+        ids: set[int] = set()
+        for index, item in enumerate(value):
+            user = self.integer(item, f"{where}[{index}]")
+            # A typo here would make the test quietly check a user nobody revokes.
+            if user not in users:
+                self.fail(f"{where}[{index}]", f"{user} is not listed under users")
+            if user in ids:
+                self.fail(f"{where}[{index}]", f"duplicate user id {user}")
+            ids.add(user)
+        return frozenset(ids)
 
     def scripted(self, value: object) -> dict[tuple[int, int], tuple[Scripted, ...]]:
         result: dict[tuple[int, int], tuple[Scripted, ...]] = {}

@@ -1,13 +1,19 @@
-"""The mutable side of a running sandbox: memberships and token deletions.
+"""The mutable side of a running sandbox: memberships, removals and token deletions.
 
 Only the server's event loop mutates a State, but tests read it from their own thread while the
 server runs, so every access goes through one lock and returns copies, never live containers.
+
+Each removal is recorded (when, by the state's clock, and the group it had; a deleted user's
+record stays in `_users`), so the membership reads can apply the world's `read_lag` and
+`read_lie` faults. Writes and the ground-truth queries always see the real memberships.
 """
 
 from __future__ import annotations
 
 import enum
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +42,15 @@ class Member:
 
 
 @dataclass(frozen=True, slots=True)
+class Removal:
+    """A membership a revoke removed: when (the state's clock) and the group it had."""
+
+    at: float
+    role: str
+    user_deleted: bool  # it was the user's last account, so Gcore deleted the user
+
+
+@dataclass(frozen=True, slots=True)
 class TokenView:
     token: Token
     issuer: User
@@ -43,13 +58,15 @@ class TokenView:
 
 
 class State:
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, clock: Callable[[], float] = time.monotonic) -> None:
         self.world = world
+        self._clock = clock
         self._lock = threading.Lock()
         self._users = {user.id: user for user in world.users}
         self._roles = {user.id: dict(user.roles) for user in world.users}
         self._tokens = {token.id: token for user in world.users for token in user.tokens}
         self._deleted_tokens = {t.id for t in self._tokens.values() if t.deleted}
+        self._removed: dict[int, dict[int, Removal]] = {}  # user -> account -> removal
 
     # -- ground truth (any thread) ----------------------------------------------------------------
 
@@ -77,14 +94,23 @@ class State:
     # -- views for the API ------------------------------------------------------------------------
 
     def visible_users(self) -> list[Member]:
-        """Users who belong to at least one account the key administers, by id."""
+        """Users who belong to at least one account the key administers, by id, as membership
+        reads show them: with the removals `read_lag` or `read_lie` still shows, a deleted
+        user included."""
         with self._lock:
             managed = {a.id for a in self.world.accounts if self._may_manage(a.id)}
+            now = self._clock()
+            shown = ((user_id, self._shown_roles(user_id, now)) for user_id in sorted(self._roles))
             return [
-                self._member(user_id)
-                for user_id in sorted(self._roles)
-                if managed & self._roles[user_id].keys()
+                Member(self._users[user_id], tuple(sorted(roles.items())))
+                for user_id, roles in shown
+                if managed & roles.keys()
             ]
+
+    def shown_role(self, account: int, user: int) -> str | None:
+        """The user's group in `account` as membership reads show it (see visible_users)."""
+        with self._lock:
+            return self._shown_roles(user, self._clock()).get(account)
 
     def members(self, account: int) -> list[Member]:
         with self._lock:
@@ -114,7 +140,9 @@ class State:
                 return Revoke.NOT_MEMBER
             if self._live_tokens(account, user):
                 return Revoke.HAS_TOKENS
-            del roles[account]
+            role = roles.pop(account)
+            removal = Removal(self._clock(), role, user_deleted=not roles)
+            self._removed.setdefault(user, {})[account] = removal
             return Revoke.REVOKED
 
     def delete_token(self, account: int, token_id: int) -> TokenDelete:
@@ -132,6 +160,7 @@ class State:
     def snapshot(self) -> dict[str, Any]:
         """Everything, as plain JSON data, for GET /_sandbox/state."""
         with self._lock:
+            now = self._clock()
             return {
                 "account": self.world.account,
                 "key_user": self.world.key_user,
@@ -160,6 +189,17 @@ class State:
                     }
                     for t in sorted(self._tokens.values(), key=lambda t: t.id)
                 ],
+                "removals": [
+                    {
+                        "account": account,
+                        "user": user,
+                        "role": removal.role,
+                        "user_deleted": removal.user_deleted,
+                        "reads_still_show": self.world.faults.still_shown(user, removal.at, now),
+                    }
+                    for user, removed in sorted(self._removed.items())
+                    for account, removal in sorted(removed.items())
+                ],
             }
 
     # -- helpers (caller holds the lock) ----------------------------------------------------------
@@ -179,3 +219,12 @@ class State:
 
     def _member(self, user_id: int) -> Member:
         return Member(self._users[user_id], tuple(sorted(self._roles[user_id].items())))
+
+    def _shown_roles(self, user: int, now: float) -> dict[int, str]:
+        """The user's real memberships plus the removed ones the read faults still show."""
+        shown = dict(self._roles.get(user, {}))
+        faults = self.world.faults
+        for account, removal in self._removed.get(user, {}).items():
+            if faults.still_shown(user, removal.at, now):
+                shown.setdefault(account, removal.role)
+        return shown

@@ -83,6 +83,17 @@ Scripted = Reply | Drop | Delay
 
 @dataclass(frozen=True, slots=True)
 class Faults:
+    """What a world injects (its `faults:` mapping); every fault is off by default.
+
+    Most faults answer requests wrongly (latency, 5xx, drops, 429, scripted answers, a wrong
+    `currentUser`). The read faults instead make membership reads, GET
+    /iam/clients/{account}/client-users/{user} and GET /iam/users, contradict the writes: a
+    membership a revoke removed (with the user, if it was their last account) is still shown,
+    with its old group, for `read_lag` seconds (eventual consistency), or forever for the users
+    `read_lie` names (a broken or cached backend). Writes, /iam/clients/me and the token list
+    always tell the truth, so a second DELETE still answers 404.
+    """
+
     latency: float = 0.0
     error_rate: float = 0.0
     drop_rate: float = 0.0
@@ -94,6 +105,15 @@ class Faults:
     current_user: int | None = None
     # (account, user) -> answers consumed one per DELETE of that membership.
     scripted: Mapping[tuple[int, int], tuple[Scripted, ...]] = field(default_factory=dict)
+    # Seconds during which membership reads still show a removed membership.
+    read_lag: float = 0.0
+    # Membership reads never show a removal: True for every user, or the ids of those lied about.
+    read_lie: bool | frozenset[int] = False
+
+    def still_shown(self, user: int, removed_at: float, now: float) -> bool:
+        """Whether reads still report a membership of `user` removed at `removed_at`."""
+        lies = self.read_lie if isinstance(self.read_lie, bool) else user in self.read_lie
+        return lies or now - removed_at < self.read_lag
 
 
 @dataclass(frozen=True, slots=True)
