@@ -23,6 +23,7 @@ import anyio
 import anyio.to_thread
 
 from .api import Api, DirectoryError, RequestNotSent, make_client
+from .confirm import question
 from .deletions import Decider, Deletions, Tracker
 from .directory import Directory, Person
 from .errors import Refused
@@ -264,18 +265,14 @@ class Session:
         check_cap(prepared.sending, cap)
         if not prepared.sending or self.job.yes or not self.seams.interactive or self.log.json:
             return  # cron, or a machine reading JSON: no one to ask; the cap is the guard
-        deletions = prepared.deletions
-        if prepared.directory_error:
-            deleted = "an unknown number (the user list was unreadable)"
-        else:
-            deleted = str(len(deletions))
-            if deletions.unknown:
-                deleted += f" (and {len(deletions.unknown)} not in the user list: unknown)"
-        question = (f"Revoke {prepared.sending} accesses ({prepared.users} users in "
-                    f"{prepared.accounts} accounts)? Users who lose their last account and are "
-                    f"deleted: {deleted}. Proceed?")
+        text = await question(
+            api, sending=prepared.sending, users=prepared.users, accounts=prepared.accounts,
+            deletions=prepared.deletions, people=prepared.people,
+            list_unreadable=bool(prepared.directory_error),
+            actions=self._actions(prepared, FirstSeen()),
+            delete_tokens=self.guarding.delete_tokens)
         with anyio.CancelScope() as self.prompt:
-            confirmed = await anyio.to_thread.run_sync(self.seams.confirm, question,
+            confirmed = await anyio.to_thread.run_sync(self.seams.confirm, text,
                                                        abandon_on_cancel=True)
         if self.prompt.cancelled_caught or api.abort_reason or not confirmed:
             raise Refused("not confirmed: nothing was sent")

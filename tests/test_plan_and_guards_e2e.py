@@ -219,3 +219,19 @@ def test_summary_is_an_audit_record_without_the_key(cli, sandbox):
     assert "@" in summary["run_by"] and summary["options"]["protect"] == ["105"]
     assert summary["options"]["max_revocations"] == 50 and summary["plan"] is None
     assert KEY.split("_")[1] not in text
+
+
+def test_the_prompt_names_who_is_deleted_and_every_token_to_delete(cli, sandbox):
+    """On a TTY the question names each user the batch deletes entirely and, with
+    --delete-tokens, each token it would delete with its name and issuer."""
+    sb = sandbox(TOKENS_WORLD)
+    cli.write("l.csv", "account,user\n10,101\n20,101\n10,103\n10,105\n")
+    code, screen = _run_on_a_terminal(cli, ["run", "l.csv", "--base-url", sb.url,
+                                            "--delete-tokens", "--report-dir", "o"], "n")
+    assert code == 2 and deletes(sb) == []
+    assert "deleted: 3" in screen
+    for who in ("<ann@t.example> (user 101)", "<cy@t.example> (user 103)",
+                "<ed@t.example> (user 105)"):
+        assert who in screen
+    assert "token 900 'ci' issued by cy@t.example in account 10" in screen
+    assert "901" not in screen and "902" not in screen  # another user's, and an expired one
