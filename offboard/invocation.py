@@ -10,6 +10,7 @@ of them) and the metrics file, which every `run` rewrites, whatever happened
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +39,8 @@ def run(job: Job, seams: Seams | None = None) -> int:
             reports, not_run = run_folder(job, seams, log)
         exit_code = max((r.exit_code for r in reports), default=0)
         _write_metrics(job, reports, exit_code, not_run)
+        if reports:
+            _write_index(job, reports, log)
         return exit_code
     try:
         report = run_one(job, seams, log.for_job(Path(job.source).stem))
@@ -47,6 +50,32 @@ def run(job: Job, seams: Seams | None = None) -> int:
         raise
     _write_metrics(job, [report], report.exit_code, {})
     return report.exit_code
+
+
+def _write_index(job: Job, reports: list[JobReport], log: Log) -> None:
+    """A folder run's index page: every job that ran, its exit code, a link to its page."""
+    from datetime import UTC, datetime
+
+    from .pagedata import JobLink
+    from .pages import render_index
+    from .report import default_dir, write_private
+
+    finished = datetime.now(UTC)
+    folder = Path(job.source).resolve().name or "jobs"
+    stem = default_dir(f"{folder}-{job.command}", finished)
+    page = stem.with_name(stem.name + ".html")
+    try:
+        page.parent.mkdir(parents=True, exist_ok=True)
+        links = [JobLink(r.name, r.source, r.exit_code, r.problem,
+                         os.path.relpath(r.directory / "report.html", page.parent)
+                         if r.directory is not None else "", dict(r.counts))
+                 for r in reports]
+        write_private(page, render_index(links, f"offboard {job.command} {job.source}",
+                                         job.run_id, finished.isoformat(timespec="seconds")))
+    except OSError as exc:
+        log.error(f"{page}: the folder's index page could not be written ({exc.strerror})")
+        return
+    log.warn(f"folder index: {page}")
 
 
 def _write_metrics(job: Job, reports: list[JobReport], exit_code: int,

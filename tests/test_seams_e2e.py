@@ -456,3 +456,29 @@ def test_quiet_is_silent_when_all_is_well(cli, sandbox, source):
     sb = sandbox()
     done = _invoke(cli, sb, source, ("-q",), "account,user\n10,101\n")
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_a_folder_run_writes_an_index_page_linking_every_job(cli, sandbox):
+    """`run jobs/` writes reports/<folder>-run-<time>.html: each job that ran, its exit code,
+    and a link to its report.html that exists."""
+    from html.parser import HTMLParser
+
+    sb = sandbox()
+    jobs = cli.cwd / "jobs"
+    jobs.mkdir()
+    (jobs / "ok.yaml").write_text("users: [{account: 10, user: 101}]\n")
+    (jobs / "partner.csv").write_text("account,user\n30,104\n")
+    done = cli("run", "jobs", "--base-url", sb.url, "-q")
+    assert done.returncode == 1
+    [index] = (cli.cwd / "reports").glob("jobs-run-*.html")
+    links: list[str] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            links.extend(v for k, v in attrs if tag == "a" and k == "href" and v)
+
+    text = index.read_text()
+    Links().feed(text)
+    pages = [link for link in links if link.endswith("report.html")]
+    assert len(pages) == 2 and all((index.parent / link).is_file() for link in pages)
+    assert "partner" in text and "ok" in text
