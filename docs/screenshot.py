@@ -36,9 +36,9 @@ def main() -> int:
         print("screenshot: no chromium: apt-get install -y chromium", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="offboard-shot-") as tmp:
-        page = Path(tmp) / "report" / "report.html"
+        page = Path(tmp) / "reports" / "demo" / "report.html"
         if args.sample:
-            page.parent.mkdir()
+            page.parent.mkdir(parents=True)
             page.write_text(render_html(sample()), encoding="utf-8")
         elif not run_demo(page.parent):
             return 1
@@ -49,10 +49,15 @@ def main() -> int:
 
 def run_demo(report_dir: Path) -> bool:
     """Run the demo job against the sandbox into report_dir; True if it wrote report.html."""
+    # Run from report_dir's parent with a relative --report-dir, so the commands the page
+    # shows read as a user's would ("reports/demo/token_blocked.csv"), not a temporary path.
+    work = report_dir.parent.parent
+    shutil.copytree(ROOT / "jobs", work / "jobs", dirs_exist_ok=True)
     done = subprocess.run(
-        [sys.executable, "-m", "offboard", "run", "jobs/demo.yaml", "--sandbox", "--yes",
-         "--report-dir", str(report_dir)],
-        cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+        [sys.executable, "-m", "offboard", "run", "jobs/demo.yaml", "--sandbox",
+         "--yes", "--report-dir", f"reports/{report_dir.name}"],
+        cwd=work, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        check=False)
     if done.returncode not in (0, 1):  # 1 is the demo's design: some rows need a person
         print(f"screenshot: the demo run exited {done.returncode}:\n{done.stderr}",
               file=sys.stderr)
