@@ -52,6 +52,7 @@ def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings:
         key_user=ended.prepared.key_user, options=_options(job, settings, guarding),
         resumed=ended.carried)
     summary |= _verification(job, read, written)
+    summary |= _key_user(ended)
     write_private(directory / "summary.json",
                   json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     commands = _commands(job, directory, written)
@@ -72,6 +73,13 @@ def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings:
     return JobReport(batch.name, job.source, exit_code, problem, directory,
                      dict(totals.counts), totals.open_rows, totals.users_deleted, duration,
                      ended.statuses, ended.retries)
+
+
+def _key_user(ended: Ended) -> dict[str, Any]:
+    """Who the key belongs to, by email, when the user list says (the audit record)."""
+    directory, key_user = ended.prepared.directory, ended.prepared.key_user
+    person = directory.people.get(key_user) if directory and key_user is not None else None
+    return {"key_user_email": person.email} if person else {}
 
 
 def _verification(job: Job, read: ReadBack | None, written: Written) -> dict[str, Any]:
