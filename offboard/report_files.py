@@ -29,6 +29,7 @@ from .summary import Totals
 # The lists an HR team acts on: written even when empty (header only).
 ALWAYS_WRITTEN = {"run": (Outcome.REVOKED, Outcome.TOKEN_BLOCKED, Outcome.MISSING),
                   "plan": (Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED, Outcome.MISSING)}
+ACCOUNTS_SHOWN = 1000  # accounts counted one by one; the rest are counted together
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -48,7 +49,10 @@ class Written:
     def add(self, record: Mapping[str, Any]) -> None:
         self.totals.add(record)
         outcome = str(record["outcome"])
-        account = self.accounts.setdefault(str(record.get("account")), {})
+        name = str(record.get("account"))
+        if name not in self.accounts and len(self.accounts) >= ACCOUNTS_SHOWN:
+            name = "other accounts"  # bounded: a hostile file may name a million accounts
+        account = self.accounts.setdefault(name, {})
         account[outcome] = account.get(outcome, 0) + 1
         if record.get("user_deleted") is True:
             if len(self.deleted) < SHOWN_PER_OUTCOME:
