@@ -15,6 +15,7 @@ Sections (--only takes a comma-separated list of them):
   rates     offboard's achieved rate / min(--rate, concurrency / latency) for a few settings
   adaptive  offboard --rate 5L against a sandbox limiting to L req/s that offboard is not told
   memory    peak RSS of `offboard run` on a 10,000-row vs a 1,000,000-row CSV
+  verification  the read-back after N revokes: the method chosen and its extra requests
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ import argparse
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -39,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness as h
 
-SECTIONS = ("ceiling", "compare", "rates", "adaptive", "memory")
+SECTIONS = ("ceiling", "compare", "rates", "adaptive", "memory", "verification")
 LATENCY = 0.02
 UNLIMITED = 10_000  # offboard's largest --rate: far above anything reached here
 
@@ -60,6 +63,7 @@ class Sizes:
     memory_small: int
     memory_large: int
     memory_sent: int
+    verify_rows: tuple[int, ...]  # revoked rows per verification run (world: rows + 50 users)
 
 
 FULL = Sizes(
@@ -69,6 +73,7 @@ FULL = Sizes(
     rate_seconds=4.0, rate_rows_min=300, rate_rows_max=2500,
     adaptive_limit=20, adaptive_seconds=60.0,
     memory_small=10_000, memory_large=1_000_000, memory_sent=1000,
+    verify_rows=(1, 10, 150, 1000),
 )
 QUICK = Sizes(
     ceiling_rows=300, ceiling_connections=(64,), ceiling_offboard_rows=100,
@@ -77,6 +82,7 @@ QUICK = Sizes(
     rate_seconds=0.5, rate_rows_min=40, rate_rows_max=60,
     adaptive_limit=20, adaptive_seconds=1.5,
     memory_small=500, memory_large=5000, memory_sent=20,
+    verify_rows=(1, 150),
 )
 
 
@@ -441,6 +447,79 @@ class Bench:
                     f"1M < 200 MB: {verdict(large < 200)}")
         self.results["memory"] = {"rss_mb": rss, "lines": lines}
         say()
+
+    def section_verification(self) -> None:
+        s = self.sizes
+        c = 32
+        say(f"== Verification: the read-back after N revokes, a world of N + 50 users, latency "
+            f"{LATENCY * 1000:g} ms, no rate limit, --rate {UNLIMITED} --concurrency {c} ==")
+        say("After the DELETEs offboard reads every revoked row back, by whichever read costs "
+            "fewer requests: per row (GET /iam/clients/{a}/client-users/{u}, one a row) or the "
+            "listing (GET /iam/users, 100 users a page, sized by the listing the run read "
+            "first). 'reads' are the requests after the last DELETE in the sandbox's log; "
+            "'per row would' and 'listing would' are both costs as offboard estimates them "
+            "(the listing read after the revokes is shorter: deleted users are gone). 'extra' "
+            "is reads / DELETEs; 'at --rate 5' is the time the reads add at the default rate; "
+            "'read-back s' is from the last DELETE to the last read here.")
+        lines, out = [], []
+        for n in s.verify_rows:
+            users = n + 50
+            listed = users + 1  # the key's own user is listed too
+            rows_csv = h.write_rows(self.path("rows.csv"), h.user_ids(n))
+            report = self.path("report")
+            world = h.write_world(self.path("world.json"), users, latency=LATENCY)
+            with h.SandboxProcess(world) as sandbox:
+                m = h.measure(f"verify {n}", h.offboard_argv(
+                    rows_csv, sandbox.url, rate=UNLIMITED, concurrency=c, cap=n,
+                    report_dir=report), self.env, h.ROOT, sandbox)
+                log = sandbox.log()
+            summary = _summary(report)
+            verified = _verified_rows(report)
+            shutil.rmtree(report, ignore_errors=True)
+            deleted = [i for i, r in enumerate(log) if r["method"] == "DELETE"]
+            if m.returncode != 0 or not deleted or not summary:
+                lines.append([str(n), str(users), "error", failure(m), "", "", "", "", "", "",
+                              ""])
+                continue
+            after = log[deleted[-1] + 1:]
+            pages = sum(1 for r in after if r["path"] == "/iam/users")
+            member = sum(1 for r in after if re.fullmatch(r"/iam/clients/\d+/client-users/\d+",
+                                                          r["path"]))
+            reads = len(after)
+            took = after[-1]["time"] - log[deleted[-1]]["time"] if after else 0.0
+            method = str(summary.get("verify_method"))
+            figures = {"rows": n, "users": users, "deletes": len(deleted), "method": method,
+                       "reads": reads, "listing_pages": pages, "member_reads": member,
+                       "verify_requests": summary.get("verify_requests"),
+                       "per_row_estimate": n, "listing_estimate": math.ceil(listed / 100),
+                       "extra_share": reads / len(deleted), "readback_seconds": took,
+                       "verified_rows": verified}
+            out.append(figures)
+            lines.append([str(n), str(users), str(len(deleted)), method,
+                          f"{reads} ({pages} listing + {member} per row)", str(n),
+                          str(math.ceil(listed / 100)), f"{reads / len(deleted) * 100:.1f}%",
+                          fmt(reads / 5, 1), fmt(took, 2), f"{verified}/{n}"])
+        table(["N", "users", "DELETEs", "method", "reads", "per row would",
+               "listing would", "extra", "at --rate 5 s", "read-back s", "verified"], lines)
+        self.results["verification"] = out
+        say()
+
+
+def _summary(report_dir: Path) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = json.loads((report_dir / "summary.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded
+
+
+def _verified_rows(report_dir: Path) -> int:
+    """Rows offboard recorded as read back and gone (verified=true in results.jsonl)."""
+    try:
+        lines = (report_dir / "results.jsonl").read_text("utf-8").splitlines()
+    except OSError:
+        return 0
+    return sum(1 for line in lines if json.loads(line).get("verified") is True)
 
 
 def code_fingerprint() -> str:

@@ -99,6 +99,10 @@ class Report:
         a directory that --resume can continue with the run's own options. An unwritable
         place fails here, before the first request."""
         temporary = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
+        for parent in directory.parents:
+            if parent.exists() and not parent.is_dir():
+                raise SettingsError(f"report directory {directory}: {parent} is a file, not a "
+                                    "directory")
         try:
             directory.parent.mkdir(parents=True, exist_ok=True)
             shutil.rmtree(temporary, ignore_errors=True)

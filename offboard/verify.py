@@ -112,10 +112,11 @@ async def _per_row(api: Api, check: Check, sent: list[int], again: bool) -> dict
             return _unverified(f"read-back answered {exchange.status or exchange.error}")
     assert exchange is not None
     seconds = sum(REREADS)
+    reads = len(waits) + (1 if again else 0)  # after the listing, that read counts too
     return {"verified": False, "verified_at": now(), "verify_request_id": exchange.request_id,
             "outcome": "failed", "user_deleted": False,
             "message": (f"revoked (200), but reading membership back still finds the user in "
-                        f"account {check.account} after {len(waits)} reads over {seconds:g} s "
+                        f"account {check.account} after {reads} reads over {seconds:g} s "
                         f"(request ID {exchange.request_id}): access may remain; check it in "
                         "the Gcore console, then run the row again")}
 

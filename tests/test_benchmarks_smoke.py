@@ -57,7 +57,8 @@ def assert_client_measured(output: str, client: str) -> None:
 def test_quick_benchmark_runs_every_section() -> None:
     output = run_quick()
     for heading in ("== The sandbox's own ceiling", "== offboard vs the official SDK",
-                    "== offboard's achieved rate", "== Adaptive", "== Memory"):
+                    "== offboard's achieved rate", "== Adaptive", "== Memory",
+                    "== Verification"):
         assert heading in output
     assert not re.search(r"\berror\b|exit \d+:", output), output
     assert re.search(r"Sandbox ceiling \(best raw rate\): [\d,]+ req/s", output)
@@ -67,6 +68,11 @@ def test_quick_benchmark_runs_every_section() -> None:
     assert numbers(line(output, r"100 +8 +100 +\d+ +[\d.,]+ "))  # quick mode's rate setting
     assert re.search(r"^20 +100 +30 ", output, re.MULTILINE)  # the adaptive run
     assert "Ratio large / small:" in output  # the memory pair
+    # the read-back: 1 row is read per row, 150 rows by one listing page, all verified
+    assert re.search(r"^1 +51 +1 +per_row +1 \(0 listing \+ 1 per row\).* 1/1$", output,
+                     re.MULTILINE), output
+    assert re.search(r"^150 +200 +150 +listing +1 \(1 listing \+ 0 per row\).* 150/150$",
+                     output, re.MULTILINE), output
     if not HAS_SDK:
         assert "SKIPPED the SDK" in output
 
