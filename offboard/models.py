@@ -12,6 +12,12 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+# The columns of every list offboard writes (results.csv, <outcome>.csv), before the carried
+# input columns: the contract's order. A list offboard wrote is itself a valid SOURCE.
+REPORT_COLUMNS = ("row", "account", "user", "user_id", "outcome", "http_status", "attempts",
+                  "request_id", "message", "name", "email", "user_deleted", "verified",
+                  "settled_at")
+
 
 class Outcome(enum.StrEnum):
     """The outcomes of the contract; the values are the public strings."""

@@ -28,10 +28,9 @@ from .deletions import Deletions
 from .directory import Person
 from .errors import SettingsError
 from .group_commit import GroupCommit
-from .models import Result, Row, plain
+from .models import REPORT_COLUMNS, Result, Row, plain
 
-COLUMNS = ("row", "account", "user", "user_id", "outcome", "http_status", "attempts",
-           "request_id", "message", "name", "email", "user_deleted", "verified", "settled_at")
+COLUMNS = REPORT_COLUMNS
 INTERNAL = ".offboard"
 JOURNAL, IN_FLIGHT, ORDERED, META, LOCK = (
     "journal.jsonl", "inflight.jsonl", "ordered.jsonl", "run.json", "lock")

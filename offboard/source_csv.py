@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from .errors import SourceError
-from .models import Row
+from .models import REPORT_COLUMNS, Row
 
 ACCOUNT_NAMES = ("account", "client_id", "clientid", "account_id")
 USER_NAMES = ("user", "user_id", "userid", "email")
@@ -95,6 +95,10 @@ def _map_header(
 ) -> tuple[int, int, list[tuple[int, str]]]:
     """Where the account and user columns are, and the carried (index, name) pairs."""
     names = [cell.strip() for cell in header]
+    if tuple(names[:len(REPORT_COLUMNS)]) == REPORT_COLUMNS:
+        # A list offboard wrote (token_blocked.csv, say): its account and user as the input
+        # gave them, and the input's own carried columns after the report's.
+        return 1, 2, [(i, n) for i, n in enumerate(names) if i >= len(REPORT_COLUMNS)]
     account_at = _find_column(names, ACCOUNT_NAMES, "account", origin)
     user_at = _find_column(names, USER_NAMES, "user", origin)
     carried: list[tuple[int, str]] = []
@@ -137,4 +141,10 @@ def _csv_row(
     extra = {name: cells[index] for index, name in carried}
     # A row with too many fields is kept, so that it is reported as invalid.
     problem = f"has {len(record)} fields, the header has {width}" if len(record) > width else ""
-    return Row(number, cells[account_at].strip(), cells[user_at].strip(), extra, problem)
+    account, user = cells[account_at].strip(), cells[user_at].strip()
+    return Row(number, _unquoted(account), _unquoted(user), extra, problem)
+
+
+def _unquoted(cell: str) -> str:
+    """A cell offboard neutralised for spreadsheets ('=...), given back as written."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] in ("=", "+", "-", "@") else cell

@@ -482,3 +482,22 @@ def test_a_folder_run_writes_an_index_page_linking_every_job(cli, sandbox):
     pages = [link for link in links if link.endswith("report.html")]
     assert len(pages) == 2 and all((index.parent / link).is_file() for link in pages)
     assert "partner" in text and "ok" in text
+
+
+def test_the_pages_delete_tokens_command_runs_as_printed(cli, sandbox):
+    """summary.txt's command for token-blocked rows, pasted as printed, deletes the leaver's
+    own token and revokes the row: a list offboard wrote is a valid SOURCE."""
+    from .test_plan_and_guards_e2e import TOKENS_WORLD
+
+    sb = sandbox(TOKENS_WORLD)
+    cli.write("l.csv", "account,user,ticket\n10,103,=HR-1\n10,101,HR-2\n")
+    first = cli("run", "l.csv", "--base-url", sb.url, "--report-dir", "r")
+    assert first.returncode == 1
+    text = (cli.cwd / "r" / "summary.txt").read_text()
+    line = next(line for line in text.splitlines() if "--delete-tokens" in line)
+    command = shlex.split(line.strip())
+    assert command[:2] == ["offboard", "run"] and "--base-url" in command
+    again = cli(*command[1:])
+    assert again.returncode == 0, again.stderr
+    assert not sb.has_access(10, 103)
+    assert sb.live_tokens(10, 103) == [] and sb.live_tokens(10, 1) == [901]
