@@ -33,12 +33,13 @@ from .job import Job, Seams
 from .journal import Previous, row_key
 from .logs import Log
 from .models import Action, Outcome, Result
-from .plan import FirstSeen, parse, plan
+from .plan import FirstSeen, plan
 from .planfile import Plan, PlanWriter, check_same_key_user
 from .planmatch import check_plan_matches
 from .preview import Previewer
 from .report import Report
 from .revoke import Revoker
+from .sendable import has_emails, may_send, unsent
 from .settings import Guarding, Settings
 from .source import Batch
 from .summary import who
@@ -187,7 +188,7 @@ class Session:
         key_user: int | None = None
         directory: Directory | None = None
         directory_error = ""
-        if not _may_send(batch, planned):  # nothing usable: no reason to call the API at all
+        if not may_send(batch, planned):  # nothing usable: no reason to call the API at all
             tracker_box.append(Tracker(Deletions()))
             return Prepared(None, None, "", "")
         try:
@@ -196,7 +197,7 @@ class Session:
                 check_same_key_user(planned, key_user)
             # A plan's rows are already resolved; the list is then only needed to check
             # its email rows against SOURCE and to match protected emails.
-            if planned is None or guarding.protection.emails or _has_emails(batch):
+            if planned is None or guarding.protection.emails or has_emails(batch):
                 directory = await api.list_users()
         except (DirectoryError, RequestNotSent) as exc:
             directory_error = api.abort_reason or str(exc)
@@ -252,7 +253,7 @@ class Session:
         protection = self.guarding.protection.merged_own(prepared.key_user)
         for action in source:
             action = guard(action, protection, prepared.directory)
-            yield _unsent(action, prepared.aborted) if prepared.aborted else action
+            yield unsent(action, prepared.aborted) if prepared.aborted else action
 
     async def _decide(self, api: Api, prepared: Prepared) -> None:
         """The cap, then the person's confirmation on a terminal: both before any DELETE."""
@@ -291,21 +292,3 @@ class Session:
                                   "report; send it again to stop at once")
                 elif self.hard_stop is not None:
                     self.hard_stop.cancel()
-
-
-def _may_send(batch: Batch, planned: Plan | None) -> bool:
-    if planned is not None:
-        return any(action.send for action in planned.actions)
-    return any(not isinstance(parse(row), str) for row in batch.rows)
-
-
-def _has_emails(batch: Batch) -> bool:
-    return any(isinstance(row.user, str) and "@" in row.user for row in batch.rows)
-
-
-def _unsent(action: Action, reason: str) -> Action:
-    """After an abort, a row that would have been sent (or resolved) was simply not sent."""
-    if action.send or action.outcome is Outcome.FAILED:
-        return Action(action.row, action.account, action.user_id, Outcome.NOT_ATTEMPTED,
-                      f"not sent: {reason}")
-    return action
