@@ -1,9 +1,22 @@
 """RateLimiter: slots spaced 1/rate, shared by concurrent tasks, paused by a 429."""
 
+import os
+import subprocess
+import sys
+
 import anyio
 import pytest
 
 from offboard.limiter import MIN_RATE, RateLimiter
+from offboard.rate_control import (
+    NO_HINT_PAUSE,
+    RETRY_AFTER_MAX,
+    STARTUP_RATE,
+    AdaptiveController,
+    CubicController,
+    checked_retry_after,
+)
+from offboard.retry import retry_after
 
 from .helpers import FakeClock
 
@@ -109,22 +122,21 @@ def _simulate(limiter_factory, limit: int, seconds: float) -> tuple[float, float
     return len(server.accepted) / seconds, server.refused / total
 
 
-class PlainBackoff(RateLimiter):
+class PlainBackoff(CubicController):
     """The baseline the controller must beat: halve on a 429, add 1 request/s each second."""
 
-    def __init__(self, rate: float, clock: FakeClock) -> None:
-        super().__init__(rate, clock, adaptive=False)
+    def __init__(self, rate: float) -> None:
+        super().__init__(rate, adaptive=False)
         self._current = rate
         self._since = 0.0
 
     def rate(self, now: float) -> float:
         return min(self.ceiling, self._current + (now - self._since))
 
-    def throttled(self, retry_after: float) -> None:
-        now = self._clock.now()
-        if now >= self._resume_at:
+    def throttled(self, now: float, retry_after: float) -> None:
+        if now >= self.resume_at:
             self._current, self._since = max(0.2, self.rate(now) / 2), now + retry_after
-        self.pause(retry_after)
+        self.pause(now, retry_after)
 
 
 def test_adaptive_rate_finds_an_unknown_limit():
@@ -133,7 +145,8 @@ def test_adaptive_rate_finds_an_unknown_limit():
     for limit in (10, 20, 50):
         ceiling = 5 * limit
         goodput, refused = _simulate(lambda c, r=ceiling: RateLimiter(r, c), limit, 60)
-        plain, _ = _simulate(lambda c, r=ceiling: PlainBackoff(r, c), limit, 60)
+        plain, _ = _simulate(lambda c, r=ceiling: RateLimiter(r, c, controller=PlainBackoff(r)),
+                             limit, 60)
         assert goodput >= 0.9 * limit, (limit, goodput)
         assert refused <= 0.03, (limit, refused)
         assert goodput > plain, (limit, goodput, plain)
@@ -182,3 +195,117 @@ def test_429s_of_one_burst_count_once():
     limiter.throttled(1.0)
     limiter.throttled(1.0)
     assert limiter.rate(100.0) == first
+
+
+# -- the pure controllers (offboard/rate_control.py) and bad input ---------------------------
+
+def test_the_wrapper_drives_a_pure_controller_with_the_clock_value():
+    """RateLimiter only passes the injected clock's time on: the controller sees t = 3.5."""
+    clock = FakeClock()
+    clock.time = 3.5
+    limiter = RateLimiter(10, clock)
+    limiter.throttled(2.0)
+    assert limiter.controller.resume_at == limiter._resume_at == 5.5
+
+
+def test_adaptive_controller_starts_slow_and_doubles_while_answers_flow():
+    """Slow start: 2 requests/s at first, GROWTH more per accepted answer, never above
+    --rate; a network error (status None) changes nothing."""
+    ctl = AdaptiveController(50)
+    assert ctl.rate(0.0) == STARTUP_RATE
+    ctl.sent(0.0)
+    assert ctl.next_start(0.0) == pytest.approx(1 / STARTUP_RATE)
+    ctl.on_answer(0.1, None, sent_at=0.0)
+    assert ctl.rate(0.1) == STARTUP_RATE
+    for i in range(10):
+        ctl.on_answer(0.1 + i / 100, 200, sent_at=0.0)
+    assert ctl.rate(1.0) == 50  # capped by --rate
+
+
+def test_adaptive_controller_never_starts_more_than_rate_in_a_second():
+    """Whatever the answers, starts are at least 1 / --rate apart (float rounding included)."""
+    ctl = AdaptiveController(100)
+    starts: list[float] = []
+    now = 0.0
+    for _ in range(1000):
+        now = ctl.next_start(now)
+        ctl.sent(now)
+        starts.append(now)
+        ctl.on_answer(now, 200, sent_at=now)
+    assert max(sum(1 for t in starts if s <= t < s + 1) for s in starts) <= 100
+
+
+def test_adaptive_controller_429_pauses_everyone_and_counts_one_episode():
+    """The first 429 of a burst cuts the rate and pauses for its Retry-After; answers to
+    requests sent before the cut extend the pause but do not cut again."""
+    ctl = AdaptiveController(100)
+    for i in range(30):
+        ctl.sent(i / 30)
+        ctl.on_answer(i / 30 + 0.01, 200, sent_at=i / 30)
+    decision = ctl.on_answer(1.0, 429, 2.0, sent_at=0.99)
+    assert decision is not None and decision.pause == 2.0 and decision.note == ""
+    assert ctl.next_start(1.0) == 3.0
+    cut = ctl.rate(3.0)
+    assert cut < 100
+    ctl.on_answer(1.05, 429, 2.0, sent_at=0.995)  # same burst
+    assert ctl.rate(3.0) == cut and ctl.resume_at == pytest.approx(3.05)
+
+
+def test_adaptive_controller_not_adaptive_keeps_the_rate():
+    ctl = AdaptiveController(7, adaptive=False)
+    ctl.on_answer(0.0, 429, 1.0, sent_at=0.0)
+    assert ctl.rate(5.0) == 7 and ctl.resume_at == 1.0
+
+
+@pytest.mark.parametrize(("given", "pause", "note"), [
+    (None, NO_HINT_PAUSE, ""),
+    (0.0, 0.0, ""),
+    (2.5, 2.5, ""),
+    (-3.0, NO_HINT_PAUSE, "ignored an unusable Retry-After (-3.0)"),
+    (float("nan"), NO_HINT_PAUSE, "ignored an unusable Retry-After (nan)"),
+    (float("inf"), NO_HINT_PAUSE, "ignored an unusable Retry-After (inf)"),
+    (7200.0, RETRY_AFTER_MAX, "the API asked to wait 7200 s; capped at 3600 s"),
+])
+def test_bad_retry_after_has_defined_behaviour(given, pause, note):
+    """None -> 1 s; negative, NaN, infinite -> 1 s with a note; over an hour -> an hour,
+    with a note the caller can log."""
+    got_pause, got_note = checked_retry_after(given)
+    assert got_pause == pause
+    assert got_note.startswith(note) if note else got_note == ""
+    ctl = AdaptiveController(10)
+    decision = ctl.throttled(0.0, given, sent_at=0.0)
+    assert decision.pause == pause and decision.note == got_note
+
+
+@pytest.mark.parametrize(("headers", "seconds"), [
+    ({"retry-after": "-5"}, None),  # negative: no hint (the caller then waits 1 s)
+    ({"retry-after": "soon"}, None),  # garbage
+    ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date in the past: now
+    ({"retry-after-ms": "-1", "retry-after": "2"}, 2.0),  # a bad ms hint falls back
+    ({"retry-after-ms": "abc"}, None),
+    ({"retry-after-ms": "250"}, 0.25),
+    ({"retry-after": "7200"}, 7200.0),  # api.py fails the row past RETRY_AFTER_CAP, saying so
+])
+def test_retry_after_header_parsing_of_bad_values(headers, seconds):
+    assert retry_after(headers) == seconds
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("0", "--rate: must be greater than 0, found 0.0"),
+    ("-1", "--rate: must be greater than 0, found -1.0"),
+    ("nan", "--rate: must be greater than 0, found nan"),
+    ("abc", "Invalid value for '--rate': 'abc' is not a valid float"),
+])
+def test_bad_rate_is_refused_before_anything_is_sent(value, message, tmp_path):
+    """--rate 0, negative, NaN or not a number: exit 2 naming --rate, nothing sent (the
+    base URL is a closed port)."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("account,user,ticket\n10,300,T-1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
+    env["GCORE_API_KEY"] = "42_s3cr3tvalue"
+    done = subprocess.run(
+        [sys.executable, "-m", "offboard", "run", str(rows), f"--rate={value}",
+         "--base-url", "http://127.0.0.1:9", "--report-dir", str(tmp_path / "o")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr

@@ -11,32 +11,33 @@ import random
 import time
 from collections.abc import Callable
 
+from offboard.sandbox.limiters import Limiter, limiter_from_spec
 from offboard.sandbox.world import Faults, Scripted
 
 RANDOM_ERROR_STATUSES = (500, 502, 503, 504)
 
 
 class FaultInjector:
-    def __init__(self, faults: Faults, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, faults: Faults, clock: Callable[[], float] = time.monotonic,
+                 limiter: Limiter | None = None) -> None:
+        """`limiter`: a server limiter model (sandbox/limiters.py) instead of the world's
+        `rate_limit` (N: N accepted requests in any sliding second)."""
         self.faults = faults
         self._clock = clock
+        if limiter is None and faults.rate_limit is not None:
+            limiter = limiter_from_spec(faults.rate_limit)
+        self._limiter = limiter
+        self.last_wait: float | None = None  # the model's seconds until a request is admitted
         # Seeded so a failing run can be replayed; each sandbox gets its own sequence.
         self._random = random.Random(faults.seed)
-        self._accepted: collections.deque[float] = collections.deque()
         self._scripts = {pair: collections.deque(todo) for pair, todo in faults.scripted.items()}
 
     def admit(self) -> bool:
-        """Count the request against the 1 s sliding window; False means answer 429."""
-        limit = self.faults.rate_limit
-        if limit is None:
+        """Count the request against the rate limit; False means answer 429."""
+        if self._limiter is None:
             return True
-        now = self._clock()
-        while self._accepted and now - self._accepted[0] >= 1.0:
-            self._accepted.popleft()
-        if len(self._accepted) >= limit:
-            return False
-        self._accepted.append(now)
-        return True
+        self.last_wait = self._limiter.admit(self._clock())
+        return self.last_wait is None
 
     def random_error(self) -> int | None:
         """A 5xx status to answer instead of handling the request, or None."""
