@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeGuard
 
+import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 from tenacity.stop import stop_base
 
@@ -34,9 +35,19 @@ __all__ = ["USERS_PAGE", "Api", "Attempt", "ClientPool", "DirectoryError", "OnRe
 
 USERS_PAGE = 100
 
+# A server answering 429 to everything is refusing the key, not pacing it: after this many
+# 429s in a row, over at least this long, with no answer accepted in between, the run stops
+# (rows not yet sent end `not_attempted`; --resume continues later) instead of grinding
+# through max_attempts x rows with pauses. A limiter that admits anything at all resets it.
+THROTTLED_STREAK = 5
+THROTTLED_SPAN = 10.0  # seconds
+
 
 class RequestNotSent(Exception):
-    """The run was aborted (a 401) before this request's next attempt went out."""
+    """The run was aborted (a 401, 429s only) before this request's next attempt went out.
+
+    `attempts` counts those the server may have acted on: a 429 is a refusal before any
+    work, so a request refused only with 429s counts as never sent (`not_attempted`)."""
 
     def __init__(self, attempts: int) -> None:
         super().__init__(f"run aborted after {attempts} attempts")
@@ -65,10 +76,26 @@ class Api:
         self.statuses: Counter[str] = Counter()  # answers by status ("error": none), for metrics
         self.retries = 0
         self.budget = RetryBudget()
+        self._refused = 0  # 429s since the last answer that was not a 429
+        self._refused_since = 0.0  # when the first of them came
+        self._waits: set[anyio.CancelScope] = set()  # waits an abort cuts short
 
     def abort(self, reason: str) -> None:
         """Send nothing more: rows not yet sent end `not_attempted` with this reason."""
         self.abort_reason = self.abort_reason or reason
+        for scope in self._waits:  # requests queued behind the limiter or a retry wait
+            scope.cancel()
+
+    async def _wait(self, waiting: Callable[[], Awaitable[None]]) -> None:
+        """Await `waiting` unless the run is aborted meanwhile (then return at once)."""
+        if self.abort_reason:
+            return
+        with anyio.CancelScope() as scope:
+            self._waits.add(scope)
+            try:
+                await waiting()
+            finally:
+                self._waits.discard(scope)
 
     async def revoke(self, account: int, user_id: int, suspect: bool = False) -> Exchange:
         """`suspect`: an earlier run may already have sent this revoke (it died in flight)."""
@@ -160,10 +187,10 @@ class Api:
 
         async def attempt() -> Attempt:
             if self.abort_reason:
-                raise RequestNotSent(len(history))
-            await self.limiter.acquire()
+                raise RequestNotSent(_tried(history))
+            await self._wait(self.limiter.acquire)
             if self.abort_reason:
-                raise RequestNotSent(len(history))
+                raise RequestNotSent(_tried(history))
             result = await send(self._client, self.settings, method, path, params)
             history.append(result)
             self.statuses[str(result.status or "error")] += 1
@@ -171,7 +198,9 @@ class Api:
                 self.abort("the API rejected the API key (401)")
             elif result.status is not None and result.status != 429:
                 self.limiter.answered()
+                self._refused = 0
             if result.status == 429:
+                self._count_refusal()
                 # The whole run backs off, not only this request; a wait longer than the
                 # cap fails this row instead (see asked_to_wait_too_long), so no one waits.
                 pause = result.retry_after if result.retry_after is not None else 1.0
@@ -200,7 +229,7 @@ class Api:
             return True
 
         retrying = AsyncRetrying(
-            sleep=self._clock.sleep,
+            sleep=lambda seconds: self._wait(lambda: self._clock.sleep(seconds)),
             # Evaluated in order, and only as far as needed: the budget is spent last.
             stop=stop_after_attempt(self.settings.max_attempts)
             | _Stop(asked_to_wait_too_long) | _Stop(out_of_budget),
@@ -224,6 +253,18 @@ class Api:
             body=last.body,
         )
 
+    def _count_refusal(self) -> None:
+        """One more 429 in a row: abort the run once the streak is long in count and time."""
+        now = self._clock.now()
+        if not self._refused:
+            self._refused_since = now
+        self._refused += 1
+        span = now - self._refused_since
+        if self._refused >= THROTTLED_STREAK and span >= THROTTLED_SPAN:
+            self.abort(f"the API answered 429 (rate limited) to all of the last "
+                       f"{self._refused} requests over {span:.0f} s and accepted none; "
+                       "it is refusing this key, continue later with --resume")
+
     def _retrying(self, method: str, path: str, state: RetryCallState) -> None:
         self.retries += 1
         if self._on_retry is not None:
@@ -243,6 +284,11 @@ class Api:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _tried(history: list[Attempt]) -> int:
+    """Attempts the server did not refuse with a 429 (see RequestNotSent)."""
+    return sum(1 for a in history if a.status != 429)
 
 
 def _last(state: RetryCallState) -> Attempt:

@@ -157,7 +157,12 @@ def _job(command: str, source: str, options: dict[str, Any], **extra: Any) -> Jo
 @click.option("--scenario", metavar="FILE",
               help="YAML world: a job file's sandbox: section, or a bare world.  "
                    "[default: the built-in demo world]")
-def sandbox_command(port: int, scenario: str | None) -> int:
+@click.option("--rate-limit", "rate_limit", metavar="SPEC",
+              help="Server limiter instead of the world's faults.rate_limit: N (a sliding "
+                   "1 s window of N) or SHAPE:KEY=VALUE,..., e.g. token_bucket:rate=20,burst=5, "
+                   "fixed_window:rate=50, sliding_window:rate=20, gcra:rate=20,tolerance=0.1, "
+                   "changing:schedule=0:20/10:5/30:20.")
+def sandbox_command(port: int, scenario: str | None, rate_limit: str | None) -> int:
     """Serve the embedded Gcore IAM simulator on 127.0.0.1 until stopped (Ctrl-C).
 
     \b
@@ -167,7 +172,7 @@ def sandbox_command(port: int, scenario: str | None) -> int:
     """
     from .sandbox_cli import serve_scenario
 
-    return serve_scenario(port, scenario)
+    return serve_scenario(port, scenario, rate_limit)
 
 
 def main() -> None:

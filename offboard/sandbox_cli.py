@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -9,9 +10,11 @@ import yaml
 
 from .errors import SettingsError
 from .sandbox import PortUnavailable, SandboxError, demo_world, load_world, serve
+from .sandbox.scenario import parse_rate_limit
 
 
-def serve_scenario(port: int, scenario: str | None) -> int:
+def serve_scenario(port: int, scenario: str | None, rate_limit: str | None = None) -> int:
+    """`rate_limit`: the `--rate-limit SPEC` text, replacing the world's `faults.rate_limit`."""
     if scenario is None:
         world = demo_world()
     else:
@@ -29,6 +32,14 @@ def serve_scenario(port: int, scenario: str | None) -> int:
             world = load_world(document, origin=scenario)
         except SandboxError as exc:
             raise SettingsError(str(exc)) from None
+
+    if rate_limit is not None:
+        try:
+            limit = parse_rate_limit(rate_limit)
+        except SandboxError as exc:
+            raise SettingsError(str(exc)) from None
+        world = dataclasses.replace(world, faults=dataclasses.replace(world.faults,
+                                                                      rate_limit=limit))
 
     def ready(url: str) -> None:
         click.echo(f"Gcore IAM sandbox listening on {url}", err=False)

@@ -250,3 +250,51 @@ def test_retry_budget_refills_on_success_and_ignores_429():
                httpx.Response(200)]
     tokens, _, _ = call(scripted(replies), coro=go)
     assert tokens == 500
+
+
+def test_a_server_refusing_everything_with_429_aborts_the_run():
+    """429 to every request: after THROTTLED_STREAK of them over THROTTLED_SPAN s with none
+    accepted, the run is aborted with a message naming the cause, and nothing more is sent."""
+    from offboard.api import THROTTLED_SPAN, THROTTLED_STREAK
+
+    seen: list[httpx.Request] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(429, headers={"Retry-After": "1"})
+
+    async def go(api):
+        rows = []
+        for user in range(50):
+            try:
+                rows.append(await api.revoke(7, user))
+            except RequestNotSent as exc:
+                rows.append(exc)
+        return rows
+
+    rows, api, clock = call(routed(refuse), coro=go, max_attempts=100)
+    assert "429" in api.abort_reason and "--resume" in api.abort_reason
+    assert THROTTLED_STREAK <= len(seen) <= THROTTLED_STREAK + THROTTLED_SPAN + 1
+    assert clock.time < 120  # bounded: not 50 rows x 100 attempts with pauses
+    # Refused with 429s only, never acted on: each row counts as not sent (not_attempted).
+    assert all(isinstance(r, RequestNotSent) and r.attempts == 0 for r in rows)
+
+
+def test_an_accepted_answer_resets_the_429_streak():
+    """A limiter that admits anything at all is pacing the run, not refusing it: 429s with an
+    accepted answer among them never abort, however long the run."""
+    from offboard.api import THROTTLED_STREAK
+
+    count = itertools.count()
+
+    def mostly_refuse(request: httpx.Request) -> httpx.Response:
+        if next(count) % (THROTTLED_STREAK - 1) == 0:
+            return httpx.Response(200, json={})
+        return httpx.Response(429, headers={"Retry-After": "1"})
+
+    async def go(api):
+        return [await api.revoke(7, user) for user in range(10)]
+
+    rows, api, clock = call(routed(mostly_refuse), coro=go, max_attempts=100)
+    assert not api.abort_reason and clock.time > 60
+    assert all(r.status == 200 for r in rows)

@@ -304,3 +304,25 @@ def test_a_retry_after_beyond_the_cap_does_not_stall_the_run():
     first, second = anyio.run(two_rows)
     assert (first.status, first.attempts, second.status) == (429, 1, 200)
     assert clock.time < 5, f"the next row waited {clock.time:g} s behind a row that gave up"
+
+
+def test_a_server_answering_429_to_everything_ends_the_run_not_attempted(cli, sandbox):
+    """A limiter that admits nothing (after the first request): the run is aborted once the
+    429s in a row span THROTTLED_SPAN s with none accepted, exit 3, the rows `not_attempted`
+    (refused with 429s, so never acted on) and stderr naming the cause, instead of grinding
+    through --max-attempts x rows with pauses."""
+    sb = sandbox(fault_world(rate_limit={"shape": "sliding_window", "rate": 0.0001}))
+    lines = BATCH[:16]
+    write_batch(cli, lines)
+    started = time.monotonic()
+    done = cli("run", "leavers.csv", "--base-url", sb.url, *FAST, "--max-attempts", "50",
+               "--report-dir", "o")
+    took = time.monotonic() - started
+    finished(done, 3)
+    assert "429" in done.stderr and "refusing this key" in done.stderr, done.stderr
+    assert "--resume" in done.stderr
+    rows = check_against_sandbox(cli.cwd / "o", sb, sb.requests(), lines)
+    assert {r["outcome"] for r in rows} == {"not_attempted"}, rows
+    assert all("429" in r["message"] for r in rows)
+    assert not any(r.applied for r in sb.requests())
+    assert len(sb.requests()) < 20 and took < 45, (took, len(sb.requests()))

@@ -21,9 +21,12 @@ class FaultInjector:
     def __init__(self, faults: Faults, clock: Callable[[], float] = time.monotonic,
                  limiter: Limiter | None = None) -> None:
         """`limiter`: a server limiter model (sandbox/limiters.py) instead of the world's
-        `rate_limit` (N: N accepted requests in any sliding second)."""
+        `rate_limit` (N: N accepted requests in any sliding second, or a model's spec).
+        The model sees seconds since this injector was made (the sandbox's start), so a
+        `changing` schedule and fixed windows count from there."""
         self.faults = faults
-        self._clock = clock
+        start = clock()
+        self._clock: Callable[[], float] = lambda: clock() - start
         if limiter is None and faults.rate_limit is not None:
             limiter = limiter_from_spec(faults.rate_limit)
         self._limiter = limiter

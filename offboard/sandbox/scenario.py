@@ -8,10 +8,13 @@ knows the scenario's shape.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from offboard.sandbox.checks import Checker, describe, join
+from offboard.sandbox.limiters import SHAPES, limiter_from_spec
 from offboard.sandbox.world import (
     DEFAULT_API_KEY,
     ROLE_IDS,
@@ -19,6 +22,7 @@ from offboard.sandbox.world import (
     Delay,
     Drop,
     Faults,
+    RateLimit,
     Reply,
     Scripted,
     Token,
@@ -26,10 +30,70 @@ from offboard.sandbox.world import (
     World,
 )
 
+# Each limiter shape's keys under `faults.rate_limit` besides `shape`: (required, optional).
+_SHAPE_KEYS: dict[object, tuple[frozenset[str], frozenset[str]]] = {
+    "token_bucket": (frozenset({"rate"}), frozenset({"burst"})),
+    "fixed_window": (frozenset({"rate"}), frozenset()),
+    "sliding_window": (frozenset({"rate"}), frozenset()),
+    "gcra": (frozenset({"rate"}), frozenset({"tolerance"})),
+    "changing": (frozenset({"schedule"}), frozenset({"within", "burst", "tolerance"})),
+}
+
 
 def load_world(mapping: object, origin: str = "sandbox") -> World:
     """Validate `mapping` and build a World; raise SandboxError("<origin>: <key>: <problem>")."""
     return _Reader(origin).world(mapping)
+
+
+def parse_rate_limit(text: str, origin: str = "--rate-limit") -> RateLimit:
+    """The `offboard sandbox --rate-limit SPEC` value, checked like a world's `rate_limit`.
+
+    SPEC is an integer N (a sliding 1 s window of N) or `SHAPE:KEY=VALUE,...`, such as
+    `token_bucket:rate=20,burst=5`, `gcra:rate=20,tolerance=0.1` or
+    `changing:schedule=0:20/10:5/30:20,within=token_bucket,burst=5` (pairs of from seconds
+    and rate, separated by `/`)."""
+    reader = _Reader(origin)
+    text = text.strip()
+    shape, _, rest = text.partition(":")
+    try:
+        return reader.rate_limit(int(text), "")
+    except ValueError:
+        pass
+    if shape.strip() not in _SHAPE_KEYS:
+        reader.fail("", f"expected an integer or SHAPE:KEY=VALUE,... "
+                    f"(shapes: {', '.join(SHAPES)}), got {text!r}")
+    spec: dict[str, object] = {"shape": shape.strip()}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, equals, value = part.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            reader.fail("", f"expected KEY=VALUE, got {part!r}")
+        spec[key] = _spec_value(key, value.strip(), reader)
+    limit = reader.rate_limit(spec, "")
+    assert limit is not None
+    return limit
+
+
+def _spec_value(key: str, value: str, reader: _Reader) -> object:
+    if key in ("shape", "within"):
+        return value
+    if key == "schedule":
+        pairs: list[list[object]] = []
+        for pair in value.split("/"):
+            start, colon, rate = pair.partition(":")
+            if not colon:
+                reader.fail("schedule", f"expected FROM:RATE pairs separated by /, got {pair!r}")
+            pairs.append([_spec_number(start, reader, "schedule"),
+                          _spec_number(rate, reader, "schedule")])
+        return pairs
+    return _spec_number(value, reader, key)
+
+
+def _spec_number(text: str, reader: _Reader, key: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        reader.fail(key, f"expected a number, got {text!r}")
 
 
 class _Reader(Checker):
@@ -189,9 +253,7 @@ class _Reader(Checker):
                 }
             ),
         )
-        rate_limit = raw.get("rate_limit")
-        if rate_limit is not None:
-            rate_limit = self.integer(rate_limit, "faults.rate_limit", minimum=1)
+        rate_limit = self.rate_limit(raw.get("rate_limit"))
         page_size_max = raw.get("page_size_max")
         if page_size_max is not None:
             page_size_max = self.integer(page_size_max, "faults.page_size_max", minimum=1)
@@ -212,6 +274,62 @@ class _Reader(Checker):
             read_lag=self.number(raw.get("read_lag", 0.0), "faults.read_lag"),
             read_lie=self.read_lie(raw.get("read_lie", False), users),
         )
+
+    def rate_limit(self, value: object, where: str = "faults.rate_limit") -> RateLimit | None:
+        """`rate_limit: N` (a sliding 1 s window of N) or a limiter model's mapping, checked
+        here key by key and then built once by limiters.py, so a bad one fails at load."""
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            return self.integer(value, where, minimum=1)
+        shape = value.get("shape")
+        if shape not in _SHAPE_KEYS:
+            self.fail(join(where, "shape"), f"expected one of {', '.join(SHAPES)}, "
+                      f"got {describe(shape)}")
+        required, optional = _SHAPE_KEYS[shape]
+        raw = self.mapping(value, where, required | {"shape"}, optional)
+        spec: dict[str, Any] = {"shape": shape}
+        for key in ("rate", "burst"):
+            if key in raw:
+                spec[key] = self.positive(raw[key], join(where, key))
+        if "tolerance" in raw:
+            spec["tolerance"] = self.number(raw["tolerance"], join(where, "tolerance"))
+        if shape == "changing":
+            within = raw.get("within", "sliding_window")
+            if within not in _SHAPE_KEYS or within == "changing":
+                inner = ", ".join(s for s in SHAPES if s != "changing")
+                self.fail(join(where, "within"), f"expected one of {inner}, "
+                          f"got {describe(within)}")
+            spec["within"] = within
+            spec["schedule"] = self.schedule(raw["schedule"], join(where, "schedule"))
+        try:
+            limiter_from_spec(spec)
+        except ValueError as exc:  # the checks above should leave none; keep the key's name
+            self.fail(where, str(exc))
+        return MappingProxyType(spec)
+
+    def schedule(self, value: object, where: str) -> tuple[tuple[float, float], ...]:
+        pairs: list[tuple[float, float]] = []
+        items = self.sequence(value, where)
+        if not items:
+            self.fail(where, "expected at least one [from seconds, rate] pair")
+        for index, item in enumerate(items):
+            at = f"{where}[{index}]"
+            if not isinstance(item, list | tuple) or len(item) != 2:
+                self.fail(at, f"expected a [from seconds, rate] pair, got {describe(item)}")
+            start = self.number(item[0], f"{at}[0]")
+            if pairs and start <= pairs[-1][0]:
+                self.fail(f"{at}[0]", f"must be later than {pairs[-1][0]:g}, got {start:g}")
+            pairs.append((start, self.positive(item[1], f"{at}[1]")))
+        return tuple(pairs)
+
+    def positive(self, value: object, where: str) -> float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            self.fail(where, f"expected a number, got {describe(value)}")
+        number = float(value)
+        if not 0 < number < math.inf:  # NaN fails this too
+            self.fail(where, f"must be a positive number, got {value}")
+        return number
 
     def read_lie(self, value: object, users: set[int]) -> bool | frozenset[int]:
         where = "faults.read_lie"

@@ -80,6 +80,10 @@ class Delay:
 
 Scripted = Reply | Drop | Delay
 
+# A world's `rate_limit`: N (a sliding 1 s window of N) or a limiter model's checked spec
+# (limiters.limiter_from_spec), e.g. {"shape": "token_bucket", "rate": 20.0, "burst": 5.0}.
+RateLimit = int | Mapping[str, object]
+
 
 @dataclass(frozen=True, slots=True)
 class Faults:
@@ -97,7 +101,7 @@ class Faults:
     latency: float = 0.0
     error_rate: float = 0.0
     drop_rate: float = 0.0
-    rate_limit: int | None = None
+    rate_limit: RateLimit | None = None
     retry_after: int = 1
     page_size_max: int | None = None
     seed: int = 0
