@@ -120,11 +120,6 @@ class Token:
     issuer: str = ""  # the email of the user who issued it
     expires: str = ""
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        """dict(token): the journal's form."""
-        yield from (("id", self.id), ("name", self.name), ("issuer", self.issuer),
-                    ("expires", self.expires))
-
 
 @dataclass(frozen=True, slots=True)
 class Result:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .rate_control import CubicController as LegacyController  # noqa: F401 (re-exported)
+from .rate_cubic import CubicController as LegacyController  # noqa: F401 (re-exported)
 from .retry import backoff
 from .sandbox.limiters import (
     Changing,

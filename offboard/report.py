@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -171,7 +172,7 @@ class Report:
         for name, shown in self.carried.items():
             record[shown] = row.extra.get(name, "")
         if result.tokens:
-            record["tokens"] = [dict(token) for token in result.tokens]
+            record["tokens"] = [asdict(token) for token in result.tokens]
         return record
 
     def add(self, result: Result) -> None:

@@ -56,9 +56,13 @@ def parse_rate_limit(text: str, origin: str = "--rate-limit") -> RateLimit:
     text = text.strip()
     shape, _, rest = text.partition(":")
     try:
-        return reader.rate_limit(int(text), "")
+        number = int(text)
     except ValueError:
         pass
+    else:
+        limit = reader.rate_limit(number, "")
+        assert limit is not None  # None only for an absent value
+        return limit
     if shape.strip() not in _SHAPE_KEYS:
         reader.fail("", f"expected an integer or SHAPE:KEY=VALUE,... "
                     f"(shapes: {', '.join(SHAPES)}), got {text!r}")
