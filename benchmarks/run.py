@@ -14,6 +14,7 @@ Sections (--only takes a comma-separated list of them):
             loop, on the same rows at the same concurrency, 20 ms latency, no rate limit
   rates     offboard's achieved rate / min(--rate, concurrency / latency) for a few settings
   adaptive  offboard --rate 5L against a sandbox limiting to L req/s that offboard is not told
+  shapes    issue 12's cells: offboard against each server limiter shape (benchmarks/adaptive.py)
   memory    peak RSS of `offboard run` on a 10,000-row vs a 1,000,000-row CSV
   verification  the read-back after N revokes: the method chosen and its extra requests
 """
@@ -40,9 +41,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import adaptive
 import harness as h
 
-SECTIONS = ("ceiling", "compare", "rates", "adaptive", "memory", "verification")
+SECTIONS = ("ceiling", "compare", "rates", "adaptive", "shapes", "memory", "verification")
 LATENCY = 0.02
 UNLIMITED = 10_000  # offboard's largest --rate: far above anything reached here
 
@@ -60,6 +62,7 @@ class Sizes:
     rate_rows_max: int  # ... and at most this many
     adaptive_limit: int
     adaptive_seconds: float
+    shapes_scale: float  # benchmarks/adaptive.py's cells at this x their length
     memory_small: int
     memory_large: int
     memory_sent: int
@@ -71,7 +74,7 @@ FULL = Sizes(
     compare_rows=2000, compare_small=500,
     rate_settings=((100, 32), (400, 32), (UNLIMITED, 4), (UNLIMITED, 16), (UNLIMITED, 32)),
     rate_seconds=4.0, rate_rows_min=300, rate_rows_max=2500,
-    adaptive_limit=20, adaptive_seconds=60.0,
+    adaptive_limit=20, adaptive_seconds=60.0, shapes_scale=1.0,
     memory_small=10_000, memory_large=1_000_000, memory_sent=1000,
     verify_rows=(1, 10, 150, 1000),
 )
@@ -80,7 +83,7 @@ QUICK = Sizes(
     compare_rows=60, compare_small=None,
     rate_settings=((100, 8),),
     rate_seconds=0.5, rate_rows_min=40, rate_rows_max=60,
-    adaptive_limit=20, adaptive_seconds=1.5,
+    adaptive_limit=20, adaptive_seconds=1.5, shapes_scale=adaptive.QUICK_SCALE,
     memory_small=500, memory_large=5000, memory_sent=20,
     verify_rows=(1, 150),
 )
@@ -412,6 +415,11 @@ class Bench:
                                     "goodput": good, "share_429": f.share_429, "wall": m.wall,
                                     "counts": counts, "returncode": m.returncode}
         say()
+
+    def section_shapes(self) -> None:
+        work = self.path("shapes")
+        work.mkdir()
+        self.results["shapes"] = adaptive.section(work, self.env, self.sizes.shapes_scale, say)
 
     def section_memory(self) -> None:
         s = self.sizes

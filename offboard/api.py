@@ -26,7 +26,7 @@ from .clock import AnyioClock, Clock
 from .directory import Directory
 from .limiter import RateLimiter
 from .models import Exchange, Token
-from .retry import RETRY_AFTER_CAP, RetryBudget, backoff
+from .retry import RETRY_AFTER_CAP, RetryBudget, backoff, shown_wait
 from .settings import Settings, redact
 from .wire import Attempt, ClientPool, make_client, send
 
@@ -194,6 +194,10 @@ class Api:
             result = await send(self._client, self.settings, method, path, params)
             history.append(result)
             self.statuses[str(result.status or "error")] += 1
+            note = f" ({result.ignored_hint})"
+            # Only where the hint would have been used, and once: the row's message is short.
+            if result.ignored_hint and result.retryable and note not in notes:
+                notes.append(note)
             if result.status == 401:
                 self.abort("the API rejected the API key (401)")
             elif result.status is not None and result.status != 429:
@@ -224,7 +228,7 @@ class Api:
             wait = _last(state).retry_after
             if wait is None or wait <= RETRY_AFTER_CAP:
                 return False
-            notes.append(f" (the API asked to wait {wait:g} s; offboard waits at most "
+            notes.append(f" (the API asked to wait {shown_wait(wait)}; offboard waits at most "
                          f"{RETRY_AFTER_CAP:g} s)")
             return True
 
@@ -270,6 +274,8 @@ class Api:
         if self._on_retry is not None:
             last = _last(state)
             reason = f"HTTP {last.status}" if last.status is not None else last.error
+            if last.ignored_hint:
+                reason += f" ({last.ignored_hint})"
             delay = state.next_action.sleep if state.next_action is not None else 0.0
             self._on_retry(method, path, state.attempt_number, reason, delay)
 

@@ -26,6 +26,8 @@ SMALL_STEP = 0.05
 PROVE_REQUESTS = 6  # a rate holds once this many requests at it were accepted
 PROVE_SECONDS = 3.0  # or for this long
 FLAT_SECONDS = 2.0
+PHASES = 20  # alignments of a fixed window tried
+WINDOWS_SEEN = 4  # whole windows before a 429 that must agree
 MIN_RATE = 0.2
 NO_HINT_PAUSE = 1.0
 RETRY_AFTER_MAX = 3600.0
@@ -153,7 +155,7 @@ class AdaptiveController:
             return Decision(0.0, note)  # an echo: the refused request waits alone
         hi = self._rate_at(sent_at)
         c1 = self._count(self._ok, sent_at - 1.0, sent_at)
-        self._log(f"{now:.3f} 429 phase={self.phase} kind={self.kind} hi={hi:.2f} c1={c1} "
+        self._log(f"{now:.3f} 429 phase={self.phase} kind={self.kind} hi={hi:.2f} c1={c1} q={self._quiet:.3f} "
                   f"cruise={self._cruise:.2f}")
         if self.phase in ("startup", "pair"):
             return self._end_startup(now, hi, c1, wait, note)
@@ -163,16 +165,10 @@ class AdaptiveController:
 
     def _window_refused(self, now: float, sent_at: float, hi: float, c1: int, wait: float,
                         note: str) -> Decision:
-        # A window refuses once it holds its limit: in the last second (sliding), or since
-        # its boundary, which is after the last pause (fixed); the least such count is the
-        # best bound.
-        count = float(c1)
-        if self._quiet >= 1.0:  # a boundary passed in the last pause: count from there
-            count = min(count, self._count(self._ok, self._cut_at, sent_at))
-        if self._flat(sent_at, hi) and c1 >= hi - 1:
-            # Everything sent at this steady rate was accepted: not a window (it would have
-            # refused before), a bucket whose burst ran out, or a lower limit.
-            count = hi * BETA
+        # A window refuses once it holds its limit. A sliding window's last second holds
+        # less than the rate sent (it refused before the second was full): that count is
+        # the limit.
+        count = self._window_count(sent_at, hi)
         self._least_count = min(self._least_count, max(count, MIN_RATE))
         estimate = self._least_count
         repeated = now - self._last_refusal < MEMORY
@@ -256,6 +252,30 @@ class AdaptiveController:
             if start <= t:
                 return rate
         return self._startup_rate
+
+    def _window_count(self, sent_at: float, rate: float) -> float:
+        """The limit of a window that refused a request sent at `sent_at`. Each hypothesis
+        (a sliding window: the count over the last second; a fixed window at one of PHASES
+        alignments: the count since its boundary) gives a limit; it stands if no earlier
+        whole window of its alignment accepted more and every other recent 429 came when
+        its window held at least that many. The largest that stands; none (a bucket whose
+        burst ran out), BETA x `rate`."""
+        best = 0
+        refused = [t for t in self._refused if sent_at - WINDOWS_SEEN <= t < sent_at]
+        for j in range(PHASES):
+            def start(t: float) -> float:  # the start of t's window in this alignment
+                offset = (sent_at - 1.0 + j / PHASES) % 1.0
+                return t - 1.0 if j == 0 else math.floor(t - offset) + offset
+            boundary = start(sent_at)
+            count = self._count(self._ok, boundary, sent_at)
+            if count <= best:
+                continue
+            most = max(self._count(self._ok, boundary - n, boundary - n + 1)
+                       for n in range(1, WINDOWS_SEEN + 1))
+            if most <= count and all(self._count(self._ok, start(t), t) >= count
+                                     for t in refused):
+                best = count
+        return float(best) if best else BETA * rate
 
     def _flat(self, sent_at: float, rate: float) -> bool:
         """Sent at 0.97 x `rate` or more for FLAT_SECONDS before `sent_at`, and nothing of

@@ -17,7 +17,7 @@ import certifi
 import httpx
 
 from . import __version__
-from .retry import RETRY_STATUSES, retry_after
+from .retry import RETRY_STATUSES, read_retry_after
 from .settings import Settings, is_loopback, redact
 
 
@@ -33,6 +33,7 @@ class Attempt:
     retry_after: float | None = None
     body: Any = None
     timed_out: bool = False
+    ignored_hint: str = ""  # an unusable Retry-After, named for the retry's note
 
     @property
     def retryable(self) -> bool:
@@ -115,13 +116,15 @@ async def send(client: ClientPool, settings: Settings, method: str, path: str,
         timed_out = isinstance(exc, TimeoutError | httpx.TimeoutException)
         return Attempt(None, reached=True, error=_describe(exc, settings), timed_out=timed_out)
     body = _json_or_text(response)
+    hint = read_retry_after(response.headers)
     return Attempt(
         status=response.status_code,
         reached=True,
         message=redact(_message_of(body), settings.api_key),
         request_id=_request_id(response, body),
-        retry_after=retry_after(response.headers),
+        retry_after=hint.seconds,
         body=body,
+        ignored_hint=hint.ignored,
     )
 
 

@@ -10,21 +10,23 @@ import httpx
 import pytest
 
 from offboard.api import Api, RequestNotSent, make_client
-from offboard.retry import backoff, retry_after
+from offboard.classify import classify
+from offboard.retry import RETRY_AFTER_CAP, backoff, retry_after
 
 from .helpers import FakeClock, routed, scripted, settings
 
 URL = "/iam/clients/7/client-users/9"
 
 
-def call(transport, *, clock=None, coro=lambda api: api.revoke(7, 9), **overrides):
+def call(transport, *, clock=None, coro=lambda api: api.revoke(7, 9), on_retry=None,
+         **overrides):
     """Run one coroutine against an Api built on `transport`; return (result, api, clock)."""
     clock = clock or FakeClock()
     config = settings(**overrides)
 
     async def go():
         async with make_client(config, transport) as client:
-            api = Api(config, client, clock, random.Random(1))
+            api = Api(config, client, clock, random.Random(1), on_retry)
             return await coro(api), api
 
     result, api = anyio.run(go)
@@ -89,6 +91,103 @@ def test_a_very_long_retry_after_fails_the_row_instead_of_hanging():
     assert (exchange.status, exchange.attempts, exchange.retry_after) == (429, 1, 3600)
     assert "asked to wait 3600 s" in exchange.note
     assert 3600 not in clock.sleeps
+
+
+# -- Retry-After values that cannot be taken at their word (see retry.py) ----------------------
+
+
+def retries_logged(transport, **overrides):
+    """(exchange, api, clock, [(reason, wait) of each retry, as its log line gets them])."""
+    retries: list[tuple[str, float]] = []
+    exchange, api, clock = call(transport, on_retry=lambda m, p, n, reason, wait: retries.append(
+        (reason, wait)), **overrides)
+    return exchange, api, clock, retries
+
+
+def backoffs(count):
+    """The waits the jittered backoff takes with no usable hint, under call()'s seed."""
+    rng = random.Random(1)
+    return [backoff(n, rng) for n in range(1, count + 1)]
+
+
+@pytest.mark.parametrize("value", ["-5", "nan", "inf", "soon", ""])
+def test_an_unusable_retry_after_is_ignored_and_the_retry_says_so(value):
+    """Negative, NaN, infinite or garbage: the retry backs off as without a hint (the
+    run-wide pause is the 1 s default) and its log line names the ignored value."""
+    exchange, api, clock, retries = retries_logged(scripted([
+        httpx.Response(429, headers={"Retry-After": value}), httpx.Response(200)]))
+    assert (exchange.status, exchange.attempts) == (200, 2)
+    assert retries == [(f"HTTP 429 (ignored an unusable Retry-After ({value!r}))",
+                        pytest.approx(backoffs(1)[0]))]
+    assert clock.sleeps[0] == pytest.approx(backoffs(1)[0])
+    # The run-wide pause, which the retry then waits out too.
+    assert api.limiter._resume_at == pytest.approx(1.0) and clock.time == pytest.approx(1.0)
+
+
+def test_an_unusable_retry_after_ms_is_ignored_too():
+    exchange, _, clock, retries = retries_logged(scripted([
+        httpx.Response(503, headers={"retry-after-ms": "abc"}), httpx.Response(200)]))
+    assert exchange.status == 200
+    assert [s for s in clock.sleeps if s > 0.01] == [pytest.approx(backoffs(1)[0])]
+    assert retries == [("HTTP 503 (ignored an unusable retry-after-ms ('abc'))",
+                        pytest.approx(backoffs(1)[0]))]
+
+
+def test_a_row_that_fails_on_unusable_hints_says_so_once_in_its_message():
+    """Every attempt with garbage: the row's message names it once, not once per attempt."""
+    exchange, _, _, retries = retries_logged(
+        scripted([httpx.Response(429, headers={"Retry-After": "-1"})] * 3), max_attempts=3)
+    assert (exchange.status, exchange.attempts) == (429, 3)
+    assert [wait for _, wait in retries] == pytest.approx(backoffs(2))
+    assert exchange.note == " (ignored an unusable Retry-After ('-1'))"
+    _, message = classify(exchange)
+    assert message == "gave up after 3 attempts; last answer 429 (ignored an unusable " \
+                      "Retry-After ('-1'))"
+
+
+def test_a_retry_after_date_in_the_past_retries_at_once():
+    """Only the server's clock: wait 0 s, no note."""
+    past = format_datetime(datetime.now(UTC) - timedelta(days=2), usegmt=True)
+    exchange, _, clock, retries = retries_logged(scripted([
+        httpx.Response(429, headers={"Retry-After": past}), httpx.Response(200)]))
+    assert (exchange.status, exchange.attempts, exchange.note) == (200, 2, "")
+    assert retries == [("HTTP 429", 0.0)] and clock.time < 0.01
+
+
+NEXT_YEAR = format_datetime(datetime.now(UTC) + timedelta(days=365), usegmt=True)
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("121", "121 s"),
+    ("7200", "7200 s"),
+    ("86400", "86400 s"),
+    (str(10**12), "more than a day"),
+    ("99999999999999999999", "more than a day"),
+    ("1e308", "more than a day"),
+    # An id, not the date: xdist's workers must collect the same test names.
+    pytest.param(NEXT_YEAR, "more than a day", id="a date next year"),
+])
+def test_a_retry_after_over_the_cap_fails_the_row_naming_a_readable_figure(value, shown):
+    """Over RETRY_AFTER_CAP (an hour or far more): not retried, not slept, the run not paused,
+    and the message gives the figure plainly (never 1e+308 s)."""
+    exchange, api, clock = call(scripted([httpx.Response(429, headers={"Retry-After": value})]))
+    assert (exchange.status, exchange.attempts) == (429, 1)
+    assert exchange.retry_after > RETRY_AFTER_CAP
+    assert clock.time < 0.01 and api.limiter._resume_at < 0.01
+    assert exchange.note == (f" (the API asked to wait {shown}; offboard waits at most "
+                             f"{RETRY_AFTER_CAP:g} s)")
+    assert "e+" not in classify(exchange)[1]
+
+
+@pytest.mark.parametrize("value", ["", " ", "1,2", "  3 ", "٣", "été",
+                                   "​", "0x10", "1_0", "Mon, 32 Jan 2026 25:00:00 GMT"])
+def test_no_retry_after_value_raises(value):
+    """Whatever the header holds, the request ends with an answer, never a traceback."""
+    response = httpx.Response(503, headers=[(b"Retry-After", value.encode())])  # raw bytes
+    exchange, _, clock = call(scripted([response, httpx.Response(200)]))
+    assert exchange.status == 200
+    if value == "  3 ":
+        assert 3.0 in clock.sleeps
 
 
 def test_backoff_is_capped_and_jittered():

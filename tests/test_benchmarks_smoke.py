@@ -53,12 +53,25 @@ def assert_client_measured(output: str, client: str) -> None:
     assert min(wall, whole, steady, cpu, rss) > 0, output
 
 
+def assert_shapes_measured(output: str) -> None:
+    """Every cell of the `shapes` section has a row in its markdown table, with figures from
+    the sandbox's log: requests seen and a peak 1 s window (no verdict is asserted)."""
+    for cell in ("tb20-b5", "tb20-b40", "fw20", "sw20", "gcra20", "sw2", "tb100-b10",
+                 "changing"):
+        cells = [c.strip() for c in line(output, rf"\| {cell} +\|").split("|")[1:-1]]
+        assert len(cells) == 16, output
+        requests, peak = numbers(cells[5])[0], numbers(cells[11])[0]
+        assert requests > 0 and peak > 0, output
+    assert line(output, r"changing: the limit changed at ")
+    assert line(output, r"machine: nproc \d+")
+
+
 @pytest.mark.timeout(300)
 def test_quick_benchmark_runs_every_section() -> None:
     output = run_quick()
     for heading in ("== The sandbox's own ceiling", "== offboard vs the official SDK",
-                    "== offboard's achieved rate", "== Adaptive", "== Memory",
-                    "== Verification"):
+                    "== offboard's achieved rate", "== Adaptive", "== Adaptive per limiter shape",
+                    "== Memory", "== Verification"):
         assert heading in output
     assert not re.search(r"\berror\b|exit \d+:", output), output
     assert re.search(r"Sandbox ceiling \(best raw rate\): [\d,]+ req/s", output)
@@ -67,6 +80,7 @@ def test_quick_benchmark_runs_every_section() -> None:
     assert line(output, "offboard / naive")
     assert numbers(line(output, r"100 +8 +100 +\d+ +[\d.,]+ "))  # quick mode's rate setting
     assert re.search(r"^20 +100 +30 ", output, re.MULTILINE)  # the adaptive run
+    assert_shapes_measured(output)
     assert "Ratio large / small:" in output  # the memory pair
     # the read-back: 1 row is read per row, 150 rows by one listing page, all verified
     assert re.search(r"^1 +51 +1 +per_row +1 \(0 listing \+ 1 per row\).* 1/1$", output,

@@ -310,8 +310,10 @@ def test_a_server_answering_429_to_everything_ends_the_run_not_attempted(cli, sa
     """A limiter that admits nothing (after the first request): the run is aborted once the
     429s in a row span THROTTLED_SPAN s with none accepted, exit 3, the rows `not_attempted`
     (refused with 429s, so never acted on) and stderr naming the cause, instead of grinding
-    through --max-attempts x rows with pauses."""
-    sb = sandbox(fault_world(rate_limit={"shape": "sliding_window", "rate": 0.0001}))
+    through --max-attempts x rows with pauses. (No hint: the model's own, about 10,000 s,
+    would fail each row at once instead, past RETRY_AFTER_CAP.)"""
+    sb = sandbox(fault_world(rate_limit={"shape": "sliding_window", "rate": 0.0001,
+                                         "hint": "none"}))
     lines = BATCH[:16]
     write_batch(cli, lines)
     started = time.monotonic()

@@ -7,14 +7,18 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from offboard.cli import cli
 from offboard.errors import SettingsError
 from offboard.sandbox import Sandbox, SandboxError, demo_world
+from offboard.sandbox.demo import DEMO_WORLD_PATH
+from offboard.sandbox.faults import FaultInjector
 from offboard.sandbox.scenario import parse_rate_limit
 from offboard.sandbox_cli import serve_scenario
 
@@ -122,6 +126,72 @@ def test_changing_limit_within_a_token_bucket() -> None:
         assert statuses(c, 3) == [200, 200, 429]
 
 
+# -- the 429's hint: faults.rate_limit.hint ---------------------------------------------------
+
+# One request per 2.5 s: the second, sent at once, waits just under 2.5 s (3 whole seconds).
+SLOW_GCRA = {"shape": "gcra", "rate": 0.4}
+
+
+def refused(spec: object, retry_after: int = 7) -> httpx.Response:
+    """The 429 answering a second request sent at once under the limiter of `spec`."""
+    with Sandbox(small_world(rate_limit=spec, retry_after=retry_after)) as sb, client(sb) as c:
+        assert c.get(ME).status_code == 200
+        answer = c.get(ME)
+    assert answer.status_code == 429, answer
+    return answer
+
+
+def test_hint_seconds_gives_the_models_wait_in_whole_seconds_rounded_up() -> None:
+    answer = refused({**SLOW_GCRA, "hint": "seconds"})
+    assert answer.headers["retry-after"] == "3"
+    assert "retry-after-ms" not in answer.headers
+    assert answer.json()["message"] == "Request was throttled. Expected available in 3 seconds."
+
+
+def test_a_mapping_without_hint_gives_the_models_wait_not_the_worlds_retry_after() -> None:
+    answer = refused(SLOW_GCRA, retry_after=7)
+    assert answer.headers["retry-after"] == "3"
+
+
+def test_hint_ms_gives_retry_after_ms_only() -> None:
+    answer = refused({**SLOW_GCRA, "hint": "ms"})
+    assert "retry-after" not in answer.headers
+    assert 2000 < int(answer.headers["retry-after-ms"]) <= 2500
+    assert answer.json()["message"] == "Request was throttled. Expected available in 3 seconds."
+
+
+def test_hint_none_gives_no_hint_at_all() -> None:
+    """No header, and no figure in the message either (a client must manage without)."""
+    answer = refused({**SLOW_GCRA, "hint": "none"})
+    assert "retry-after" not in answer.headers and "retry-after-ms" not in answer.headers
+    assert answer.json()["message"] == "Request was throttled."
+
+
+@pytest.mark.parametrize(("hint", "headers"), [
+    ("seconds", {"retry-after": "1"}), ("ms", {"retry-after-ms": "1"}), ("none", {})])
+def test_a_tiny_wait_is_still_a_hint_of_one_second_or_one_millisecond(
+        hint: str, headers: dict[str, str]) -> None:
+    """Never a hint of 0, which would invite the client straight back into the refusal."""
+    now = [0.0]
+    spec = {"shape": "token_bucket", "rate": 1000, "burst": 1, "hint": hint}
+    faults = FaultInjector(small_world(rate_limit=spec).faults, clock=lambda: now[0])
+    assert faults.admit()
+    now[0] = 0.00099999
+    assert not faults.admit()
+    assert faults.throttle_hint()[0] == headers
+
+
+def test_an_integer_rate_limit_still_answers_the_worlds_retry_after() -> None:
+    """`rate_limit: N` keeps the sandbox's old answer: the world's fixed figure, not the wait."""
+    with Sandbox(small_world(rate_limit=1, retry_after=7)) as sb, client(sb) as c:
+        answers = [c.get(ME) for _ in range(2)]
+    assert answers[1].status_code == 429
+    assert answers[1].headers["retry-after"] == "7"
+    assert "retry-after-ms" not in answers[1].headers
+    assert answers[1].json()["message"] == (
+        "Request was throttled. Expected available in 7 seconds.")
+
+
 @pytest.mark.parametrize(("rate_limit", "message"), [
     (0, "faults.rate_limit: must be >= 1, got 0"),
     ("fast", "faults.rate_limit: expected an integer, got str 'fast'"),
@@ -134,7 +204,13 @@ def test_changing_limit_within_a_token_bucket() -> None:
      "faults.rate_limit.burst: must be a positive number, got -1"),
     ({"shape": "token_bucket", "rate": "x"}, "faults.rate_limit.rate: expected a number"),
     ({"shape": "fixed_window", "rate": 5, "burst": 2},
-     "faults.rate_limit.burst: unknown key (allowed: rate, shape)"),
+     "faults.rate_limit.burst: unknown key (allowed: hint, rate, shape)"),
+    ({"shape": "token_bucket", "rate": 5, "hint": "sec"},
+     "faults.rate_limit.hint: expected one of seconds, ms, none, got str 'sec'"),
+    ({"shape": "gcra", "rate": 5, "hint": 1000},
+     "faults.rate_limit.hint: expected one of seconds, ms, none, got int 1000"),
+    ({"shape": "changing", "schedule": [[0, 5]], "hint": ["ms"]},
+     "faults.rate_limit.hint: expected one of seconds, ms, none, got list ['ms']"),
     ({"shape": "gcra", "rate": 5, "tolerance": -0.1},
      "faults.rate_limit.tolerance: must be >= 0"),
     ({"shape": "changing", "rate": 5}, "faults.rate_limit.rate: unknown key"),
@@ -169,6 +245,9 @@ def test_bad_rate_limits_name_the_key(rate_limit: Any, message: str) -> None:
     ("changing:schedule=0:20/10:5,within=token_bucket,burst=5",
      {"shape": "changing", "within": "token_bucket", "burst": 5.0,
       "schedule": ((0.0, 20.0), (10.0, 5.0))}),
+    ("token_bucket:rate=20,burst=5,hint=ms",
+     {"shape": "token_bucket", "rate": 20.0, "burst": 5.0, "hint": "ms"}),
+    ("gcra:rate=2,hint=none", {"shape": "gcra", "rate": 2.0, "hint": "none"}),
 ])
 def test_rate_limit_option_syntax(text: str, expected: object) -> None:
     parsed = parse_rate_limit(text)
@@ -184,6 +263,9 @@ def test_rate_limit_option_syntax(text: str, expected: object) -> None:
     ("token_bucket:rate=2,bust=3", "--rate-limit: bust: unknown key"),
     ("token_bucket:rate", "--rate-limit: expected KEY=VALUE, got 'rate'"),
     ("changing:schedule=0-20", "--rate-limit: schedule: expected FROM:RATE pairs"),
+    ("token_bucket:rate=2,hint=millis",
+     "--rate-limit: hint: expected one of seconds, ms, none, got str 'millis'"),
+    ("gcra:rate=2,hint=", "--rate-limit: hint: expected one of seconds, ms, none, got str ''"),
 ])
 def test_bad_rate_limit_option(text: str, message: str) -> None:
     with pytest.raises(SandboxError) as caught:
@@ -231,6 +313,39 @@ def test_serve_scenario_rate_limit_overrides_the_world() -> None:
 def test_serve_scenario_refuses_a_bad_rate_limit() -> None:
     with pytest.raises(SettingsError, match="--rate-limit: rate: must be a positive number"):
         serve_scenario(0, None, "gcra:rate=-1")
+
+
+def test_serve_scenario_rate_limit_hint_ms_over_http() -> None:
+    """`--rate-limit gcra:rate=0.4,hint=ms`: the 429 carries retry-after-ms, no Retry-After."""
+    proc, url = start_serving([sys.executable, "-c", SERVE, "gcra:rate=0.4,hint=ms"])
+    try:
+        with httpx.Client(base_url=url, headers=DEMO_HEADERS, timeout=5) as c:
+            answers = [c.get(ME) for _ in range(2)]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    assert [a.status_code for a in answers] == [200, 429]
+    assert "retry-after" not in answers[1].headers
+    assert 2000 < int(answers[1].headers["retry-after-ms"]) <= 2500
+
+
+def test_serve_scenario_refuses_a_bad_hint_in_the_option_and_in_the_world_file(
+        tmp_path: Path) -> None:
+    """One line naming the field, from `--rate-limit` and from a `--scenario` world file."""
+    with pytest.raises(SettingsError) as caught:
+        serve_scenario(0, None, "token_bucket:rate=2,hint=soon")
+    assert str(caught.value) == ("--rate-limit: hint: expected one of seconds, ms, none, "
+                                 "got str 'soon'")
+    world = yaml.safe_load(DEMO_WORLD_PATH.read_text(encoding="utf-8"))
+    world["faults"] = {"rate_limit": {"shape": "token_bucket", "rate": 20, "burst": 5,
+                                      "hint": "soon"}}
+    scenario = tmp_path / "world.yaml"
+    scenario.write_text(yaml.safe_dump(world))
+    with pytest.raises(SettingsError) as caught:
+        serve_scenario(0, str(scenario))
+    assert str(caught.value) == (f"{scenario}: faults.rate_limit.hint: expected one of "
+                                 "seconds, ms, none, got str 'soon'")
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.skipif(not HAS_OPTION, reason="--rate-limit is not on the sandbox command yet")

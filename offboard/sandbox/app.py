@@ -131,9 +131,7 @@ class SandboxApp:
         if not self._authorised(headers):
             return error(401, UNAUTHORIZED), None
         if not self.faults.admit():
-            wait = self.faults.faults.retry_after
-            message = f"Request was throttled. Expected available in {wait} seconds."
-            return error(429, message, (("retry-after", str(wait)),)), None
+            return self._throttled(), None
         status = self.faults.random_error()
         if status is not None:
             return error(status, _phrase(status)), None
@@ -153,6 +151,15 @@ class SandboxApp:
         if handler is endpoints.account_details:
             response = self._misreport_key_user(response)
         return response, after
+
+    def _throttled(self) -> Response:
+        """A 429 worded as Gcore's (Django REST framework's `Throttled`), its hint in the
+        limiter's style: without a hint header the message quotes no figure either."""
+        headers, wait = self.faults.throttle_hint()
+        message = "Request was throttled."
+        if wait is not None:
+            message += f" Expected available in {wait} seconds."
+        return error(429, message, tuple(headers.items()))
 
     def _misreport_key_user(self, response: Response) -> Response:
         """The clients/me answer with the scenario's `current_user` fault, if it has one."""

@@ -11,7 +11,13 @@ import random
 import time
 from collections.abc import Callable
 
-from offboard.sandbox.limiters import Limiter, limiter_from_spec
+from offboard.sandbox.limiters import (
+    Limiter,
+    hint_headers,
+    hint_of,
+    limiter_from_spec,
+    whole_seconds,
+)
 from offboard.sandbox.world import Faults, Scripted
 
 RANDOM_ERROR_STATUSES = (500, 502, 503, 504)
@@ -23,12 +29,15 @@ class FaultInjector:
         """`limiter`: a server limiter model (sandbox/limiters.py) instead of the world's
         `rate_limit` (N: N accepted requests in any sliding second, or a model's spec).
         The model sees seconds since this injector was made (the sandbox's start), so a
-        `changing` schedule and fixed windows count from there."""
+        `changing` schedule and fixed windows count from there; a given model's 429s say
+        its wait in whole seconds."""
         self.faults = faults
         start = clock()
         self._clock: Callable[[], float] = lambda: clock() - start
+        self._hint: str | None = "seconds"
         if limiter is None and faults.rate_limit is not None:
             limiter = limiter_from_spec(faults.rate_limit)
+            self._hint = hint_of(faults.rate_limit)
         self._limiter = limiter
         self.last_wait: float | None = None  # the model's seconds until a request is admitted
         # Seeded so a failing run can be replayed; each sandbox gets its own sequence.
@@ -41,6 +50,15 @@ class FaultInjector:
             return True
         self.last_wait = self._limiter.admit(self._clock())
         return self.last_wait is None
+
+    def throttle_hint(self) -> tuple[dict[str, str], int | None]:
+        """The last refused request's hint headers, in the world's `rate_limit.hint` style,
+        and the whole seconds its message may quote (None: the 429 gives no figure)."""
+        if self._hint is None:  # `rate_limit: N`: the world's fixed figure, as always
+            return {"retry-after": str(self.faults.retry_after)}, self.faults.retry_after
+        wait = self.last_wait or 0.0
+        shown = None if self._hint == "none" else whole_seconds(wait)
+        return hint_headers(self._hint, wait), shown
 
     def random_error(self) -> int | None:
         """A 5xx status to answer instead of handling the request, or None."""

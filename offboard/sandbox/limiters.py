@@ -4,7 +4,8 @@
 (accepted) or the seconds until a request would be accepted (the basis of a 429's hint).
 A world's `rate_limit: N` is the sliding window of N a second (what the sandbox always had);
 `limiter_from_spec` builds any of them from a mapping such as
-`{"shape": "token_bucket", "rate": 20, "burst": 5}`.
+`{"shape": "token_bucket", "rate": 20, "burst": 5}`; the mapping's `hint` (HINTS) says how
+a 429 carries that wait, which `hint_headers` writes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 SHAPES = ("token_bucket", "fixed_window", "sliding_window", "gcra", "changing")
+HINTS = ("seconds", "ms", "none")
 
 class Limiter(Protocol):
     def admit(self, t: float) -> float | None: ...
@@ -118,6 +120,33 @@ class Changing:
         return self.inner.admit(t)
 
 
+def whole_seconds(wait: float) -> int:
+    """A wait as Retry-After gives it: whole seconds, rounded up, at least 1 (a Retry-After
+    of 0 would invite the client straight back into the refusal)."""
+    # The tolerance keeps float noise (1.0000000001) from costing a whole extra second.
+    return max(1, math.ceil(wait - 1e-9))
+
+
+def hint_headers(hint: str, wait: float) -> dict[str, str]:
+    """The 429's headers: `seconds` (Retry-After, whole seconds, at least 1), `ms`
+    (retry-after-ms, rounded up) or `none`."""
+    if hint == "seconds":
+        return {"retry-after": str(whole_seconds(wait))}
+    if hint == "ms":
+        return {"retry-after-ms": str(max(1, math.ceil(wait * 1000 - 1e-6)))}
+    return {}
+
+
+def hint_of(spec: int | float | Mapping[str, Any]) -> str | None:
+    """How a 429 from the limiter of a world's `rate_limit` carries its hint: None for a
+    plain number (the world's fixed `retry_after`, as the sandbox always answered), else
+    the mapping's `hint`, by default `seconds` (from the model's own wait)."""
+    if not isinstance(spec, Mapping):
+        return None
+    hint = spec.get("hint", "seconds")
+    if hint not in HINTS:
+        raise ValueError(f"rate_limit.hint: one of {', '.join(HINTS)}, not {hint!r}")
+    return str(hint)
 
 
 def limiter_from_spec(spec: int | float | Mapping[str, Any]) -> Limiter:

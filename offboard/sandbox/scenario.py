@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from offboard.sandbox.checks import Checker, describe, join
-from offboard.sandbox.limiters import SHAPES, limiter_from_spec
+from offboard.sandbox.limiters import HINTS, SHAPES, limiter_from_spec
 from offboard.sandbox.world import (
     DEFAULT_API_KEY,
     ROLE_IDS,
@@ -30,7 +30,8 @@ from offboard.sandbox.world import (
     World,
 )
 
-# Each limiter shape's keys under `faults.rate_limit` besides `shape`: (required, optional).
+# Each limiter shape's keys under `faults.rate_limit` besides `shape` and `hint` (how its
+# 429s carry the wait: HINTS, any shape): (required, optional).
 _SHAPE_KEYS: dict[object, tuple[frozenset[str], frozenset[str]]] = {
     "token_bucket": (frozenset({"rate"}), frozenset({"burst"})),
     "fixed_window": (frozenset({"rate"}), frozenset()),
@@ -49,7 +50,7 @@ def parse_rate_limit(text: str, origin: str = "--rate-limit") -> RateLimit:
     """The `offboard sandbox --rate-limit SPEC` value, checked like a world's `rate_limit`.
 
     SPEC is an integer N (a sliding 1 s window of N) or `SHAPE:KEY=VALUE,...`, such as
-    `token_bucket:rate=20,burst=5`, `gcra:rate=20,tolerance=0.1` or
+    `token_bucket:rate=20,burst=5,hint=ms`, `gcra:rate=20,tolerance=0.1` or
     `changing:schedule=0:20/10:5/30:20,within=token_bucket,burst=5` (pairs of from seconds
     and rate, separated by `/`)."""
     reader = _Reader(origin)
@@ -79,7 +80,7 @@ def parse_rate_limit(text: str, origin: str = "--rate-limit") -> RateLimit:
 
 
 def _spec_value(key: str, value: str, reader: _Reader) -> object:
-    if key in ("shape", "within"):
+    if key in ("shape", "within", "hint"):
         return value
     if key == "schedule":
         pairs: list[list[object]] = []
@@ -291,8 +292,15 @@ class _Reader(Checker):
             self.fail(join(where, "shape"), f"expected one of {', '.join(SHAPES)}, "
                       f"got {describe(shape)}")
         required, optional = _SHAPE_KEYS[shape]
-        raw = self.mapping(value, where, required | {"shape"}, optional)
+        raw = self.mapping(value, where, required | {"shape"}, optional | {"hint"})
         spec: dict[str, Any] = {"shape": shape}
+        if "hint" in raw:
+            hint = raw["hint"]
+            # isinstance first: an unhashable list here must fail as a wrong value too.
+            if not isinstance(hint, str) or hint not in HINTS:
+                self.fail(join(where, "hint"), f"expected one of {', '.join(HINTS)}, "
+                          f"got {describe(hint)}")
+            spec["hint"] = hint
         for key in ("rate", "burst"):
             if key in raw:
                 spec[key] = self.positive(raw[key], join(where, key))
