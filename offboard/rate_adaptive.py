@@ -57,7 +57,8 @@ class AdaptiveController:
         self._refused: list[float] = []  # send times of refused requests, sorted
         self._cut_at = -math.inf  # requests sent before this answer for an older rate
         self._last_refusal = -math.inf
-        self._quiet = 0.0  # how long nothing was sent before the last cut took effect
+        self._quiet = 0.0
+        self._rtt = math.inf  # the shortest round trip seen  # how long nothing was sent before the last cut took effect
         self._credit = CREDIT0
         # The pair test after startup: two requests back to back.
         self._pair: list[float] = []
@@ -128,8 +129,12 @@ class AdaptiveController:
             return self.throttled(now, retry_after, sent_at)
         _remember(self._ok, sent_at, now)
         self._credit += CREDIT_PER_ANSWER
+        self._rtt = min(self._rtt, max(now - sent_at, 1e-3))
         if self.phase in ("startup", "pair"):
-            step = min(GROWTH, STARTUP_STEP * self._startup_rate)
+            # As TCP's slow start: at most one more request per round trip per answer, so
+            # the rate at most doubles per round trip and what is in flight when a limit is
+            # met is at most twice what it accepted.
+            step = min(GROWTH, STARTUP_STEP * self._startup_rate, 1.0 / self._rtt)
             self._startup_rate = min(self.ceiling, self._startup_rate + step)
         elif self.kind == "spacing" and self._target and sent_at >= self._target_since:
             self._target_ok += 1
