@@ -28,6 +28,11 @@ PROVE_SECONDS = 3.0  # or for this long
 FLAT_SECONDS = 2.0
 PHASES = 20  # alignments of a fixed window tried
 WINDOWS_SEEN = 4  # whole windows before a 429 that must agree
+HELD_SECONDS = 5.0  # a cruise this long without a 429 is one the key can have
+RECOVER_BELOW = 0.7  # cruising under this share of it: look for its return
+RECOVER_EVERY = 2.5  # with a pulse this often
+RECOVER_FOR = 30.0  # for this long after the drop
+RECOVER_SLOW = 10.0  # then this often
 MIN_RATE = 0.2
 NO_HINT_PAUSE = 1.0
 RETRY_AFTER_MAX = 3600.0
@@ -57,8 +62,12 @@ class AdaptiveController:
         self._refused: list[float] = []  # send times of refused requests, sorted
         self._cut_at = -math.inf  # requests sent before this answer for an older rate
         self._last_refusal = -math.inf
-        self._quiet = 0.0
-        self._rtt = math.inf  # the shortest round trip seen  # how long nothing was sent before the last cut took effect
+        self._quiet = 0.0  # how long nothing was sent before the last cut took effect
+        self._rtt = math.inf  # the shortest round trip seen
+        self._held = 0.0  # the highest cruise that held HELD_SECONDS
+        self._dropped_at, self._pulse_at = -math.inf, math.inf
+        self._pulse: list[float] = []  # send times of the pulse under way
+        self._pulse_left = 0  # its requests still to send
         self._credit = CREDIT0
         # The pair test after startup: two requests back to back.
         self._pair: list[float] = []
@@ -80,6 +89,8 @@ class AdaptiveController:
             return self.ceiling
         if self.phase in ("startup", "pair"):
             return self._startup_rate
+        if self._pulse_left:
+            return self._bounded(self._held)
         return self._bounded(self._planned(now))
 
     def _planned(self, now: float) -> float:
@@ -110,6 +121,11 @@ class AdaptiveController:
             if len(self._pair) == 2:
                 # The pair took two of --rate's slots: the next start is paced after both.
                 self._last_start = max(now, self._pair[0] + 1.0 / self.ceiling)
+        if not self._pulse_left and now >= self._pulse_at and self._low():
+            self._pulse_left, self._pulse = self._pulse_size(), [now]
+            self._pulse_at = math.inf  # the verdict sets the next
+        if self._pulse_left:
+            self._pulse_left -= 1
         self._sends.append((now, self.rate(now)))
         while self._sends[0][0] < now - HISTORY:
             self._sends.popleft()
@@ -124,10 +140,20 @@ class AdaptiveController:
             self._pair_answers.append(status != 429)
             if len(self._pair_answers) == 2:
                 self._end_pair(now)
+        if self._pulse and now >= self._pulse[0] + 1.0 + 2 * self._rtt:
+            self._pulse_answered(now, sent_at, True)  # a whole second, none refused
+        if self._in_pulse(sent_at):
+            self._pulse_answered(now, sent_at, status != 429)
+            if status == 429:
+                _remember(self._refused, sent_at, now)
+                self._credit -= 1
+                return Decision(0.0, checked_retry_after(retry_after)[1])
         if status == 429:
             _remember(self._refused, sent_at, now)
             return self.throttled(now, retry_after, sent_at)
         _remember(self._ok, sent_at, now)
+        if self.phase == "run":
+            self._steady(now, sent_at)
         self._credit += CREDIT_PER_ANSWER
         self._rtt = min(self._rtt, max(now - sent_at, 1e-3))
         if self.phase in ("startup", "pair"):
@@ -194,6 +220,49 @@ class AdaptiveController:
         self._bisect(self._cut_at)
         return decision
 
+    # -- a lower limit, and its return ------------------------------------------------------
+
+    def _steady(self, now: float, sent_at: float) -> None:
+        """An accepted answer while running: remember a cruise that held, and notice a
+        window limit that rose (more accepted in a second than the least 429 showed)."""
+        steady_since = max(self._t0 + self._climb, self._last_refusal)
+        if self._cruise > self._held and now - steady_since >= HELD_SECONDS:
+            self._held = self._cruise
+        if self._least_count < math.inf and \
+                self._count(self._ok, sent_at - 1.0, sent_at) > self._least_count * 1.05:
+            self._least_count = math.inf
+
+    def _low(self) -> bool:
+        """Running well under a rate that held before: another client may have taken part
+        of the key's limit, and may give it back."""
+        return self.phase == "run" and self._cruise < RECOVER_BELOW * self._held
+
+    def _pulse_size(self) -> int:
+        """Requests a pulse sends at the rate that held: enough more than the cruise would
+        send in their time to overfill a window at today's cruise, its margin included,
+        so that a second with none refused means room for more."""
+        extra = 1 + math.ceil(1.5 * self._cruise * (1 / MARGIN - 1))
+        return math.ceil(extra / max(1e-3, 1 - self._cruise / self._held))
+
+    def _in_pulse(self, sent_at: float) -> bool:
+        return bool(self._pulse) and self._pulse[0] <= sent_at < self._pulse[0] + 1.0
+
+    def _pulse_answered(self, now: float, sent_at: float, accepted: bool) -> None:
+        """An answer to a request of the pulse's second; its verdict once one is refused or
+        the whole second was answered."""
+        if not self._pulse or (accepted and now < self._pulse[0] + 1.0 + 2 * self._rtt):
+            return
+        self._log(f"{now:.3f} pulse {'taken' if accepted else 'refused'} "
+                  f"cruise={self._cruise:.2f} held={self._held:.2f}")
+        self._pulse, self._pulse_left = [], 0
+        self._pulse_at = now + (RECOVER_EVERY if now - self._dropped_at < RECOVER_FOR
+                                else RECOVER_SLOW)
+        if accepted:  # the limit rose: climb back to what held, and measure again
+            self._least_count = math.inf
+            self._lo, self._hi = self._cruise, math.inf
+            self._step = 1.0
+            self._plan(now, self._cruise, self._held)
+
     def _cut(self, now: float, pause: float, note: str) -> Decision:
         self.pause(now, pause)
         self._quiet = self.resume_at - max(now, self._last_start)
@@ -238,7 +307,10 @@ class AdaptiveController:
         self._plan(now, target, target, climb=0.0)
 
     def _plan(self, t0: float, base: float, cruise: float, climb: float = CLIMB) -> None:
+        was_low = self._low()
         self._t0, self._base, self._cruise = t0, max(MIN_RATE, base), max(MIN_RATE, cruise)
+        if self._low() and not was_low:
+            self._dropped_at, self._pulse_at = t0, t0 + RECOVER_EVERY
         self._climb = climb
         self._probe_at = math.inf
         if self._credit >= 1:
@@ -263,8 +335,7 @@ class AdaptiveController:
         (a sliding window: the count over the last second; a fixed window at one of PHASES
         alignments: the count since its boundary) gives a limit; it stands if no earlier
         whole window of its alignment accepted more and every other recent 429 came when
-        its window held at least that many. The largest that stands; none (a bucket whose
-        burst ran out), BETA x `rate`."""
+        its window held at least that many. The largest that stands."""
         best = 0
         refused = [t for t in self._refused if sent_at - WINDOWS_SEEN <= t < sent_at]
         for j in range(PHASES):
@@ -280,7 +351,12 @@ class AdaptiveController:
             if most <= count and all(self._count(self._ok, start(t), t) >= count
                                      for t in refused):
                 best = count
-        return float(best) if best else BETA * rate
+        if best:
+            return float(best)
+        # None stands: the limit changed (earlier windows held more). The last second's
+        # count bounds it, unless all of that second at this rate was accepted.
+        last = self._count(self._ok, sent_at - 1.0, sent_at)
+        return float(last) if last < rate - 1 else BETA * rate
 
     def _flat(self, sent_at: float, rate: float) -> bool:
         """Sent at 0.97 x `rate` or more for FLAT_SECONDS before `sent_at`, and nothing of
