@@ -122,9 +122,10 @@ class AdaptiveController:
                 # The pair took two of --rate's slots: the next start is paced after both.
                 self._last_start = max(now, self._pair[0] + 1.0 / self.ceiling)
         if not self._pulse_left and now >= self._pulse_at and self._low():
-            self._pulse_left, self._pulse = self._pulse_size(), [now]
+            self._pulse_left, self._pulse = self._pulse_size(), []
             self._pulse_at = math.inf  # the verdict sets the next
         if self._pulse_left:
+            self._pulse.append(now)
             self._pulse_left -= 1
         self._sends.append((now, self.rate(now)))
         while self._sends[0][0] < now - HISTORY:
@@ -140,9 +141,9 @@ class AdaptiveController:
             self._pair_answers.append(status != 429)
             if len(self._pair_answers) == 2:
                 self._end_pair(now)
-        if self._pulse and now >= self._pulse[0] + 1.0 + 2 * self._rtt:
-            self._pulse_answered(now, sent_at, True)  # a whole second, none refused
-        if self._in_pulse(sent_at):
+        if self._pulse and sent_at >= self._pulse_end():
+            self._pulse_answered(now, sent_at, True)  # all of it taken
+        elif self._in_pulse(sent_at):
             self._pulse_answered(now, sent_at, status != 429)
             if status == 429:
                 _remember(self._refused, sent_at, now)
@@ -245,18 +246,24 @@ class AdaptiveController:
         return math.ceil(extra / max(1e-3, 1 - self._cruise / self._held))
 
     def _in_pulse(self, sent_at: float) -> bool:
-        return bool(self._pulse) and self._pulse[0] <= sent_at < self._pulse[0] + 1.0
+        """A request of the pulse, or one of the two sent at the cruise after it (a window
+        the pulse overfilled refuses one of them, if not a request of the pulse)."""
+        return bool(self._pulse) and self._pulse[0] <= sent_at < self._pulse_end()
+
+    def _pulse_end(self) -> float:
+        """The send time after which the pulse's verdict is in."""
+        return self._pulse[-1] + 2.0 / self._cruise if self._pulse_left == 0 else math.inf
 
     def _pulse_answered(self, now: float, sent_at: float, accepted: bool) -> None:
-        """An answer to a request of the pulse's second; its verdict once one is refused or
-        the whole second was answered."""
-        if not self._pulse or (accepted and now < self._pulse[0] + 1.0 + 2 * self._rtt):
+        """An answer to a request of the pulse: its verdict once one is refused or the
+        last one is answered."""
+        if not self._pulse or (accepted and sent_at < self._pulse_end()):
             return
         self._log(f"{now:.3f} pulse {'taken' if accepted else 'refused'} "
                   f"cruise={self._cruise:.2f} held={self._held:.2f}")
-        self._pulse, self._pulse_left = [], 0
-        self._pulse_at = now + (RECOVER_EVERY if now - self._dropped_at < RECOVER_FOR
-                                else RECOVER_SLOW)
+        start, self._pulse, self._pulse_left = self._pulse[0], [], 0
+        self._pulse_at = start + (RECOVER_EVERY if now - self._dropped_at < RECOVER_FOR
+                                  else RECOVER_SLOW)
         if accepted:  # the limit rose: climb back to what held, and measure again
             self._least_count = math.inf
             self._lo, self._hi = self._cruise, math.inf
