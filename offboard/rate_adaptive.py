@@ -30,7 +30,8 @@ PHASES = 20  # alignments of a fixed window tried
 WINDOWS_SEEN = 4  # whole windows before a 429 that must agree
 HELD_SECONDS = 5.0  # a cruise this long without a 429 is one the key can have
 RECOVER_BELOW = 0.7  # cruising under this share of it: look for its return
-RECOVER_EVERY = 2.5  # with a pulse this often
+RECOVER_EVERY = 2.0  # with a pulse this often
+RECOVER_CLIMB = 0.5  # seconds from the cruise back to what held
 RECOVER_FOR = 30.0  # for this long after the drop
 RECOVER_SLOW = 10.0  # then this often
 MIN_RATE = 0.2
@@ -68,6 +69,7 @@ class AdaptiveController:
         self._dropped_at, self._pulse_at = -math.inf, math.inf
         self._pulse: list[float] = []  # send times of the pulse under way
         self._pulse_left = 0  # its requests still to send
+        self._pulse_began = -math.inf
         self._credit = CREDIT0
         # The pair test after startup: two requests back to back.
         self._pair: list[float] = []
@@ -123,6 +125,7 @@ class AdaptiveController:
                 self._last_start = max(now, self._pair[0] + 1.0 / self.ceiling)
         if not self._pulse_left and now >= self._pulse_at and self._low():
             self._pulse_left, self._pulse = self._pulse_size(), []
+            self._pulse_began = now
             self._pulse_at = math.inf  # the verdict sets the next
         if self._pulse_left:
             self._pulse.append(now)
@@ -151,6 +154,10 @@ class AdaptiveController:
                 return Decision(0.0, checked_retry_after(retry_after)[1])
         if status == 429:
             _remember(self._refused, sent_at, now)
+            if self._pulse_began <= sent_at < self._pulse_began + 1.0:
+                # The pulse's second: the pulse overfilled a window; nothing to learn.
+                self._credit -= 1
+                return Decision(0.0, checked_retry_after(retry_after)[1])
             return self.throttled(now, retry_after, sent_at)
         _remember(self._ok, sent_at, now)
         if self.phase == "run":
@@ -268,7 +275,7 @@ class AdaptiveController:
             self._least_count = math.inf
             self._lo, self._hi = self._cruise, math.inf
             self._step = 1.0
-            self._plan(now, self._cruise, self._held)
+            self._plan(now, self._cruise, self._held, climb=RECOVER_CLIMB)
 
     def _cut(self, now: float, pause: float, note: str) -> Decision:
         self.pause(now, pause)
