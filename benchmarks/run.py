@@ -1,6 +1,6 @@
 """offboard's benchmarks: one command, every figure of BENCHMARKS.md.
 
-    .venv/bin/python benchmarks/run.py            # full: about 7 minutes on 2 cores
+    .venv/bin/python benchmarks/run.py            # full: about 16 minutes on 2 cores (shapes: 9)
     .venv/bin/python benchmarks/run.py --quick    # smoke: tiny sizes, a few seconds
 
 Every run starts a fresh sandbox (`python -m offboard sandbox`) in its own process, and every

@@ -86,6 +86,10 @@ class Api:
         for scope in self._waits:  # requests queued behind the limiter or a retry wait
             scope.cancel()
 
+    async def _take_turn(self, started: list[float]) -> None:
+        """The limiter's turn for one request: its start time goes into `started`."""
+        started.append(await self.limiter.acquire())
+
     async def _wait(self, waiting: Callable[[], Awaitable[None]]) -> None:
         """Await `waiting` unless the run is aborted meanwhile (then return at once)."""
         if self.abort_reason:
@@ -188,8 +192,9 @@ class Api:
         async def attempt() -> Attempt:
             if self.abort_reason:
                 raise RequestNotSent(_tried(history))
-            await self._wait(self.limiter.acquire)
-            if self.abort_reason:
+            started: list[float] = []
+            await self._wait(lambda: self._take_turn(started))
+            if self.abort_reason or not started:
                 raise RequestNotSent(_tried(history))
             result = await send(self._client, self.settings, method, path, params)
             history.append(result)
@@ -201,15 +206,17 @@ class Api:
             if result.status == 401:
                 self.abort("the API rejected the API key (401)")
             elif result.status is not None and result.status != 429:
-                self.limiter.answered()
                 self._refused = 0
             if result.status == 429:
                 self._count_refusal()
                 # The whole run backs off, not only this request; a wait longer than the
-                # cap fails this row instead (see asked_to_wait_too_long), so no one waits.
-                pause = result.retry_after if result.retry_after is not None else 1.0
-                if pause <= RETRY_AFTER_CAP:
-                    self.limiter.throttled(pause)
+                # cap fails this row instead (see asked_to_wait_too_long), so no one waits
+                # it: the controller hears a 429 without a usable hint.
+                wait = result.retry_after
+                self.limiter.throttled(started[0], wait if wait is None or
+                                       wait <= RETRY_AFTER_CAP else None)
+            else:
+                self.limiter.answered(started[0], result.status)
             return result
 
         def out_of_budget(state: RetryCallState) -> bool:

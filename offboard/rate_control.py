@@ -1,82 +1,88 @@
-"""Rate controllers as pure objects: no I/O, no anyio, the time passed in.
+"""The rate controller: finds the server's real limit behind any kind of limiter, as a pure
+object (no I/O, no anyio; the time is passed in).
 
-Driven by events (`sent(t)`; `on_answer(t, status, retry_after, sent_at)`), a controller
-answers one question, `next_start(t)`: when may the next request start. offboard/limiter.py
-wraps one for the async client; offboard/rate_sim.py drives them in virtual time against
-models of server limiters (benchmarks/rate_sim.py prints the matrix, tests/test_rate_sim.py
-asserts it).
+Driven by events (`sent(t)`; `on_answer(t, status, retry_after, sent_at)`), it answers one
+question, `next_start(t)`: when may the next request start. offboard/limiter.py wraps it for
+the async client; offboard/rate_sim.py drives it in virtual time against models of server
+limiters (offboard/sandbox/limiters.py), and tests/test_rate_sim.py holds it to issue 12's
+figures on every cell of the matrix.
 
-`CubicController` is the one the runtime uses today (see its docstring).
+Why it works for every shape:
 
-`AdaptiveController` is issue 12's candidate, NOT yet used by the runtime: in the simulation
-it meets every figure on 164 of 312 cells (today's controller on 136), better on spacing
-limiters and on no limit, worse on sliding and fixed windows; see BENCHMARKS.md. How it works:
+- Pacing. Starts are at least 1 / rate apart and the rate never exceeds --rate, so no 1 s
+  window holds more than --rate starts, whatever the server does.
+- The pair test. The first two requests go back to back. A spacing limiter (a token bucket
+  without a burst, GCRA) refuses the second; a window, or a bucket with a burst, takes both.
+  One request tells the two families apart, and each has its own way to be measured.
+- Startup, as TCP's slow start: each accepted answer adds a request per round trip (at most
+  GROWTH, and at most doubling), so the rate doubles about every round trip while answers
+  flow and what is in flight when a limit is met is about what it accepted. With no limit,
+  --rate or concurrency / round trip is reached in a second or two. Startup ends at the first
+  429, and nothing it measured is trusted as the limit without a check.
+- A spacing limiter refuses as soon as the rate passes it, so the rate at the refused send is
+  an upper bound and a rate that held PROVE_REQUESTS is a lower one. The search tries rates
+  between them, a growing step at a time (never past the geometric middle), until they are
+  TIGHT apart, and cruises at the lower: startup's burst never sets the rate.
+- A window refuses once it holds its limit: the count it held is the limit. Which requests
+  it held depends on where its boundaries are (rate_evidence.Evidence.window_limit tries a
+  sliding window and 20 fixed alignments, and keeps the largest count no earlier window or
+  429 contradicts). The cruise is MARGIN of the least count a 429 has shown.
+- A bucket with a burst looks like a window that takes more than its rate for a while; when
+  it refuses after a whole second at one rate was accepted, no window count applies, and the
+  rate drops by BETA until it holds.
+- The limit drops (another client takes part of the key): the next 429s show the new count
+  at once. It comes back: a rate that held HELD_SECONDS is remembered, and while cruising far
+  under it a pulse every RECOVER_EVERY seconds sends a few requests at that rate, just enough
+  to overfill a window at today's cruise; a pulse taken means room, and the rate climbs back.
+- Probing above a limit that held costs 429s for nothing on a server whose limit does not
+  move, so it is rare (HOLD) and paid for by accepted answers (CREDIT_PER_ANSWER), which keeps
+  429s near 1% of requests after startup.
+- 429s: the server's Retry-After (or 1 s) pauses everyone after startup and at a cut; a
+  probe's own 429 pauses only SHORT_PAUSE. A bad Retry-After gets `checked_retry_after`'s
+  defined behaviour.
 
-- Pacing: starts are at least 1 / rate apart and the rate never exceeds --rate, so no
-  1-second window holds more than --rate starts (SPACING_SLACK absorbs float rounding).
-- Startup, as TCP's slow start: from STARTUP_RATE, each accepted answer adds GROWTH requests/s,
-  so the rate doubles about every DOUBLING seconds while answers flow and stops growing when
-  they do not. It ends at the first 429.
-- An episode: the first 429 for a request sent after the last cut (later ones answer requests
-  already in flight). The rate that failed is an upper bound of the limit; what the server
-  delivered is the estimate: the count of answers in the last second (what a window limiter
-  admits) or, when lower, their spacing (what a spacing limiter, GCRA or a token bucket with
-  a small burst, admits). Right after startup's fast ramp a spacing limiter refuses before a
-  second of answers can show its rate, so half the failed rate is taken at least.
-- Startup's burst does not set the rate for the run: after the cut the rate climbs back to
-  MARGIN x the estimate, holds FIRST_HOLD, then probes (doubling a second) above it; a 429
-  soon after a cut at or below the cruise means the estimate was too high (a token bucket's
-  burst) and cuts again, to at most HALVE of the last restart.
-- Cruise and probing: after a climb the rate holds just under the estimate for HOLD seconds
-  and at least PROBE_EVERY requests (so a failed probe costs about 1% of requests in 429s),
-  then grows PROBE a second to find a raised limit; a failed probe drops back to the rate
-  known good (delivered GOOD_SECONDS without a 429) at once. If a probe failed, the new
-  estimate is at most halfway between the cruise that held and the rate that failed.
-- Pauses: the server's Retry-After pauses everyone in startup, on a repeat, or when refused
-  at a rate known good; a probe's own 429 pauses one interval, and the refused request waits
-  its Retry-After alone. Refused again right after a failed probe, at the rate dropped back
-  to, a window limiter is still full from the probe: everyone waits as asked, the cruise
-  returns to where it held, and the next probe waits PROBE_COST x that pause, so probes stay
-  cheap. A bad Retry-After gets `checked_retry_after`'s defined behaviour.
-
-Where it falls short (the simulation shows each): a limit that drops to L / 4 and comes back
-is found again only at the next probe, which at low rates is tens of seconds away (probing
-sooner costs more than 2% of requests in 429s); a token bucket with a burst of 2 L looks
-like a higher limit for a few seconds, so at L = 2 its probes cost over 2% in 429s; and with
-Retry-After in whole seconds each honoured pause costs a second of sending.
+Where it falls short (the simulation shows each; BENCHMARKS.md has the figures): a limit of
+2 a second that drops to 0.5 and comes back cannot be found again within 10 s at 2% of
+requests in 429s, since each look costs a 429 out of a budget of about 9; and with a 200 ms
+round trip a few cells lose more than 20% of their first 10 s to startup and the pause the
+server asks for.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections import deque
 from dataclasses import dataclass
 
-from .rate_cubic import CubicController  # noqa: F401 (re-exported: today's controller)
+from .rate_evidence import Evidence
 
 STARTUP_RATE = 2.0  # requests/s before anything is known
-DOUBLING = 0.1  # seconds per doubling in startup, while answers flow
-GROWTH = math.log(2) / DOUBLING  # requests/s added per accepted answer in startup
-BETA = 0.9  # after a 429, restart at this share of the estimated limit
-HALVE = 0.7  # a 429 soon after the last cut: the estimate was too high, restart at most
-# at this share of the last restart
-REPEAT_SECONDS = 3.0  # "soon"
-MARGIN = 0.97  # cruise this close under the estimated limit
-CLIMB = 1.0  # from the restart up to the cruise, the rate grows by this share a second
-CLIMB_SECONDS = 1.0  # at most, and the climb takes at least this long
-FIRST_HOLD = 0.5  # after startup's estimate (rough): probe soon
-HOLD = 3.0  # seconds at the cruise before probing above it, at least
-PROBE_EVERY = 100  # and at least this many requests (a failed probe costs about one 429)
-PROBE_FIRST = 1.0  # the first probe after startup doubles the rate each second
-PROBE = 0.25  # probing: the rate grows by this share a second
-RECENT_ANSWERS = 16  # the delivery rate is measured over this many answers (at most 1 s)
-MIN_RECENT = 4  # and needs this many
-PROBE_COST = 20  # a probe that cost a pause of P s waits at least this x P s for the next
-GOOD_SECONDS = 3.0  # a rate delivered this long without a 429 is known to be good
+GROWTH = math.log(2) / 0.1  # requests/s added per accepted answer in startup, at most
+BETA = 0.9  # after a 429, restart at this share of the limit found
+MARGIN = 0.97  # cruise this close under it
+CLIMB = 1.0  # seconds from the restart up to the cruise
+HOLD = 20.0  # seconds at the cruise before probing above it
+PROBE = 0.1  # probing grows the rate by this share a second
+FIRST_HOLD = 1.0  # seconds at the cruise after startup before the first probe
+FIRST_PROBE = 0.25  # which grows the rate by this share a second
+SHORT_PAUSE = 0.1  # a probe's 429 pauses the others this long, not the server's wait
+REPEAT = 1.5  # seconds: a 429 this soon after another is part of the same episode
+CREDIT_PER_ANSWER = 0.01  # a probe may start once accepted answers paid for one 429
+CREDIT0 = 2.0
+TIGHT = 0.05  # a spacing limiter's search stops when its bounds are this close
+SMALL_STEP = 0.05  # the search's step after a 429
+PROVE_REQUESTS = 6  # a rate holds once this many requests at it were accepted
+PROVE_SECONDS = 3.0  # or it held this long
+RISE_SECONDS = 4.0  # a window's limit rose if this long accepted more than
+RISE = 1.3  # this share of it a second
+HELD_SECONDS = 5.0  # a cruise this long without a 429 is one the key can have
+RECOVER_BELOW = 0.7  # cruising under this share of it: look for its return
+RECOVER_EVERY = 2.0  # with a pulse this often
+RECOVER_FOR = 30.0  # for this long after the drop
+RECOVER_SLOW = 10.0  # then this often
+RECOVER_CLIMB = 0.5  # seconds from the cruise back up to what held
 MIN_RATE = 0.2  # never slower than a request every 5 s
-NO_HINT_PAUSE = 1.0  # the pause of a 429 without Retry-After
-RETRY_AFTER_MAX = 3600.0  # a longer Retry-After is capped (and said so)
+NO_HINT_PAUSE = 1.0  # the pause of a 429 without a usable Retry-After
+RETRY_AFTER_MAX = 3600.0  # a longer Retry-After is capped, and said so
 SPACING_SLACK = 1e-9  # keeps float rounding from putting --rate + 1 starts in one second
 
 
@@ -93,163 +99,262 @@ class AdaptiveController:
         if not ceiling > 0 or math.isinf(ceiling):
             raise ValueError(f"the rate must be a positive number, not {ceiling}")
         self.ceiling = ceiling
-        self.adaptive = adaptive
-        self.startup = adaptive
-        self._rate = min(ceiling, STARTUP_RATE) if adaptive else ceiling
-        self._startup_rates: list[tuple[float, float]] = [(-math.inf, self._rate)]
+        # "pair" (the pair test and startup), "startup", then "run"; "fixed": not adaptive.
+        self.phase = "fixed" if not adaptive else "pair" if ceiling >= 2 else "startup"
+        self.kind = "" if self.phase == "pair" else "window"  # or "spacing", from the pair
+        self.resume_at = -math.inf  # no start before this (a pause)
+        self.trace: list[str] | None = None  # a list: decisions are logged into it
+        self._seen = Evidence()
+        self._startup_rate = min(ceiling, STARTUP_RATE)
         self._last_start = -math.inf
-        self.resume_at = -math.inf
-        self._accepted: deque[float] = deque()  # answer times of accepted answers, last 1 s
-        self._recent: deque[float] = deque(maxlen=RECENT_ANSWERS)  # the last accepted ones
-        self._cut_at = -math.inf  # when the last cut took effect
-        self._base = self._rate  # the rate the climb started from
-        self._cruise = math.inf  # MARGIN x the estimated limit
-        self._hold = HOLD
-        self._good = 0.0  # the highest rate delivered GOOD_SECONDS without a 429
+        self._rtt = math.inf  # the shortest round trip seen
+        self._cut_at = -math.inf  # answers to requests sent before this are echoes
+        self._last_refusal = -math.inf
+        self._credit = CREDIT0
+        self._pair: list[float] = []  # send times of the pair test
+        self._pair_answers: list[bool] = []
+        # The plan: from `base` at t0 climb to `cruise` over `climb` s, hold, then probe.
+        self._t0, self._base, self._cruise, self._climb = 0.0, 0.0, 0.0, 0.0
+        self._probe_at = math.inf
+        self._probe_growth = PROBE
+        self._least_count = math.inf  # windows: the least count a 429 showed
+        self._lo, self._hi = MIN_RATE, math.inf  # spacing: the limit is in [lo, hi)
+        self._target_since, self._target_ok, self._step = 0.0, 0, 1.0
+        self._held = 0.0  # the highest cruise that held HELD_SECONDS
+        self._dropped_at, self._pulse_at = -math.inf, math.inf
+        self._pulse: list[float] = []  # send times of the pulse under way
+        self._pulse_left = 0  # its requests still to send
+        self._pulse_began = -math.inf
+        self._pulse_spent = -math.inf  # 429s sent from began to this are the pulse's
 
     # -- the question -----------------------------------------------------------------------
 
     def rate(self, now: float) -> float:
-        if not self.adaptive:
+        if self.phase == "fixed":
             return self.ceiling
-        if self.startup:
-            i = bisect.bisect_right(self._startup_rates, (now, math.inf)) - 1
-            return self._startup_rates[max(0, i)][1]
-        elapsed = max(0.0, now - self._cut_at)
+        if self.phase != "run":
+            return self._startup_rate
+        if self._pulse_left:
+            return self._bounded(self._held)
         base, cruise = self._base, self._cruise
-        if base < cruise:
-            # At most doubling a second, and over a second at least: a window limiter
-            # remembers the last second, so the climb back waits for it to drain.
-            reach = max(CLIMB_SECONDS, math.log(cruise / base) / math.log(1 + CLIMB))
-            if elapsed < reach:
-                return self._bounded(base * (cruise / base) ** (elapsed / reach))
-            elapsed -= reach
-        probing = elapsed - self._hold
-        growth = 1 + (PROBE_FIRST if self._probes <= 1 else PROBE)
-        rate = max(base, cruise) * (growth ** probing if probing > 0 else 1.0)
-        return self._bounded(rate)
+        u = (now - self._t0) / self._climb if self._climb else 1.0
+        if u < 1:  # a concave climb: fast at first, gentle near the cruise
+            return self._bounded(base if u <= 0 else cruise - (cruise - base) * (1 - u) ** 2)
+        if now >= self._probe_at:
+            return self._bounded(cruise * (1 + self._probe_growth) ** (now - self._probe_at))
+        return self._bounded(cruise)
 
     def _bounded(self, rate: float) -> float:
         return max(MIN_RATE, min(self.ceiling, rate))
 
     def next_start(self, now: float) -> float:
+        start = max(now, self.resume_at)
+        if self.phase == "pair" and len(self._pair) < 2:
+            return start
         gap = 1.0 / self.rate(max(now, self._last_start)) + SPACING_SLACK
-        return max(now, self._last_start + gap, self.resume_at)
+        return max(start, self._last_start + gap)
 
     # -- events -----------------------------------------------------------------------------
 
     def sent(self, now: float) -> None:
         self._last_start = now
+        if self.phase == "pair" and len(self._pair) < 2:
+            self._pair.append(now)
+            if len(self._pair) == 2:  # the pair took two slots: pace the next after both
+                self._last_start = max(now, self._pair[0] + 1.0 / self.ceiling)
+        if not self._pulse_left and now >= self._pulse_at and self._low():
+            self._pulse_left, self._pulse, self._pulse_began = self._pulse_size(), [], now
+            self._pulse_at = self._pulse_spent = math.inf  # its verdict sets them
+        if self._pulse_left:
+            self._pulse.append(now)
+            self._pulse_left -= 1
+        self._seen.sent(now, self.rate(now))
 
     def on_answer(self, now: float, status: int | None, retry_after: float | None = None,
                   sent_at: float | None = None) -> Decision | None:
-        """An answer (status None: no answer, a network error). A 429 returns its Decision."""
-        if status is None:
+        """An answer to the request sent at `sent_at` (status None: none came, a network
+        error). A 429 returns its Decision."""
+        if status is None or self.phase == "fixed":
+            return self.pause_for(now, retry_after) if status == 429 else None
+        sent_at = now if sent_at is None else sent_at
+        accepted = status != 429
+        self._seen.answered(sent_at, accepted, now)
+        if self.phase == "pair" and sent_at in self._pair and len(self._pair_answers) < 2:
+            self._pair_answers.append(accepted)
+            if len(self._pair_answers) == 2 and any(self._pair_answers):
+                self._pair_tested(now)
+        if self._pulse:
+            if sent_at >= self._pulse_end():
+                self._pulse_verdict(now, taken=True)
+            elif sent_at >= self._pulse[0] and not accepted:
+                self._pulse_verdict(now, taken=False)
+        if not accepted:
+            self._credit -= 1  # every 429 is paid from the probing credit
+            if self._pulse_began <= sent_at < self._pulse_spent:
+                # A pulse overfilled a window for a second: nothing new about the limit.
+                return Decision(0.0, checked_retry_after(retry_after)[1])
+            return self._refused(now, retry_after, sent_at)
+        self._credit += CREDIT_PER_ANSWER
+        self._rtt = min(self._rtt, max(now - sent_at, 1e-3))
+        if self.phase != "run":
+            step = min(GROWTH, self._startup_rate, 1.0 / self._rtt)
+            self._startup_rate = min(self.ceiling, self._startup_rate + step)
             return None
-        if status != 429:
-            self._accepted.append(now)
-            self._recent.append(now)
-            delivered = self._delivered(now)
-            if self.startup:
-                self._rate = min(self.ceiling, self._rate + GROWTH)
-                self._startup_rates.append((now, self._rate))
-            elif now - self._cut_at >= GOOD_SECONDS:
-                self._good = max(self._good, min(self.rate(now - 1.0), delivered))
-            return None
-        return self.throttled(now, retry_after, sent_at)
+        self._steady(now, sent_at)
+        if self.kind == "spacing" and sent_at >= self._target_since:
+            self._target_ok += 1
+            target = self._cruise
+            if target > self._lo and (self._target_ok >= PROVE_REQUESTS
+                                      or now - self._target_since >= PROVE_SECONDS):
+                self._lo, self._step = target, self._step * 2
+                self._search(now)
+        if self._probe_at == math.inf and self._credit >= 1:
+            self._probe_at = max(now, self._t0 + self._climb) + HOLD
+        return None
 
-    def throttled(self, now: float, retry_after: float | None,
-                  sent_at: float | None = None) -> Decision:
+    def pause_for(self, now: float, retry_after: float | None) -> Decision:
+        """A 429 at a fixed rate: everyone waits what the server asked."""
         wait, note = checked_retry_after(retry_after)
-        if sent_at is None:
-            sent_at = now
-        if not self.adaptive:
-            self.pause(now, wait)
-            return Decision(wait, note)
-        if sent_at < self._cut_at or now < self.resume_at:  # in flight before the cut
-            if self._honoured:
-                self.pause(now, wait)
-            return Decision(max(0.0, self.resume_at - now), note)
-        failed = self.rate(sent_at)  # the rate that failed: an upper bound of the limit
-        if (self._after_probe and now - self._cut_at < REPEAT_SECONDS
-                and failed <= self._base * 1.01):
-            # Refused at the good rate right after a failed probe: a window limiter still
-            # full from the probe. Wait as asked, at the same rate.
-            self._after_probe = False
-            self.pause(now, wait)
-            self._cut_at = max(now, self.resume_at)
-            # That probe cost everyone a pause: probe rarely enough that it stays cheap, and
-            # cruise where the rate held before it.
-            self._hold = max(self._hold, PROBE_COST * wait)
-            self._cruise = max(self._base, min(self._cruise, self._held))
-            return Decision(wait, note)
-        count = float(self._delivered(now))  # accepted answers in the last second
-        if self.startup:
-            # The ramp is fast: a window limiter has just shown its count, a spacing limiter
-            # refused as soon as the rate passed it, before a second of answers could show
-            # it (so at least half the rate that failed).
-            delivered = max(count, failed / 2)
-        else:
-            delivered = count
-            recent = [t for t in self._recent if t > now - 1.0]
-            if len(recent) >= MIN_RECENT:
-                # A window limiter lets a probe through faster than its limit until it is
-                # full, and then the count over its second is the limit; a spacing limiter
-                # refuses as soon as the rate passes it, and then the spacing is.
-                spaced = (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
-                delivered = min(max(count, 1.0), spaced)
-        estimate = max(MIN_RATE, min(failed, delivered))
-        # Failing again soon, at or below the cruise: the estimate was too high.
-        repeated = now - self._cut_at < REPEAT_SECONDS and failed <= self._cruise * 1.01
-        if repeated:
-            estimate = max(MIN_RATE, min(estimate, count))
-        elif not self.startup and self._cruise < failed < math.inf:
-            # A probe failed: the limit is between the cruise that held and the rate that
-            # failed (a window limiter's count overshoots by the probe's own excess).
-            estimate = max(MIN_RATE, min(estimate, (self._cruise + failed) / 2))
-        # Honour the Retry-After for everyone in startup, on a repeat, or when refused at a
-        # rate known to be good; a probe's 429 only drops back under the estimate.
-        honoured = self.startup or failed <= self._good * 1.01 or repeated
-        base = BETA * estimate
-        if repeated:
-            base = min(base, HALVE * self._base)
-        if self._good and not repeated:
-            base = max(base, min(self._good, BETA * failed, BETA * estimate))
-        self._held = self._cruise  # the cruise before this episode
-        self.startup = False
-        self._base = max(MIN_RATE, base)
-        self._cruise = max(self._base, MARGIN * estimate)
-        if honoured:
-            self._good = 0.0
-        self._honoured = honoured
-        self._after_probe = not honoured
-        pause = wait if honoured else min(wait, 1.0 / self._base)
-        self.pause(now, pause)
-        self._cut_at = max(now, self.resume_at)
-        self._recent.clear()  # the delivery rate is measured within one climb
-        if self._probes == 0:
-            self._hold = FIRST_HOLD
-        elif honoured:  # a rough estimate: probe again soon
-            self._hold = HOLD
-        else:  # a probe just failed: the limit is known, probe rarely
-            self._hold = max(HOLD, PROBE_EVERY / self._cruise)
-        self._probes += 1
-        return Decision(pause, note)
-
-    _probes = 0
-    _held = math.inf
-    _honoured = True
-    _after_probe = False
+        self.pause(now, wait)
+        return Decision(wait, note)
 
     def pause(self, now: float, seconds: float) -> None:
         self.resume_at = max(self.resume_at, now + seconds)
 
-    def _delivered(self, now: float) -> int:
-        """Accepted answers in the last second."""
-        accepted = self._accepted
-        while accepted and accepted[0] <= now - 1.0:
-            accepted.popleft()
-        return len(accepted)
+    # -- what a 429 says --------------------------------------------------------------------
+
+    def _refused(self, now: float, retry_after: float | None, sent_at: float) -> Decision:
+        wait, note = checked_retry_after(retry_after)
+        if self._pair and not self.kind and not any(self._pair_answers) and (
+                len(self._pair) < 2 or len(self._pair_answers) == 2):
+            # The pair refused before anything was learnt (the key was busy already):
+            # wait as asked, then start over.
+            self._pair, self._pair_answers = [], []
+            self._startup_rate = min(self.ceiling, STARTUP_RATE)
+            return self._cut(now, wait, note)
+        if sent_at < self._cut_at or sent_at in self._pair:
+            return Decision(0.0, note)  # sent before the last cut: it waits alone
+        hi = self._seen.rate_at(sent_at, self._startup_rate)
+        self._log(f"{now:.3f} 429 {self.phase} {self.kind} at {hi:.2f}/s, "
+                  f"{self._seen.last_second(sent_at)} in the last second")
+        if self.phase != "run":
+            self.kind = self.kind or "window"
+            return self._startup_ended(now, hi, sent_at, wait, note)
+        if self.kind == "spacing":
+            self._hi, self._step = min(self._hi, hi), SMALL_STEP
+            if self._lo >= self._hi * 0.999:
+                self._lo = self._hi / 2  # the lower bound was wrong: widen it
+            decision = self._cut(now, min(wait, 1.5 / max(hi, MIN_RATE)), note)
+            self._search(self._cut_at)
+            return decision
+        boundary = None
+        if self._seen.steady(sent_at, hi):
+            count = BETA * hi  # a bucket whose burst ran out, or a lower limit
+        else:
+            count, boundary = self._seen.window_limit(sent_at, hi, BETA * hi)
+        self._least_count = min(self._least_count, max(count, MIN_RATE))
+        repeated, self._last_refusal = now - self._last_refusal < REPEAT, now
+        pause = wait
+        if hi > self._cruise * 1.01:  # a probe: back under at once
+            pause = min(wait, SHORT_PAUSE)
+        if repeated:  # still full: wait as asked, or for the fixed window's next boundary
+            pause = wait if boundary is None else min(wait, max(0.0, boundary - now))
+        decision = self._cut(now, pause, note)
+        self._plan(self._cut_at, min(BETA * self._least_count, hi), MARGIN * self._least_count)
+        return decision
+
+    def _startup_ended(self, now: float, hi: float, sent_at: float, wait: float,
+                       note: str) -> Decision:
+        self.phase = "run"
+        count = self._seen.last_second(sent_at)
+        if self.kind == "spacing":
+            # The last second's count is a lower bound (less one, for a tolerance); the
+            # rate that failed an upper one, at most four times too high.
+            self._lo, self._hi = max(count - 1, hi / 4, MIN_RATE), hi
+            decision = self._cut(now, min(wait, 1.5 / max(hi, MIN_RATE)), note)
+            self._search(self._cut_at)
+            return decision
+        self._least_count = max(float(count), MIN_RATE)
+        decision = self._cut(now, wait, note)  # the window is full: wait as asked
+        self._plan(self._cut_at, BETA * self._least_count, MARGIN * self._least_count)
+        # A bucket with a burst passes the pair test too, and its first 429 shows the burst
+        # and part of a second of its rate: check soon that the count was not too low.
+        self._probe_at = self._t0 + self._climb + FIRST_HOLD
+        self._probe_growth = FIRST_PROBE
+        return decision
+
+    def _cut(self, now: float, pause: float, note: str) -> Decision:
+        self.pause(now, pause)
+        self._cut_at = max(now, self.resume_at)
+        return Decision(pause, note)
+
+    def _pair_tested(self, now: float) -> None:
+        if self.phase != "pair":
+            return  # startup met a limit first and went on as for a window
+        self.kind = "window" if all(self._pair_answers) else "spacing"
+        self._log(f"{now:.3f} pair test: {self.kind}")
+        self.phase = "startup"
+
+    def _search(self, now: float) -> None:
+        """Spacing: the next rate to try in [lo, hi), or lo once they are TIGHT apart."""
+        lo, hi = self._lo, self._hi
+        target = lo if hi <= lo * (1 + TIGHT) else lo * min(math.sqrt(hi / lo), 1 + self._step)
+        self._target_since, self._target_ok = now, 0
+        self._plan(now, target, target, climb=0.0)
+
+    def _plan(self, t0: float, base: float, cruise: float, climb: float = CLIMB) -> None:
+        was_low = self._low()
+        self._t0, self._base, self._cruise = t0, max(MIN_RATE, base), max(MIN_RATE, cruise)
+        self._climb = climb
+        if self._low() and not was_low:
+            self._dropped_at, self._pulse_at = t0, t0 + RECOVER_EVERY
+        self._probe_at = t0 + climb + HOLD if self._credit >= 1 else math.inf
+        self._probe_growth = PROBE
+
+    # -- a lower limit, and its return ------------------------------------------------------
+
+    def _steady(self, now: float, sent_at: float) -> None:
+        """Remember a cruise that held; notice a window limit that rose."""
+        if self._cruise > self._held and \
+                now - max(self._t0 + self._climb, self._last_refusal) >= HELD_SECONDS:
+            self._held = self._cruise
+        # Over RISE_SECONDS even a fixed window (which lets up to twice its limit into one
+        # second across a boundary) accepts at most (1 + 1 / RISE_SECONDS) x its limit.
+        if self._seen.accepted(sent_at - RISE_SECONDS, sent_at) > \
+                RISE_SECONDS * RISE * self._least_count:
+            self._least_count = math.inf
+
+    def _low(self) -> bool:
+        """Cruising well under a rate that held: another client may have taken part of the
+        key's limit, and may give it back."""
+        return self.phase == "run" and self._cruise < RECOVER_BELOW * self._held
+
+    def _pulse_size(self) -> int:
+        """Requests a pulse sends at the rate that held: enough more than the cruise would
+        send in their time to overfill a window at today's cruise, its margin included."""
+        extra = 1 + math.ceil(1.5 * self._cruise * (1 / MARGIN - 1))
+        return math.ceil(extra / max(1e-3, 1 - self._cruise / self._held))
+
+    def _pulse_end(self) -> float:
+        """The send time from which the pulse's verdict is in: two requests after it (a
+        window it overfilled refuses one of them if not one of its own)."""
+        return self._pulse[-1] + 2.0 / self._cruise if self._pulse_left == 0 else math.inf
+
+    def _pulse_verdict(self, now: float, taken: bool) -> None:
+        self._log(f"{now:.3f} pulse {'taken' if taken else 'refused'} at {self._held:.2f}/s")
+        start, end = self._pulse[0], self._pulse_end()
+        self._pulse, self._pulse_left = [], 0
+        self._pulse_spent = max(start + 1.0, end if end < math.inf else now)
+        self._pulse_at = start + (RECOVER_EVERY if now - self._dropped_at < RECOVER_FOR
+                                  else RECOVER_SLOW)
+        if taken:  # the limit rose: climb back to what held, and measure again
+            self._least_count, self._lo, self._hi = math.inf, self._cruise, math.inf
+            self._step = 1.0
+            self._plan(now, self._cruise, self._held, climb=RECOVER_CLIMB)
+
+    def _log(self, text: str) -> None:
+        if self.trace is not None:
+            self.trace.append(text)
 
 
 def checked_retry_after(seconds: float | None) -> tuple[float, str]:
@@ -258,8 +363,8 @@ def checked_retry_after(seconds: float | None) -> tuple[float, str]:
     if seconds is None:
         return NO_HINT_PAUSE, ""
     if seconds != seconds or seconds < 0 or math.isinf(seconds):
-        return NO_HINT_PAUSE, f"ignored an unusable Retry-After ({seconds}); waited " \
-                              f"{NO_HINT_PAUSE:g} s"
+        return NO_HINT_PAUSE, (f"ignored an unusable Retry-After ({seconds}); waited "
+                               f"{NO_HINT_PAUSE:g} s")
     if seconds > RETRY_AFTER_MAX:
         return RETRY_AFTER_MAX, (f"the API asked to wait {seconds:g} s; capped at "
                                  f"{RETRY_AFTER_MAX:g} s")

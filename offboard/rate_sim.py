@@ -24,6 +24,7 @@ from typing import Protocol
 from .rate_cubic import CubicController as LegacyController  # noqa: F401 (re-exported)
 from .retry import backoff
 from .sandbox.limiters import (
+    HINTS,
     Changing,
     FixedWindow,
     Gcra,
@@ -31,21 +32,11 @@ from .sandbox.limiters import (
     NoLimit,
     SlidingWindow,
     TokenBucket,
+    hint_headers,
 )
 
-
-def hint_headers(hint: str, wait: float) -> dict[str, str]:
-    """The 429's headers: `seconds` (Retry-After, whole seconds, at least 1), `ms`
-    (retry-after-ms, rounded up) or `none`."""
-    if hint == "seconds":
-        return {"retry-after": str(max(1, math.ceil(wait - 1e-9)))}
-    if hint == "ms":
-        return {"retry-after-ms": str(max(1, math.ceil(wait * 1000 - 1e-6)))}
-    return {}
-
-
 # ---------------------------------------------------------------------------------------------
-# The pure controller interface the simulation drives (rate_control.RateController has it).
+# The pure controller interface the simulation drives (rate_control.AdaptiveController has it).
 
 
 class Controller(Protocol):
@@ -69,9 +60,8 @@ POLL = 0.05  # the waiting request re-reads next_start at least this often (as l
 # ---------------------------------------------------------------------------------------------
 # The cells.
 
-SHAPES = ("token_bucket_1", "token_bucket_2L", "fixed_window", "sliding_window", "gcra",
-          "changing", "none")
-HINTS = ("seconds", "ms", "none")
+SHAPES = ("token_bucket_1", "token_bucket_L4", "token_bucket_2L", "fixed_window",
+          "sliding_window", "gcra", "changing", "none")
 WARMUP = 10.0  # "after the first 10 s"
 WITHIN = 10.0  # "within 10 s of the start or of a change"
 RUN_REQUESTS = 400  # each cell runs 40 s, or long enough for this many requests at A
@@ -109,8 +99,10 @@ class Cell:
             return NoLimit()
         if self.shape == "token_bucket_1":
             return TokenBucket(limit, 1)
-        if self.shape == "token_bucket_5":  # issue 12's example (not in the matrix)
+        if self.shape == "token_bucket_5":  # issue 12's example (burst 5 at L = 20)
             return TokenBucket(limit, 5)
+        if self.shape == "token_bucket_L4":  # the same shape at every L: a burst of L / 4
+            return TokenBucket(limit, max(1.0, limit / 4))
         if self.shape == "token_bucket_2L":
             return TokenBucket(limit, 2 * limit)
         if self.shape == "fixed_window":

@@ -54,10 +54,10 @@ def assert_client_measured(output: str, client: str) -> None:
 
 
 def assert_shapes_measured(output: str) -> None:
-    """Every cell of the `shapes` section has a row in its markdown table, with figures from
-    the sandbox's log: requests seen and a peak 1 s window (no verdict is asserted)."""
-    for cell in ("tb20-b5", "tb20-b40", "fw20", "sw20", "gcra20", "sw2", "tb100-b10",
-                 "changing"):
+    """Each cell of the quick `shapes` section (a fixed limit and the changing one) has a row
+    in its markdown table, with figures from the sandbox's log: requests seen and a peak 1 s
+    window (no verdict is asserted)."""
+    for cell in ("sw20", "changing"):
         cells = [c.strip() for c in line(output, rf"\| {cell} +\|").split("|")[1:-1]]
         assert len(cells) == 16, output
         requests, peak = numbers(cells[5])[0], numbers(cells[11])[0]

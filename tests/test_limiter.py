@@ -1,4 +1,5 @@
-"""RateLimiter: slots spaced 1/rate, shared by concurrent tasks, paused by a 429."""
+"""RateLimiter and its controller: starts spaced 1/rate, taken in order by concurrent tasks,
+held by a pause; the controller's startup, its pair test, its episodes, and bad input."""
 
 import os
 import subprocess
@@ -7,13 +8,12 @@ import sys
 import anyio
 import pytest
 
-from offboard.limiter import MIN_RATE, RateLimiter
+from offboard.limiter import RateLimiter
 from offboard.rate_control import (
     NO_HINT_PAUSE,
     RETRY_AFTER_MAX,
     STARTUP_RATE,
     AdaptiveController,
-    CubicController,
     checked_retry_after,
 )
 from offboard.retry import retry_after
@@ -26,54 +26,52 @@ def _grants(limiter: RateLimiter, clock: FakeClock, n: int) -> list[float]:
 
     async def go() -> None:
         for _ in range(n):
-            await limiter.acquire()
-            times.append(round(clock.now(), 9))
+            times.append(round(await limiter.acquire(), 6))
 
     anyio.run(go)
     return times
 
 
 def test_sequential_requests_are_spaced_by_one_over_rate():
-    """At rate 5 the starts are 0.2 s apart: never more than 5 in a 1 s window."""
+    """At a fixed rate of 5 the starts are 0.2 s apart: never more than 5 in a 1 s window."""
     clock = FakeClock()
-    times = _grants(RateLimiter(5, clock), clock, 11)
-    assert times == [round(0.2 * i, 9) for i in range(11)]
+    times = _grants(RateLimiter(5, clock, adaptive=False), clock, 11)
+    assert times == [round(0.2 * i, 6) for i in range(11)]
     assert max(sum(1 for t in times if s <= t < s + 1) for s in times) == 5
 
 
-def test_concurrent_waiters_get_distinct_slots():
-    """Tasks asking at the same instant are queued one interval apart, in order."""
+def test_concurrent_waiters_take_turns_in_order():
+    """Tasks asking at the same instant start one interval apart, each at its own time."""
+    clock = FakeClock()
+    limiter = RateLimiter(4, clock, adaptive=False)
+    starts: list[float] = []
 
-    class FrozenClock(FakeClock):
-        async def sleep(self, seconds: float) -> None:  # time does not move
-            self.sleeps.append(seconds)
-
-    clock = FrozenClock()
-    limiter = RateLimiter(4, clock)
+    async def one() -> None:
+        starts.append(round(await limiter.acquire(), 6))
 
     async def go() -> None:
         async with anyio.create_task_group() as group:
             for _ in range(5):
-                group.start_soon(limiter.acquire)
+                group.start_soon(one)
 
     anyio.run(go)
-    assert sorted(clock.sleeps) == [0.25, 0.5, 0.75, 1.0]
+    assert starts == [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
 def test_pause_holds_every_later_request():
     """After pause(2) the next start is 2 s later, and spacing resumes from there."""
     clock = FakeClock()
-    limiter = RateLimiter(10, clock)
+    limiter = RateLimiter(10, clock, adaptive=False)
     _grants(limiter, clock, 1)
     limiter.pause(2.0)
     assert _grants(limiter, clock, 3) == [2.0, 2.1, 2.2]
 
 
 def test_pause_that_arrives_while_waiting_moves_the_waiter():
-    """A waiter whose slot falls inside a new pause waits until the pause ends."""
+    """A waiter whose start falls inside a new pause waits until the pause ends."""
     clock = FakeClock()
-    limiter = RateLimiter(1, clock)
-    _grants(limiter, clock, 1)  # t=0, next slot at 1.0
+    limiter = RateLimiter(1, clock, adaptive=False)
+    _grants(limiter, clock, 1)  # t=0, next start at 1.0
 
     async def pausing_sleep(seconds: float) -> None:
         clock.sleeps.append(seconds)
@@ -102,128 +100,73 @@ class WindowServer:
         return True
 
 
-def _simulate(limiter_factory, limit: int, seconds: float) -> tuple[float, float]:
-    """Drive a limiter against a WindowServer for `seconds` of virtual time; returns
-    (goodput per second, share of requests refused)."""
-    clock = FakeClock()
-    limiter = limiter_factory(clock)
-    server = WindowServer(limit)
-
-    async def go() -> None:
-        while clock.now() < seconds:
-            await limiter.acquire()
-            if server.answer(clock.now()):
-                limiter.answered()
+def test_adaptive_rate_finds_an_unknown_limit_through_the_async_wrapper():
+    """One task at a time through RateLimiter (answers come back at once) against a server
+    allowing L in any second, told --rate 5 L: after 10 s the goodput is >= 0.9 L and at
+    most 2% of requests were refused."""
+    async def drive(limiter: RateLimiter, clock: FakeClock, server: WindowServer) -> None:
+        while clock.now() < 40:
+            sent_at = await limiter.acquire()
+            if server.answer(sent_at):
+                limiter.answered(sent_at)
             else:
-                limiter.throttled(1.0)
+                limiter.throttled(sent_at, 1.0)
 
-    anyio.run(go)
-    total = len(server.accepted) + server.refused
-    return len(server.accepted) / seconds, server.refused / total
-
-
-class PlainBackoff(CubicController):
-    """The baseline the controller must beat: halve on a 429, add 1 request/s each second."""
-
-    def __init__(self, rate: float) -> None:
-        super().__init__(rate, adaptive=False)
-        self._current = rate
-        self._since = 0.0
-
-    def rate(self, now: float) -> float:
-        return min(self.ceiling, self._current + (now - self._since))
-
-    def throttled(self, now: float, retry_after: float) -> None:
-        if now >= self.resume_at:
-            self._current, self._since = max(0.2, self.rate(now) / 2), now + retry_after
-        self.pause(now, retry_after)
-
-
-def test_adaptive_rate_finds_an_unknown_limit():
-    """Told --rate 5 L against a server allowing L: goodput >= 0.9 L, <= 3% refused, and
-    better goodput than plain multiplicative back-off in the same run."""
     for limit in (10, 20, 50):
-        ceiling = 5 * limit
-        goodput, refused = _simulate(lambda c, r=ceiling: RateLimiter(r, c), limit, 60)
-        plain, _ = _simulate(lambda c, r=ceiling: RateLimiter(r, c, controller=PlainBackoff(r)),
-                             limit, 60)
-        assert goodput >= 0.9 * limit, (limit, goodput)
-        assert refused <= 0.03, (limit, refused)
-        assert goodput > plain, (limit, goodput, plain)
+        clock = FakeClock()
+        server = WindowServer(limit)
+        anyio.run(drive, RateLimiter(5 * limit, clock), clock, server)
+        late = sum(1 for t in server.accepted if t >= 10)
+        assert late / 30 >= 0.9 * limit, (limit, late / 30)
+        assert server.refused / (len(server.accepted) + server.refused) <= 0.02, limit
 
 
-def test_decrease_then_recovery_with_an_injected_clock():
-    """A 429 sets the rate to just under what the server accepted; it then climbs back,
-    slowly at first, reaching the old limit after PROBE_SECONDS, never above --rate."""
-    clock = FakeClock()
-    limiter = RateLimiter(60, clock)
-    for _ in range(39):  # 39 answers accepted in the last second (a quarter of 60 is 15)
-        clock.time += 0.015
-        limiter.answered()
-    clock.time = 0.7
-    limiter.throttled(2.0)
-    assert limiter._resume_at == 2.7
-    start = 2.7
-    assert limiter.rate(start) == pytest.approx(0.97 * 39)
-    assert limiter.rate(start + 15) == pytest.approx(39 * (0.97 + 0.03 / 8))
-    assert limiter.rate(start + 30) == pytest.approx(39)
-    assert limiter.rate(start + 200) == 60  # capped by the ceiling
-
-
-def test_a_429_after_few_answers_lowers_the_rate_to_what_was_accepted():
-    """With only 3 answers accepted in the last second, the rate becomes about 3/s (never
-    below MIN_RATE, even with none)."""
-    clock = FakeClock()
-    limiter = RateLimiter(40, clock)
-    for _ in range(3):
-        limiter.answered()
-    clock.time = 0.5
-    limiter.throttled(1.0)
-    assert limiter.rate(2.0) == pytest.approx(0.97 * 3)
-    clock.time = 10.0
-    limiter.throttled(1.0)
-    assert limiter.rate(11.0) == MIN_RATE
-
-
-def test_429s_of_one_burst_count_once():
-    """Several 429s answering requests of the same burst lower the rate once."""
-    clock = FakeClock()
-    limiter = RateLimiter(100, clock)
-    _grants(limiter, clock, 50)
-    limiter.throttled(1.0)
-    first = limiter.rate(100.0)
-    limiter.throttled(1.0)
-    limiter.throttled(1.0)
-    assert limiter.rate(100.0) == first
-
-
-# -- the pure controllers (offboard/rate_control.py) and bad input ---------------------------
-
-def test_the_wrapper_drives_a_pure_controller_with_the_clock_value():
-    """RateLimiter only passes the injected clock's time on: the controller sees t = 3.5."""
-    clock = FakeClock()
-    clock.time = 3.5
-    limiter = RateLimiter(10, clock)
-    limiter.throttled(2.0)
-    assert limiter.controller.resume_at == limiter._resume_at == 5.5
-
-
-def test_adaptive_controller_starts_slow_and_doubles_while_answers_flow():
-    """Slow start: 2 requests/s at first, GROWTH more per accepted answer, never above
-    --rate; a network error (status None) changes nothing."""
+def test_adaptive_controller_starts_with_a_pair_then_doubles_while_answers_flow():
+    """The first two requests go back to back (the pair test); then slow start: 2 requests/s,
+    one more per round trip per accepted answer, never above --rate; a network error (status
+    None) changes nothing."""
     ctl = AdaptiveController(50)
     assert ctl.rate(0.0) == STARTUP_RATE
-    ctl.sent(0.0)
-    assert ctl.next_start(0.0) == pytest.approx(1 / STARTUP_RATE)
+    for _ in range(2):
+        assert ctl.next_start(0.0) == 0.0
+        ctl.sent(0.0)
+    assert ctl.next_start(0.0) == pytest.approx(1 / 50 + 1 / STARTUP_RATE)
     ctl.on_answer(0.1, None, sent_at=0.0)
     assert ctl.rate(0.1) == STARTUP_RATE
+    ctl.on_answer(0.1, 200, sent_at=0.0)
+    ctl.on_answer(0.1, 200, sent_at=0.0)
+    assert ctl.kind == "window" and ctl.rate(0.1) == 4 * STARTUP_RATE  # doubled twice
     for i in range(10):
-        ctl.on_answer(0.1 + i / 100, 200, sent_at=0.0)
+        ctl.on_answer(0.2 + i / 100, 200, sent_at=0.1)
     assert ctl.rate(1.0) == 50  # capped by --rate
 
 
+def test_the_pair_test_tells_a_spacing_limiter_from_a_window():
+    """The second of the pair refused: a spacing limiter, and its 429 pauses no one."""
+    ctl = AdaptiveController(50)
+    ctl.sent(0.0)
+    ctl.sent(0.0)
+    ctl.on_answer(0.1, 200, sent_at=0.0)
+    decision = ctl.on_answer(0.1, 429, 1.0, sent_at=0.0)
+    assert ctl.kind == "spacing" and decision is not None and decision.pause == 0.0
+    assert ctl.resume_at < 0.1
+
+
+def test_a_pair_refused_outright_waits_and_starts_over():
+    """Both of the pair refused (the key was busy before the run): everyone waits the
+    Retry-After, and the pair test starts over after it."""
+    ctl = AdaptiveController(50)
+    ctl.sent(0.0)
+    ctl.sent(0.0)
+    ctl.on_answer(0.1, 429, 3.0, sent_at=0.0)
+    ctl.on_answer(0.1, 429, 3.0, sent_at=0.0)
+    assert ctl.kind == "" and ctl.resume_at == pytest.approx(3.1)
+    assert ctl.next_start(3.1) == pytest.approx(3.1)  # a new pair, back to back
+
+
 def test_adaptive_controller_never_starts_more_than_rate_in_a_second():
-    """Whatever the answers, starts are at least 1 / --rate apart (float rounding included)."""
+    """Whatever the answers, no 1 s window holds more than --rate starts (the pair and
+    float rounding included)."""
     ctl = AdaptiveController(100)
     starts: list[float] = []
     now = 0.0
@@ -235,20 +178,26 @@ def test_adaptive_controller_never_starts_more_than_rate_in_a_second():
     assert max(sum(1 for t in starts if s <= t < s + 1) for s in starts) <= 100
 
 
-def test_adaptive_controller_429_pauses_everyone_and_counts_one_episode():
-    """The first 429 of a burst cuts the rate and pauses for its Retry-After; answers to
-    requests sent before the cut extend the pause but do not cut again."""
+def test_a_window_429_cuts_once_per_episode_and_pauses_everyone():
+    """Startup's first 429 behind a window: everyone waits its Retry-After, and the rate
+    restarts under the count the window held; 429s to requests sent before the cut extend
+    nothing and cut nothing."""
     ctl = AdaptiveController(100)
-    for i in range(30):
-        ctl.sent(i / 30)
-        ctl.on_answer(i / 30 + 0.01, 200, sent_at=i / 30)
-    decision = ctl.on_answer(1.0, 429, 2.0, sent_at=0.99)
+    now = 0.0
+    for _ in range(60):
+        now = ctl.next_start(now)
+        ctl.sent(now)
+        ctl.on_answer(now + 0.01, 200, sent_at=now)
+    assert ctl.kind == "window" and ctl.phase == "startup"
+    sent_at = ctl.next_start(now)
+    ctl.sent(sent_at)
+    decision = ctl.on_answer(sent_at + 0.01, 429, 2.0, sent_at=sent_at)
     assert decision is not None and decision.pause == 2.0 and decision.note == ""
-    assert ctl.next_start(1.0) == 3.0
-    cut = ctl.rate(3.0)
-    assert cut < 100
-    ctl.on_answer(1.05, 429, 2.0, sent_at=0.995)  # same burst
-    assert ctl.rate(3.0) == cut and ctl.resume_at == pytest.approx(3.05)
+    cut = ctl.rate(ctl.resume_at)
+    assert cut < 100 and ctl.resume_at == pytest.approx(sent_at + 2.01)
+    again = ctl.on_answer(sent_at + 0.02, 429, 2.0, sent_at=sent_at - 0.001)  # same burst
+    assert again is not None and again.pause == 0.0
+    assert ctl.rate(ctl.resume_at) == cut and ctl.resume_at == pytest.approx(sent_at + 2.01)
 
 
 def test_adaptive_controller_not_adaptive_keeps_the_rate():
@@ -272,9 +221,10 @@ def test_bad_retry_after_has_defined_behaviour(given, pause, note):
     got_pause, got_note = checked_retry_after(given)
     assert got_pause == pause
     assert got_note.startswith(note) if note else got_note == ""
-    ctl = AdaptiveController(10)
-    decision = ctl.throttled(0.0, given, sent_at=0.0)
-    assert decision.pause == pause and decision.note == got_note
+    ctl = AdaptiveController(10, adaptive=False)
+    decision = ctl.on_answer(0.0, 429, given, sent_at=0.0)
+    assert decision is not None and (decision.pause, decision.note) == (pause, got_note)
+    assert ctl.resume_at == pause
 
 
 @pytest.mark.parametrize(("headers", "seconds"), [
