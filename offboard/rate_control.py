@@ -31,21 +31,25 @@ Why it works for every shape:
   it refuses after a whole second at one rate was accepted, no window count applies, and the
   rate drops by BETA until it holds.
 - The limit drops (another client takes part of the key): the next 429s show the new count
-  at once. It comes back: a rate that held HELD_SECONDS is remembered, and while cruising far
-  under it a pulse every RECOVER_EVERY seconds sends a few requests at that rate, just enough
-  to overfill a window at today's cruise; a pulse taken means room, and the rate climbs back.
+  at once. It comes back: a rate that held 5 s is remembered, and while cruising far under it
+  a pulse every 2 s (rate_recovery.py) sends a few requests at that rate, just enough to
+  overfill a window at today's cruise; a pulse taken means room, and the rate climbs back.
 - Probing above a limit that held costs 429s for nothing on a server whose limit does not
   move, so it is rare (HOLD) and paid for by accepted answers (CREDIT_PER_ANSWER), which keeps
-  429s near 1% of requests after startup.
+  429s near 1% of requests after startup. The exception is one check FIRST_HOLD after
+  startup: a bucket with a burst passes the pair test like a window, and its first 429 shows
+  the burst and part of a second, not its rate.
 - 429s: the server's Retry-After (or 1 s) pauses everyone after startup and at a cut; a
   probe's own 429 pauses only SHORT_PAUSE. A bad Retry-After gets `checked_retry_after`'s
   defined behaviour.
 
 Where it falls short (the simulation shows each; BENCHMARKS.md has the figures): a limit of
 2 a second that drops to 0.5 and comes back cannot be found again within 10 s at 2% of
-requests in 429s, since each look costs a 429 out of a budget of about 9; and with a 200 ms
-round trip a few cells lose more than 20% of their first 10 s to startup and the pause the
-server asks for.
+requests in 429s, by any controller, since each look costs a 429 out of a budget of about 9;
+with a 200 ms round trip and concurrency 64, startup's in-flight requests cost 429s and the
+first 10 s lose the round trip, the ramp and the server's pause; and a bucket with a small
+burst (L / 4) passes for a window whose count is low, found out only by the check after
+startup.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ import math
 from dataclasses import dataclass
 
 from .rate_evidence import Evidence
+from .rate_recovery import Recovery
 
 STARTUP_RATE = 2.0  # requests/s before anything is known
 GROWTH = math.log(2) / 0.1  # requests/s added per accepted answer in startup, at most
@@ -74,11 +79,6 @@ PROVE_REQUESTS = 6  # a rate holds once this many requests at it were accepted
 PROVE_SECONDS = 3.0  # or it held this long
 RISE_SECONDS = 4.0  # a window's limit rose if this long accepted more than
 RISE = 1.3  # this share of it a second
-HELD_SECONDS = 5.0  # a cruise this long without a 429 is one the key can have
-RECOVER_BELOW = 0.7  # cruising under this share of it: look for its return
-RECOVER_EVERY = 2.0  # with a pulse this often
-RECOVER_FOR = 30.0  # for this long after the drop
-RECOVER_SLOW = 10.0  # then this often
 RECOVER_CLIMB = 0.5  # seconds from the cruise back up to what held
 MIN_RATE = 0.2  # never slower than a request every 5 s
 NO_HINT_PAUSE = 1.0  # the pause of a 429 without a usable Retry-After
@@ -120,12 +120,7 @@ class AdaptiveController:
         self._least_count = math.inf  # windows: the least count a 429 showed
         self._lo, self._hi = MIN_RATE, math.inf  # spacing: the limit is in [lo, hi)
         self._target_since, self._target_ok, self._step = 0.0, 0, 1.0
-        self._held = 0.0  # the highest cruise that held HELD_SECONDS
-        self._dropped_at, self._pulse_at = -math.inf, math.inf
-        self._pulse: list[float] = []  # send times of the pulse under way
-        self._pulse_left = 0  # its requests still to send
-        self._pulse_began = -math.inf
-        self._pulse_spent = -math.inf  # 429s sent from began to this are the pulse's
+        self._recovery = Recovery(MARGIN)
 
     # -- the question -----------------------------------------------------------------------
 
@@ -134,8 +129,8 @@ class AdaptiveController:
             return self.ceiling
         if self.phase != "run":
             return self._startup_rate
-        if self._pulse_left:
-            return self._bounded(self._held)
+        if self._recovery.left:
+            return self._bounded(self._recovery.held)
         base, cruise = self._base, self._cruise
         u = (now - self._t0) / self._climb if self._climb else 1.0
         if u < 1:  # a concave climb: fast at first, gentle near the cruise
@@ -162,12 +157,7 @@ class AdaptiveController:
             self._pair.append(now)
             if len(self._pair) == 2:  # the pair took two slots: pace the next after both
                 self._last_start = max(now, self._pair[0] + 1.0 / self.ceiling)
-        if not self._pulse_left and now >= self._pulse_at and self._low():
-            self._pulse_left, self._pulse, self._pulse_began = self._pulse_size(), [], now
-            self._pulse_at = self._pulse_spent = math.inf  # its verdict sets them
-        if self._pulse_left:
-            self._pulse.append(now)
-            self._pulse_left -= 1
+        self._recovery.sent(now, self._cruise, self.phase == "run")
         self._seen.sent(now, self.rate(now))
 
     def on_answer(self, now: float, status: int | None, retry_after: float | None = None,
@@ -183,14 +173,17 @@ class AdaptiveController:
             self._pair_answers.append(accepted)
             if len(self._pair_answers) == 2 and any(self._pair_answers):
                 self._pair_tested(now)
-        if self._pulse:
-            if sent_at >= self._pulse_end():
-                self._pulse_verdict(now, taken=True)
-            elif sent_at >= self._pulse[0] and not accepted:
-                self._pulse_verdict(now, taken=False)
+        taken = self._recovery.answered(now, sent_at, accepted, self._cruise)
+        if taken is not None:
+            self._log(f"{now:.3f} pulse {'taken' if taken else 'refused'} at "
+                      f"{self._recovery.held:.2f}/s")
+        if taken:  # the limit rose: climb back to what held, and measure again
+            self._least_count, self._lo, self._hi = math.inf, self._cruise, math.inf
+            self._step = 1.0
+            self._plan(now, self._cruise, self._recovery.held, climb=RECOVER_CLIMB)
         if not accepted:
             self._credit -= 1  # every 429 is paid from the probing credit
-            if self._pulse_began <= sent_at < self._pulse_spent:
+            if self._recovery.refused_by_pulse(sent_at):
                 # A pulse overfilled a window for a second: nothing new about the limit.
                 return Decision(0.0, checked_retry_after(retry_after)[1])
             return self._refused(now, retry_after, sent_at)
@@ -303,11 +296,10 @@ class AdaptiveController:
         self._plan(now, target, target, climb=0.0)
 
     def _plan(self, t0: float, base: float, cruise: float, climb: float = CLIMB) -> None:
-        was_low = self._low()
+        was_low = self._recovery.low(self._cruise)
         self._t0, self._base, self._cruise = t0, max(MIN_RATE, base), max(MIN_RATE, cruise)
         self._climb = climb
-        if self._low() and not was_low:
-            self._dropped_at, self._pulse_at = t0, t0 + RECOVER_EVERY
+        self._recovery.planned(t0, was_low, self._recovery.low(self._cruise))
         self._probe_at = t0 + climb + HOLD if self._credit >= 1 else math.inf
         self._probe_growth = PROBE
 
@@ -315,42 +307,13 @@ class AdaptiveController:
 
     def _steady(self, now: float, sent_at: float) -> None:
         """Remember a cruise that held; notice a window limit that rose."""
-        if self._cruise > self._held and \
-                now - max(self._t0 + self._climb, self._last_refusal) >= HELD_SECONDS:
-            self._held = self._cruise
+        self._recovery.held_for(
+            self._cruise, now - max(self._t0 + self._climb, self._last_refusal))
         # Over RISE_SECONDS even a fixed window (which lets up to twice its limit into one
         # second across a boundary) accepts at most (1 + 1 / RISE_SECONDS) x its limit.
         if self._seen.accepted(sent_at - RISE_SECONDS, sent_at) > \
                 RISE_SECONDS * RISE * self._least_count:
             self._least_count = math.inf
-
-    def _low(self) -> bool:
-        """Cruising well under a rate that held: another client may have taken part of the
-        key's limit, and may give it back."""
-        return self.phase == "run" and self._cruise < RECOVER_BELOW * self._held
-
-    def _pulse_size(self) -> int:
-        """Requests a pulse sends at the rate that held: enough more than the cruise would
-        send in their time to overfill a window at today's cruise, its margin included."""
-        extra = 1 + math.ceil(1.5 * self._cruise * (1 / MARGIN - 1))
-        return math.ceil(extra / max(1e-3, 1 - self._cruise / self._held))
-
-    def _pulse_end(self) -> float:
-        """The send time from which the pulse's verdict is in: two requests after it (a
-        window it overfilled refuses one of them if not one of its own)."""
-        return self._pulse[-1] + 2.0 / self._cruise if self._pulse_left == 0 else math.inf
-
-    def _pulse_verdict(self, now: float, taken: bool) -> None:
-        self._log(f"{now:.3f} pulse {'taken' if taken else 'refused'} at {self._held:.2f}/s")
-        start, end = self._pulse[0], self._pulse_end()
-        self._pulse, self._pulse_left = [], 0
-        self._pulse_spent = max(start + 1.0, end if end < math.inf else now)
-        self._pulse_at = start + (RECOVER_EVERY if now - self._dropped_at < RECOVER_FOR
-                                  else RECOVER_SLOW)
-        if taken:  # the limit rose: climb back to what held, and measure again
-            self._least_count, self._lo, self._hi = math.inf, self._cruise, math.inf
-            self._step = 1.0
-            self._plan(now, self._cruise, self._held, climb=RECOVER_CLIMB)
 
     def _log(self, text: str) -> None:
         if self.trace is not None:
