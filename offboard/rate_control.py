@@ -69,6 +69,7 @@ HOLD = 20.0  # seconds at the cruise before probing above it
 PROBE = 0.1  # probing grows the rate by this share a second
 FIRST_HOLD = 1.0  # seconds at the cruise after startup before the first probe
 FIRST_PROBE = 0.25  # which grows the rate by this share a second
+BURST_SEEN = 1.25  # its 429 at a count this much above startup's: startup saw a burst
 SHORT_PAUSE = 0.1  # a probe's 429 pauses the others this long, not the server's wait
 REPEAT = 1.5  # seconds: a 429 this soon after another is part of the same episode
 CREDIT_PER_ANSWER = 0.01  # a probe may start once accepted answers paid for one 429
@@ -245,6 +246,10 @@ class AdaptiveController:
             count = BETA * hi  # a bucket whose burst ran out, or a lower limit
         else:
             count, boundary = self._seen.window_limit(sent_at, hi, BETA * hi)
+        if self._probe_growth == FIRST_PROBE and count > BURST_SEEN * self._least_count:
+            # The check after startup found far more room than startup's 429 showed: a
+            # bucket, whose first 429 showed its burst; this count is the one to keep.
+            self._least_count = math.inf
         self._least_count = min(self._least_count, max(count, MIN_RATE))
         repeated, self._last_refusal = now - self._last_refusal < REPEAT, now
         pause = wait
