@@ -6,8 +6,10 @@
 
 Modules: world (the immutable scenario model), scenario (loading and validation) and checks
 (its typed value checks), state (the mutable, locked state of one running sandbox), endpoints
-and shapes (the API itself), faults (fault decisions), app (the ASGI app tying them together),
-server (uvicorn in a thread).
+and shapes (the API itself; invite and activity hold POST /iam/clients/invite_user and GET
+/iam/activity_log/logins, scenario_logins their world-file keys, exchange the request and
+response types all endpoints share), faults (fault decisions), app (the ASGI app tying them
+together), server (uvicorn in a thread).
 """
 
 from offboard.sandbox.demo import DEMO_WORLD_PATH, demo_world

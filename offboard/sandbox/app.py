@@ -1,9 +1,10 @@
 """The ASGI application: admin pages, auth, fault injection, request logging, then endpoints.
 
 For an API request the order is: route (404/405) -> auth (401) -> rate limit (429) -> random
-5xx -> scripted answer (revokes only) -> the endpoint -> a misreported `currentUser` (clients/me
-only). Auth comes before the faults so a wrong key fails the same way every time and
-unauthenticated traffic never uses up the rate budget.
+5xx -> scripted answer (revokes only) -> body too large (413) -> the endpoint -> a misreported
+`currentUser` (clients/me only). Auth comes before the faults so a wrong key fails the same way
+every time and unauthenticated traffic never uses up the rate budget. Invites and the login
+history go through the same steps: only revokes have scripted answers and random drops.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
+MAX_BODY = 1 << 20  # bytes; a bigger request body is answered 413, unread past this
 UNAUTHORIZED = (
     "Authentication credentials were not provided or given token not valid for any token type."
 )
@@ -70,7 +72,7 @@ class SandboxApp:
         if path == "/_sandbox" or path.startswith("/_sandbox/"):
             await _send(send, self._admin(scope["method"], path), uuid.uuid4().hex)
         else:
-            await self._api(scope, send)
+            await self._api(scope, receive, send)
 
     def _admin(self, method: str, path: str) -> Response:
         """Debugging pages: no auth, no faults, not logged."""
@@ -85,7 +87,7 @@ class SandboxApp:
         body = json.dumps(data, indent=2).encode()
         return Response(200, body, (("content-type", "application/json"),))
 
-    async def _api(self, scope: Scope, send: Send) -> None:
+    async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
         arrived = time.monotonic()
         request_id = uuid.uuid4().hex
         slot = self.log.reserve()
@@ -103,8 +105,9 @@ class SandboxApp:
             await _send(send, error(503, "The server is stopping."), request_id, drop=True)
             raise ConnectionDropped
         try:
+            body = await _read_body(receive)
             await self._pause(self.faults.faults.latency)
-            response, after = self._decide(method, path, query, scope["headers"])
+            response, after = self._decide(method, path, query, scope["headers"], body)
             applied = response.applied
             if isinstance(after, Delay):
                 await self._pause(after.seconds)
@@ -121,7 +124,8 @@ class SandboxApp:
         await _send(send, response, request_id)
 
     def _decide(
-        self, method: str, path: str, query: str, headers: list[tuple[bytes, bytes]]
+        self, method: str, path: str, query: str, headers: list[tuple[bytes, bytes]],
+        body: bytes | None,
     ) -> tuple[Response, Drop | Delay | None]:
         """The answer to send, and what to do after applying it (drop, delay or nothing)."""
         found = endpoints.route(method, path)
@@ -143,8 +147,10 @@ class SandboxApp:
             after = scripted
             if after is None and self.faults.random_drop():
                 after = Drop()
+        if body is None:
+            return error(413, "Request body is too large."), None
         try:
-            request = endpoints.Request(method, path, endpoints.parse_query(query), args)
+            request = endpoints.Request(method, path, endpoints.parse_query(query), args, body)
             response = handler(self.state, request)
         except endpoints.BadRequest as exc:
             return error(400, str(exc)), None
@@ -184,6 +190,24 @@ class SandboxApp:
             if remaining <= 0:
                 return
             await asyncio.sleep(min(remaining, 0.05))
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when it is larger than MAX_BODY."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect: the client went away
+            break
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
 
 
 def _scripted_reply(reply: Reply) -> Response:

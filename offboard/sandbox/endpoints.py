@@ -1,5 +1,7 @@
 """The simulated Gcore IAM endpoints: a regex route table and one plain function per endpoint.
 
+The invite (invite.py) and the login history (activity.py) live in their own modules.
+
 Handlers are synchronous and fault-free: they read or change the State and return a Response.
 Auth, faults, latency and logging are the app's business (app.py), except the read faults
 (`read_lag`, `read_lie`), which live in the State's membership views that the reads here use.
@@ -7,59 +9,38 @@ Auth, faults, latency and logging are the app's business (app.py), except the re
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from offboard.sandbox import shapes
+from offboard.sandbox.activity import login_history
+from offboard.sandbox.exchange import (
+    FORBIDDEN,
+    BadRequest,
+    Request,
+    Response,
+    error,
+    json_response,
+    page_links,
+    parse_query,
+    query_integer,
+)
+from offboard.sandbox.invite import invite_user
 from offboard.sandbox.state import Revoke, State, TokenDelete
 from offboard.sandbox.world import ROLE_IDS
 
-FORBIDDEN = "You do not have permission to perform this action."
 NOT_MEMBER = "User is not found in the specified account."
 HAS_TOKENS = "You can't remove the user as they have active tokens"
 TOKEN_NOT_FOUND = "API token not found."
 
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    method: str
-    path: str
-    query: Mapping[str, str]
-    args: tuple[int, ...]  # the integer path parameters, in order
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
-    applied: bool = False
-
-
 Handler = Callable[[State, Request], Response]
 
-
-class BadRequest(Exception):
-    """A query parameter that cannot be parsed; answered with 400."""
-
-
-def json_response(status: int, data: Any, applied: bool = False) -> Response:
-    body = json.dumps(data).encode()
-    return Response(status, body, (("content-type", "application/json"),), applied)
-
-
-def error(status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
-    response = json_response(status, {"message": message})
-    return Response(status, response.body, response.headers + headers)
-
-
-def parse_query(raw: str) -> dict[str, str]:
-    # The last value wins for a repeated parameter, as in Django's QueryDict.get.
-    return dict(parse_qsl(raw, keep_blank_values=True))
+# Re-exported: app.py and tests reach these through this module.
+__all__ = [
+    "FORBIDDEN", "BadRequest", "Request", "Response", "error", "json_response", "parse_query",
+    "route",
+]
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -76,18 +57,14 @@ def list_users(state: State, request: Request) -> Response:
     if "limit" not in request.query:
         # Documented Gcore behaviour, and a trap: without `limit` there is no envelope at all.
         return json_response(200, users)
-    limit = _integer(request.query, "limit", minimum=1)
-    offset = _integer(request.query, "offset", minimum=0, default=0)
+    limit = query_integer(request.query, "limit", minimum=1)
+    offset = query_integer(request.query, "offset", minimum=0, default=0)
     if world.faults.page_size_max is not None:
         limit = min(limit, world.faults.page_size_max)
     page = users[offset : offset + limit]
-    body: dict[str, Any] = {"count": len(users)}
-    # `next`/`previous` are typed as non-nullable strings, so they are left out, not null.
     # The missing /iam prefix copies the spec's own example URL.
-    if offset + len(page) < len(users):
-        body["next"] = f"/users?offset={offset + len(page)}&limit={limit}"
-    if offset > 0:
-        body["previous"] = f"/users?offset={max(offset - limit, 0)}&limit={limit}"
+    body: dict[str, Any] = {"count": len(users)}
+    body |= page_links("/users", offset, limit, len(page), len(users))
     body["results"] = page
     return json_response(200, body)
 
@@ -120,8 +97,8 @@ def list_tokens(state: State, request: Request) -> Response:
     if not state.may_manage(account):
         return error(403, FORBIDDEN)
     query = request.query
-    issued_by = _integer(query, "issued_by") if "issued_by" in query else None
-    not_issued_by = _integer(query, "not_issued_by") if "not_issued_by" in query else None
+    issued_by = query_integer(query, "issued_by") if "issued_by" in query else None
+    not_issued_by = query_integer(query, "not_issued_by") if "not_issued_by" in query else None
     role = _role(query["role"]) if "role" in query else None
     # Gcore documents `deleted` backwards (True = "not deleted"). The sandbox filters on the real
     # field instead, so a client that trusts the docs gets the wrong tokens here too; clients
@@ -159,6 +136,8 @@ ROUTES: tuple[tuple[re.Pattern[str], Mapping[str, Handler]], ...] = (
     ),
     (re.compile(r"/iam/v2/clients/(\d+)/tokens/?"), {"GET": list_tokens}),
     (re.compile(r"/iam/v2/clients/(\d+)/tokens/(\d+)/?"), {"DELETE": delete_token}),
+    (re.compile(r"/iam/clients/invite_user/?"), {"POST": invite_user}),
+    (re.compile(r"/iam/activity_log/logins/?"), {"GET": login_history}),
 )
 
 
@@ -174,19 +153,6 @@ def route(method: str, path: str) -> tuple[Handler, tuple[int, ...]] | Response:
             return error(405, f'Method "{method}" not allowed.', (("allow", allow),))
         return handler, tuple(int(group) for group in found.groups())
     return error(404, "Not found.")
-
-
-def _integer(query: Mapping[str, str], name: str, minimum: int = 0, default: int = 0) -> int:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer, got {raw!r}.") from None
-    if value < minimum:
-        raise BadRequest(f"{name} must be at least {minimum}, got {value}.")
-    return value
 
 
 def _boolean(raw: str, name: str) -> bool:

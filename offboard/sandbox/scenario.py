@@ -15,6 +15,7 @@ from typing import Any
 
 from offboard.sandbox.checks import Checker, describe, join
 from offboard.sandbox.limiters import HINTS, SHAPES, limiter_from_spec
+from offboard.sandbox.scenario_logins import read_activity_log, read_logins
 from offboard.sandbox.world import (
     DEFAULT_API_KEY,
     ROLE_IDS,
@@ -109,7 +110,7 @@ class _Reader(Checker):
             value,
             "",
             frozenset({"account", "key_user", "accounts", "users"}),
-            frozenset({"api_key", "faults"}),
+            frozenset({"api_key", "faults", "activity_log"}),
         )
         api_key = self.string(top.get("api_key", DEFAULT_API_KEY), "api_key")
         if any(ch.isspace() for ch in api_key):
@@ -126,7 +127,8 @@ class _Reader(Checker):
         if account not in by_id[key_user].roles:
             self.fail("key_user", f"user {key_user} must be a member of account {account}")
         faults = self.faults(top.get("faults", {}), set(by_id))
-        return World(api_key, account, key_user, accounts, users, faults)
+        activity_log = read_activity_log(self, top.get("activity_log", "allowed"))
+        return World(api_key, account, key_user, accounts, users, faults, activity_log)
 
     def accounts(self, value: object) -> tuple[Account, ...]:
         items = self.sequence(value, "accounts")
@@ -152,7 +154,8 @@ class _Reader(Checker):
         for index, item in enumerate(self.sequence(value, "users")):
             where = f"users[{index}]"
             raw = self.mapping(
-                item, where, frozenset({"id", "email", "roles"}), frozenset({"name", "tokens"})
+                item, where, frozenset({"id", "email", "roles"}),
+                frozenset({"name", "tokens", "logins"}),
             )
             user_id = self.integer(raw["id"], f"{where}.id", minimum=1)
             if user_id in seen_ids:
@@ -172,7 +175,8 @@ class _Reader(Checker):
             tokens = self.tokens(
                 raw.get("tokens", []), f"{where}.tokens", user_id, roles, accounts, seen_tokens
             )
-            result.append(User(user_id, email, name, MappingProxyType(roles), tokens))
+            logins = read_logins(self, raw.get("logins", []), f"{where}.logins", accounts)
+            result.append(User(user_id, email, name, MappingProxyType(roles), tokens, logins))
         return tuple(result)
 
     def roles(self, value: object, where: str, accounts: set[int]) -> dict[int, str]:

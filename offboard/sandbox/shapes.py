@@ -34,7 +34,7 @@ def base_user(world: World, member: Member) -> Json:
         "id": user.id,
         "email": user.email,
         "name": user.name,
-        "lang": "en",
+        "lang": user.lang,
         "phone": None,
         "company": world.account_name(home),
         "reseller": 1,
@@ -42,7 +42,7 @@ def base_user(world: World, member: Member) -> Json:
         "deleted": False,
         # `groups` is the user's group in the current (the key's) account only.
         "groups": [group(roles[world.account])] if world.account in roles else [],
-        "activated": True,
+        "activated": user.activated,  # False until an invited user follows the e-mailed link
         "sso_auth": False,
         "two_fa": False,
         "auth_types": ["password"],

@@ -1,4 +1,4 @@
-"""The mutable side of a running sandbox: memberships, removals and token deletions.
+"""The mutable side of a running sandbox: memberships, removals, invites and token deletions.
 
 Only the server's event loop mutates a State, but tests read it from their own thread while the
 server runs, so every access goes through one lock and returns copies, never live containers.
@@ -6,6 +6,9 @@ server runs, so every access goes through one lock and returns copies, never liv
 Each removal is recorded (when, by the state's clock, and the group it had; a deleted user's
 record stays in `_users`), so the membership reads can apply the world's `read_lag` and
 `read_lie` faults. Writes and the ground-truth queries always see the real memberships.
+
+An invite adds a live user (matched by e-mail, case-insensitively) to an account, or creates a
+user with an id above every id ever used, so a deleted user's id never comes back.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from offboard.sandbox.world import ADMIN_ROLE, Token, User, World
@@ -25,6 +29,30 @@ class Revoke(enum.Enum):
     NOT_MEMBER = "not_member"
     HAS_TOKENS = "has_tokens"
     REVOKED = "revoked"
+
+
+class Invite(enum.Enum):
+    FORBIDDEN = "forbidden"
+    ALREADY_MEMBER = "already_member"
+    ADDED = "added"  # an existing user joined the account
+    CREATED = "created"  # a new user, with a new id
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    outcome: Invite
+    user: int | None  # the invited (or already member) user; None when forbidden
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """An invite that changed state, for the snapshot."""
+
+    account: int
+    user: int
+    email: str
+    role: str
+    new_user: bool
 
 
 class TokenDelete(enum.Enum):
@@ -67,6 +95,7 @@ class State:
         self._tokens = {token.id: token for user in world.users for token in user.tokens}
         self._deleted_tokens = {t.id for t in self._tokens.values() if t.deleted}
         self._removed: dict[int, dict[int, Removal]] = {}  # user -> account -> removal
+        self._invites: list[Invitation] = []
 
     # -- ground truth (any thread) ----------------------------------------------------------------
 
@@ -145,6 +174,31 @@ class State:
             self._removed.setdefault(user, {})[account] = removal
             return Revoke.REVOKED
 
+    def invite(self, account: int, email: str, role: str, name: str | None, lang: str) -> Invited:
+        """Add the live user with `email` to `account`, or create one; `name` and `lang` are
+        for a new user only (an existing user keeps theirs)."""
+        with self._lock:
+            if not self._may_manage(account):
+                return Invited(Invite.FORBIDDEN, None)
+            wanted = email.casefold()
+            user = next(
+                (u for u in self._users.values()
+                 if self._roles[u.id] and u.email.casefold() == wanted),
+                None,
+            )
+            if user is not None and account in self._roles[user.id]:
+                return Invited(Invite.ALREADY_MEMBER, user.id)
+            if user is None:
+                # Above every id ever used, deleted users' included: ids are never reused.
+                user = User(max(self._users) + 1, email, name, MappingProxyType({account: role}),
+                            (), lang=lang, activated=False)
+                self._users[user.id] = user
+                self._roles[user.id] = {}
+            new_user = not self._roles[user.id]
+            self._roles[user.id][account] = role
+            self._invites.append(Invitation(account, user.id, email, role, new_user))
+            return Invited(Invite.CREATED if new_user else Invite.ADDED, user.id)
+
     def delete_token(self, account: int, token_id: int) -> TokenDelete:
         with self._lock:
             if not self._may_manage(account):
@@ -168,14 +222,15 @@ class State:
                     {"id": a.id, "name": a.name, "key_may_manage": self._may_manage(a.id)}
                     for a in self.world.accounts
                 ],
-                "users": [
+                "users": [  # the world's users in its order, then those invites created
                     {
                         "id": user.id,
                         "email": user.email,
+                        "name": user.name,
                         "exists": bool(self._roles[user.id]),
                         "memberships": {str(a): r for a, r in sorted(self._roles[user.id].items())},
                     }
-                    for user in self.world.users
+                    for user in self._users.values()
                 ],
                 "tokens": [
                     {
@@ -199,6 +254,11 @@ class State:
                     }
                     for user, removed in sorted(self._removed.items())
                     for account, removal in sorted(removed.items())
+                ],
+                "invites": [  # in the order they were applied
+                    {"account": i.account, "user": i.user, "email": i.email, "role": i.role,
+                     "new_user": i.new_user}
+                    for i in self._invites
                 ],
             }
 

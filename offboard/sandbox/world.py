@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 
 # Gcore's five IAM groups and their ids, as listed in the spec's `Group` schema.
@@ -21,6 +22,8 @@ ROLE_IDS: Mapping[str, int] = MappingProxyType(
     }
 )
 ADMIN_ROLE = "Administrators"
+LANGUAGES = ("de", "en", "ru", "zh", "az")  # the spec's `Language` enum
+ACTIVITY_LOG_ANSWERS = ("allowed", "forbidden", "not_found")  # a world's `activity_log`
 DEFAULT_API_KEY = "sandbox_demo_key"
 
 
@@ -49,12 +52,28 @@ class Token:
 
 
 @dataclass(frozen=True, slots=True)
+class Login:
+    """One entry of the login history GET /iam/activity_log/logins reports."""
+
+    at: datetime  # timezone-aware
+    account: int  # the account logged in to: the log is per account
+    ip: str
+    user_agent: str
+    successful: bool
+    auth_type: str
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     id: int
     email: str
     name: str | None
     roles: Mapping[int, str]  # account id -> group name
     tokens: tuple[Token, ...]
+    logins: tuple[Login, ...] = ()
+    lang: str = "en"
+    # False for a user an invite created: they have not yet followed the e-mailed link.
+    activated: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +147,9 @@ class World:
     accounts: tuple[Account, ...]
     users: tuple[User, ...]
     faults: Faults
+    # GET /iam/activity_log/logins for the key: "allowed", or "forbidden" (403) or
+    # "not_found" (404), the answers a client without that permission must survive.
+    activity_log: str = "allowed"
 
     def account_name(self, account_id: int) -> str:
         for account in self.accounts:
