@@ -140,7 +140,8 @@ class Api:
             raise DirectoryError(_failure("listing the user's API tokens", exchange))
         return sorted((
             Token(token["id"], _text(token.get("name")),
-                  _text(token["client_user"].get("user_email")), _text(token.get("exp_date")))
+                  _text(token["client_user"].get("user_email")), _text(token.get("exp_date")),
+                  _role_name(token["client_user"].get("role")))
             for token in exchange.body
             if isinstance(token, dict) and isinstance(token.get("id"), int)
             and not token.get("deleted") and not token.get("expired")
@@ -297,6 +298,11 @@ class Api:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _role_name(role: Any) -> str:
+    """A token's `client_user.role` (a Group: {id, name})."""
+    return _text(role.get("name")) if isinstance(role, dict) else ""
 
 
 def _tried(history: list[Attempt]) -> int:

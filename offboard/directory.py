@@ -18,6 +18,24 @@ class Person:
     email: str
     accounts: frozenset[int]
     name: str = ""
+    lang: str = ""
+    # account -> the user's role IDs there (`client_and_roles`): what a restore gives back
+    roles: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """As run.json records the batch's users (`from_json` reads it back)."""
+        return {"name": self.name, "email": self.email, "lang": self.lang,
+                "roles": {str(account): list(ids) for account, ids in self.roles.items()}}
+
+    @classmethod
+    def from_json(cls, user_id: int, data: Mapping[str, Any]) -> Person:
+        given = data.get("roles")
+        roles = {int(account): tuple(i for i in ids if isinstance(i, int)
+                                     and not isinstance(i, bool))
+                 for account, ids in (given.items() if isinstance(given, dict) else [])
+                 if str(account).isdigit() and isinstance(ids, list)}
+        return cls(user_id, str(data.get("email") or ""), frozenset(roles),
+                   str(data.get("name") or ""), str(data.get("lang") or ""), roles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +56,26 @@ class Directory:
             user_id, email = user.get("id"), user.get("email")
             if not isinstance(user_id, int) or not isinstance(email, str):
                 continue
-            roles = user.get("client_and_roles")
-            accounts = frozenset(
-                entry["client_id"] for entry in (roles if isinstance(roles, list) else [])
-                if isinstance(entry, dict) and isinstance(entry.get("client_id"), int))
-            name = user.get("name")
-            people[user_id] = Person(user_id, email, accounts,
-                                     name if isinstance(name, str) else "")
+            roles = _roles(user.get("client_and_roles"))
+            name, lang = user.get("name"), user.get("lang")
+            people[user_id] = Person(user_id, email, frozenset(roles),
+                                     name if isinstance(name, str) else "",
+                                     lang if isinstance(lang, str) else "", roles)
             by_email.setdefault(email.lower(), []).append(user_id)
         return cls(people, by_email)
 
     def ids_for(self, email: str) -> Sequence[int]:
         return self.by_email.get(email.lower(), ())
+
+
+def _roles(entries: Any) -> dict[int, tuple[int, ...]]:
+    """`client_and_roles` as {account: role IDs}; the IDs come as strings ("2")."""
+    roles: dict[int, tuple[int, ...]] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("client_id"), int):
+            continue
+        given = entry.get("user_roles")
+        roles[entry["client_id"]] = tuple(
+            int(role) for role in (given if isinstance(given, list) else [])
+            if isinstance(role, (str, int)) and str(role).isdigit())
+    return roles

@@ -109,12 +109,8 @@ def _inside(directory: Path) -> Path:
 def _people(data: Any) -> dict[int, Person]:
     if not isinstance(data, dict):
         return {}
-    people = {}
-    for key, value in data.items():
-        if str(key).isdigit() and isinstance(value, dict):
-            people[int(key)] = Person(int(key), str(value.get("email") or ""), frozenset(),
-                                      str(value.get("name") or ""))
-    return people
+    return {int(key): Person.from_json(int(key), value) for key, value in data.items()
+            if str(key).isdigit() and isinstance(value, dict)}
 
 
 def _records(path: Path) -> list[dict[str, Any]]:

@@ -119,6 +119,7 @@ class Token:
     name: str = ""
     issuer: str = ""  # the email of the user who issued it
     expires: str = ""
+    role: str = ""  # its group's name: a deleted token cannot come back, so say what it was
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,11 +136,13 @@ class Report:
                       json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
 
     def record_batch(self, deletions: Deletions, people: Mapping[int, Person]) -> None:
-        """Add to run.json, before the first DELETE, who the batch deletes and the names of
-        its users: a resume, when some are already deleted, reports the same."""
+        """Add to run.json, before the first DELETE, who the batch deletes and its users as
+        the user list showed them (name, email, language, role in each account): a resume,
+        when some are already deleted, reports the same, and a restore gives back the
+        roles they had."""
         if self._meta is not None:
             self.write_meta({**self._meta, "deletions": deletions.to_json(), "people": {
-                str(p.id): {"name": p.name, "email": p.email} for p in people.values()}})
+                str(p.id): p.to_json() for p in people.values()}})
 
     def mark_sending(self, row: Row, account: int | None) -> None:
         """Note a row just before its first request (see journal.py)."""

@@ -14,10 +14,6 @@ def may_send(batch: Batch, planned: Plan | None) -> bool:
     return any(not isinstance(parse(row), str) for row in batch.rows)
 
 
-def has_emails(batch: Batch) -> bool:
-    return any(isinstance(row.user, str) and "@" in row.user for row in batch.rows)
-
-
 def unsent(action: Action, reason: str) -> Action:
     """After an abort, a row that would have been sent (or resolved) was simply not sent."""
     if action.send or action.outcome is Outcome.FAILED:

@@ -39,7 +39,7 @@ from .planmatch import check_plan_matches
 from .preview import Previewer
 from .report import Report
 from .revoke import Revoker
-from .sendable import has_emails, may_send, unsent
+from .sendable import may_send, unsent
 from .settings import Guarding, Settings
 from .source import Batch
 from .summary import who
@@ -195,10 +195,10 @@ class Session:
             key_user = await api.whoami()
             if planned is not None:
                 check_same_key_user(planned, key_user)
-            # A plan's rows are already resolved; the list is then only needed to check
-            # its email rows against SOURCE and to match protected emails.
-            if planned is None or guarding.protection.emails or has_emails(batch):
-                directory = await api.list_users()
+            # Read even for a plan, whose rows are already resolved: it checks the plan's
+            # email rows against SOURCE, matches protected emails, and records each user's
+            # role, which a restore gives back.
+            directory = await api.list_users()
         except (DirectoryError, RequestNotSent) as exc:
             directory_error = api.abort_reason or str(exc)
             if key_user is None:

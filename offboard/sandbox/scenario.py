@@ -18,6 +18,7 @@ from offboard.sandbox.limiters import HINTS, SHAPES, limiter_from_spec
 from offboard.sandbox.scenario_logins import read_activity_log, read_logins
 from offboard.sandbox.world import (
     DEFAULT_API_KEY,
+    LANGUAGES,
     ROLE_IDS,
     Account,
     Delay,
@@ -155,7 +156,7 @@ class _Reader(Checker):
             where = f"users[{index}]"
             raw = self.mapping(
                 item, where, frozenset({"id", "email", "roles"}),
-                frozenset({"name", "tokens", "logins"}),
+                frozenset({"name", "lang", "tokens", "logins"}),
             )
             user_id = self.integer(raw["id"], f"{where}.id", minimum=1)
             if user_id in seen_ids:
@@ -176,7 +177,11 @@ class _Reader(Checker):
                 raw.get("tokens", []), f"{where}.tokens", user_id, roles, accounts, seen_tokens
             )
             logins = read_logins(self, raw.get("logins", []), f"{where}.logins", accounts)
-            result.append(User(user_id, email, name, MappingProxyType(roles), tokens, logins))
+            lang = self.string(raw.get("lang", "en"), f"{where}.lang")
+            if lang not in LANGUAGES:
+                self.fail(f"{where}.lang", f"one of {', '.join(LANGUAGES)}, not {lang!r}")
+            result.append(User(user_id, email, name, MappingProxyType(roles), tokens, logins,
+                               lang))
         return tuple(result)
 
     def roles(self, value: object, where: str, accounts: set[int]) -> dict[int, str]:
