@@ -148,6 +148,17 @@ class Api:
             and isinstance(token.get("client_user"), dict)
             and token["client_user"].get("user_id") == user_id), key=lambda t: t.id)
 
+    async def invite(self, account: int, email: str, role: int, name: str, lang: str
+                     ) -> Exchange:
+        """Give a user access to an account with a role (`POST /iam/clients/invite_user`):
+        an existing user is added; an unknown e-mail becomes a new user with a new ID."""
+        body: dict[str, Any] = {"email": email, "client_id": account, "user_role": {"id": role}}
+        if name:
+            body["name"] = name
+        if lang:
+            body["lang"] = lang
+        return await self.request("POST", "/iam/clients/invite_user", body=body)
+
     async def delete_token(self, account: int, token_id: int) -> Exchange:
         return await self.request("DELETE", f"/iam/v2/clients/{account}/tokens/{token_id}")
 
@@ -184,7 +195,7 @@ class Api:
         return Directory.from_users(everyone)
 
     async def request(self, method: str, path: str, params: Mapping[str, Any] | None = None,
-                      suspect: bool = False) -> Exchange:
+                      suspect: bool = False, body: Any = None) -> Exchange:
         """One logical request with retries; raises RequestNotSent once aborted."""
         history: list[Attempt] = []
         spent: list[int] = []  # retry-budget tokens this request took
@@ -197,7 +208,7 @@ class Api:
             await self._wait(lambda: self._take_turn(started))
             if self.abort_reason or not started:
                 raise RequestNotSent(_tried(history))
-            result = await send(self._client, self.settings, method, path, params)
+            result = await send(self._client, self.settings, method, path, params, body)
             history.append(result)
             self.statuses[str(result.status or "error")] += 1
             note = f" ({result.ignored_hint})"

@@ -18,6 +18,7 @@ from .errors import OffboardError
 from .guards import DEFAULT_MAX_REVOCATIONS
 from .invocation import run
 from .job import Job
+from .restore_plan import DEFAULT_MAX_RESTORES
 
 # How a failure that ends the process is printed: set once the options are parsed.
 _ERRORS = {"format": "text", "run_id": ""}
@@ -173,6 +174,60 @@ def sandbox_command(port: int, scenario: str | None, rate_limit: str | None) -> 
     from .sandbox_cli import serve_scenario
 
     return serve_scenario(port, scenario, rate_limit)
+
+
+@cli.command("restore", context_settings=CONTEXT)
+@click.argument("report", metavar="REPORT_DIR")
+@click.option("--row", "rows", type=int, multiple=True, metavar="N",
+              help="Only this row of the run (repeatable).")
+@click.option("--user", "users", multiple=True, metavar="ID_OR_EMAIL",
+              help="Only this user's rows (repeatable).")
+@click.option("--account", "accounts", type=int, multiple=True, metavar="ID",
+              help="Only rows of this account (repeatable).")
+@click.option("--plan", is_flag=True,
+              help="Say what would be restored (reads only) and write that report.")
+@click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
+@click.option("--max-restores", type=click.IntRange(min=0), metavar="N",
+              default=DEFAULT_MAX_RESTORES, show_default=True,
+              help="Refuse the whole restore above N invites.")
+@click.option("--resume", metavar="DIR", help="Continue an earlier restore in its report DIR.")
+@click.option("--report-dir", metavar="DIR",
+              help="Where the restore's report goes.  [default: REPORT_DIR-restore-<UTC time>/]")
+@click.option("--base-url", metavar="URL",
+              help="API base URL: the run's (else env GCORE_BASE_URL, else the Gcore API).")
+@click.option("--api-key-file", metavar="PATH",
+              help="Read the API key from this file (else env GCORE_API_KEY).")
+@click.option("--rate", type=float, metavar="R", help="At most R requests per second.")
+@click.option("--concurrency", type=int, metavar="N", help="At most N requests in flight.")
+@click.option("--max-attempts", type=int, metavar="N", help="Attempts per request.")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Per request.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+def restore_command(report: str, rows: tuple[int, ...], users: tuple[str, ...],
+                    accounts: tuple[int, ...], plan: bool, yes: bool, max_restores: int,
+                    resume: str | None, **options: Any) -> int:
+    """Give back, with the same role, the access a run removed (POST /iam/clients/invite_user).
+
+    REPORT_DIR is the report directory of a finished `offboard run`. Users the run deleted
+    (their last account) get a fresh invitation and a new user ID; API tokens it deleted
+    cannot come back (tokens_gone.csv lists them). A user who is a member again already is
+    left alone. Writes its own report.
+
+    \b
+    Exit codes: 0 every chosen row back, 1 some need a person, 2 refused, 3 aborted.
+    \b
+    Example:
+      offboard restore reports/leavers-20261130T090000Z --user ann@acme.example --plan
+      offboard restore reports/leavers-20261130T090000Z --user ann@acme.example
+    """
+    from .restore import Request, restore
+
+    numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts",
+                                                 "timeout")}
+    return restore(Request(report, rows, users, accounts, plan, yes, resume,
+                           options.pop("report_dir"), options.pop("base_url"),
+                           options.pop("api_key_file"), max_restores,
+                           {k: v for k, v in numbers.items() if v is not None},
+                           options.pop("quiet")), os.environ)
 
 
 def main() -> None:

@@ -252,6 +252,11 @@ def _open_private(path: Path, mode: str, encoding: str = "utf-8") -> IO[str]:
     return os.fdopen(descriptor, "w", encoding=encoding, newline="")
 
 
+def append_private(path: Path, encoding: str = "utf-8") -> IO[str]:
+    """An owner-only file to append to (made if missing): a journal that is resumed."""
+    return _open_private(path, "a", encoding)
+
+
 def open_private(path: Path, encoding: str = "utf-8") -> IO[str]:
     """A new owner-only file for writing (an existing one is replaced)."""
     path.unlink(missing_ok=True)

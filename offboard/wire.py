@@ -78,12 +78,12 @@ class ClientPool:
         self._idle = list(self._clients)
         self._available = anyio.Semaphore(len(self._clients))
 
-    async def request(self, method: str, path: str,
-                      params: Mapping[str, Any] | None = None) -> httpx.Response:
+    async def request(self, method: str, path: str, params: Mapping[str, Any] | None = None,
+                      body: Any = None) -> httpx.Response:
         async with self._available:
             client = self._idle.pop()  # never empty: the semaphore counts idle clients
             try:
-                return await client.request(method, path, params=params)
+                return await client.request(method, path, params=params, json=body)
             finally:
                 self._idle.append(client)
 
@@ -102,13 +102,13 @@ def make_client(settings: Settings, transport: httpx.AsyncBaseTransport | None =
 
 
 async def send(client: ClientPool, settings: Settings, method: str, path: str,
-               params: Mapping[str, Any] | None) -> Attempt:
+               params: Mapping[str, Any] | None, body: Any = None) -> Attempt:
     """One attempt, its answer (or its failure) read into an Attempt, the key redacted."""
     timeout = settings.timeout
     try:
         # httpx's timeout is per read; this bounds the whole exchange.
         with anyio.fail_after(timeout):
-            response = await client.request(method, path, params=params)
+            response = await client.request(method, path, params=params, body=body)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
         return Attempt(None, reached=False, error=_describe(exc, settings))
     except (httpx.TransportError, TimeoutError) as exc:
