@@ -27,7 +27,7 @@ import anyio
 import click
 
 from .api import Api, DirectoryError, RequestNotSent, make_client
-from .errors import Refused, SettingsError
+from .errors import AuthRejected, Refused, SettingsError
 from .journal import read_previous
 from .locks import exclusive
 from .report import internal, stamp, write_private
@@ -215,6 +215,8 @@ async def _read_and_decide(settings: Settings, key_user: Any, chosen: Sequence[R
                                     f"({key_user}), not {me}: restore with the run's key")
             directory = await api.list_users()
         except (DirectoryError, RequestNotSent) as exc:
+            if "401" in api.abort_reason:
+                raise AuthRejected(f"{api.abort_reason}: nothing was restored") from None
             raise Refused(f"cannot read the user list: {api.abort_reason or exc}") from None
     return [step(revoked, directory) for revoked in chosen]
 
@@ -299,7 +301,7 @@ def _confirm(sending: Sequence[Step], steps: Sequence[Step]) -> None:
         lines.append(f"{tokens} API token(s) the run deleted cannot come back: see "
                      "tokens_gone.csv, and issue new ones.")
     click.echo("\n".join(lines), err=True)
-    if not click.confirm("Send these invites?", default=False, err=True):
+    if not click.confirm("Proceed?", default=False, err=True):
         raise Refused("not confirmed: nothing was sent")
 
 

@@ -159,3 +159,30 @@ def test_restoring_one_user_leaves_the_others_for_later(cli, sandbox):
     assert sb.has_access(10, 101) and sb.has_access(10, int(back[1]["new_user_id"]))
     again = cli("restore", str(report), "--base-url", sb.url, "--row", "3")
     assert again.returncode == 2 and "already restored" in again.stderr
+
+
+def test_a_terminal_asks_before_any_invite_and_no_sends_nothing(cli, sandbox):
+    """On a TTY the prompt lists each invite, says who gets a new ID and which tokens are
+    gone; 'n' sends nothing (exit 2, no report left), 'y' restores."""
+    from .test_plan_and_guards_e2e import _run_on_a_terminal
+
+    sb = sandbox()
+    report = revoke_three(cli, sb)
+    args = ["restore", str(report), "--base-url", sb.url, "--report-dir", "r"]
+    code, screen = _run_on_a_terminal(cli, args, "n")
+    assert code == 2 and "not confirmed" in screen, screen
+    assert "Bob@T.example -> account 10 as Users (a NEW user" in screen
+    assert "cannot come back" in screen and not (cli.cwd / "r").exists()
+    assert not [r for r in sb.requests() if r.method == "POST"]
+    code, screen = _run_on_a_terminal(cli, args, "y")
+    assert code == 0, screen
+    assert [r["outcome"] for r in rows(cli.cwd / "r" / "results.csv")] == ["restored"] * 3
+
+
+def test_a_key_the_api_rejects_ends_the_restore_with_exit_3(cli, sandbox):
+    """A 401 before any invite: one line, exit 3 (as a run), nothing sent."""
+    sb = sandbox()
+    report = revoke_three(cli, sb)
+    done = cli("restore", str(report), "--base-url", sb.url, key="4242_nopenope")
+    assert done.returncode == 3 and "401" in done.stderr, done.stderr
+    assert not [r for r in sb.requests() if r.method == "POST"]
