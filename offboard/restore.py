@@ -15,7 +15,9 @@ no report directory behind.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -124,6 +126,9 @@ def restore(request: Request, environ: Mapping[str, str],
             click.echo(_plan_line(item))
     if code:
         say(_summary(counts, directory, request.plan))
+    if code == 3:
+        say("offboard: continue with: offboard restore " + shlex.join(
+            [str(source), "--resume", str(directory), "--base-url", base_url]))
     elif not request.quiet:
         click.echo(_summary(counts, directory, request.plan))
     return code
@@ -254,13 +259,24 @@ async def _send(settings: Settings, steps: Sequence[Step], directory: Path,
                 outcome, message, new_id = _classify(exchange, item)
                 journal.record(revoked, outcome, message, exchange, new_id)
 
-            async with anyio.create_task_group() as group:
-                for item in steps:
-                    group.start_soon(one, item)
+            async with anyio.create_task_group() as watchers:
+                watchers.start_soon(_watch_signals, api)
+                async with anyio.create_task_group() as group:
+                    for item in steps:
+                        group.start_soon(one, item)
+                watchers.cancel_scope.cancel()
             aborted = aborted or bool(api.abort_reason)
     finally:
         journal.close()
     return 3 if aborted else 0
+
+
+async def _watch_signals(api: Api) -> None:
+    """SIGINT/SIGTERM: send no new invite, let those in flight finish, then report (the
+    rows not sent are `not_attempted`, and `--resume` continues)."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+        async for number in received:
+            api.abort(f"interrupted by {signal.Signals(number).name}")
 
 
 def _classify(exchange: Any, item: Step) -> tuple[Outcome, str, int | None]:

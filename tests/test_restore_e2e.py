@@ -186,3 +186,28 @@ def test_a_key_the_api_rejects_ends_the_restore_with_exit_3(cli, sandbox):
     done = cli("restore", str(report), "--base-url", sb.url, key="4242_nopenope")
     assert done.returncode == 3 and "401" in done.stderr, done.stderr
     assert not [r for r in sb.requests() if r.method == "POST"]
+
+
+def test_sigterm_mid_restore_reports_every_row_and_resume_finishes(cli, sandbox):
+    """SIGTERM after the first invite: no new invite, exit 3, every row in the report (the
+    unsent ones not_attempted), a resume line; pasted, it restores the rest."""
+    import shlex
+    import signal
+
+    from .test_cron_e2e import start, wait_for
+
+    sb = sandbox(world(faults={"latency": 0.3}))
+    report = revoke_three(cli, sb)
+    process = start(cli, "restore", str(report), "--base-url", sb.url, "--concurrency", "1",
+                    "--rate", "2", "--report-dir", "r")
+    journal = cli.cwd / "r" / ".offboard" / "journal.jsonl"
+    wait_for(lambda: journal.exists() and journal.read_text().count("\n") >= 1)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 3, err
+    outcomes = [r["outcome"] for r in rows(cli.cwd / "r" / "results.csv")]
+    assert len(outcomes) == 3 and "not_attempted" in outcomes and "restored" in outcomes
+    line = next(x for x in err.splitlines() if "--resume" in x)
+    resumed = cli(*shlex.split(line[line.index("offboard restore"):])[1:])
+    assert resumed.returncode == 0, resumed.stderr
+    assert [r["outcome"] for r in rows(cli.cwd / "r" / "results.csv")] == ["restored"] * 3
