@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,17 @@ def test_bad_report_directories_are_refused_with_one_line_and_exit_2(cli, sandbo
         ([str(cli.cwd / "aplan"), "--base-url", sb.url], "not of a run"),
         ([str(report), "--base-url", other.url], "a restore goes to the API the run used"),
         ([str(report), "--base-url", sb.url, "--row", "99"], "no revoked row matches"),
+    ]
+    unfinished = cli.cwd / "unfinished"
+    shutil.copytree(report, unfinished)
+    (unfinished / "summary.json").unlink()
+    other_key = cli.cwd / "other-key"
+    shutil.copytree(report, other_key)
+    summary = json.loads((other_key / "summary.json").read_text("utf-8"))
+    (other_key / "summary.json").write_text(json.dumps({**summary, "key_user": 999}), "utf-8")
+    cases += [
+        ([str(unfinished), "--base-url", sb.url], "that run did not finish"),
+        ([str(other_key), "--base-url", sb.url], "made with another key's user (999)"),
     ]
     for args, message in cases:
         done = cli("restore", *args)
