@@ -19,6 +19,7 @@ import shlex
 import shutil
 import signal
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,9 +115,10 @@ def restore(request: Request, environ: Mapping[str, str],
                 shutil.rmtree(directory, ignore_errors=True)
             raise
         records = settled(directory)
-        counts = write_files(directory, records.values(), {
-            **meta, "finished_at": iso(datetime.now(UTC)), "exit_code": code})
+        counts = Counter(str(r["outcome"]) for r in records.values())
         code = exit_code(counts, code == 3)
+        write_files(directory, records.values(), {
+            **meta, "finished_at": iso(datetime.now(UTC)), "exit_code": code})
         if not request.plan:  # the rows now back, so a later restore leaves them alone
             back = {(r["row"], r["account"]): str(directory) for r in records.values()
                     if Outcome(r["outcome"]) in (Outcome.RESTORED, Outcome.ALREADY_MEMBER)}

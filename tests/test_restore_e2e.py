@@ -149,6 +149,7 @@ def test_a_role_that_no_longer_exists_is_a_per_row_failure_never_a_guess(cli, sa
     meta_path.write_text(json.dumps(meta), "utf-8")
     done = cli("restore", str(report), "--base-url", sb.url, "--report-dir", "r")
     assert done.returncode == 1, done.stderr
+    assert json.loads((cli.cwd / "r" / "summary.json").read_text("utf-8"))["exit_code"] == 1
     by_row = {r["row"]: r for r in rows(cli.cwd / "r" / "results.csv")}
     assert by_row["2"]["outcome"] == "not_restorable" and "no longer exists" in \
         by_row["2"]["message"]
