@@ -68,6 +68,9 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-consecutive-failures", type=int, metavar="N",
                      help="Abort (exit 3, resumable) after N rows in a row failed on 5xx or "
                           "network errors.  [default: 10]"),
+        click.option("--active-days", type=click.IntRange(0, 3650), metavar="N",
+                     help="Warn about leavers without a leave_date who signed in within the "
+                          "last N days (0: never).  [default: 7]"),
         click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
                      show_default=True,
                      help="Log lines on stderr: text for people, json (one object per line)."),

@@ -123,6 +123,28 @@ class Token:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginFact:
+    """What the key account's login log says about one row's user (leaving.py, activity.py).
+
+    `flag` is "after_leaving" (a successful login after the row's leave_date: a possible
+    security incident), "active" (no leave_date, a login within --active-days: a warning),
+    "quiet" (neither) or "unknown" (the log could not be read, or not far enough: `note`).
+    """
+
+    flag: str
+    leave_date: str = ""  # as the row gave it
+    login_at: str = ""  # the last successful login, UTC RFC 3339 ("" if none was seen)
+    ip_address: str = ""
+    user_agent: str = ""
+    since: str = ""  # the log was read back to this moment ("" = all of it)
+    note: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.__slots__
+                if getattr(self, name) or name == "flag"}
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     """How one input row ended: one line of the report."""
 
@@ -139,3 +161,4 @@ class Result:
     # None when the user list did not know the user.
     user_deleted: bool | None = False
     settled_at: str = ""  # UTC ISO 8601; set when the row is journaled
+    login: LoginFact | None = None  # the user's login activity (None: not looked at)

@@ -26,6 +26,7 @@ FLAGS = {
     "max_revocations": "--max-revocations",
     "delete_tokens": "--delete-tokens",
     "no_verify": "--no-verify",
+    "active_days": "--active-days",
 }
 
 
@@ -36,7 +37,9 @@ def given(job: Job) -> dict[str, Any]:
         if name not in NUMBERS:
             values[name] = getattr(job, name)
     values["protect"] = list(values["protect"])
-    return {name: value for name, value in values.items() if value not in (None, False, [])}
+    # By identity: 0 is a value given (`--active-days 0`), while `0 in (False,)` is True.
+    return {name: value for name, value in values.items()
+            if value is not None and value is not False and value != []}
 
 
 def restore(job: Job, recorded: Mapping[str, Any], where: str) -> Job:

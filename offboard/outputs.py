@@ -18,13 +18,14 @@ from typing import Any
 
 from . import summary as summaries
 from .job import Job, JobReport
+from .leaving import DEFAULT_ACTIVE_DAYS
 from .logs import Log
 from .models import Outcome
 from .options import command_line, given
 from .pagedata import PageData
 from .planfile import Plan
 from .report import write_private
-from .report_files import Written, write_lists
+from .report_files import AFTER_LEAVING_FILE, Written, write_lists
 from .session import Ended
 from .settings import Guarding, Settings
 from .source import Batch
@@ -42,7 +43,12 @@ def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings:
     written = write_lists(directory, report.header, ordered, job.command,
                           read.verdicts if read else {})
     totals = written.totals
-    exit_code = 3 if aborted else (0 if totals.all_settled else 1)
+    after = written.login_counts["after_leaving"]
+    # A plan with a login after leaving needs a person before it is run. A run keeps its
+    # code: 1 means "a leaver may still have access", and the folder inbox would keep the
+    # job open (retrying it) for a login that no retry can change.
+    incident = job.command == "plan" and after > 0
+    exit_code = 3 if aborted else (0 if totals.all_settled and not incident else 1)
     summary = summaries.build(
         command=job.command, run_id=log.run_id, totals=totals, exit_code=exit_code,
         started=started, source=batch.source if not planned else job.source,
@@ -53,26 +59,72 @@ def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings:
         resumed=ended.carried)
     summary |= _verification(job, read, written)
     summary |= _key_user(ended)
+    active_days = job.active_days if job.active_days is not None else DEFAULT_ACTIVE_DAYS
+    summary["logins"] = {**written.login_counts, "active_days": active_days}
     write_private(directory / "summary.json",
                   json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     commands = _commands(job, directory, written)
     _write_pages(directory, PageData(summary, written.accounts, written.deleted,
                                      written.needing, written.more, written.files, commands,
-                                     list(report.carried.values())))
+                                     list(report.carried.values()), written.logins))
     log.summary({**summary, "report_dir": str(directory)})
     if log.verbosity >= 0 and not log.json:
         if sys.stdout.isatty():  # a person at a terminal: the page, as text
             sys.stdout.write((directory / "summary.txt").read_text(encoding="utf-8"))
         else:
-            print_summary(totals, directory, exit_code, aborted)
+            print_summary(totals, directory, exit_code, aborted, _login_lines(written))
     if job.command == "plan" and not aborted:
         log.hint("To run exactly this plan", commands["run_plan"])
+    _warn_active(job, written, active_days, log)
     problem = _problem(job, totals.counts, exit_code, aborted, directory)
+    if after:
+        # Never silenced (-q included): someone used a leaver's access.
+        line = (f"{after} row{'' if after == 1 else 's'}: their user signed in after their "
+                "leave_date, a possible "
+                f"security incident: see {directory}/{AFTER_LEAVING_FILE}")
+        if exit_code == 1:
+            problem = f"{problem}; {line}" if problem else f"{job.source}: {line}"
+        elif exit_code == 0:
+            log.error(f"{job.source}: {line}", exit_code=exit_code, report_dir=str(directory))
     if problem:
         log.error(problem, exit_code=exit_code, report_dir=str(directory))
     return JobReport(batch.name, job.source, exit_code, problem, directory,
                      dict(totals.counts), totals.open_rows, totals.users_deleted, duration,
                      ended.statuses, ended.retries)
+
+
+def _login_lines(written: Written) -> list[str]:
+    """The terminal table's lines about leavers still signing in, from the records."""
+    lines = []
+    for flag, heading in (("after_leaving", "Signed in after leaving (possible security "
+                                            "incident)"),
+                          ("active", "Signed in recently, with no leave_date (warning)")):
+        if written.login_counts[flag]:
+            lines.append(f"{heading}: {written.login_counts[flag]}")
+            for r in written.logins[flag][:20]:
+                login = r["login"]
+                lines.append(f"  row {r['row']}: account {r['account']} user {r['user']}: "
+                             f"{login.get('login_at')} from {login.get('ip_address') or '?'}"
+                             + (f", leave_date {login['leave_date']}"
+                                if login.get("leave_date") else ""))
+    unknown = written.logins.get("unknown")
+    if unknown:
+        lines.append(f"Login activity unknown for {written.login_counts['unknown']} rows: "
+                     f"{unknown[0]['login'].get('note', '')}")
+    return lines
+
+
+def _warn_active(job: Job, written: Written, days: int, log: Log) -> None:
+    """One warning for rows without a leave_date whose user signed in lately."""
+    count = written.login_counts["active"]
+    if not count:
+        return
+    rows = ", ".join(f"row {r['row']} ({r['login'].get('login_at')})"
+                     for r in written.logins["active"][:10])
+    more = f" and {count - 10} more" if count > 10 else ""
+    log.warn(f"warning: {job.source}: {count} row{'' if count == 1 else 's'} without a "
+             "leave_date: their user signed in "
+             f"within the last {days} days (is it the right person?): {rows}{more}")
 
 
 def _key_user(ended: Ended) -> dict[str, Any]:
@@ -122,8 +174,8 @@ def _problem(job: Job, counts: dict[str, int], exit_code: int, aborted: str,
     if exit_code == 3:
         resume = command_line("run", job.source, {}, "--resume", str(directory))
         return f"{job.source}: aborted: {aborted}; {report}; to continue: {resume}"
-    if exit_code == 1:
-        open_ = {o: n for o, n in counts.items() if n and not Outcome(o).settled}
+    open_ = {o: n for o, n in counts.items() if n and not Outcome(o).settled}
+    if exit_code == 1 and open_:
         listed = ", ".join(f"{n} {o}" for o, n in open_.items())
         left = "; their leavers may still have access" if job.command == "run" else ""
         return f"{job.source}: {sum(open_.values())} rows need a person ({listed}){left}; {report}"
@@ -134,7 +186,7 @@ def _plan_options(job: Job) -> dict[str, Any]:
     """The plan's own options that a run of it needs (where, with which key, the cap)."""
     return {k: v for k, v in given(job).items()
             if k in ("base_url", "api_key_file", "sandbox", "max_revocations", "protect",
-                     "rate", "concurrency", "max_attempts", "timeout",
+                     "active_days", "rate", "concurrency", "max_attempts", "timeout",
                      "max_consecutive_failures")}
 
 
@@ -145,6 +197,7 @@ def _options(job: Job, settings: Settings, guarding: Guarding) -> dict[str, Any]
                                              "base_url")},
         "sandbox": job.sandbox,
         "max_revocations": guarding.max_revocations,
+        "active_days": job.active_days if job.active_days is not None else DEFAULT_ACTIVE_DAYS,
         "delete_tokens": guarding.delete_tokens,
         "protect": [*sorted(map(str, guarding.protection.ids)),
                     *sorted(guarding.protection.emails)],

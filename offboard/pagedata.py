@@ -42,6 +42,10 @@ class PageData:
     commands: Mapping[str, str] = field(default_factory=dict)
     # the carried input columns shown with each row (say ["ticket"])
     carried: Sequence[str] = ()
+    # login flag ("after_leaving", "active", "unknown") -> records (at most
+    # SHOWN_PER_OUTCOME each), each with `login`: {"flag", "leave_date", "login_at",
+    # "ip_address", "user_agent", "since", "note"}; the counts are summary["logins"]
+    logins: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

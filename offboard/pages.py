@@ -97,9 +97,17 @@ def _context(data: PageData) -> dict[str, Any]:
     deleted_n = int(summary.get(deleted_key) or 0)
     deleted = list(data.deleted[:SHOWN_PER_OUTCOME])
     accounts, columns = _breakdown(data.accounts)
+    logins = summary.get("logins") or {}
+    after = int(logins.get("after_leaving") or 0)
+    unknown = data.logins.get("unknown") or ()
     return {
         "s": summary, "command": command, "title": _title(summary, command),
-        "verdict": _verdict(summary, command, needing_rows, "resume" in data.commands),
+        "verdict": _verdict(summary, command, needing_rows, "resume" in data.commands, after),
+        "after_leaving": list(data.logins.get("after_leaving", ())), "after_n": after,
+        "active": list(data.logins.get("active", ())),
+        "active_n": int(logins.get("active") or 0), "active_days": logins.get("active_days"),
+        "unknown_n": int(logins.get("unknown") or 0),
+        "unknown_why": str((unknown[0].get("login") or {}).get("note", "")) if unknown else "",
         "counts": [(o, counts[o]) for o in listed], "needing_rows": needing_rows,
         "deleted_label": ("users deleted" if command == "run" else "users the run would delete"),
         "deleted_n": deleted_n, "deleted": deleted,
@@ -118,12 +126,19 @@ def _title(summary: Mapping[str, Any], command: str) -> str:
     return f"{kind} of {summary.get('source', '?')}"
 
 
-def _verdict(summary: Mapping[str, Any], command: str, needing: int, resume: bool) -> str:
+def _verdict(summary: Mapping[str, Any], command: str, needing: int, resume: bool,
+             after: int = 0) -> str:
     """The exit code in words."""
     code, why = summary.get("exit_code"), summary.get("aborted") or "no reason recorded"
+    incident = (f"{after} row{'' if after == 1 else 's'}: a leaver signed in after their "
+                "leave_date, a possible security incident (below). ") if after else ""
     if code == 0:
-        return "Every row settled: nothing is left to do."
+        return f"{incident}Every row settled: nothing {'else ' if after else ''}is left to do."
+    if code == 1 and not needing:
+        return f"{incident}What to do is below."
     if code == 1:
+        if incident:
+            return f"{incident}{needing} of {summary.get('rows')} rows need a person too."
         still = (": their leavers may still have access" if command == "run"
                  else " before this plan is run")
         return f"{needing} of {summary.get('rows')} rows need a person{still}. What to do is below."

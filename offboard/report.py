@@ -175,6 +175,8 @@ class Report:
             record[shown] = row.extra.get(name, "")
         if result.tokens:
             record["tokens"] = [asdict(token) for token in result.tokens]
+        if result.login is not None:
+            record["login"] = result.login.to_json()
         return record
 
     def add(self, result: Result) -> None:

@@ -5,6 +5,8 @@ One pass over ordered.jsonl (report.py) applies the read-back's verdicts
 summary, the pages and the exit code show (Totals, the per-account breakdown,
 the deleted users, the rows that need a person): nothing is counted anywhere
 else. Lists earlier runs into the same directory left (a resume) are removed.
+The rows whose record says their user signed in after the row's leave_date
+(the record's `login`, activity.py) also go to logins_after_leaving.csv.
 
 The CSVs are UTF-8 with a byte-order mark, so Excel opens names with accents
 correctly (without it, Excel reads UTF-8 as the local code page); results.jsonl
@@ -30,6 +32,9 @@ from .summary import Totals
 ALWAYS_WRITTEN = {"run": (Outcome.REVOKED, Outcome.TOKEN_BLOCKED, Outcome.MISSING),
                   "plan": (Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED, Outcome.MISSING)}
 ACCOUNTS_SHOWN = 1000  # accounts counted one by one; the rest are counted together
+AFTER_LEAVING_FILE = "logins_after_leaving.csv"  # written when any such login was found
+AFTER_LEAVING_COLUMNS = ("row", "account", "user", "user_id", "email", "leave_date",
+                         "login_at", "ip_address", "user_agent")
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -45,9 +50,20 @@ class Written:
     needing: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     more: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    # the records by login flag (at most SHOWN_PER_OUTCOME each), and how many of each
+    logins: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    login_counts: dict[str, int] = field(
+        default_factory=lambda: {"after_leaving": 0, "active": 0, "unknown": 0})
 
     def add(self, record: Mapping[str, Any]) -> None:
         self.totals.add(record)
+        login = record.get("login")
+        flag = login.get("flag") if isinstance(login, dict) else None
+        if flag in self.login_counts:
+            self.login_counts[flag] += 1
+            shown = self.logins.setdefault(flag, [])
+            if len(shown) < SHOWN_PER_OUTCOME:
+                shown.append(record)
         outcome = str(record["outcome"])
         name = str(record.get("account"))
         if name not in self.accounts and len(self.accounts) >= ACCOUNTS_SHOWN:
@@ -75,12 +91,12 @@ def write_lists(directory: Path, header: Sequence[str], ordered: Path, command: 
     inside = internal(directory)
     tables: dict[str, tuple[IO[str], Any]] = {}
 
-    def table(name: str) -> Any:
+    def table(name: str, columns: Sequence[str] = header) -> Any:
         if name not in tables:
             handle = open_private(inside / f"{name}.tmp", "utf-8-sig")
             # CRLF, as RFC 4180 says: a cell holding a bare CR is then quoted, not split.
             writer = csv.writer(handle, lineterminator="\r\n")
-            writer.writerow(header)
+            writer.writerow(columns)
             tables[name] = (handle, writer)
         return tables[name][1]
 
@@ -101,6 +117,11 @@ def write_lists(directory: Path, header: Sequence[str], ordered: Path, command: 
             cells = [neutralise(_cell(record.get(name))) for name in header]
             table("results.csv").writerow(cells)
             table(f"{record['outcome']}.csv").writerow(cells)
+            login = record.get("login")
+            if isinstance(login, dict) and login.get("flag") == "after_leaving":
+                facts = {**record, **login}
+                table(AFTER_LEAVING_FILE, AFTER_LEAVING_COLUMNS).writerow(
+                    [neutralise(_cell(facts.get(name))) for name in AFTER_LEAVING_COLUMNS])
             jsonl.write(line if verdict is None else json.dumps(record, ensure_ascii=False)
                         + "\n")
         jsonl.flush()

@@ -2,7 +2,8 @@
 
     prepare:  key's own user, user list -> [Action] (plan.py) -> guards (guards.py)
               -> who the batch deletes (deletions.py); a run from a plan is checked
-              against what SOURCE means now (planmatch.py)
+              against what SOURCE means now (planmatch.py); the batch users' last
+              logins (activity.py), which each row's result carries into the journal
     decide:   cap, confirmation on a terminal          (refusals: exit 2, nothing sent)
     execute:  Revoker (run) or Previewer (plan) per row -> Result, journaled as it
               settles, written in input order (report.py)
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 import anyio
 import anyio.to_thread
 
+from .activity import Activity, read_activity
 from .api import Api, DirectoryError, RequestNotSent, make_client
 from .confirm import question
 from .deletions import Decider, Deletions, Tracker
@@ -31,6 +33,7 @@ from .execute import execute
 from .guards import Tally, check_cap, guard
 from .job import Job, Seams
 from .journal import Previous, row_key
+from .leaving import DEFAULT_ACTIVE_DAYS, window_start
 from .logs import Log
 from .models import Action, Outcome, Result
 from .plan import FirstSeen, plan
@@ -60,6 +63,7 @@ class Prepared:
     users: int = 0
     deletions: Deletions = field(default_factory=Deletions)
     people: Mapping[int, Person] = field(default_factory=dict)  # names of the batch's users
+    activity: Activity | None = None  # the batch users' last logins (None: not read)
 
 
 @dataclass
@@ -156,6 +160,8 @@ class Session:
             def settled(result: Result) -> Result:
                 if job.command == "run":
                     result = replace(result, user_deleted=tracker.settle(result))
+                if prepared.activity is not None:
+                    result = prepared.activity.attach(result)
                 report.add(result)
                 self.log.row(result)
                 advance(result)
@@ -214,9 +220,17 @@ class Session:
         carried: list[Result] = []
         known = directory.people if directory is not None else {}
         people: dict[int, Person] = {}
+        clock = datetime.now(UTC)
+        active_days = self.job.active_days if self.job.active_days is not None \
+            else DEFAULT_ACTIVE_DAYS
+        users: set[int] = set()  # whose logins to look up
+        oldest = clock  # the oldest login that can flag a row
         for action in self._actions(first, seen):
             tally.add(action)
             decider.add(action)
+            if action.user_id is not None:
+                users.add(action.user_id)
+                oldest = min(oldest, window_start(action.row, clock, active_days))
             if action.user_id is not None and action.user_id in known:
                 people[action.user_id] = known[action.user_id]
             if self.previous is not None:
@@ -232,8 +246,18 @@ class Session:
         for result in carried:
             tracker.carried(result)
         tracker_box.append(tracker)
+        activity = None
+        if users and not api.abort_reason:
+            activity = await read_activity(api, users, clock, active_days, oldest)
+            if activity.unknown:
+                self.log.warn(f"login activity unknown: {activity.unknown}; leavers who still "
+                              "sign in cannot be flagged")
+            elif activity.capped and activity.since is not None:
+                since = activity.since.strftime("%Y-%m-%d %H:%M")
+                self.log.warn(f"the login log was read back only to {since} UTC: rows whose "
+                              "leave_date is older say unknown")
         return Prepared(key_user, directory, directory_error, api.abort_reason, tally.sending,
-                        len(tally.accounts), len(tally.users), deletions, people)
+                        len(tally.accounts), len(tally.users), deletions, people, activity)
 
     def _deletions(self, decider: Decider, directory: Directory | None) -> Deletions:
         """Decided once per batch: a resume reuses the run's answer, a run from a plan the
@@ -271,7 +295,8 @@ class Session:
             deletions=prepared.deletions, people=prepared.people,
             list_unreadable=bool(prepared.directory_error),
             actions=self._actions(prepared, FirstSeen()),
-            delete_tokens=self.guarding.delete_tokens)
+            delete_tokens=self.guarding.delete_tokens, activity=prepared.activity,
+            all_rows=self._actions(prepared, FirstSeen()))
         with anyio.CancelScope() as self.prompt:
             confirmed = await anyio.to_thread.run_sync(self.seams.confirm, text,
                                                        abandon_on_cancel=True)

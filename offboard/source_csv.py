@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 from .errors import SourceError
+from .leaving import LEAVE_DATE, check_leave_date
 from .models import REPORT_COLUMNS, Row
 
 ACCOUNT_NAMES = ("account", "client_id", "clientid", "account_id")
@@ -48,11 +50,17 @@ class CsvRows:
                     raise SourceError(f"{origin}: no header line (expected columns account,user)")
                 account_at, user_at, carried = _map_header(header, origin)
                 self.columns = tuple(name for _, name in carried)
+                # A bad leave_date refuses the whole file (exit 2), as bad CSV does.
+                dated = any(name.strip().lower() == LEAVE_DATE for name in self.columns)
+                now = datetime.now(UTC)
                 line = reader.line_num
                 for record in reader:
                     number, line = line + 1, reader.line_num
                     if any(cell.strip() for cell in record):
-                        yield _csv_row(number, record, len(header), account_at, user_at, carried)
+                        row = _csv_row(number, record, len(header), account_at, user_at, carried)
+                        if dated:
+                            check_leave_date(row, origin, now)
+                        yield row
             except csv.Error as exc:
                 raise SourceError(
                     f"{origin}: line {reader.line_num}: not valid CSV: {exc}") from None

@@ -18,6 +18,7 @@ import yaml
 
 from .batch import Batch, check_readable, sha256_of
 from .errors import SourceError
+from .leaving import check_leave_date
 from .models import Row
 from .source_csv import ACCOUNT_NAMES, USER_NAMES, CsvRows
 
@@ -124,7 +125,9 @@ def yaml_rows(items: list[Any], origin: str) -> tuple[list[Row], list[str]]:
                 columns[name] = None
             else:
                 problem = f"key {name!r} holds {_kind(value)}, not a plain value"
-        rows.append(Row(number, account, user, extra, problem))
+        row = Row(number, account, user, extra, problem)
+        check_leave_date(row, origin)  # a bad leave_date refuses the file (exit 2)
+        rows.append(row)
     return rows, list(columns)
 
 

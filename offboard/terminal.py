@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -58,9 +58,10 @@ class _RateColumn(ProgressColumn):
 
 
 def print_summary(totals: Totals, directory: Path, exit_code: int,
-                  aborted: str, stream: TextIO = sys.stdout) -> None:
-    """The outcome table, the rows that need a person, the report's place, and why the
-    run stopped (if it did)."""
+                  aborted: str, logins: Sequence[str] = (), stream: TextIO = sys.stdout
+                  ) -> None:
+    """The outcome table, the rows that need a person, the leavers still signing in, the
+    report's place, and why the run stopped (if it did)."""
     counts = totals.counts
     console = Console(file=stream, highlight=False, soft_wrap=True)
     table = Table(box=box.SIMPLE if stream.isatty() else box.ASCII, show_footer=True)
@@ -79,6 +80,8 @@ def print_summary(totals: Totals, directory: Path, exit_code: int,
         totals.needing_a_person)
     if more > 0:
         console.print(f"  ... and {more} more rows that need a person: see {directory}")
+    for line in logins:
+        console.print(line, markup=False)
     if aborted:
         console.print(f"Run aborted: {aborted}. Rows not sent are marked not_attempted.")
     console.print(f"Report: {directory}/results.csv  (exit code {exit_code})")

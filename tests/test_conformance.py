@@ -20,6 +20,7 @@ import os
 import random
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -29,6 +30,7 @@ import httpx
 import pytest
 import yaml
 
+from offboard.activity import read_activity
 from offboard.api import Api, make_client
 from offboard.sandbox import Sandbox, demo_world
 from offboard.settings import Secret
@@ -55,6 +57,7 @@ USED = {
     ("delete", "/iam/clients/{clientId}/client-users/{userId}"),
     ("get", "/iam/v2/clients/{clientId}/tokens"),
     ("delete", "/iam/v2/clients/{clientId}/tokens/{tokenId}"),
+    ("get", "/iam/activity_log/logins"),
 }
 
 
@@ -191,6 +194,7 @@ def test_requests_of_run_and_resume_follow_the_spec(spec, cli, sandbox):
     assert again.returncode == 1, again.stderr
     seen = validate_log(spec, sb)
     assert seen == {("get", "/iam/clients/me"), ("get", "/iam/users"),
+                    ("get", "/iam/activity_log/logins"),
                     ("delete", "/iam/clients/{clientId}/client-users/{userId}"),
                     ("get", "/iam/v2/clients/{clientId}/tokens")}
     pages = [r.query for r in sb.requests() if r.path == "/iam/users"]
@@ -243,6 +247,9 @@ def test_every_api_call_sends_a_spec_request_with_the_key_header(spec):
                 assert (await api.delete_token(1000, 501)).status == 204
                 assert (await api.revoke(1000, 13)).status == 200
                 assert (await api.revoke(1000, 13)).status == 404
+                now = datetime.now(UTC)
+                read = await read_activity(api, {13}, now, 7, now - timedelta(days=7))
+                assert not read.unknown
 
         anyio.run(calls)
     seen = set()
