@@ -18,6 +18,7 @@ from .errors import OffboardError
 from .guards import DEFAULT_MAX_REVOCATIONS
 from .invocation import run
 from .job import Job
+from .leaving import MAX_ACTIVE_DAYS
 from .restore_plan import DEFAULT_MAX_RESTORES
 
 # How a failure that ends the process is printed: set once the options are parsed.
@@ -68,7 +69,7 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-consecutive-failures", type=int, metavar="N",
                      help="Abort (exit 3, resumable) after N rows in a row failed on 5xx or "
                           "network errors.  [default: 10]"),
-        click.option("--active-days", type=click.IntRange(0, 3650), metavar="N",
+        click.option("--active-days", type=click.IntRange(0, MAX_ACTIVE_DAYS), metavar="N",
                      help="Warn about leavers without a leave_date who signed in within the "
                           "last N days (0: never).  [default: 7]"),
         click.option("--log-format", type=click.Choice(["text", "json"]), default="text",

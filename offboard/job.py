@@ -35,7 +35,7 @@ class Job:
     yes: bool = False
     protect: tuple[str, ...] = ()
     max_revocations: int | None = None
-    active_days: int | None = None  # None: leaving.DEFAULT_ACTIVE_DAYS
+    active_days: int | None = None  # None: the job file's, else leaving.DEFAULT_ACTIVE_DAYS
     delete_tokens: bool = False
     no_verify: bool = False
     resume: str | None = None

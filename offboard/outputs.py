@@ -18,7 +18,6 @@ from typing import Any
 
 from . import summary as summaries
 from .job import Job, JobReport
-from .leaving import DEFAULT_ACTIVE_DAYS
 from .logs import Log
 from .models import Outcome
 from .options import command_line, given
@@ -59,7 +58,7 @@ def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings:
         resumed=ended.carried)
     summary |= _verification(job, read, written)
     summary |= _key_user(ended)
-    active_days = job.active_days if job.active_days is not None else DEFAULT_ACTIVE_DAYS
+    active_days = guarding.active_days
     summary["logins"] = {**written.login_counts, "active_days": active_days}
     write_private(directory / "summary.json",
                   json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
@@ -197,7 +196,7 @@ def _options(job: Job, settings: Settings, guarding: Guarding) -> dict[str, Any]
                                              "base_url")},
         "sandbox": job.sandbox,
         "max_revocations": guarding.max_revocations,
-        "active_days": job.active_days if job.active_days is not None else DEFAULT_ACTIVE_DAYS,
+        "active_days": guarding.active_days,
         "delete_tokens": guarding.delete_tokens,
         "protect": [*sorted(map(str, guarding.protection.ids)),
                     *sorted(guarding.protection.emails)],

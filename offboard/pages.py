@@ -105,6 +105,9 @@ def _context(data: PageData) -> dict[str, Any]:
         "verdict": _verdict(summary, command, needing_rows, "resume" in data.commands, after),
         "after_leaving": list(data.logins.get("after_leaving", ())), "after_n": after,
         "active": list(data.logins.get("active", ())),
+        "last_logins": list(data.logins.get("all", ())),
+        "logins_n": sum(int(logins.get(flag) or 0)
+                        for flag in ("after_leaving", "active", "quiet", "unknown")),
         "active_n": int(logins.get("active") or 0), "active_days": logins.get("active_days"),
         "unknown_n": int(logins.get("unknown") or 0),
         "unknown_why": str((unknown[0].get("login") or {}).get("note", "")) if unknown else "",

@@ -5,8 +5,9 @@ One pass over ordered.jsonl (report.py) applies the read-back's verdicts
 summary, the pages and the exit code show (Totals, the per-account breakdown,
 the deleted users, the rows that need a person): nothing is counted anywhere
 else. Lists earlier runs into the same directory left (a resume) are removed.
-The rows whose record says their user signed in after the row's leave_date
-(the record's `login`, activity.py) also go to logins_after_leaving.csv.
+Every row whose record carries its user's login fact (the record's `login`,
+activity.py) goes to last_logins.csv; those whose user signed in after the
+row's leave_date also go to logins_after_leaving.csv.
 
 The CSVs are UTF-8 with a byte-order mark, so Excel opens names with accents
 correctly (without it, Excel reads UTF-8 as the local code page); results.jsonl
@@ -35,6 +36,9 @@ ACCOUNTS_SHOWN = 1000  # accounts counted one by one; the rest are counted toget
 AFTER_LEAVING_FILE = "logins_after_leaving.csv"  # written when any such login was found
 AFTER_LEAVING_COLUMNS = ("row", "account", "user", "user_id", "email", "leave_date",
                          "login_at", "ip_address", "user_agent")
+LOGINS_FILE = "last_logins.csv"  # written when the login log was read
+LOGINS_COLUMNS = ("row", "account", "user", "user_id", "email", "name", "flag", "leave_date",
+                  "login_at", "ip_address", "user_agent", "note")
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -50,10 +54,11 @@ class Written:
     needing: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     more: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
-    # the records by login flag (at most SHOWN_PER_OUTCOME each), and how many of each
+    # the records by login flag, and under "all" every record with a login fact (at most
+    # SHOWN_PER_OUTCOME each), and how many of each flag
     logins: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     login_counts: dict[str, int] = field(
-        default_factory=lambda: {"after_leaving": 0, "active": 0, "unknown": 0})
+        default_factory=lambda: {"after_leaving": 0, "active": 0, "quiet": 0, "unknown": 0})
 
     def add(self, record: Mapping[str, Any]) -> None:
         self.totals.add(record)
@@ -61,9 +66,10 @@ class Written:
         flag = login.get("flag") if isinstance(login, dict) else None
         if flag in self.login_counts:
             self.login_counts[flag] += 1
-            shown = self.logins.setdefault(flag, [])
-            if len(shown) < SHOWN_PER_OUTCOME:
-                shown.append(record)
+            for key in (flag, "all"):
+                shown = self.logins.setdefault(key, [])
+                if len(shown) < SHOWN_PER_OUTCOME:
+                    shown.append(record)
         outcome = str(record["outcome"])
         name = str(record.get("account"))
         if name not in self.accounts and len(self.accounts) >= ACCOUNTS_SHOWN:
@@ -118,10 +124,14 @@ def write_lists(directory: Path, header: Sequence[str], ordered: Path, command: 
             table("results.csv").writerow(cells)
             table(f"{record['outcome']}.csv").writerow(cells)
             login = record.get("login")
-            if isinstance(login, dict) and login.get("flag") == "after_leaving":
+            if isinstance(login, dict):
                 facts = {**record, **login}
-                table(AFTER_LEAVING_FILE, AFTER_LEAVING_COLUMNS).writerow(
-                    [neutralise(_cell(facts.get(name))) for name in AFTER_LEAVING_COLUMNS])
+                lists: list[tuple[str, Sequence[str]]] = [(LOGINS_FILE, LOGINS_COLUMNS)]
+                if login.get("flag") == "after_leaving":
+                    lists.append((AFTER_LEAVING_FILE, AFTER_LEAVING_COLUMNS))
+                for name, columns in lists:
+                    table(name, columns).writerow(
+                        [neutralise(_cell(facts.get(column))) for column in columns])
             jsonl.write(line if verdict is None else json.dumps(record, ensure_ascii=False)
                         + "\n")
         jsonl.flush()

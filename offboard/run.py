@@ -56,7 +56,7 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
         job = restore(job, previous.options, job.resume)
     numbers = merge(batch.settings, job.numbers, batch.source)
     guarding = merge_guards(batch.settings, job.protect, job.max_revocations, job.delete_tokens,
-                            batch.source)
+                            batch.source, job.active_days)
     started = datetime.now(UTC)
     directory = Path(job.resume) if job.resume else Report.check_dir(
         *_report_dir(job, batch, started))

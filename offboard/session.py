@@ -33,7 +33,7 @@ from .execute import execute
 from .guards import Tally, check_cap, guard
 from .job import Job, Seams
 from .journal import Previous, row_key
-from .leaving import DEFAULT_ACTIVE_DAYS, window_start
+from .leaving import window_start
 from .logs import Log
 from .models import Action, Outcome, Result
 from .plan import FirstSeen, plan
@@ -221,8 +221,7 @@ class Session:
         known = directory.people if directory is not None else {}
         people: dict[int, Person] = {}
         clock = datetime.now(UTC)
-        active_days = self.job.active_days if self.job.active_days is not None \
-            else DEFAULT_ACTIVE_DAYS
+        active_days = self.guarding.active_days
         users: set[int] = set()  # whose logins to look up
         oldest = clock  # the oldest login that can flag a row
         for action in self._actions(first, seen):

@@ -17,6 +17,7 @@ import httpx
 
 from .errors import SettingsError
 from .guards import DEFAULT_MAX_REVOCATIONS, Protection
+from .leaving import DEFAULT_ACTIVE_DAYS, MAX_ACTIVE_DAYS
 
 DEFAULT_BASE_URL = "https://api.gcore.com"
 
@@ -165,10 +166,11 @@ class Guarding:
     protection: Protection
     max_revocations: int
     delete_tokens: bool
+    active_days: int = DEFAULT_ACTIVE_DAYS  # warn of logins this recent without a leave_date
 
 
 def merge_guards(job: Mapping[str, Any], protect: tuple[str, ...], max_revocations: int | None,
-                 delete_tokens: bool, origin: str) -> Guarding:
+                 delete_tokens: bool, origin: str, active_days: int | None = None) -> Guarding:
     """Protected users add up (job and command line); the command line wins for the rest."""
     listed = job.get("protect", [])
     if not isinstance(listed, list):
@@ -185,4 +187,10 @@ def merge_guards(job: Mapping[str, Any], protect: tuple[str, ...], max_revocatio
     from_job = job.get("delete_tokens", False)
     if not isinstance(from_job, bool):
         raise SettingsError(f"{origin}: delete_tokens: must be true or false")
-    return Guarding(protection, cap, delete_tokens or from_job)
+    if active_days is None:
+        active_days = job.get("active_days", DEFAULT_ACTIVE_DAYS)
+        if isinstance(active_days, bool) or not isinstance(active_days, int) or not (
+                0 <= active_days <= MAX_ACTIVE_DAYS):
+            raise SettingsError(f"{origin}: active_days: must be a whole number of days, "
+                                f"0 to {MAX_ACTIVE_DAYS}")
+    return Guarding(protection, cap, delete_tokens or from_job, active_days)

@@ -25,7 +25,8 @@ from .source_csv import ACCOUNT_NAMES, USER_NAMES, CsvRows
 # Job-file keys offboard understands; anything else is refused, so that a
 # misspelt setting (or one from a newer version) is never silently ignored.
 SETTING_KEYS = ("name", "rate", "concurrency", "max_attempts", "timeout", "report_dir",
-                "protect", "max_revocations", "delete_tokens", "max_consecutive_failures")
+                "protect", "max_revocations", "delete_tokens", "max_consecutive_failures",
+                "active_days")
 JOB_KEYS = frozenset({"users", "input", "sandbox", *SETTING_KEYS})
 
 

@@ -143,3 +143,89 @@ def test_a_bad_leave_date_refuses_the_batch_before_any_request(cli, sandbox, nam
                                                     .strip()]
         assert where in done.stderr
     assert sb.requests() == []
+
+
+def test_every_leaver_s_last_login_is_listed_by_the_plan(cli, sandbox):
+    """plan shows each row's last successful login (time, IP, user agent), or that none was
+    seen: last_logins.csv (owner-only), the page's table and summary.txt all list every row."""
+    users = users_with_logins()
+    sb = sandbox(world(users=users))
+    cli.write("l.csv", BATCH + "10,102,T3,\n")
+    done = cli("plan", "l.csv", "--base-url", sb.url, "--report-dir", "p")
+    assert done.returncode == 1, done.stderr
+    out = cli.cwd / "p"
+    listed = read_csv(out / "last_logins.csv")
+    assert list(listed[0]) == ["row", "account", "user", "user_id", "email", "name", "flag",
+                               "leave_date", "login_at", "ip_address", "user_agent", "note"]
+    assert [(r["row"], r["user_id"], r["flag"], r["login_at"], r["ip_address"])
+            for r in listed] == [
+        ("2", "101", "after_leaving", "2026-11-30T09:00:00Z", "198.51.100.7"),
+        ("3", "101", "after_leaving", "2026-11-30T09:00:00Z", "198.51.100.7"),
+        ("4", "105", "quiet", "", ""),
+        ("5", "102", "active", users[2]["logins"][0]["at"], "203.0.113.9")]
+    assert listed[0]["user_agent"] == "Mozilla/5.0 (X11)"
+    assert stat.S_IMODE(os.stat(out / "last_logins.csv").st_mode) == 0o600
+    html = (out / "report.html").read_text()
+    assert "Last successful sign-in of each leaver (4 rows)" in html
+    assert html.count("203.0.113.9") == 2  # the warning's table and the full one
+    text = (out / "summary.txt").read_text()
+    assert "Last successful sign-in of each leaver (4)" in text
+    assert "no successful login in the log read" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert {k: summary["logins"][k] for k in ("after_leaving", "active", "quiet", "unknown")} \
+        == {"after_leaving": 2, "active": 1, "quiet": 1, "unknown": 0}
+
+
+@pytest.mark.parametrize("mode", [("-q",), ("--log-format", "json", "-q"), ()])
+@pytest.mark.parametrize("source", ["file", "folder", "resume", "plan"])
+def test_a_login_after_leaving_is_said_on_stderr_in_every_mode(cli, sandbox, source, mode):
+    """-q and JSON logs, against a file, a folder, a resume and a plan: the incident is never
+    silenced; plan exits 1, a run keeps its exit code (0 here: the access is gone)."""
+    from .test_seams_e2e import _invoke
+
+    sb = sandbox(world(users=users_with_logins()))
+    done = _invoke(cli, sb, source, mode, "account,user,leave_date\n10,101,2026-11-20\n")
+    assert done.returncode == (1 if source == "plan" else 0), done.stderr
+    if "json" in mode:
+        events = [json.loads(line) for line in done.stderr.splitlines()]
+        assert any("after their leave_date" in e.get("message", "") for e in events), events
+    else:
+        assert "after their leave_date" in done.stderr
+    if "-q" in mode:
+        assert done.stdout == ""
+
+
+def test_the_prompt_on_a_terminal_names_the_leaver_who_signed_in_after_leaving(cli, sandbox):
+    """run on a TTY: the confirmation names the incident (who, when, from where) before the
+    question; 'n' sends nothing."""
+    from .test_plan_and_guards_e2e import _run_on_a_terminal
+
+    sb = sandbox(world(users=users_with_logins()))
+    cli.write("l.csv", "account,user,leave_date\n10,101,2026-11-20\n10,102,\n")
+    code, screen = _run_on_a_terminal(cli, ["run", "l.csv", "--base-url", sb.url,
+                                            "--report-dir", "no"], "n")
+    assert code == 2, screen
+    before = screen.split("Proceed?")[0]
+    assert "POSSIBLE SECURITY INCIDENT: signed in after their leave_date: 1" in before
+    assert "2026-11-30T09:00:00Z from 198.51.100.7" in before
+    assert "Signed in within the last 7 days" in before and "203.0.113.9" in before
+    assert [r for r in sb.requests() if r.method == "DELETE"] == []
+
+
+def test_active_days_in_a_job_file_and_the_command_line_wins(cli, sandbox):
+    """A job file's active_days sets the window for cron; --active-days overrides it; a bad
+    value names the file and the key (exit 2, nothing sent)."""
+    sb = sandbox(world(users=users_with_logins()))
+    cli.write("job.yaml", "active_days: 0\nusers:\n  - {account: 10, user: 102}\n")
+    off = cli("plan", "job.yaml", "--base-url", sb.url, "--report-dir", "a")
+    assert off.returncode == 0 and "within the last" not in off.stderr, off.stderr
+    assert json.loads((cli.cwd / "a" / "summary.json").read_text())["logins"]["active_days"] == 0
+    on = cli("plan", "job.yaml", "--base-url", sb.url, "--report-dir", "b", "--active-days", "3")
+    assert on.returncode == 0 and "within the last 3 days" in on.stderr, on.stderr
+    cli.write("bad.yaml", "active_days: soon\nusers:\n  - {account: 10, user: 102}\n")
+    before = len(sb.requests())
+    bad = cli("plan", "bad.yaml", "--base-url", sb.url)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == ("offboard: bad.yaml: active_days: must be a whole number of "
+                                  "days, 0 to 3650")
+    assert len(sb.requests()) == before

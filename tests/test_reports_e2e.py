@@ -264,12 +264,13 @@ def test_lists_open_in_excel_with_the_exact_names(cli, sandbox):
     assert done.returncode == 1, done.stderr
     out = cli.cwd / "out"
     lists = sorted(out.glob("*.csv"))
-    assert [p.name for p in lists] == ["missing.csv", "results.csv", "revoked.csv",
-                                       "token_blocked.csv"]
+    assert [p.name for p in lists] == ["last_logins.csv", "missing.csv", "results.csv",
+                                       "revoked.csv", "token_blocked.csv"]
     for path in lists:
         raw = path.read_bytes()
         assert raw.startswith(BOM) and not raw[3:].startswith(BOM), path.name
-        assert raw.decode("utf-8-sig").startswith("row,account,user,user_id,outcome,")
+        head = "email,name,flag," if path.name == "last_logins.csv" else "outcome,"
+        assert raw.decode("utf-8-sig").startswith("row,account,user,user_id," + head)
     rows = results(out)
     assert [(r["outcome"], r["name"], r["email"], r["ticket"]) for r in rows] == [
         ("revoked", "Zoë Ångström", "ann@t.example", "Zoë-1"),
@@ -278,6 +279,8 @@ def test_lists_open_in_excel_with_the_exact_names(cli, sandbox):
     for name, path in (("Zoë Ångström", "revoked.csv"), ("Łukasz Żółć", "missing.csv"),
                        ("Øystein Ærø", "token_blocked.csv")):
         assert csv_rows(out / path)[1][9] == name
+    assert [r[5] for r in csv_rows(out / "last_logins.csv")[1:]] == [
+        "Zoë Ångström", "Łukasz Żółć", "Øystein Ærø"]
     raw = (out / "results.jsonl").read_bytes()
     assert not raw.startswith(BOM)
     records = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
@@ -401,7 +404,8 @@ def test_a_plan_writes_would_revoke_not_revoked(cli, sandbox):
     assert done.returncode == 0, done.stderr
     out = cli.cwd / "out"
     assert sorted(p.name for p in out.glob("*.csv")) == [
-        "missing.csv", "results.csv", "token_blocked.csv", "would_revoke.csv"]
+        "last_logins.csv", "missing.csv", "results.csv", "token_blocked.csv",
+        "would_revoke.csv"]
     header = csv_rows(out / "results.csv")[0]
     assert csv_rows(out / "token_blocked.csv") == [header]
     assert csv_rows(out / "missing.csv") == [header]

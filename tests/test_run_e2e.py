@@ -67,7 +67,7 @@ def test_every_outcome_from_a_csv(cli, sandbox):
     listed = sorted(p.name for p in (cli.cwd / "out").iterdir())
     # What people open; what only offboard reads back is in the hidden .offboard/ folder.
     assert listed == [".offboard", "duplicate.csv", "failed.csv", "forbidden.csv",
-                      "invalid.csv", "missing.csv", "report.html", "results.csv",
+                      "invalid.csv", "last_logins.csv", "missing.csv", "report.html", "results.csv",
                       "results.jsonl", "revoked.csv", "summary.json", "summary.txt",
                       "token_blocked.csv"]
     assert sorted(p.name for p in (cli.cwd / "out" / ".offboard").iterdir()) == [

@@ -181,14 +181,21 @@ def test_metrics_after_a_folder_run_with_a_refused_job_and_after_a_no_op_run(cli
 # A batch with every outcome, a user in two accounts of the batch (deleted when both go)
 # and a user deleted by one revoke; run with concurrency 1 so which row deletes a user is
 # the same in every run.
-RESUME_USERS = [{**USERS[0], "roles": {10: "Administrators", 20: "Administrators"}}, *USERS[1:],
-                {"id": 500, "email": "two@t.example", "roles": {10: "Users", 20: "Users"}},
+# Two users' login history: 500 signed in after its rows' leave_date (an incident on both
+# rows), 200 long ago; the report's login lists and counts must survive a resume too.
+RESUME_USERS = [{**USERS[0], "roles": {10: "Administrators", 20: "Administrators"}},
+                {**USERS[1], "logins": [{"at": "2026-11-10T08:00:00Z", "account": 10}]},
+                *USERS[2:],
+                {"id": 500, "email": "two@t.example", "roles": {10: "Users", 20: "Users"},
+                 "logins": [{"at": "2026-11-25T08:00:00Z", "account": 10, "ip": "192.0.2.5"}]},
                 {"id": 501, "email": "tok@t.example", "roles": {10: "Users"},
                  "tokens": [{"id": 950, "account": 10, "name": "ci"}]},
                 {"id": 502, "email": "far@t.example", "roles": {30: "Users"}}]
-RESUME_BATCH = ("account,user,ticket\n" + "".join(f"10,{200 + i},T{i}\n" for i in range(12))
-                + "10,500,A\n10,501,B\n30,502,C\n10,999,D\n20,500,E\n10,200,F\nx,1,G\n"
-                + "".join(f"10,{212 + i},U{i}\n" for i in range(12)))
+RESUME_BATCH = ("account,user,ticket,leave_date\n"
+                + "".join(f"10,{200 + i},T{i},\n" for i in range(12))
+                + "10,500,A,2026-11-20\n10,501,B,\n30,502,C,\n10,999,D,\n20,500,E,2026-11-20\n"
+                + "10,200,F,\nx,1,G,\n"
+                + "".join(f"10,{212 + i},U{i},\n" for i in range(12)))
 # Times, and what the read-back cost (a resume reads back only what was not yet verified).
 IGNORED = {"started_at", "finished_at", "run_id", "resumed", "duration_seconds",
            "verify_method", "verify_requests"}
@@ -277,6 +284,8 @@ def test_a_resumed_report_equals_an_uninterrupted_one(cli, sandbox, kill_at):
     assert got["summary"] == wanted["summary"]
     summary = json.loads((directory / "summary.json").read_text())
     assert summary["users_deleted"] == 25  # 24 single-account users, and 500 (both accounts)
+    assert [r["user_id"] for r in _read(directory / "logins_after_leaving.csv")] == ["500", "500"]
+    assert summary["logins"]["after_leaving"] == 2 and summary["logins"]["quiet"] >= 20
 
 
 def test_deletion_counts_agree_across_prompt_plan_and_run(cli, sandbox):
