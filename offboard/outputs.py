@@ -177,7 +177,9 @@ def _problem(job: Job, counts: dict[str, int], exit_code: int, aborted: str,
     if exit_code == 1 and open_:
         listed = ", ".join(f"{n} {o}" for o, n in open_.items())
         left = "; their leavers may still have access" if job.command == "run" else ""
-        return f"{job.source}: {sum(open_.values())} rows need a person ({listed}){left}; {report}"
+        n = sum(open_.values())
+        rows = "1 row needs" if n == 1 else f"{n} rows need"
+        return f"{job.source}: {rows} a person ({listed}){left}; {report}"
     return ""
 
 

@@ -141,3 +141,14 @@ def test_a_run_whose_key_user_is_unknown_sends_no_delete(cli, sandbox, current_u
     assert text.returncode == 3 and "DELETE" not in {r.method for r in sb.requests()}
     # Today the text summary goes to stdout; issue 10 point 4 moves failure lines to stderr.
     assert cause in text.stdout + text.stderr
+
+
+def test_the_stderr_line_counts_rows_in_good_english(cli, sandbox) -> None:
+    """'1 row needs a person', '2 rows need a person': the line cron mails is read by people."""
+    sb = sandbox()
+    cli.write("one.csv", "account,user\n30,104\n")
+    one = cli("run", "one.csv", "--base-url", sb.url, "-q", "--report-dir", "a")
+    assert one.returncode == 1 and "one.csv: 1 row needs a person (1 forbidden)" in one.stderr
+    cli.write("two.csv", "account,user\n30,104\nx,1\n")
+    two = cli("run", "two.csv", "--base-url", sb.url, "-q", "--report-dir", "b")
+    assert two.returncode == 1 and "two.csv: 2 rows need a person (" in two.stderr
