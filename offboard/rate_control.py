@@ -250,6 +250,11 @@ class AdaptiveController:
             # The check after startup found far more room than startup's 429 showed: a
             # bucket, whose first 429 showed its burst; this count is the one to keep.
             self._least_count = math.inf
+        if count < 1 and self._least_count < math.inf:
+            # None of ours held in the second before it: the limit is below one a second, or
+            # the 429 is not about our rate (another client's share, a proxy). Either way no
+            # count was measured: halve, as often as it repeats, rather than jump to the floor.
+            count = self._least_count / 2
         self._least_count = min(self._least_count, max(count, MIN_RATE))
         repeated, self._last_refusal = now - self._last_refusal < REPEAT, now
         pause = wait

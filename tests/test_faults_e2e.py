@@ -30,7 +30,6 @@ from typing import Any
 
 import anyio
 import httpx
-import pytest
 
 from offboard.api import Api, make_client
 from offboard.rate_control import MIN_RATE
@@ -153,7 +152,6 @@ def test_random_5xx_on_30_percent_of_requests(cli, sandbox):
     assert "950" in rows[20]["message"]  # the token list was read despite the faults
 
 
-@pytest.mark.timeout(120)
 def test_429_storm_with_retry_after(cli, sandbox):
     """A server limit far below --rate answers a storm of 429s with Retry-After, plus scripted
     429s (Retry-After seconds, retry-after-ms, none): every row still settles, revoked once.
@@ -180,15 +178,14 @@ def test_429_storm_with_retry_after(cli, sandbox):
     assert [r["outcome"] for r in rows] == ["revoked"] * 5 + [
         "token_blocked", "invalid", "duplicate"]
     # No stall: no gap between requests is longer than the slowest pacing (1 / MIN_RATE) and
-    # the longest hint here. Not a wall-clock bound on the whole run: three scripted 429s in a
-    # row, with none of ours in the second before the last, look like a limit near zero to
-    # the controller, and how soon they fall depends on the requests before them (the login
-    # log read moved them); it then paces at MIN_RATE, a known cost (see BENCHMARKS.md).
+    # the longest hint here, and the whole run stays short. Three scripted 429s in a row, the
+    # last with none of ours in the second before it, once pinned the controller at MIN_RATE
+    # (47 s here); such a 429 now halves the limit instead (rate_control._refused).
     times = [r.time for r in sb.requests()]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) <= 1 / MIN_RATE + 1.0, [(round(r.time, 2), r.method, r.path, r.status)
                                              for r in sb.requests()]
-    assert took < 90
+    assert took < 30
 
 
 def test_answers_slower_than_the_client_timeout(cli, sandbox):

@@ -10,6 +10,7 @@ import pytest
 
 from offboard.limiter import RateLimiter
 from offboard.rate_control import (
+    MIN_RATE,
     NO_HINT_PAUSE,
     RETRY_AFTER_MAX,
     STARTUP_RATE,
@@ -198,6 +199,38 @@ def test_a_window_429_cuts_once_per_episode_and_pauses_everyone():
     again = ctl.on_answer(sent_at + 0.02, 429, 2.0, sent_at=sent_at - 0.001)  # same burst
     assert again is not None and again.pause == 0.0
     assert ctl.rate(ctl.resume_at) == cut and ctl.resume_at == pytest.approx(sent_at + 2.01)
+
+
+def test_a_429_with_none_of_ours_in_its_second_halves_the_limit_not_floors_it():
+    """After a window's count is known, a 429 to a request with nothing of ours accepted in
+    the second before it measures no count (the limit is below one a second, or the 429 is
+    about something else): the limit halves, each time it happens, instead of falling to
+    MIN_RATE at once (which paced a whole run at one request every 5 s)."""
+    ctl = AdaptiveController(100)
+    now = 0.0
+    for _ in range(20):
+        now = ctl.next_start(now)
+        ctl.sent(now)
+        ctl.on_answer(now + 0.01, 200, sent_at=now)
+    sent_at = ctl.next_start(now)
+    ctl.sent(sent_at)
+    ctl.on_answer(sent_at + 0.01, 429, 0.1, sent_at=sent_at)  # ends startup: a count
+    climbed = 1.0  # rate_control.CLIMB: the cruise is reached, no probe yet
+    found = ctl.rate(ctl.resume_at + climbed)
+    assert found > 4
+    # As in test_faults_e2e's 429 storm: the next request refused too, then each 429 a second
+    # after the last, with nothing of ours accepted in between.
+    sent_at += 0.3
+    ctl.sent(sent_at)
+    ctl.on_answer(sent_at + 0.01, 429, 0.3, sent_at=sent_at)
+    cruise = found = ctl.rate(ctl.resume_at + climbed)
+    for halving in (1, 2):
+        sent_at = max(sent_at + 1.0, ctl.resume_at)
+        ctl.sent(sent_at)
+        ctl.on_answer(sent_at + 0.01, 429, None, sent_at=sent_at)
+        cruise = ctl.rate(ctl.resume_at + climbed)
+        assert cruise == pytest.approx(found / 2 ** halving, rel=0.05)
+    assert cruise > MIN_RATE
 
 
 def test_adaptive_controller_not_adaptive_keeps_the_rate():
