@@ -23,14 +23,15 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_
 from tenacity.stop import stop_base
 
 from .clock import AnyioClock, Clock
+from .connections import Connections
 from .directory import Directory
 from .limiter import RateLimiter
 from .models import Exchange, Token
 from .retry import RETRY_AFTER_CAP, RetryBudget, backoff, shown_wait
 from .settings import Settings, redact
-from .wire import Attempt, ClientPool, make_client, send
+from .wire import Attempt, make_client, send
 
-__all__ = ["USERS_PAGE", "Api", "Attempt", "ClientPool", "DirectoryError", "OnRetry",
+__all__ = ["USERS_PAGE", "Api", "Attempt", "Connections", "DirectoryError", "OnRetry",
            "RequestNotSent", "make_client"]
 
 USERS_PAGE = 100
@@ -63,7 +64,7 @@ OnRetry = Callable[[str, str, int, str, float], None]
 
 
 class Api:
-    def __init__(self, settings: Settings, client: ClientPool,
+    def __init__(self, settings: Settings, client: Connections,
                  clock: Clock | None = None, rng: random.Random | None = None,
                  on_retry: OnRetry | None = None) -> None:
         self.settings = settings
@@ -251,17 +252,19 @@ class Api:
                          f"{RETRY_AFTER_CAP:g} s)")
             return True
 
-        retrying = AsyncRetrying(
-            sleep=lambda seconds: self._wait(lambda: self._clock.sleep(seconds)),
-            # Evaluated in order, and only as far as needed: the budget is spent last.
-            stop=stop_after_attempt(self.settings.max_attempts)
-            | _Stop(asked_to_wait_too_long) | _Stop(out_of_budget),
-            wait=lambda state: self._wait_for(_last(state), state.attempt_number),
-            retry=retry_if_result(lambda a: a.retryable),
-            retry_error_callback=_last,
-            before_sleep=lambda state: self._retrying(method, path, state),
-        )
-        last: Attempt = await retrying(attempt)
+        last: Attempt = await attempt()
+        if last.retryable:
+            # Most requests end at their first attempt; tenacity's machinery (and its
+            # per-call inspection of callables) is set up only for those that need it.
+            # It then sees the first attempt as its own attempt 1, so its stops, waits and
+            # numbering are exactly those of a loop it ran from the start.
+            first = [last]
+
+            async def again() -> Attempt:
+                return first.pop() if first else await attempt()
+
+            last = await self._retrying_loop(method, path, asked_to_wait_too_long,
+                                             out_of_budget)(again)
         if last.status is not None and last.status < 500 and last.status != 429:
             self.budget.succeeded(sum(spent))
         return Exchange(
@@ -274,6 +277,20 @@ class Api:
             retry_after=last.retry_after,
             note="".join(notes),
             body=last.body,
+        )
+
+    def _retrying_loop(self, method: str, path: str,
+                       asked_to_wait_too_long: Callable[[RetryCallState], bool],
+                       out_of_budget: Callable[[RetryCallState], bool]) -> AsyncRetrying:
+        return AsyncRetrying(
+            sleep=lambda seconds: self._wait(lambda: self._clock.sleep(seconds)),
+            # Evaluated in order, and only as far as needed: the budget is spent last.
+            stop=stop_after_attempt(self.settings.max_attempts)
+            | _Stop(asked_to_wait_too_long) | _Stop(out_of_budget),
+            wait=lambda state: self._wait_for(_last(state), state.attempt_number),
+            retry=retry_if_result(lambda a: a.retryable),
+            retry_error_callback=_last,
+            before_sleep=lambda state: self._retrying(method, path, state),
         )
 
     def _count_refusal(self) -> None:

@@ -133,7 +133,7 @@ class Report:
         """run.json: what a resume needs to know about the run (journal.py)."""
         self._meta = meta
         write_private(internal(self.directory) / META,
-                      json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+                      json.dumps(meta, ensure_ascii=False) + "\n")  # C encoder: no indent
 
     def record_batch(self, deletions: Deletions, people: Mapping[int, Person]) -> None:
         """Add to run.json, before the first DELETE, who the batch deletes and its users as

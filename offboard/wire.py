@@ -1,4 +1,4 @@
-"""The wire: a run's HTTP clients, and one attempt over them read into an `Attempt`.
+"""The wire: one attempt over a run's connections (connections.py) read into an `Attempt`.
 
 `send` never raises for HTTP or network trouble: a refused connection, a lost
 answer or any status becomes an `Attempt`, and api.py decides what to do with
@@ -7,18 +7,19 @@ it (retry, give up, abort the run). Nothing here limits, retries or counts.
 
 from __future__ import annotations
 
-import ssl
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import certifi
-import httpx
 
-from . import __version__
+from .connections import Connections, Lost, Unanswered
 from .retry import RETRY_STATUSES, read_retry_after
-from .settings import Settings, is_loopback, redact
+from .settings import Settings, redact
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,101 +46,47 @@ class Attempt:
         return self.reached and (self.status is None or self.status >= 500)
 
 
-class ClientPool:
-    """`concurrency` HTTP clients of one connection each, lent out a request at a time.
-
-    Why not one client with `concurrency` connections: on every request httpx
-    checks each pooled connection for expiry (a poll() and more per
-    connection), which at 32 connections cost about 5 ms of CPU per request
-    here; one connection per client costs about 1.1 ms. The clients share one
-    TLS context, since loading the CA bundle takes ~35 ms each.
-    """
-
-    def __init__(self, settings: Settings,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        host = httpx.URL(settings.base_url).host
-        tls = ssl.create_default_context(cafile=certifi.where())
-        self._clients = [httpx.AsyncClient(
-            base_url=settings.base_url,
-            headers={
-                "Authorization": f"APIKey {settings.api_key.reveal()}",
-                "User-Agent": f"offboard/{__version__}",
-                "Accept": "application/json",
-            },
-            timeout=httpx.Timeout(settings.timeout),
-            follow_redirects=False,  # the key must never travel to another host
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-            verify=tls,
-            # Proxy variables are for reaching the real API; a loopback sandbox
-            # must be reached directly.
-            trust_env=not is_loopback(host),
-            transport=transport,
-        ) for _ in range(settings.concurrency)]
-        self._idle = list(self._clients)
-        self._available = anyio.Semaphore(len(self._clients))
-
-    async def request(self, method: str, path: str, params: Mapping[str, Any] | None = None,
-                      body: Any = None) -> httpx.Response:
-        async with self._available:
-            client = self._idle.pop()  # never empty: the semaphore counts idle clients
-            try:
-                return await client.request(method, path, params=params, json=body)
-            finally:
-                self._idle.append(client)
-
-    async def __aenter__(self) -> ClientPool:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        for client in self._clients:
-            await client.aclose()
-
-
 def make_client(settings: Settings, transport: httpx.AsyncBaseTransport | None = None
-                ) -> ClientPool:
-    """The HTTP clients of a run: key in a header, no redirects."""
-    return ClientPool(settings, transport)
+                ) -> Connections:
+    """The HTTP connections of a run: key in a header, no redirects."""
+    return Connections(settings, transport)
 
 
-async def send(client: ClientPool, settings: Settings, method: str, path: str,
+async def send(client: Connections, settings: Settings, method: str, path: str,
                params: Mapping[str, Any] | None, body: Any = None) -> Attempt:
     """One attempt, its answer (or its failure) read into an Attempt, the key redacted."""
     timeout = settings.timeout
     try:
-        # httpx's timeout is per read; this bounds the whole exchange.
+        # The connection's timeouts are per operation; this bounds the whole exchange.
         with anyio.fail_after(timeout):
-            response = await client.request(method, path, params=params, body=body)
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        return Attempt(None, reached=False, error=_describe(exc, settings))
-    except (httpx.TransportError, TimeoutError) as exc:
-        # Sent, but no complete answer: the API may have acted on it.
-        timed_out = isinstance(exc, TimeoutError | httpx.TimeoutException)
-        return Attempt(None, reached=True, error=_describe(exc, settings), timed_out=timed_out)
-    body = _json_or_text(response)
-    hint = read_retry_after(response.headers)
+            reply = await client.request(method, path, params=params, body=body)
+    except Unanswered as exc:
+        # Lost: sent, but no complete answer, so the API may have acted on it.
+        error = (f"no answer within {timeout:g} s ({str(exc).split(':')[0]})" if exc.timed_out
+                 else redact(str(exc), settings.api_key))
+        return Attempt(None, reached=isinstance(exc, Lost), error=error,
+                       timed_out=exc.timed_out)
+    except TimeoutError:
+        return Attempt(None, reached=True, error=f"no answer within {timeout:g} s "
+                       "(TimeoutError)", timed_out=True)
+    body = _json_or_text(reply.content)
+    hint = read_retry_after(reply.headers)
     return Attempt(
-        status=response.status_code,
+        status=reply.status,
         reached=True,
         message=redact(_message_of(body), settings.api_key),
-        request_id=_request_id(response, body),
+        request_id=_request_id(reply.headers, body),
         retry_after=hint.seconds,
         body=body,
         ignored_hint=hint.ignored,
     )
 
 
-def _describe(exc: Exception, settings: Settings) -> str:
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
-        return f"no answer within {settings.timeout:g} s ({type(exc).__name__})"
-    detail = str(exc) or type(exc).__name__
-    return redact(f"{type(exc).__name__}: {detail}", settings.api_key)
-
-
-def _json_or_text(response: httpx.Response) -> Any:
+def _json_or_text(content: bytes) -> Any:
     try:
-        return response.json()
-    except ValueError:
-        return response.text[:500]
+        return json.loads(content)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return content[:2000].decode("utf-8", "replace")[:500]
 
 
 def _message_of(body: Any) -> str:
@@ -152,10 +99,10 @@ def _message_of(body: Any) -> str:
     return body.strip()[:500] if isinstance(body, str) else ""
 
 
-def _request_id(response: httpx.Response, body: Any) -> str:
+def _request_id(headers: Mapping[str, str], body: Any) -> str:
     for header in ("x-request-id", "request-id", "x-amzn-requestid"):
-        if header in response.headers:
-            return response.headers[header][:200]
+        if header in headers:
+            return headers[header][:200]
     if isinstance(body, dict) and isinstance(body.get("request_id"), str):
         return str(body["request_id"])[:200]
     return ""
