@@ -1,5 +1,5 @@
-"""Shared plumbing for the benchmarks: worlds and CSVs, the sandbox in its own process, and
-measuring a client process (wall time, CPU, peak RSS) with os.wait4.
+"""Shared plumbing for the benchmarks: worlds and CSVs, the sandbox in its own process,
+measuring a client process (wall time, CPU, peak RSS) with os.wait4, and printing figures.
 
 Nothing here imports offboard: the sandbox and offboard itself run as separate processes
 (`python -m offboard ...`), exactly as a person would start them.
@@ -283,3 +283,35 @@ def log_figures(records: list[dict[str, Any]]) -> LogFigures:
         span=max(times) - min(times) if times else 0.0,
         before_deletes=min(delete_times) - min(times) if delete_times else 0.0,
     )
+
+
+# -- printing ---------------------------------------------------------------------------------
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=True)]
+    line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    say(line.format(*headers))
+    say("  ".join("-" * w for w in widths))
+    for row in rows:
+        say(line.format(*row))
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("MET" if ok else "NOT MET")
+
+
+def failure(m: Measured) -> str:
+    """One line on why a client failed (exit code and last stderr line)."""
+    last = [line for line in m.stderr.strip().splitlines() if line.strip()][-1:] or [""]
+    return f"exit {m.returncode}: {last[0][:160]}"

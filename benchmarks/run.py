@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run.py            # full: about 16 minutes on 2 cores (shapes: 9)
     .venv/bin/python benchmarks/run.py --quick    # smoke: tiny sizes, a few seconds
+    .venv/bin/python benchmarks/run.py --profile  # only: where offboard's CPU goes (compare batch)
 
 Every run starts a fresh sandbox (`python -m offboard sandbox`) in its own process, and every
 client in its own process too, so wall time, CPU (user+sys) and peak RSS (ru_maxrss) come from
@@ -10,13 +11,19 @@ os.wait4 for that client alone. Rates are also read from the sandbox's own reque
 
 Sections (--only takes a comma-separated list of them):
   ceiling   the sandbox's own ceiling: a raw-socket load generator and offboard at latency 0
-  compare   offboard vs the official SDK (AsyncGcore + Semaphore) vs a naive sequential httpx
-            loop, on the same rows at the same concurrency, 20 ms latency, no rate limit
+  compare   offboard vs the official SDK (AsyncGcore + Semaphore) vs the floor (plain DELETEs
+            on httpcore) vs a naive sequential httpx loop, on the same rows at the same
+            concurrency, 20 ms latency, no rate limit, beside what the sandbox itself serves
+            (benchmarks/compare.py)
   rates     offboard's achieved rate / min(--rate, concurrency / latency) for a few settings
   adaptive  offboard --rate 5L against a sandbox limiting to L req/s that offboard is not told
   shapes    issue 12's cells: offboard against each server limiter shape (benchmarks/adaptive.py)
   memory    peak RSS of `offboard run` on a 10,000-row vs a 1,000,000-row CSV
   verification  the read-back after N revokes: the method chosen and its extra requests
+
+--profile runs offboard once over the compare batch under cProfile, timed in CPU, and prints
+where the CPU goes by package and by function (benchmarks/profile_summary.py). Alone it runs
+nothing else; with --only it runs those sections too, then the profile.
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import adaptive
+import compare
 import harness as h
+from harness import failure, fmt, say, table, verdict
 
 SECTIONS = ("ceiling", "compare", "rates", "adaptive", "shapes", "memory", "verification")
 LATENCY = 0.02
@@ -71,7 +80,7 @@ class Sizes:
 
 FULL = Sizes(
     ceiling_rows=8000, ceiling_connections=(16, 64), ceiling_offboard_rows=3000,
-    compare_rows=2000, compare_small=500,
+    compare_rows=3000, compare_small=500,
     rate_settings=((100, 32), (400, 32), (UNLIMITED, 4), (UNLIMITED, 16), (UNLIMITED, 32)),
     rate_seconds=4.0, rate_rows_min=300, rate_rows_max=2500,
     adaptive_limit=20, adaptive_seconds=60.0, shapes_scale=1.0,
@@ -87,38 +96,6 @@ QUICK = Sizes(
     memory_small=500, memory_large=5000, memory_sent=20,
     verify_rows=(1, 150),
 )
-
-
-# -- output helpers ---------------------------------------------------------------------------
-
-
-def say(text: str = "") -> None:
-    print(text, flush=True)
-
-
-def table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=True)]
-    line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    say(line.format(*headers))
-    say("  ".join("-" * w for w in widths))
-    for row in rows:
-        say(line.format(*row))
-
-
-def fmt(value: float | None, digits: int = 1) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:,.{digits}f}"
-
-
-def verdict(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("MET" if ok else "NOT MET")
-
-
-def failure(m: h.Measured) -> str:
-    """One line on why a client failed (exit code and last stderr line)."""
-    last = [line for line in m.stderr.strip().splitlines() if line.strip()][-1:] or [""]
-    return f"exit {m.returncode}: {last[0][:160]}"
 
 
 class Bench:
@@ -165,19 +142,6 @@ class Bench:
         shutil.rmtree(report, ignore_errors=True)
         return measured, figures
 
-    def sdk(self, users: int, rows_csv: Path, concurrency: int) -> tuple[h.Measured, h.LogFigures]:
-        script = str(h.BENCH / "sdk_script.py")
-        return self.run_client(
-            "sdk", users, rows_csv,
-            lambda url: [h.PYTHON, script, str(rows_csv), "--base-url", url,
-                         "--concurrency", str(concurrency)], latency=LATENCY)
-
-    def naive(self, users: int, rows_csv: Path) -> tuple[h.Measured, h.LogFigures]:
-        script = str(h.BENCH / "naive_loop.py")
-        return self.run_client(
-            "naive", users, rows_csv,
-            lambda url: [h.PYTHON, script, str(rows_csv), "--base-url", url], latency=LATENCY)
-
     # -- sections ------------------------------------------------------------------------------
 
     def section_ceiling(self) -> None:
@@ -222,104 +186,7 @@ class Bench:
                 fmt(busy, 0), fmt(client_per_req, 3)]
 
     def section_compare(self) -> None:
-        s = self.sizes
-        c = 32
-        say(f"== offboard vs the official SDK vs a naive loop: {s.compare_rows} rows, "
-            f"concurrency {c}, latency {LATENCY * 1000:g} ms, no rate limit ==")
-        say(f"offboard runs with --rate {UNLIMITED} (its maximum) so that only the concurrency "
-            "binds, as for the SDK script. 'whole run' counts the process from exec to exit "
-            "(interpreter start, imports, offboard's GET /iam/clients/me and the /iam/users "
-            "listing, the report); 'DELETE phase' is (DELETEs - 1) / (last DELETE arrival - "
-            "first DELETE arrival) in the sandbox's log; 's before 1st DELETE' is from the "
-            "first request the sandbox saw to the first DELETE (offboard's look-ups).")
-        if s.compare_small:
-            say(f"'marginal' CPU is (CPU at {s.compare_rows} rows - CPU at {s.compare_small} "
-                "rows) / difference: the per-row cost without fixed costs.")
-        if self.sdk_missing:
-            say(f"SKIPPED the SDK: {self.sdk_missing}")
-        big = h.write_rows(self.path("rows.csv"), h.user_ids(s.compare_rows))
-        small = (h.write_rows(self.path("rows.csv"), h.user_ids(s.compare_small))
-                 if s.compare_small else None)
-
-        def run(client: str, rows_csv: Path, n: int) -> tuple[h.Measured, h.LogFigures]:
-            if client == "offboard":
-                return self.offboard("offboard", n, rows_csv, rate=UNLIMITED, concurrency=c,
-                                     cap=n, latency=LATENCY)
-            if client == "sdk":
-                return self.sdk(n, rows_csv, c)
-            return self.naive(n, rows_csv)
-
-        clients = ["offboard", "naive"] if self.sdk_missing else ["offboard", "sdk", "naive"]
-        figures: dict[str, dict[str, Any]] = {}
-        lines = []
-        for client in clients:
-            m, f = run(client, big, s.compare_rows)
-            marginal = None
-            if small is not None and s.compare_small:
-                m_small, _ = run(client, small, s.compare_small)
-                if m_small.returncode in (0, 1):
-                    marginal = ((m.cpu - m_small.cpu) / (s.compare_rows - s.compare_small)
-                                * 1000)
-            if m.returncode not in (0, 1) or f.deletes_ok == 0:
-                lines.append([client, "error", failure(m), "", "", "", "", "", "", ""])
-                continue
-            done = f.deletes_ok
-            row: dict[str, Any] = {
-                "revoked": done, "wall": m.wall, "rows_per_s": done / m.wall,
-                "delete_phase_rows_per_s": f.delete_rate, "before_deletes": f.before_deletes,
-                "cpu_per_1000": m.cpu / done * 1000, "marginal_cpu_per_1000": marginal,
-                "peak_rss_mb": m.maxrss_mb, "sandbox_busy": m.sandbox_cpu / m.wall,
-            }
-            figures[client] = row
-            lines.append([client, f"{done}/{s.compare_rows}", fmt(m.wall, 2),
-                          fmt(f.before_deletes, 2), fmt(row["rows_per_s"]), fmt(f.delete_rate),
-                          fmt(row["cpu_per_1000"], 2),
-                          fmt(marginal, 2), fmt(m.maxrss_mb, 0),
-                          fmt(row["sandbox_busy"] * 100, 0)])
-        table(["client", "revoked", "wall s", "s before 1st DELETE", "rows/s whole run",
-               "rows/s DELETE phase",
-               "CPU s/1000 rows", "marginal CPU s/1000", "peak RSS MB", "sandbox busy %"],
-              lines)
-        say()
-        ratios = []
-        ob = figures.get("offboard")
-        for other in ("sdk", "naive"):
-            them = figures.get(other)
-            if not ob or not them:
-                continue
-            marginal = (ob["marginal_cpu_per_1000"] / them["marginal_cpu_per_1000"]
-                        if ob["marginal_cpu_per_1000"] and them["marginal_cpu_per_1000"]
-                        else None)
-            ratios.append([f"offboard / {other}",
-                           fmt(ob["rows_per_s"] / them["rows_per_s"], 2),
-                           fmt(ob["delete_phase_rows_per_s"] / them["delete_phase_rows_per_s"], 2)
-                           if them["delete_phase_rows_per_s"] else "n/a",
-                           fmt(ob["cpu_per_1000"] / them["cpu_per_1000"], 2),
-                           fmt(marginal, 2),
-                           fmt(ob["peak_rss_mb"] / them["peak_rss_mb"], 2)])
-        if ratios:
-            table(["ratio", "throughput whole run", "throughput DELETE phase", "CPU per row",
-                   "marginal CPU per row", "peak RSS"], ratios)
-        targets: dict[str, Any] = {}
-        if ob and figures.get("sdk"):
-            sdk = figures["sdk"]
-            tp = ob["rows_per_s"] / sdk["rows_per_s"]
-            tp_steady = ob["delete_phase_rows_per_s"] / sdk["delete_phase_rows_per_s"]
-            cpu = ob["cpu_per_1000"] / sdk["cpu_per_1000"]
-            both = ob["marginal_cpu_per_1000"] and sdk["marginal_cpu_per_1000"]
-            cpu_marginal = (ob["marginal_cpu_per_1000"] / sdk["marginal_cpu_per_1000"]
-                            if both else None)
-            targets = {"throughput_x_sdk": tp, "delete_phase_throughput_x_sdk": tp_steady,
-                       "cpu_x_sdk": cpu, "marginal_cpu_x_sdk": cpu_marginal}
-            say(f"Target: offboard >= 4 x the SDK's throughput: whole run {fmt(tp, 2)} x -> "
-                f"{verdict(tp >= 4)}; DELETE phase {fmt(tp_steady, 2)} x -> "
-                f"{verdict(tp_steady >= 4)}")
-            say(f"Target: offboard <= 0.25 x the SDK's CPU per row: whole run {fmt(cpu, 2)} x "
-                f"-> {verdict(cpu <= 0.25)}; marginal "
-                f"{'n/a' if cpu_marginal is None else fmt(cpu_marginal, 2) + ' x'} -> "
-                f"{verdict(None if cpu_marginal is None else cpu_marginal <= 0.25)}")
-        self.results["compare"] = {"figures": figures, "targets": targets}
-        say()
+        compare.section(self, self.sizes.compare_rows, self.sizes.compare_small)
 
     def raw_capacity(self, concurrency: int, rows: int, latency: float) -> float:
         """What the sandbox serves a near-free client (raw_load.py) with this many connections:
@@ -557,11 +424,15 @@ def machine() -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description="offboard's benchmarks (see BENCHMARKS.md)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections: {','.join(SECTIONS)}")
+    parser.add_argument("--only", help=f"comma-separated sections: {','.join(SECTIONS)} "
+                        "(default: all of them, or none with --profile)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile offboard over the compare batch (CPU by package and by "
+                        "function); alone it runs no section")
     parser.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     args = parser.parse_args()
-    wanted = [x.strip() for x in args.only.split(",") if x.strip()]
+    only = args.only if args.only is not None else "" if args.profile else ",".join(SECTIONS)
+    wanted = [x.strip() for x in only.split(",") if x.strip()]
     unknown = set(wanted) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
@@ -578,6 +449,9 @@ def main() -> int:
             if section in wanted:
                 say(f"[{section}: load average {os.getloadavg()[0]:.2f} before it]")
                 getattr(bench, f"section_{section}")()
+        if args.profile:
+            say(f"[profile: load average {os.getloadavg()[0]:.2f} before it]")
+            compare.profile(bench, bench.sizes.compare_rows)
     say(f"Finished in {time.perf_counter() - started:.0f} s.")
     if bench.sdk_missing:
         say(f"Note: {bench.sdk_missing}.")

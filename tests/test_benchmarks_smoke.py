@@ -2,7 +2,7 @@
 
 No speed is asserted (timed assertions flake on shared CI machines); the full benchmark is run
 by hand and recorded in BENCHMARKS.md. Without the official SDK (`gcore`, the `bench` extra) the
-SDK comparison is skipped, but the offboard and naive-loop parts still run.
+SDK comparison is skipped, but the offboard, floor and naive-loop parts still run.
 """
 
 from __future__ import annotations
@@ -75,9 +75,14 @@ def test_quick_benchmark_runs_every_section() -> None:
         assert heading in output
     assert not re.search(r"\berror\b|exit \d+:", output), output
     assert re.search(r"Sandbox ceiling \(best raw rate\): [\d,]+ req/s", output)
-    for client in ("offboard", "naive"):
+    for client in ("offboard", "floor", "naive"):
         assert_client_measured(output, client)
     assert line(output, "offboard / naive")
+    assert line(output, "offboard / floor")
+    assert re.search(r"The sandbox's own ceiling here: .* reaches [\d,]+ req/s", output)
+    assert line(output, r"offboard's CPU per row / the floor's \(no target\): whole process "
+                r"[\d.]+ x")
+    assert "== Profile" not in output  # only with --profile
     assert numbers(line(output, r"100 +8 +100 +\d+ +[\d.,]+ "))  # quick mode's rate setting
     assert re.search(r"^20 +100 +30 ", output, re.MULTILINE)  # the adaptive run
     assert_shapes_measured(output)
@@ -97,4 +102,22 @@ def test_quick_benchmark_measures_the_official_sdk() -> None:
     output = run_quick("--only", "compare")
     assert_client_measured(output, "sdk")
     assert line(output, "offboard / sdk")
-    assert "Target: offboard >= 4 x the SDK's throughput" in output
+    assert line(output, r"Target: offboard's CPU per 1,000 rows \(whole process\) <= 0\.15 x "
+                r"the SDK script's: .* -> (NOT )?MET\b")
+    assert line(output, r"Target: offboard's whole-run throughput >= 5 x the SDK script's: "
+                r".* -> (NOT )?MET")
+    assert line(output, r"Target: offboard's marginal CPU per row <= 0\.6 ms: n/a")  # quick
+
+
+@pytest.mark.timeout(300)
+def test_quick_profile_says_where_offboard_spends_cpu() -> None:
+    """--profile alone: offboard once under cProfile (CPU time), summarised by package and by
+    function; no section runs."""
+    output = run_quick("--profile")
+    assert "== Profile: offboard" in output
+    assert "== offboard vs the official SDK" not in output
+    assert line(output, r"offboard exited 0, revoked (\d+)/\1 ")
+    assert line(output, r"CPU by package")
+    assert line(output, r" +[\d.]+% +[\d.]+ +offboard/\w+\.py$")
+    assert line(output, r" +[\d.]+% +[\d.]+ +httpcore$")
+    assert line(output, r"Top \d+ functions by own CPU")
