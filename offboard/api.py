@@ -26,6 +26,7 @@ from .clock import AnyioClock, Clock
 from .connections import Connections
 from .directory import Directory
 from .limiter import RateLimiter
+from .listing import USERS_PAGE, DirectoryError, failure, read_users
 from .models import Exchange, Token
 from .retry import RETRY_AFTER_CAP, RetryBudget, backoff, shown_wait
 from .settings import Settings, redact
@@ -34,7 +35,6 @@ from .wire import Attempt, make_client, send
 __all__ = ["USERS_PAGE", "Api", "Attempt", "Connections", "DirectoryError", "OnRetry",
            "RequestNotSent", "make_client"]
 
-USERS_PAGE = 100
 
 # A server answering 429 to everything is refusing the key, not pacing it: after this many
 # 429s in a row, over at least this long, with no answer accepted in between, the run stops
@@ -53,10 +53,6 @@ class RequestNotSent(Exception):
     def __init__(self, attempts: int) -> None:
         super().__init__(f"run aborted after {attempts} attempts")
         self.attempts = attempts
-
-
-class DirectoryError(Exception):
-    """A read the run depends on (user list, key owner, token list) failed."""
 
 
 OnRetry = Callable[[str, str, int, str, float], None]
@@ -115,7 +111,7 @@ class Api:
         exchange = await self.request("GET", "/iam/clients/me")
         body = exchange.body
         if exchange.status != 200 or not isinstance(body, dict):
-            raise DirectoryError(_failure("reading /iam/clients/me", exchange))
+            raise DirectoryError(failure("reading /iam/clients/me", exchange))
         user_id = body.get("currentUser")
         if not _is_user_id(user_id):
             # Unknown, not "no one": the guard protecting the key's own user must hold.
@@ -138,7 +134,7 @@ class Api:
         exchange = await self.request(
             "GET", f"/iam/v2/clients/{account}/tokens", params={"issued_by": user_id})
         if exchange.status != 200 or not isinstance(exchange.body, list):
-            raise DirectoryError(_failure("listing the user's API tokens", exchange))
+            raise DirectoryError(failure("listing the user's API tokens", exchange))
         return sorted((
             Token(token["id"], _text(token.get("name")),
                   _text(token["client_user"].get("user_email")), _text(token.get("exp_date")),
@@ -168,32 +164,9 @@ class Api:
         return self._clock
 
     async def list_users(self, request_ids: list[str] | None = None) -> Directory:
-        """Every live user visible to the key, read page by page (each page's request ID
-        is added to `request_ids` when given).
-
-        Always with `limit`: without it the API returns every user as one plain
-        array. The offset advances by what each page really held, in case the
-        server caps the page size below our limit.
-        """
-        everyone: list[Any] = []
-        offset, count = 0, None
-        while count is None or offset < count:
-            exchange = await self.request(
-                "GET", "/iam/users", params={"limit": USERS_PAGE, "offset": offset})
-            if exchange.status != 200:
-                raise DirectoryError(_failure("reading the user list", exchange))
-            if request_ids is not None:
-                request_ids.append(exchange.request_id)
-            page = exchange.body
-            users = page.get("results") if isinstance(page, dict) else page
-            if not isinstance(users, list):
-                raise DirectoryError("the user list came back in an unexpected shape")
-            everyone += users
-            if not isinstance(page, dict) or not users:
-                break
-            offset += len(users)
-            count = page.get("count") if isinstance(page.get("count"), int) else offset
-        return Directory.from_users(everyone)
+        """Every live user visible to the key (listing.py: the pages after the first are read
+        at once); each page's request ID is added to `request_ids` when given."""
+        return Directory.from_users(await read_users(self.request, request_ids))
 
     async def request(self, method: str, path: str, params: Mapping[str, Any] | None = None,
                       suspect: bool = False, body: Any = None) -> Exchange:
@@ -363,10 +336,3 @@ def _shown(value: Any) -> str:
     """A JSON value as the API wrote it, cut short."""
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _failure(doing: str, exchange: Exchange) -> str:
-    if exchange.status is None:
-        return f"{doing}: {exchange.error} (after {exchange.attempts} attempts)"
-    detail = f": {exchange.message}" if exchange.message else ""
-    return f"{doing}: HTTP {exchange.status}{detail} (after {exchange.attempts} attempts)"

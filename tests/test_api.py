@@ -9,7 +9,7 @@ import anyio
 import httpx
 import pytest
 
-from offboard.api import Api, RequestNotSent, make_client
+from offboard.api import Api, DirectoryError, RequestNotSent, make_client
 from offboard.classify import classify
 from offboard.rate_control import NO_HINT_PAUSE
 from offboard.retry import RETRY_AFTER_CAP, backoff, retry_after
@@ -403,3 +403,68 @@ def test_an_accepted_answer_resets_the_429_streak():
     rows, api, clock = call(routed(mostly_refuse), coro=go, max_attempts=100)
     assert not api.abort_reason and clock.time > 60
     assert all(r.status == 200 for r in rows)
+
+
+class _Pages(httpx.AsyncBaseTransport):
+    """GET /iam/users over a list that may change: records how many reads overlapped."""
+
+    def __init__(self, users, fail_offset=None):
+        self.users = users
+        self.fail_offset = fail_offset
+        self.in_flight = self.most = 0
+        self.offsets: list[int] = []
+        self.after_first = None  # called once the first page has been served
+
+    async def handle_async_request(self, request):
+        offset = int(request.url.params["offset"])
+        self.offsets.append(offset)
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        await anyio.sleep(0.005)
+        self.in_flight -= 1
+        if offset == self.fail_offset:
+            return httpx.Response(404, json={"message": "gone"})
+        page = self.users[offset:offset + 100]
+        answer = httpx.Response(200, json={"count": len(self.users), "results": page},
+                                headers={"x-request-id": f"p{offset}"})
+        if offset == 0 and self.after_first is not None:
+            self.after_first()
+            self.after_first = None
+        return answer
+
+
+def test_user_list_reads_the_pages_after_the_first_at_once_in_order():
+    """The first page gives the count; the other 24 pages are read concurrently (under the
+    run's concurrency), and the users and request IDs come back in page order."""
+    pages = _Pages(_users(1, 2451))
+    ids: list[str] = []
+    directory, _, _ = call(pages, coro=lambda api: api.list_users(ids), concurrency=8)
+    assert len(directory.people) == 2450 and pages.offsets[0] == 0
+    assert sorted(pages.offsets) == list(range(0, 2450, 100))
+    assert 1 < pages.most <= 8
+    assert ids == [f"p{offset}" for offset in range(0, 2450, 100)]
+
+
+def test_a_user_list_that_changes_under_the_read_is_read_again_page_by_page():
+    """A user deleted after the first page moves every later user one place up: read at
+    fixed offsets, one user would be missed. The count differs, so the list is read again,
+    one page after another, and nobody is missed."""
+    pages = _Pages(_users(1, 351))
+    pages.after_first = lambda: pages.users.pop(50)  # deleted after page 1 was served
+    directory, _, _ = call(pages, coro=lambda api: api.list_users(), concurrency=4)
+    assert len(directory.people) == 349
+    assert directory.ids_for("U101@example.com") == [101]  # the one a fixed offset skips
+    assert pages.offsets[-4:] == [0, 100, 200, 300]  # the second, sequential read
+
+
+def test_a_failing_page_of_the_user_list_is_a_directory_error_not_a_group():
+    """One later page failing ends the read with the run's DirectoryError (exit 3 path), not
+    an ExceptionGroup from the concurrent read."""
+    pages = _Pages(_users(1, 351), fail_offset=200)
+
+    async def read(api):
+        with pytest.raises(DirectoryError, match="reading the user list: HTTP 404"):
+            await api.list_users()
+        return True
+
+    assert call(pages, coro=read, concurrency=4)[0]
