@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,12 +12,12 @@ from typing import Any
 import click
 
 from . import __version__
+from .defaults import DEFAULT_MAX_RESTORES, DEFAULT_MAX_REVOCATIONS, MAX_ACTIVE_DAYS
 from .errors import OffboardError
-from .guards import DEFAULT_MAX_REVOCATIONS
-from .invocation import run
 from .job import Job
-from .leaving import MAX_ACTIVE_DAYS
-from .restore_plan import DEFAULT_MAX_RESTORES
+
+# Each command imports its work when it runs (`offboard --help` would otherwise load the
+# HTTP client, the event loop and the templates: three times the CPU of the help itself).
 
 # How a failure that ends the process is printed: set once the options are parsed.
 _ERRORS = {"format": "text", "run_id": ""}
@@ -119,6 +117,8 @@ def run_command(source: str, yes: bool, delete_tokens: bool, no_verify: bool,
       offboard run /srv/offboard/jobs/ --log-format json --metrics-file /var/lib/node/offboard.prom
       offboard run jobs/demo.yaml --sandbox
     """
+    from .invocation import run
+
     if resume is not None and options["report_dir"] is not None:
         raise click.UsageError("--resume DIR writes into DIR: drop --report-dir")
     return run(_job("run", source, options, yes=yes, delete_tokens=delete_tokens,
@@ -140,6 +140,8 @@ def plan_command(source: str, **options: Any) -> int:
       offboard plan leavers.csv
       offboard run reports/leavers-plan-20261130T090000Z/plan.json
     """
+    from .invocation import run
+
     return run(_job("plan", source, options))
 
 
@@ -150,7 +152,7 @@ def _job(command: str, source: str, options: dict[str, Any], **extra: Any) -> Jo
     verbose, quiet = options.pop("verbose"), options.pop("quiet")
     if verbose and quiet:
         raise click.UsageError("-v and -q contradict each other: choose one")
-    run_id = uuid.uuid4().hex[:12]
+    run_id = os.urandom(6).hex()  # 12 random hex digits, as uuid4().hex[:12] gave
     _ERRORS.update(format=options["log_format"], run_id=run_id)
     return Job(source, command, numbers, verbosity=-1 if quiet else verbose, run_id=run_id,
                **options, **extra)
@@ -251,6 +253,8 @@ def main() -> None:
         _fail("interrupted", 3)
     except Exception as exc:
         if os.environ.get("OFFBOARD_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         _fail(f"internal error ({type(exc).__name__}); set OFFBOARD_DEBUG=1 for details", 3)
     sys.exit(code if isinstance(code, int) else 0)

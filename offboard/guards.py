@@ -12,10 +12,6 @@ from .directory import Directory
 from .errors import SettingsError
 from .models import Action, Outcome
 
-# A typical HR batch is a handful of people; a file with far more rows than
-# expected is more likely a wrong export than a layoff. Raise it deliberately.
-DEFAULT_MAX_REVOCATIONS = 50
-
 
 @dataclass(frozen=True, slots=True)
 class Protection:

@@ -13,12 +13,14 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
-import httpx
 
-from .clock import Clock
+if TYPE_CHECKING:  # the HTTP client and the event loop are imported only by a run that sends
+    import httpx
+
+    from .clock import Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ class Job:
     yes: bool = False
     protect: tuple[str, ...] = ()
     max_revocations: int | None = None
-    active_days: int | None = None  # None: the job file's, else leaving.DEFAULT_ACTIVE_DAYS
+    active_days: int | None = None  # None: the job file's, else defaults.DEFAULT_ACTIVE_DAYS
     delete_tokens: bool = False
     no_verify: bool = False
     resume: str | None = None

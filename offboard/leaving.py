@@ -19,8 +19,6 @@ from .errors import SourceError
 from .models import LoginFact, Row
 
 LEAVE_DATE = "leave_date"
-DEFAULT_ACTIVE_DAYS = 7
-MAX_ACTIVE_DAYS = 3650
 AFTER_LEAVING, ACTIVE, QUIET, UNKNOWN = "after_leaving", "active", "quiet", "unknown"
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import summary as summaries
+from .ended import Ended, ReadBack
 from .job import Job, JobReport
 from .logs import Log
 from .models import Outcome
@@ -25,11 +26,9 @@ from .pagedata import PageData
 from .planfile import Plan
 from .report import write_private
 from .report_files import AFTER_LEAVING_FILE, Written, write_lists
-from .session import Ended
 from .settings import Guarding, Settings
 from .source import Batch
 from .terminal import print_summary
-from .verify import ReadBack
 
 
 def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings: Settings,

@@ -15,12 +15,14 @@ import shlex
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import jinja2
 
 from offboard.pagedata import SHOWN_PER_OUTCOME, JobLink, PageData
+from offboard.template_cache import compiled_cache
 
 WIDTH = 100  # summary.txt: every line fits a mail client and an 100-column terminal
 ACCOUNTS_SHOWN = 500  # breakdown rows; the rest are summed into one row, so totals still hold
@@ -79,7 +81,8 @@ def _environment() -> jinja2.Environment:
             enabled_extensions=("html", "html.j2"), disabled_extensions=("txt.j2",),
             default=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True, extensions=["jinja2.ext.do"])
+        keep_trailing_newline=True, extensions=["jinja2.ext.do"],
+        bytecode_cache=compiled_cache(Path(__file__)))
     env.filters.update(plain=_plain, href=_href, fill=_fill, shell=_shell, visible=_visible)
     env.globals.update(colour=lambda outcome: COLOUR.get(outcome, "red"))
     return env

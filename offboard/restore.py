@@ -30,12 +30,12 @@ import anyio
 import click
 
 from .api import Api, DirectoryError, RequestNotSent, make_client
+from .defaults import DEFAULT_MAX_RESTORES
 from .errors import AuthRejected, Refused, SettingsError
 from .journal import read_previous
 from .locks import exclusive
 from .report import internal, stamp, write_private
 from .restore_plan import (
-    DEFAULT_MAX_RESTORES,
     SETTLED,
     Outcome,
     Revoked,

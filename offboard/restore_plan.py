@@ -15,8 +15,6 @@ from typing import Any
 
 from .directory import Directory, Person
 
-DEFAULT_MAX_RESTORES = 50  # invites one restore may send unless --max-restores says more
-
 # Gcore's groups (the spec's `Group`): a role is given back by ID, and named for people.
 ROLE_NAMES = {1: "Administrators", 2: "Users", 5: "Engineers",
               3009: "Purge and Prefetch only (API+Web)", 3022: "Purge and Prefetch only (API)"}

@@ -15,7 +15,6 @@ by `read_retry_after`, and every value has a defined reading; none raises:
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 from collections.abc import Mapping
@@ -84,6 +83,8 @@ def _seconds_or_date(text: str, now: datetime | None) -> float | None:
         return float(text)
     except ValueError:
         pass
+    import email.utils  # an HTTP date here is rare, and every run imports this module
+
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

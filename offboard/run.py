@@ -4,7 +4,8 @@
     resume:   the options recorded in run.json are reused (options.py)
     lock:     the job file and the report directory (one run each at a time; `plan`
               takes no lock in the job's folder: it changes nothing there)
-    session:  prepare, decide, execute, every row journaled       (session.py)
+    session:  prepare, decide, execute, every row journaled       (session.py);
+              a batch without rows has nothing to send: no session (ended.py)
     outputs:  report files, summary, the lines people see, the JobReport (outputs.py)
 
 Everything that can refuse the run happens before any DELETE is sent, and a
@@ -20,19 +21,17 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import anyio
-
+from .ended import Ended, no_rows
 from .errors import Refused, SettingsError
 from .job import Job, JobReport, Seams
-from .journal import read_previous
+from .journal import Previous, read_previous
 from .locks import exclusive
 from .logs import Log
 from .options import given, restore
 from .outputs import finish
 from .planfile import Plan, check_source_unchanged, read_plan
 from .report import LOCK, Report, default_dir, internal, stamp
-from .session import Session
-from .settings import Settings, merge, merge_guards
+from .settings import Guarding, Settings, merge, merge_guards
 from .source import Batch, read_source
 from .summary import iso
 from .target import check_target, connect
@@ -61,6 +60,7 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
     directory = Path(job.resume) if job.resume else Report.check_dir(
         *_report_dir(job, batch, started))
     target = check_target(job, batch, seams.environ)
+    rows = len(planned.actions) if planned else batch.row_count
     with ExitStack() as stack:
         if batch.job_file and job.command == "run":
             lock = batch.base_dir / f".{Path(batch.source).name}.lock"
@@ -79,15 +79,29 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
         try:
             with connect(target) as (base_url, api_key):
                 settings = Settings(base_url=base_url, api_key=api_key, **numbers)
-                session = Session(job, batch, planned, settings, guarding, previous, report,
-                                  log, seams)
-                ended = anyio.run(session.run)
+                if rows:
+                    ended = _session(job, batch, planned, settings, guarding, previous, report,
+                                     log, seams)
+                else:
+                    ended = no_rows(job, batch, report, previous)
         except Refused:
             if fresh:  # nothing was sent: leave no report behind
                 shutil.rmtree(directory, ignore_errors=True)
             raise
         return finish(job, batch, planned, ended, settings, guarding, log, started,
                       identity, duration=time.monotonic() - began)
+
+
+def _session(job: Job, batch: Batch, planned: Plan | None, settings: Settings,
+             guarding: Guarding, previous: Previous | None, report: Report, log: Log,
+             seams: Seams) -> Ended:
+    # Imported here: a batch without rows needs neither the event loop nor the HTTP client.
+    import anyio
+
+    from .session import Session
+
+    session = Session(job, batch, planned, settings, guarding, previous, report, log, seams)
+    return anyio.run(session.run)
 
 
 def _read_plan(job: Job) -> Plan | None:

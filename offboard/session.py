@@ -10,24 +10,26 @@
 
 The journal (results.jsonl) is the one record of what happened to each row:
 everything the run shows afterwards (report files, counts, exit code, metrics)
-is computed from what went into it (outputs.py).
+is computed from what went into it (outputs.py). The session ends in an Ended
+(ended.py); a batch without rows never gets here (ended.no_rows).
 """
 
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import anyio
 import anyio.to_thread
 
-from .activity import Activity, read_activity
+from .activity import read_activity
 from .api import Api, DirectoryError, RequestNotSent, make_client
 from .confirm import question
 from .deletions import Decider, Deletions, Tracker
 from .directory import Directory, Person
+from .ended import Ended, Prepared, plan_writer
 from .errors import Refused
 from .execute import execute
 from .guards import Tally, check_cap, guard
@@ -37,7 +39,7 @@ from .leaving import window_start
 from .logs import Log
 from .models import Action, Outcome, Result
 from .plan import FirstSeen, plan
-from .planfile import Plan, PlanWriter, check_same_key_user
+from .planfile import Plan, check_same_key_user
 from .planmatch import check_plan_matches
 from .preview import Previewer
 from .report import Report
@@ -45,38 +47,8 @@ from .revoke import Revoker
 from .sendable import may_send, unsent
 from .settings import Guarding, Settings
 from .source import Batch
-from .summary import who
 from .terminal import progress
-from .verify import Check, ReadBack, read_back
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """What the read-only first pass learned: enough to regenerate the same rows again."""
-
-    key_user: int | None
-    directory: Directory | None
-    directory_error: str
-    aborted: str  # set when the run must send nothing at all
-    sending: int = 0
-    accounts: int = 0
-    users: int = 0
-    deletions: Deletions = field(default_factory=Deletions)
-    people: Mapping[int, Person] = field(default_factory=dict)  # names of the batch's users
-    activity: Activity | None = None  # the batch users' last logins (None: not read)
-
-
-@dataclass
-class Ended:
-    """What the session hands to outputs.py."""
-
-    report: Report
-    prepared: Prepared
-    aborted: str
-    statuses: dict[str, int]
-    retries: int
-    carried: int | None  # rows a resume took over from the earlier run
-    read: ReadBack | None  # the read-back's verdicts (None: not read back)
+from .verify import Check, read_back
 
 
 class Session:
@@ -118,11 +90,7 @@ class Session:
         report.open(prepared.people)
         checks: list[Check] = []  # revoked rows to read back
         verified_before: set[int] = set()  # carried rows an earlier run read back
-        plan_file = PlanWriter(
-            report.directory / "plan.json", source=batch.source, source_sha256=batch.sha256,
-            created_at=datetime.now(UTC), created_by=who(),
-            key_user=prepared.key_user, deletions=prepared.deletions,
-        ) if job.command == "plan" else None
+        plan_file = plan_writer(job, batch, report, prepared)
         carried = 0
 
         def take_over(action: Action) -> Result | None:

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from .defaults import DEFAULT_ACTIVE_DAYS, DEFAULT_MAX_REVOCATIONS, MAX_ACTIVE_DAYS
 from .errors import SettingsError
-from .guards import DEFAULT_MAX_REVOCATIONS, Protection
-from .leaving import DEFAULT_ACTIVE_DAYS, MAX_ACTIVE_DAYS
+from .guards import Protection
 
 DEFAULT_BASE_URL = "https://api.gcore.com"
 
@@ -91,6 +89,8 @@ def _check_number(key: str, value: Any, where: str) -> float | int:
 
 def check_base_url(url: str, where: str) -> str:
     """https anywhere; plain http only to loopback, so the key never crosses a network bare."""
+    import httpx  # only when a URL is given (the default needs no check): it is not cheap
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError):

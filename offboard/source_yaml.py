@@ -1,6 +1,6 @@
 """Read a YAML SOURCE into a Batch: a plain list of rows, or a job file (users:/input:).
 
-The loader is PyYAML's safe one with plain scalars (see `_Loader`): no YAML 1.1
+The loader is PyYAML's safe one with plain scalars (yaml_load.py): no YAML 1.1
 octal, base-60 or dates, so a user ID means what it looks like. A job file's
 keys are checked strictly; its settings are passed on, unread, for settings.py.
 """
@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import io
 import itertools
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
-
-import yaml
 
 from .batch import Batch, check_readable, sha256_of
 from .errors import SourceError
@@ -32,7 +29,9 @@ JOB_KEYS = frozenset({"users", "input", "sandbox", *SETTING_KEYS})
 
 def read_yaml(path: Path, data: bytes) -> Batch:
     """The Batch of a YAML file's bytes: a list of rows, or a job mapping."""
-    document = _load_yaml(data, str(path))
+    from .yaml_load import load_yaml  # PyYAML only when a YAML SOURCE is read
+
+    document = load_yaml(_decode(data, str(path)), str(path))
     if isinstance(document, list):
         rows, columns = yaml_rows(document, str(path))
         return Batch(str(path), path.stem, tuple(rows), tuple(columns),
@@ -43,33 +42,6 @@ def read_yaml(path: Path, data: bytes) -> Batch:
         f"{path}: expected a list of rows or a job mapping (users:/input:), "
         f"found {_kind(document)}"
     )
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML with plain scalars: an integer is decimal digits and nothing else.
-
-    PyYAML follows YAML 1.1, where `0101` is octal 65 and `1:41` is base-60 101:
-    a user ID written that way would revoke someone the file never named. Dates
-    stay text too (an impossible date would otherwise crash the loader).
-    """
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers
-            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"),
-                              list("-+0123456789"))
-
-
-def _decimal(loader: yaml.SafeLoader, node: yaml.Node) -> int | str:
-    text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
-    # Huge numbers stay text: plan.py reports them as too large for an ID.
-    return int(text, 10) if len(text) <= 30 else text
-
-
-_Loader.add_constructor("tag:yaml.org,2002:int", _decimal)
 
 
 def _decode(data: bytes, origin: str) -> str:
@@ -86,22 +58,6 @@ def _decode(data: bytes, origin: str) -> str:
             f"{origin}: line {line}: contains NUL bytes: not a text CSV (UTF-16? save as UTF-8)"
         )
     return text
-
-
-def _load_yaml(data: bytes, origin: str) -> Any:
-    try:
-        return yaml.load(_decode(data, origin), Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise SourceError(f"{origin}: {where}not valid YAML: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise SourceError(f"{origin}: not valid YAML: {type(exc).__name__}") from None
-    except RecursionError:
-        raise SourceError(f"{origin}: YAML nested too deeply") from None
-    except (ValueError, TypeError, OverflowError) as exc:  # a value PyYAML cannot build
-        raise SourceError(f"{origin}: not valid YAML: a value cannot be read "
-                          f"({type(exc).__name__})") from None
 
 
 def yaml_rows(items: list[Any], origin: str) -> tuple[list[Row], list[str]]:

@@ -1,31 +1,22 @@
-"""What a person sees on the terminal: progress while running (TTY only), a table at the end."""
+"""What a person sees on the terminal: progress while running (TTY only), a table at the end.
+
+rich is imported only to draw the bar or the table: a run with -q or --log-format json
+never loads it.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich import box
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
+from .models import Outcome
 
-from .execute import OnResult
-from .models import Outcome, Result
-from .summary import Totals
+if TYPE_CHECKING:
+    from .execute import OnResult
+    from .summary import Totals
 
 
 @contextmanager
@@ -35,26 +26,10 @@ def progress(total: int, stream: TextIO = sys.stderr, enabled: bool = True
     if not enabled or not stream.isatty() or total == 0:
         yield lambda result: None
         return
-    console = Console(file=stream)
-    bar = Progress(TextColumn("offboarding"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-                   TimeRemainingColumn(), TextColumn("{task.fields[counts]}"),
-                   console=console, transient=True)
-    task = bar.add_task("rows", total=total, counts="")
-    seen: Counter[str] = Counter()
+    from .progress_bar import progress_bar
 
-    def advance(result: Result) -> None:
-        seen[result.outcome] += 1
-        bar.update(task, advance=1, counts="  ".join(f"{o} {n}" for o, n in seen.items()))
-
-    with bar:
+    with progress_bar(total, stream) as advance:
         yield advance
-
-
-class _RateColumn(ProgressColumn):
-    """Rows per second, once rich has measured it."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.1f} rows/s" if task.speed else "")
 
 
 def print_summary(totals: Totals, directory: Path, exit_code: int,
@@ -62,6 +37,10 @@ def print_summary(totals: Totals, directory: Path, exit_code: int,
                   ) -> None:
     """The outcome table, the rows that need a person, the leavers still signing in, the
     report's place, and why the run stopped (if it did)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     counts = totals.counts
     console = Console(file=stream, highlight=False, soft_wrap=True)
     table = Table(box=box.SIMPLE if stream.isatty() else box.ASCII, show_footer=True)

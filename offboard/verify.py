@@ -19,13 +19,13 @@ unverified (empty), with a note, never "verified".
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
 from .api import Api, DirectoryError, RequestNotSent
+from .ended import ReadBack
 from .report import now
 
 PAGE = 100  # users per listing request (api.USERS_PAGE)
@@ -40,13 +40,6 @@ class Check:
     account: int
     user: Any  # as written in the input (with row and account: the journal's key)
     user_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReadBack:
-    verdicts: Mapping[int, Mapping[str, Any]]  # row number -> the record's changed fields
-    method: str  # "per_row", "listing" or "" (nothing to read)
-    requests: int  # reads sent (re-reads included)
 
 
 def cheaper(rows: int, known_users: int | None) -> str:

@@ -1,0 +1,13 @@
+"""The defaults and bounds that `offboard --help` shows.
+
+Kept in a module that imports nothing, so that the help costs no more than
+click: guards.py, leaving.py, restore_plan.py and settings.py apply them, and
+import them from here.
+"""
+
+# A typical HR batch is a handful of people; a file with far more rows than
+# expected is more likely a wrong export than a layoff. Raise it deliberately.
+DEFAULT_MAX_REVOCATIONS = 50
+DEFAULT_MAX_RESTORES = 50  # invites one restore may send unless --max-restores says more
+DEFAULT_ACTIVE_DAYS = 7  # warn of leavers without a leave_date who signed in this recently
+MAX_ACTIVE_DAYS = 3650

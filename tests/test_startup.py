@@ -1,0 +1,114 @@
+"""Start-up cost: what `--help` and a run with nothing to do import, counted, never timed."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+import offboard.run
+from offboard.job import Job, Seams
+from offboard.run import run_one
+from offboard.source import read_source
+
+# The CLI in a fresh interpreter: argv from the first argument, the help text swallowed;
+# prints the exit code and every module then loaded.
+PROBE = """
+import contextlib, io, json, sys
+sys.argv = ["offboard", *json.loads(sys.argv[1])]
+from offboard.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+print(json.dumps({"exit": code, "modules": sorted(sys.modules)}))
+"""
+# Each costs more CPU to import than the whole of `offboard --help`.
+HEAVY = {"httpx", "httpcore", "anyio", "rich", "jinja2", "tenacity", "uvicorn", "yaml",
+         "prometheus_client"}
+# What only a run that sends (or draws) needs; a run without rows still writes report.html.
+SENDING = {"httpx", "httpcore", "anyio", "tenacity", "rich"}
+
+
+def loaded_by(args: list[str], cwd: Path) -> tuple[int, set[str]]:
+    """Run the CLI with `args` in a new interpreter: its exit code and top-level packages."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("GCORE_", "OFFBOARD_"))}
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], cwd=cwd,
+                          env={**environ, "GCORE_API_KEY": "x"}, capture_output=True,
+                          text=True, check=False)
+    assert done.stdout, done.stderr
+    probed = json.loads(done.stdout.splitlines()[-1])
+    return probed["exit"], {name.partition(".")[0] for name in probed["modules"]}
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["plan"], ["restore"], ["sandbox"]],
+                         ids=lambda c: " ".join(c) or "offboard")
+def test_help_imports_no_heavy_package(command, tmp_path):
+    """`offboard [COMMAND] --help` loads click and offboard's small modules, nothing heavy."""
+    code, packages = loaded_by([*command, "--help"], tmp_path)
+    assert code == 0
+    assert not packages & HEAVY
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_run_without_rows_imports_nothing_to_send(command, tmp_path):
+    """A CSV with only its header: exit 0, the whole report, no HTTP client or event loop."""
+    (tmp_path / "empty.csv").write_text("account,user\n")
+    code, packages = loaded_by([command, "empty.csv", "--report-dir", "r", "-q"], tmp_path)
+    assert code == 0
+    assert not packages & SENDING
+    assert {"summary.json", "report.html", "summary.txt", "results.csv", "missing.csv"} <= {
+        p.name for p in (tmp_path / "r").iterdir()}
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_run_without_rows_reports_as_the_session_would(command, tmp_path, monkeypatch):
+    """The shortcut for a batch without rows writes what the full session writes for it."""
+    (tmp_path / "empty.csv").write_text("account,user\n")
+
+    def unexpected(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"no request expected, got {request.method} {request.url}")
+
+    seams = Seams(environ={"GCORE_API_KEY": "x"}, transport=httpx.MockTransport(unexpected))
+
+    def report(name: str) -> Path:
+        job = Job(str(tmp_path / "empty.csv"), command, report_dir=str(tmp_path / name),
+                  verbosity=-1, run_id="0123456789ab")
+        assert run_one(job, seams).exit_code == 0
+        return tmp_path / name
+
+    shortcut = report("shortcut")
+    # A batch that claims a row it does not have takes the full session, with the same rows.
+    monkeypatch.setattr(offboard.run, "read_source",
+                        lambda *a: replace(read_source(*a), row_count=1))
+    session = report("session")
+    files = report_files(shortcut)
+    assert files == report_files(session)
+    for path in files:
+        assert stable(shortcut, path) == stable(session, path), path
+
+
+def report_files(directory: Path) -> list[Path]:
+    return sorted(p.relative_to(directory) for p in directory.rglob("*")
+                  if p.is_file() and p.name != "lock")  # the lock holds the process ID
+
+
+def stable(directory: Path, path: Path) -> str:
+    """A report file's text with the times and the report directory's own name blanked."""
+    text = (directory / path).read_text(encoding="utf-8").replace(str(directory), "DIR")
+    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", text)
+
+
+def test_sniffio_is_installed():
+    """httpcore imports sniffio on every lock it sets up: missing, each failed import searches
+    the whole module path (a CPU cost per request), so it must be installed."""
+    importlib.import_module("sniffio")
