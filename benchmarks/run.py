@@ -442,6 +442,7 @@ def main() -> int:
         f"{info['load_average']}; offboard code sha256 {info['offboard_code_sha256']}")
     say()
     started = time.perf_counter()
+    h.compile_offboard()
     with tempfile.TemporaryDirectory(prefix="offboard-bench-") as work:
         bench = Bench(QUICK if args.quick else FULL, Path(work))
         bench.results["machine"] = info

@@ -87,7 +87,9 @@ class Connections:
             if transport is not None or proxied else _CoreSlot(settings, headers, tls)
             for _ in range(settings.concurrency)]
         self._idle = list(self._slots)
-        self._available = anyio.Semaphore(len(self._slots))
+        # fast_acquire: no extra trip through the event loop when a slot is free (each
+        # request then does real I/O, so no task can starve the others).
+        self._available = anyio.Semaphore(len(self._slots), fast_acquire=True)
 
     async def request(self, method: str, path: str, params: Mapping[str, Any] | None = None,
                       body: Any = None) -> Reply:

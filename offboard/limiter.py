@@ -28,7 +28,7 @@ class RateLimiter:
                  controller: AdaptiveController | None = None) -> None:
         self.controller = controller or AdaptiveController(rate, adaptive)
         self._clock = clock
-        self._queue = anyio.Lock()
+        self._queue = anyio.Lock(fast_acquire=True)  # no checkpoint when uncontended
 
     @property
     def ceiling(self) -> float:
