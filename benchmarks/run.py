@@ -51,9 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import adaptive
 import compare
 import harness as h
+import startup
 from harness import failure, fmt, say, table, verdict
 
-SECTIONS = ("ceiling", "compare", "rates", "adaptive", "shapes", "memory", "verification")
+SECTIONS = ("startup", "ceiling", "compare", "rates", "adaptive", "shapes", "memory",
+            "verification")
 LATENCY = 0.02
 UNLIMITED = 10_000  # offboard's largest --rate: far above anything reached here
 
@@ -184,6 +186,9 @@ class Bench:
         client_per_req = m.cpu / f.requests * 1000 if f.requests else None
         return [label, str(f.requests), fmt(f.delete_rate, 0), fmt(sandbox_per_req, 3),
                 fmt(busy, 0), fmt(client_per_req, 3)]
+
+    def section_startup(self) -> None:
+        startup.section(self, 3 if self.sizes is QUICK else startup.RUNS)
 
     def section_compare(self) -> None:
         compare.section(self, self.sizes.compare_rows, self.sizes.compare_small)

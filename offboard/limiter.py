@@ -41,12 +41,18 @@ class RateLimiter:
         """Wait for this request's turn; returns its start time (pass it back with the
         answer)."""
         async with self._queue:
+            slept_for = None  # the start this request slept until, if it did
             while True:
                 now = self._clock.now()
                 start = self.controller.next_start(now)
                 if start <= now:
-                    self.controller.sent(now)
+                    # Woken late for the start it slept for, which is still its turn (no
+                    # pause or cut moved it meanwhile): the turn counts, not the lateness.
+                    on_time = slept_for is not None and \
+                        self.controller.next_start(slept_for) <= slept_for
+                    self.controller.sent(now, slept_for if on_time else None)
                     return now
+                slept_for = start if start - now <= POLL else None
                 await self._clock.sleep(min(start - now, POLL))
 
     def answered(self, sent_at: float, status: int | None = 200) -> None:
