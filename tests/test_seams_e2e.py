@@ -10,6 +10,7 @@ import json
 import shlex
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -510,3 +511,40 @@ def test_the_pages_delete_tokens_command_runs_as_printed(cli, sandbox):
     assert again.returncode == 0, again.stderr
     assert not sb.has_access(10, 103)
     assert sb.live_tokens(10, 103) == [] and sb.live_tokens(10, 1) == [901]
+
+
+def test_kill_9_loses_no_settled_row_and_every_applied_revoke_is_accounted_for(cli, sandbox):
+    """The journal's promise (offboard/group_commit.py) against kill -9, fsyncs on a timer:
+    every journal line is whole JSON; every revoke the sandbox applied is either journaled
+    or named in the in-flight file (so --resume treats it as possibly applied); and --resume
+    then settles every row with each revoke applied exactly once."""
+    from offboard.report import IN_FLIGHT, JOURNAL
+
+    users = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
+    users += [{"id": 200 + i, "email": f"p{i}@t.example", "roles": {10: "Users"}}
+              for i in range(300)]
+    cut = sandbox(world(users=users, faults={"latency": 0.02}))
+    cli.write("l.csv", "account,user\n" + "".join(f"10,{200 + i}\n" for i in range(300)))
+    directory = cli.cwd / "r"
+    process = start(cli, "run", "l.csv", "--base-url", cut.url, "--rate", "10000",
+                    "--concurrency", "8", "--max-revocations", "300", "--report-dir", "r")
+    wait_for(lambda: len(journal_lines(directory)) >= 60)
+    process.kill()  # SIGKILL: no handler, no flush, no fsync
+    process.communicate(timeout=10)
+    time.sleep(0.3)  # let the sandbox finish what the dead process had sent
+    inside = directory / ".offboard"
+    journal = [json.loads(line) for line in (inside / JOURNAL).read_text().splitlines()]
+    in_flight = [json.loads(line) for line in (inside / IN_FLIGHT).read_text().splitlines()]
+    assert len(journal) >= 60
+    settled = {int(r["user"]) for r in journal}
+    marked = {int(r["user"]) for r in in_flight}
+    applied = {int(r.path.rsplit("/", 1)[1]) for r in cut.requests()
+               if r.method == "DELETE" and r.applied}
+    assert applied <= settled | marked
+    assert {int(r["user"]) for r in journal if r["outcome"] == "revoked"} <= applied
+    resumed = cli("run", "l.csv", "--base-url", cut.url, "--resume", "r")
+    assert resumed.returncode == 0, resumed.stderr
+    rows = results(directory)
+    assert len(rows) == 300 and {r["outcome"] for r in rows} <= {"revoked", "missing"}
+    revokes = Counter(r.path for r in cut.requests() if r.method == "DELETE" and r.applied)
+    assert len(revokes) == 300 and set(revokes.values()) == {1}
