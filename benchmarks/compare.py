@@ -4,7 +4,9 @@ compare: offboard beside the official SDK script (benchmarks/sdk_script.py), the
 (benchmarks/floor.py: the least CPU Python spends sending these DELETEs) and a naive sequential
 loop, on the same rows at the same concurrency, each client in its own process against its own
 fresh sandbox, next to what the sandbox itself serves a near-free client (benchmarks/raw_load.py)
-at that setting.
+at that setting. Then offboard, the SDK script and the floor again against a second, independent
+server (benchmarks/threaded_server.py: ThreadingHTTPServer, a thread per connection), so that
+figures that depend on the server are not read off one simulator alone.
 
 profile: offboard on the same batch, once, under cProfile timed with time.process_time (CPU,
 not wall time), summarised by benchmarks/profile_summary.py.
@@ -61,26 +63,31 @@ class Bench(Protocol):
     def run_client(self, label: str, users: int, rows_csv: Path,
                    argv: Callable[[str], list[str]], *, latency: float,
                    rate_limit: int | None = None, report_dir: Path | None = None,
-                   timeout: float = 900) -> tuple[h.Measured, h.LogFigures]: ...
+                   timeout: float = 900, server: str = "sandbox"
+                   ) -> tuple[h.Measured, h.LogFigures]: ...
 
     def offboard(self, label: str, users: int, rows_csv: Path, *, rate: float,
                  concurrency: int, cap: int, latency: float, rate_limit: int | None = None,
-                 timeout: float = 900) -> tuple[h.Measured, h.LogFigures]: ...
+                 timeout: float = 900, server: str = "sandbox"
+                 ) -> tuple[h.Measured, h.LogFigures]: ...
 
-    def raw_capacity(self, concurrency: int, rows: int, latency: float) -> float: ...
+    def raw_capacity(self, concurrency: int, rows: int, latency: float,
+                     server: str = "sandbox") -> float: ...
 
 
-def run(bench: Bench, client: str, rows_csv: Path, n: int) -> tuple[h.Measured, h.LogFigures]:
-    """One client over `n` rows against a fresh sandbox with n users."""
+def run(bench: Bench, client: str, rows_csv: Path, n: int, server: str = "sandbox"
+        ) -> tuple[h.Measured, h.LogFigures]:
+    """One client over `n` rows against a fresh server (the sandbox or the threaded server)
+    with n users."""
     if client == "offboard":
         return bench.offboard("offboard", n, rows_csv, rate=UNLIMITED, concurrency=CONCURRENCY,
-                              cap=n, latency=LATENCY)
+                              cap=n, latency=LATENCY, server=server)
     script = str(h.BENCH / {"sdk": "sdk_script.py", "floor": "floor.py",
                             "naive": "naive_loop.py"}[client])
     extra = [] if client == "naive" else ["--concurrency", str(CONCURRENCY)]
     return bench.run_client(client, n, rows_csv,
                             lambda url: [h.PYTHON, script, str(rows_csv), "--base-url", url,
-                                         *extra], latency=LATENCY)
+                                         *extra], latency=LATENCY, server=server)
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -108,15 +115,79 @@ def section(bench: Bench, rows: int, small: int | None) -> None:
     capacity = bench.raw_capacity(c, max(rows, 10 * c), LATENCY)
     big = h.write_rows(bench.path("rows.csv"), h.user_ids(rows))
     small_csv = h.write_rows(bench.path("rows.csv"), h.user_ids(small)) if small else None
+    say(f"Server 1 of 2: {SERVERS['sandbox']}.")
+    figures, lines = _clients(bench, CLIENTS, big, rows, small_csv, small, capacity, "sandbox")
+    _table(lines, "sandbox")
+    say()
+    bound = _sandbox_lines(capacity, figures, rows)
+    say()
+    ob = figures.get("offboard")
+    ratios = _ratios(figures, ("sdk", "floor", "naive"))
+    targets = _targets(ob, figures.get("sdk"), figures.get("floor"), capacity,
+                       bool(bench.sdk_missing))
+    bench.results["compare"] = {
+        "rows": rows, "small": small, "concurrency": c, "latency": LATENCY,
+        "server": SERVERS["sandbox"], "sandbox_serves": capacity, "sandbox_bound": bound,
+        "figures": figures, "ratios": ratios, "targets": targets}
+    say()
+    bench.results["compare"]["threaded"] = threaded(bench, big, rows, small_csv, small)
+
+
+SERVERS = {
+    "sandbox": "offboard's sandbox (`offboard sandbox`: uvicorn + h11 on asyncio, one thread "
+               "serving every connection)",
+    "threaded": "benchmarks/threaded_server.py (the standard library's ThreadingHTTPServer: "
+                "HTTP/1.1 keep-alive, one thread per connection, time.sleep for the latency; "
+                "no offboard code)",
+}
+THREADED_CLIENTS = ("offboard", "sdk", "floor")  # the naive loop takes a minute: left out
+
+
+def threaded(bench: Bench, big: Path, rows: int, small_csv: Path | None, small: int | None
+             ) -> dict[str, Any]:
+    """offboard, the SDK script and the floor again, against the threaded server: figures that
+    depend on the server (throughput, CPU per request) beside the sandbox's."""
+    c = CONCURRENCY
+    say(f"== The same comparison against a second, independent server: {rows} rows, "
+        f"concurrency {c}, latency {LATENCY * 1000:g} ms, no rate limit ==")
+    say(f"Server 2 of 2: {SERVERS['threaded']}. Throughput and CPU per request depend on the "
+        "server (its HTTP framing, its CPU on the shared cores), so the same clients run here "
+        "too, each in its own process against a fresh server process, with the same rows and "
+        "settings; the naive loop is left out (it takes a minute at 20 ms a request). Columns "
+        "as above, from this server's request log (GET /_log); 'of server' is the DELETE "
+        "phase / what this server serves benchmarks/raw_load.py at this setting.")
+    capacity = bench.raw_capacity(c, max(rows, 10 * c), LATENCY, server="threaded")
+    figures, lines = _clients(bench, THREADED_CLIENTS, big, rows, small_csv, small, capacity,
+                              "server")
+    _table(lines, "server")
+    say()
+    bound = _sandbox_lines(capacity, figures, rows, "threaded server", "server")
+    say()
+    ratios = _ratios(figures, ("sdk", "floor"))
+    targets = _targets(figures.get("offboard"), figures.get("sdk"), figures.get("floor"),
+                       capacity, bool(bench.sdk_missing), "[threaded server] ", "server")
+    say()
+    return {"rows": rows, "small": small, "concurrency": c, "latency": LATENCY,
+            "server": SERVERS["threaded"], "server_serves": capacity, "server_bound": bound,
+            "figures": figures, "ratios": ratios, "targets": targets}
+
+
+def _clients(bench: Bench, clients: tuple[str, ...], big: Path, rows: int,
+             small_csv: Path | None, small: int | None, capacity: float, word: str
+             ) -> tuple[dict[str, dict[str, Any]], list[list[str]]]:
+    """Each client over the rows (and the smaller batch, for the marginal CPU) against a fresh
+    server each: the figures by client and the table's lines. `word`: "sandbox" runs against
+    the sandbox, "server" against the threaded server (and names the figures' keys)."""
+    server = "sandbox" if word == "sandbox" else "threaded"
     figures: dict[str, dict[str, Any]] = {}
     lines = []
-    for client in CLIENTS:
+    for client in clients:
         if client == "sdk" and bench.sdk_missing:
             continue
-        m, f = run(bench, client, big, rows)
+        m, f = run(bench, client, big, rows, server)
         marginal = None
         if small and small_csv is not None:
-            m_small, _ = run(bench, client, small_csv, small)
+            m_small, _ = run(bench, client, small_csv, small, server)
             if m_small.returncode in (0, 1):
                 marginal = (m.cpu - m_small.cpu) / (rows - small) * 1000
         if m.returncode not in (0, 1) or f.deletes_ok == 0:
@@ -127,23 +198,30 @@ def section(bench: Bench, rows: int, small: int | None) -> None:
             "revoked": done, "wall": m.wall, "cpu": m.cpu, "rows_per_s": done / m.wall,
             "delete_phase_rows_per_s": f.delete_rate, "before_deletes": f.before_deletes,
             "cpu_per_1000": m.cpu / done * 1000, "marginal_cpu_per_1000": marginal,
-            "peak_rss_mb": m.maxrss_mb, "sandbox_busy": m.sandbox_cpu / m.wall,
-            "of_sandbox": ratio(f.delete_rate, capacity),
+            "peak_rss_mb": m.maxrss_mb, f"{word}_busy": m.sandbox_cpu / m.wall,
+            f"of_{word}": ratio(f.delete_rate, capacity),
         }
         figures[client] = row
+        of = row[f"of_{word}"]
         lines.append([client, f"{done}/{rows}", fmt(m.wall, 2), fmt(f.before_deletes, 2),
                       fmt(row["rows_per_s"]), fmt(f.delete_rate), fmt(row["cpu_per_1000"], 2),
-                      fmt(marginal, 2), fmt(m.maxrss_mb, 0), fmt(row["sandbox_busy"] * 100, 0),
-                      fmt(None if row["of_sandbox"] is None else row["of_sandbox"] * 100, 0)])
+                      fmt(marginal, 2), fmt(m.maxrss_mb, 0), fmt(row[f"{word}_busy"] * 100, 0),
+                      fmt(None if of is None else of * 100, 0)])
+    return figures, lines
+
+
+def _table(lines: list[list[str]], word: str) -> None:
     table(["client", "revoked", "wall s", "s before 1st DELETE", "rows/s whole run",
            "rows/s DELETE phase", "CPU s/1000 rows", "marginal CPU s/1000", "peak RSS MB",
-           "sandbox busy %", "of sandbox %"], lines)
-    say()
-    bound = _sandbox_lines(capacity, figures, rows)
-    say()
+           f"{word} busy %", f"of {word} %"], lines)
+
+
+def _ratios(figures: dict[str, dict[str, Any]], others: tuple[str, ...]
+            ) -> dict[str, dict[str, float | None]]:
+    """offboard's figures / each other client's, printed as a table; returned for --json."""
     ob = figures.get("offboard")
     ratios: dict[str, dict[str, float | None]] = {}
-    for other in ("sdk", "floor", "naive"):
+    for other in others:
         them = figures.get(other)
         if ob and them:
             ratios[other] = {key: ratio(ob[key], them[key]) for key in (
@@ -154,24 +232,20 @@ def section(bench: Bench, rows: int, small: int | None) -> None:
                "marginal CPU per row", "peak RSS"],
               [[f"offboard / {other}", *(fmt(v, 2) for v in r.values())]
                for other, r in ratios.items()])
-    targets = _targets(ob, figures.get("sdk"), figures.get("floor"), capacity,
-                       bool(bench.sdk_missing))
-    bench.results["compare"] = {
-        "rows": rows, "small": small, "concurrency": c, "latency": LATENCY,
-        "sandbox_serves": capacity, "sandbox_bound": bound, "figures": figures,
-        "ratios": ratios, "targets": targets}
-    say()
+    return ratios
 
 
-def _sandbox_lines(capacity: float, figures: dict[str, dict[str, Any]], rows: int) -> list[str]:
-    """Says what the sandbox serves here and which figures it caps; returns the capped clients."""
-    say(f"The sandbox's own ceiling here: benchmarks/raw_load.py (~0.12 ms of CPU per request) "
-        f"with {CONCURRENCY} connections against the same sandbox setup (latency "
+def _sandbox_lines(capacity: float, figures: dict[str, dict[str, Any]], rows: int,
+                   name: str = "sandbox", word: str = "sandbox") -> list[str]:
+    """Says what the sandbox (or the server `name`) serves here and which figures it caps;
+    returns the capped clients."""
+    say(f"The {name}'s own ceiling here: benchmarks/raw_load.py (~0.12 ms of CPU per request) "
+        f"with {CONCURRENCY} connections against the same {name} setup (latency "
         f"{LATENCY * 1000:g} ms, no rate limit) reaches {fmt(capacity, 0)} req/s "
         f"(concurrency / latency would be {CONCURRENCY / LATENCY:,.0f}). A client that spends "
-        "more CPU shares the machine's cores with the sandbox, so it can be capped lower.")
+        f"more CPU shares the machine's cores with the {name}, so it can be capped lower.")
     if not capacity:
-        say("The raw load generator failed: which figures the sandbox caps is unknown.")
+        say(f"The raw load generator failed: which figures the {name} caps is unknown.")
         return []
     if rows < 10 * CONCURRENCY:
         say(f"(With {rows} rows a DELETE phase is a few round trips: these rates and what "
@@ -180,25 +254,28 @@ def _sandbox_lines(capacity: float, figures: dict[str, dict[str, Any]], rows: in
              >= SANDBOX_BOUND * capacity]
     for client in bound:
         say(f"{client}'s DELETE phase ({fmt(figures[client]['delete_phase_rows_per_s'], 0)}/s) is "
-            f"{figures[client]['of_sandbox']:.2f} x that: sandbox-bound.")
+            f"{figures[client][f'of_{word}']:.2f} x that: {word}-bound.")
     if "offboard" in bound:
         say("So the throughput ratios (offboard / sdk, / floor, / naive) and the throughput "
-            "target are SANDBOX-BOUND: they show what this sandbox serves, not how fast "
+            f"target are {word.upper()}-BOUND: they show what this {name} serves, not how fast "
             "offboard could go; the CPU figures are not capped by it.")
     elif "offboard" in figures:
-        say(f"offboard's DELETE phase is {figures['offboard']['of_sandbox']:.2f} x that: not "
-            f"sandbox-bound (< {SANDBOX_BOUND:g} x), so its throughput ratios measure the clients.")
+        say(f"offboard's DELETE phase is {figures['offboard'][f'of_{word}']:.2f} x that: not "
+            f"{word}-bound (< {SANDBOX_BOUND:g} x), so its throughput ratios measure the "
+            "clients.")
     sdk = figures.get("sdk")
     if sdk and THROUGHPUT_X_SDK * sdk["rows_per_s"] > capacity:
         say(f"{THROUGHPUT_X_SDK:g} x the SDK script's whole-run throughput is "
-            f"{fmt(THROUGHPUT_X_SDK * sdk['rows_per_s'], 0)} rows/s, above what the sandbox "
-            "serves: no client can meet the throughput target against this sandbox here.")
+            f"{fmt(THROUGHPUT_X_SDK * sdk['rows_per_s'], 0)} rows/s, above what the {name} "
+            f"serves: no client can meet the throughput target against this {name} here.")
     return bound
 
 
 def _targets(ob: dict[str, Any] | None, sdk: dict[str, Any] | None,
-             floor: dict[str, Any] | None, capacity: float, no_sdk: bool) -> dict[str, Any]:
-    """Prints issue 14's targets with their figures; returns them for --json."""
+             floor: dict[str, Any] | None, capacity: float, no_sdk: bool, prefix: str = "",
+             word: str = "sandbox") -> dict[str, Any]:
+    """Prints issue 14's targets with their figures, each line after `prefix` (the server's
+    label; none for the sandbox); returns them for --json."""
     missing = "n/a (the SDK is not installed)" if no_sdk else "n/a (a client failed)"
     out: dict[str, Any] = {}
     if ob and sdk:
@@ -206,17 +283,18 @@ def _targets(ob: dict[str, Any] | None, sdk: dict[str, Any] | None,
         below_floor = floor is not None and CPU_X_SDK * sdk["cpu_per_1000"] < floor["cpu_per_1000"]
         out["cpu_x_sdk"] = {"value": cpu, "limit": CPU_X_SDK, "met": cpu <= CPU_X_SDK,
                             "below_the_floor": below_floor}
-        say(f"Target: offboard's CPU per 1,000 rows (whole process) <= {CPU_X_SDK:g} x the SDK "
-            f"script's: {fmt(ob['cpu_per_1000'], 2)} s vs {fmt(sdk['cpu_per_1000'], 2)} s = "
-            f"{cpu:.3f} x -> {verdict(cpu <= CPU_X_SDK)}"
+        say(f"{prefix}Target: offboard's CPU per 1,000 rows (whole process) <= {CPU_X_SDK:g} x "
+            f"the SDK script's: {fmt(ob['cpu_per_1000'], 2)} s vs {fmt(sdk['cpu_per_1000'], 2)}"
+            f" s = {cpu:.3f} x -> {verdict(cpu <= CPU_X_SDK)}"
             + (f" ({CPU_X_SDK:g} x is {CPU_X_SDK * sdk['cpu_per_1000']:.2f} s, below the floor's"
                f" {floor['cpu_per_1000']:.2f} s)" if below_floor and floor else ""))
     else:
-        say(f"Target: offboard's CPU per 1,000 rows <= {CPU_X_SDK:g} x the SDK script's: {missing}")
+        say(f"{prefix}Target: offboard's CPU per 1,000 rows <= {CPU_X_SDK:g} x the SDK "
+            f"script's: {missing}")
     marginal = ob["marginal_cpu_per_1000"] if ob else None
     met = None if marginal is None else marginal <= MARGINAL_MS
     out["marginal_cpu_ms_per_row"] = {"value": marginal, "limit": MARGINAL_MS, "met": met}
-    say(f"Target: offboard's marginal CPU per row <= {MARGINAL_MS:g} ms: "
+    say(f"{prefix}Target: offboard's marginal CPU per row <= {MARGINAL_MS:g} ms: "
         + (f"{marginal:.3f} ms -> {verdict(met)}" if marginal is not None
            else "n/a (needs the smaller batch: not run with --quick)" if ob else missing))
     if ob and sdk:
@@ -224,20 +302,21 @@ def _targets(ob: dict[str, Any] | None, sdk: dict[str, Any] | None,
         reachable = THROUGHPUT_X_SDK * sdk["rows_per_s"] <= capacity if capacity else None
         out["throughput_x_sdk"] = {"value": tp, "limit": THROUGHPUT_X_SDK,
                                    "met": tp >= THROUGHPUT_X_SDK,
-                                   "reachable_against_sandbox": reachable}
-        say(f"Target: offboard's whole-run throughput >= {THROUGHPUT_X_SDK:g} x the SDK script's: "
-            f"{fmt(ob['rows_per_s'])} vs {fmt(sdk['rows_per_s'])} rows/s = {tp:.2f} x -> "
-            f"{verdict(tp >= THROUGHPUT_X_SDK)}"
-            + ("" if reachable in (True, None) else " (out of reach here: sandbox-bound)"))
+                                   f"reachable_against_{word}": reachable}
+        say(f"{prefix}Target: offboard's whole-run throughput >= {THROUGHPUT_X_SDK:g} x the SDK "
+            f"script's: {fmt(ob['rows_per_s'])} vs {fmt(sdk['rows_per_s'])} rows/s = {tp:.2f} x"
+            f" -> {verdict(tp >= THROUGHPUT_X_SDK)}"
+            + ("" if reachable in (True, None) else f" (out of reach here: {word}-bound)"))
     else:
-        say(f"Target: offboard's whole-run throughput >= {THROUGHPUT_X_SDK:g} x the SDK script's: "
-            f"{missing}")
+        say(f"{prefix}Target: offboard's whole-run throughput >= {THROUGHPUT_X_SDK:g} x the SDK "
+            f"script's: {missing}")
     if ob and floor:
         whole = ob["cpu_per_1000"] / floor["cpu_per_1000"]
         marginal_x = ratio(ob["marginal_cpu_per_1000"], floor["marginal_cpu_per_1000"])
         out["cpu_x_floor"] = {"value": whole, "marginal": marginal_x}
-        say(f"offboard's CPU per row / the floor's (no target): whole process {whole:.2f} x "
-            f"({fmt(ob['cpu_per_1000'], 2)} vs {fmt(floor['cpu_per_1000'], 2)} ms); marginal "
+        say(f"{prefix}offboard's CPU per row / the floor's (no target): whole process "
+            f"{whole:.2f} x ({fmt(ob['cpu_per_1000'], 2)} vs {fmt(floor['cpu_per_1000'], 2)} "
+            "ms); marginal "
             + (f"{marginal_x:.2f} x ({ob['marginal_cpu_per_1000']:.3f} vs "
                f"{floor['marginal_cpu_per_1000']:.3f} ms)" if marginal_x is not None else "n/a"))
     return out

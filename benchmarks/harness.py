@@ -1,5 +1,6 @@
-"""Shared plumbing for the benchmarks: worlds and CSVs, the sandbox in its own process,
-measuring a client process (wall time, CPU, peak RSS) with os.wait4, and printing figures.
+"""Shared plumbing for the benchmarks: worlds and CSVs, the sandbox (or the threaded server,
+benchmarks/threaded_server.py) in its own process, measuring a client process (wall time, CPU,
+peak RSS) with os.wait4, and printing figures.
 
 Nothing here imports offboard: the sandbox and offboard itself run as separate processes
 (`python -m offboard ...`), exactly as a person would start them.
@@ -123,6 +124,9 @@ def proc_cpu(pid: int) -> float:
 class SandboxProcess:
     """`python -m offboard sandbox --port 0 --scenario WORLD` in its own process."""
 
+    kind = "sandbox"
+    log_path = "/_sandbox/log"
+
     def __init__(self, world: Path, start_timeout: float = 120.0) -> None:
         self.world = world
         self.start_timeout = start_timeout
@@ -132,11 +136,14 @@ class SandboxProcess:
         self.maxrss_kb = 0
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
 
+    def argv(self) -> list[str]:
+        return [PYTHON, "-m", "offboard", "sandbox", "--port", "0", "--scenario",
+                str(self.world)]
+
     def __enter__(self) -> SandboxProcess:
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "offboard", "sandbox", "--port", "0", "--scenario", str(self.world)],
-            cwd=ROOT, env=child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=self._stderr)
+            self.argv(), cwd=ROOT, env=child_env(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=self._stderr)
         timer = threading.Timer(self.start_timeout, self.proc.kill)
         timer.start()
         try:
@@ -150,7 +157,7 @@ class SandboxProcess:
             timer.cancel()
         if not self.url:
             self._stderr.seek(0)
-            raise RuntimeError("the sandbox did not start: "
+            raise RuntimeError(f"the {self.kind} did not start: "
                                + self._stderr.read().decode(errors="replace")[-2000:])
         return self
 
@@ -167,7 +174,7 @@ class SandboxProcess:
 
     def log(self) -> list[dict[str, Any]]:
         """Every API request so far: {time, method, path, query, status, applied, request_id}."""
-        records: list[dict[str, Any]] = httpx.get(f"{self.url}/_sandbox/log", timeout=120,
+        records: list[dict[str, Any]] = httpx.get(f"{self.url}{self.log_path}", timeout=120,
                                                   trust_env=False).json()
         return records
 
@@ -186,6 +193,27 @@ class SandboxProcess:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self._stderr.close()
+
+
+class ThreadedServerProcess(SandboxProcess):
+    """benchmarks/threaded_server.py in its own process: a second, independent server
+    (http.server.ThreadingHTTPServer, a thread per connection) with the world write_world
+    describes: the key's user and `users` plain members of ACCOUNT, no faults but latency."""
+
+    kind = "threaded server"
+    log_path = "/_log"
+
+    def __init__(self, users: int, *, latency: float, first_user: int = FIRST_USER,
+                 start_timeout: float = 120.0) -> None:
+        super().__init__(Path(), start_timeout)
+        self.users = users
+        self.latency = latency
+        self.first_user = first_user
+
+    def argv(self) -> list[str]:
+        return [PYTHON, str(BENCH / "threaded_server.py"), "--key", KEY, "--users",
+                str(self.users), "--first-user", str(self.first_user), "--account",
+                str(ACCOUNT), "--key-user", str(KEY_USER), "--latency", f"{self.latency:g}"]
 
 
 def _wait4(pid: int, timeout: float) -> tuple[int, int, Any]:

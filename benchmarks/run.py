@@ -13,8 +13,9 @@ Sections (--only takes a comma-separated list of them):
   ceiling   the sandbox's own ceiling: a raw-socket load generator and offboard at latency 0
   compare   offboard vs the official SDK (AsyncGcore + Semaphore) vs the floor (plain DELETEs
             on httpcore) vs a naive sequential httpx loop, on the same rows at the same
-            concurrency, 20 ms latency, no rate limit, beside what the sandbox itself serves
-            (benchmarks/compare.py)
+            concurrency, 20 ms latency, no rate limit, beside what the sandbox itself serves;
+            then offboard, the SDK and the floor again against a second, independent server
+            (benchmarks/threaded_server.py: ThreadingHTTPServer) (benchmarks/compare.py)
   rates     offboard's achieved rate / min(--rate, concurrency / latency) for a few settings
   adaptive  offboard --rate 5L against a sandbox limiting to L req/s that offboard is not told
   shapes    issue 12's cells: offboard against each server limiter shape (benchmarks/adaptive.py)
@@ -122,10 +123,19 @@ class Bench:
     def run_client(self, label: str, users: int, rows_csv: Path,
                    argv: Callable[[str], list[str]], *, latency: float,
                    rate_limit: int | None = None, report_dir: Path | None = None,
-                   timeout: float = 900) -> tuple[h.Measured, h.LogFigures]:
-        world = h.write_world(self.path("world.json"), users, latency=latency,
-                              rate_limit=rate_limit)
-        with h.SandboxProcess(world) as sandbox:
+                   timeout: float = 900, server: str = "sandbox"
+                   ) -> tuple[h.Measured, h.LogFigures]:
+        """`server`: "sandbox" (offboard's) or "threaded" (benchmarks/threaded_server.py,
+        latency only: no rate limit)."""
+        process: h.SandboxProcess
+        if server == "threaded":
+            if rate_limit is not None:
+                raise ValueError("the threaded server has no rate limit")
+            process = h.ThreadedServerProcess(users, latency=latency)
+        else:
+            process = h.SandboxProcess(h.write_world(self.path("world.json"), users,
+                                                     latency=latency, rate_limit=rate_limit))
+        with process as sandbox:
             measured = h.measure(label, argv(sandbox.url), self.env, h.ROOT, sandbox, timeout)
             figures = h.log_figures(sandbox.log())
         if report_dir is not None:
@@ -134,13 +144,15 @@ class Bench:
 
     def offboard(self, label: str, users: int, rows_csv: Path, *, rate: float,
                  concurrency: int, cap: int, latency: float, rate_limit: int | None = None,
-                 timeout: float = 900) -> tuple[h.Measured, h.LogFigures]:
+                 timeout: float = 900, server: str = "sandbox"
+                 ) -> tuple[h.Measured, h.LogFigures]:
         report = self.path("report")
         measured, figures = self.run_client(
             label, users, rows_csv,
             lambda url: h.offboard_argv(rows_csv, url, rate=rate, concurrency=concurrency,
                                         cap=cap, report_dir=report),
-            latency=latency, rate_limit=rate_limit, report_dir=report, timeout=timeout)
+            latency=latency, rate_limit=rate_limit, report_dir=report, timeout=timeout,
+            server=server)
         shutil.rmtree(report, ignore_errors=True)
         return measured, figures
 
@@ -193,15 +205,16 @@ class Bench:
     def section_compare(self) -> None:
         compare.section(self, self.sizes.compare_rows, self.sizes.compare_small)
 
-    def raw_capacity(self, concurrency: int, rows: int, latency: float) -> float:
-        """What the sandbox serves a near-free client (raw_load.py) with this many connections:
-        the most any client could reach at this setting."""
+    def raw_capacity(self, concurrency: int, rows: int, latency: float,
+                     server: str = "sandbox") -> float:
+        """What the sandbox (or the threaded server) serves a near-free client (raw_load.py)
+        with this many connections: the most any client could reach at this setting."""
         rows_csv = h.write_rows(self.path("rows.csv"), h.user_ids(rows))
         raw = str(h.BENCH / "raw_load.py")
         m, f = self.run_client(
             f"raw x{concurrency}", rows, rows_csv,
             lambda url: [h.PYTHON, raw, str(rows_csv), "--base-url", url,
-                         "--connections", str(concurrency)], latency=latency)
+                         "--connections", str(concurrency)], latency=latency, server=server)
         return f.delete_rate if m.returncode == 0 else 0.0
 
     def section_rates(self) -> None:
