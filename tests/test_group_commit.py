@@ -18,6 +18,13 @@ class Fsyncs:
             self.calls.append(time.monotonic())
 
 
+def synced_once(fsyncs: Fsyncs) -> None:
+    """Wait (5 s at most) for the thread's first fsync."""
+    deadline = time.monotonic() + 5
+    while not fsyncs.calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_many_rows_cost_one_fsync_per_interval_not_one_each() -> None:
     """2,000 rows flushed in a burst: at most one fsync per interval while they come (plus
     the one that stop() makes), where a wake-up per row once made an fsync for most rows."""
@@ -38,9 +45,7 @@ def test_a_lone_row_is_synced_without_waiting_for_stop() -> None:
     fsyncs = Fsyncs()
     commit = GroupCommit(3, fsyncs, interval=0.05)
     commit.request()
-    deadline = time.monotonic() + 5
-    while not fsyncs.calls and time.monotonic() < deadline:
-        time.sleep(0.01)
+    synced_once(fsyncs)
     assert len(fsyncs.calls) == 1
     commit.stop()
     assert len(fsyncs.calls) == 2
@@ -50,9 +55,7 @@ def test_stop_does_not_wait_out_the_interval() -> None:
     fsyncs = Fsyncs()
     commit = GroupCommit(3, fsyncs, interval=30.0)
     commit.request()
-    deadline = time.monotonic() + 5
-    while not fsyncs.calls and time.monotonic() < deadline:
-        time.sleep(0.01)
+    synced_once(fsyncs)
     started = time.monotonic()
     commit.stop()
     assert time.monotonic() - started < 5  # not the 30 s interval
