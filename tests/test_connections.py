@@ -1,0 +1,71 @@
+"""Which slot a run's requests go through (offboard/connections.py), and what a slot reads."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import anyio
+import httpx
+import pytest
+
+from offboard.connections import Connections, _CoreSlot, _decoded, _HttpxSlot
+
+from .helpers import routed, settings
+
+
+def kinds(connections: Connections) -> set[type]:
+    return {type(slot) for slot in connections._slots}
+
+
+def test_the_hot_path_is_httpcore_and_an_injected_transport_is_httpx(monkeypatch):
+    for name in ("https_proxy", "http_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert kinds(Connections(settings())) == {_CoreSlot}
+    injected = routed(lambda request: httpx.Response(200))
+    assert kinds(Connections(settings(), injected)) == {_HttpxSlot}
+
+
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY"])
+def test_a_proxy_in_the_environment_goes_through_httpx_which_honours_it(monkeypatch, variable):
+    """httpcore alone knows no proxy variables: with one set, the real API is reached through
+    httpx's client (trust_env), as before; a loopback sandbox still directly."""
+    monkeypatch.setenv(variable, "http://proxy.example.test:3128")
+    assert kinds(Connections(settings())) == {_HttpxSlot}
+    loopback = settings(base_url="http://127.0.0.1:8765")
+    assert kinds(Connections(loopback)) == {_CoreSlot}
+
+
+def test_a_compressed_answer_is_read_uncompressed():
+    """No Accept-Encoding is sent, but a server may compress anyway."""
+    body = b'{"message": "ok"}'
+    assert _decoded(gzip.compress(body), {"content-encoding": "gzip"}) == body
+    assert _decoded(zlib.compress(body), {"content-encoding": "deflate"}) == body
+    raw = zlib.compressobj(wbits=-15)
+    assert _decoded(raw.compress(body) + raw.flush(), {"content-encoding": "deflate"}) == body
+    assert _decoded(b"not gzip", {"content-encoding": "gzip"}) == b"not gzip"
+    assert _decoded(body, {}) == body
+
+
+def test_slots_are_lent_one_request_at_a_time():
+    """At most `concurrency` requests in flight, whatever asks."""
+    in_flight = most = 0
+
+    class Slow(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request):
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            await anyio.sleep(0.01)
+            in_flight -= 1
+            return httpx.Response(200, json={})
+
+    async def go() -> None:
+        async with Connections(settings(concurrency=3), Slow()) as connections, \
+                anyio.create_task_group() as group:
+            for _ in range(12):
+                group.start_soon(connections.request, "GET", "/iam/clients/me")
+
+    anyio.run(go)
+    assert most == 3
