@@ -85,7 +85,8 @@ def _write_metrics(job: Job, reports: list[JobReport], exit_code: int,
     from .metrics import JobMetrics, write_metrics
 
     jobs = [JobMetrics(r.name, r.counts, r.open_rows, r.exit_code, r.duration,
-                       r.users_deleted, r.requests, r.retries) for r in reports]
+                       r.users_deleted, r.requests, r.retries, r.logins_after_leaving)
+            for r in reports]
     write_metrics(Path(job.metrics_file), _unique(jobs), exit_code=exit_code,
                   nothing_open=all(r.exit_code == 0 for r in reports), now=time.time(),
                   files_not_run=not_run)

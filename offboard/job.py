@@ -79,3 +79,4 @@ class JobReport:
     duration: float = 0.0
     requests: Mapping[str, int] = field(default_factory=dict)
     retries: int = 0
+    logins_after_leaving: int = 0  # rows whose user signed in after the row's leave_date

@@ -9,11 +9,14 @@ All series are gauges. Per job (label `job`, the job's name; one job for a singl
     offboard_job_exit_code{job}         offboard_job_duration_seconds{job}
     offboard_users_deleted{job}         offboard_retries{job}
     offboard_requests{job,status}       HTTP requests by status ("200", "429", "error": no answer)
+    offboard_logins_after_leaving{job}  rows whose user signed in after the row's leave_date (a
+                                        possible security incident; a run's exit code stays 0)
 
 Totals over the invocation:
 
     offboard_batch_rows{outcome}        offboard_rows summed over the jobs
     offboard_batch_rows_open            the known offboard_rows_open summed
+    offboard_batch_logins_after_leaving offboard_logins_after_leaving summed
     offboard_exit_code                  the invocation's exit code
     offboard_jobs                       number of jobs run
     offboard_files_not_run{reason}      folder files not run ("not_a_job_file", "unreadable",
@@ -30,6 +33,8 @@ scrape sets `honor_labels: true`; these two use only unlabelled series):
       expr: time() - offboard_last_success_timestamp_seconds > 86400
     - alert: OffboardNotRunning             # no run for two intervals (here interval = 1h)
       expr: time() - offboard_last_run_timestamp_seconds > 2 * 3600
+    - alert: OffboardLeaverSignedInAfterLeaving   # a possible security incident
+      expr: offboard_batch_logins_after_leaving > 0
 
 The first stays silent until a first success is recorded; for that case add
 `offboard_batch_rows_open > 0 unless on() offboard_last_success_timestamp_seconds` (for: 1d).
@@ -65,6 +70,7 @@ class JobMetrics:
     users_deleted: int = 0
     requests: Mapping[str, int] = field(default_factory=dict)  # by status: "200", "429", "error"
     retries: int = 0
+    logins_after_leaving: int = 0
 
 
 def write_metrics(path: Path, jobs: Sequence[JobMetrics], *, exit_code: int, nothing_open: bool,
@@ -100,11 +106,15 @@ def write_metrics(path: Path, jobs: Sequence[JobMetrics], *, exit_code: int, not
     gauge("requests", "HTTP requests of the job by status (error: no answer).", ("job", "status"),
           [((j.job, s), n) for j in jobs for s, n in sorted(j.requests.items())])
     gauge("retries", "Retried requests of the job.", job, [((j.job,), j.retries) for j in jobs])
+    gauge("logins_after_leaving", "Rows whose user signed in after the row's leave_date: a "
+          "possible security incident.", job, [((j.job,), j.logins_after_leaving) for j in jobs])
     totals = sum((Counter(j.counts) for j in jobs), Counter[str]())
     gauge("batch_rows", "Rows of all jobs of the invocation by outcome.", ("outcome",),
           [((o,), n) for o, n in sorted(totals.items())])
     gauge("batch_rows_open", "Rows of all jobs still holding access (where known).", (),
           [((), sum(j.open_rows or 0 for j in jobs))])
+    gauge("batch_logins_after_leaving", "Rows of all jobs whose user signed in after the row's "
+          "leave_date.", (), [((), sum(j.logins_after_leaving for j in jobs))])
     gauge("exit_code", "Exit code of the invocation.", (), [((), exit_code)])
     gauge("jobs", "Jobs the invocation ran.", (), [((), len(jobs))])
     gauge("files_not_run", "Folder files not run, by reason (no sample: none).", ("reason",),

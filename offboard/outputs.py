@@ -88,7 +88,7 @@ def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings:
         log.error(problem, exit_code=exit_code, report_dir=str(directory))
     return JobReport(batch.name, job.source, exit_code, problem, directory,
                      dict(totals.counts), totals.open_rows, totals.users_deleted, duration,
-                     ended.statuses, ended.retries)
+                     ended.statuses, ended.retries, after)
 
 
 def _login_lines(written: Written) -> list[str]:

@@ -229,3 +229,26 @@ def test_active_days_in_a_job_file_and_the_command_line_wins(cli, sandbox):
     assert bad.stderr.strip() == ("offboard: bad.yaml: active_days: must be a whole number of "
                                   "days, 0 to 3650")
     assert len(sb.requests()) == before
+
+
+def test_metrics_count_logins_after_leaving_for_alerting(cli, sandbox):
+    """A run that revokes a leaver who signed in after leaving exits 0 (the access is gone);
+    the metrics file still says so, per job and in total, for an alert rule."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    sb = sandbox(world(users=users_with_logins()))
+    cli.write("l.csv", "account,user,leave_date\n10,101,2026-11-20\n10,102,\n")
+    prom = cli.cwd / "offboard.prom"
+    done = cli("run", "l.csv", "--base-url", sb.url, "-q", "--report-dir", "r",
+               "--metrics-file", str(prom))
+    assert done.returncode == 0, done.stderr
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(prom.read_text()) for s in f.samples}
+    assert samples[("offboard_logins_after_leaving", (("job", "l"),))] == 1
+    assert samples[("offboard_batch_logins_after_leaving", ())] == 1
+    clean = cli("run", "l.csv", "--base-url", sandbox(world()).url, "-q", "--report-dir", "s",
+                "--metrics-file", str(prom))
+    assert clean.returncode == 0, clean.stderr
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(prom.read_text()) for s in f.samples}
+    assert samples[("offboard_batch_logins_after_leaving", ())] == 0

@@ -76,7 +76,8 @@ def test_every_series_has_help_and_is_a_gauge(tmp_path):
     families = list(text_string_to_metric_families(path.read_text(encoding="utf-8")))
     assert {f.name for f in families} == {f"offboard_{name}" for name in (
         "rows", "rows_open", "job_exit_code", "job_duration_seconds", "users_deleted", "requests",
-        "retries", "batch_rows", "batch_rows_open", "exit_code", "jobs", "files_not_run",
+        "retries", "logins_after_leaving", "batch_rows", "batch_rows_open",
+        "batch_logins_after_leaving", "exit_code", "jobs", "files_not_run",
         "last_run_timestamp_seconds", "last_success_timestamp_seconds")}
     assert all(f.type == "gauge" and f.documentation for f in families)
 
