@@ -69,3 +69,66 @@ def test_slots_are_lent_one_request_at_a_time():
 
     anyio.run(go)
     assert most == 3
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A loopback HTTPS server with a self-signed certificate: (url, its certificate file)."""
+    import http.server
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate to test TLS with")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost"], check=True,
+                   capture_output=True)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            body = b'{"currentUser": 1}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://localhost:{server.server_address[1]}", cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_hot_path_speaks_tls_and_checks_the_certificate(tls_server, monkeypatch):
+    """HTTPS through httpcore: a certificate the CA bundle trusts is answered; one it does not
+    trust is a connection never made (NotSent: safe to retry, nothing reached the server)."""
+    import certifi
+
+    from offboard.connections import NotSent
+    from offboard.settings import Secret
+
+    url, cert = tls_server
+    config = settings(base_url=url, api_key=Secret("k"))
+
+    async def me(connections: Connections):
+        async with connections:
+            return await connections.request("GET", "/iam/clients/me")
+
+    monkeypatch.setattr(certifi, "where", lambda: str(cert))
+    reply = anyio.run(me, Connections(config))
+    assert (reply.status, reply.content) == (200, b'{"currentUser": 1}')
+    monkeypatch.undo()
+    with pytest.raises(NotSent, match="CERTIFICATE_VERIFY_FAILED"):
+        anyio.run(me, Connections(config))
