@@ -44,7 +44,15 @@ from .restore_plan import (
     select,
     step,
 )
-from .restore_report import Journal, create, exit_code, read_meta, settled, write_files
+from .restore_report import (
+    Journal,
+    create,
+    exit_code,
+    read_meta,
+    result_lines,
+    settled,
+    write_files,
+)
 from .settings import Settings, check_base_url, merge, read_api_key
 from .summary import iso
 
@@ -126,6 +134,9 @@ def restore(request: Request, environ: Mapping[str, str],
     if request.plan and not request.quiet:
         for item in steps:
             click.echo(_plan_line(item))
+    elif not request.quiet:
+        for line in result_lines(records.values(), sum(len(s.revoked.tokens) for s in steps)):
+            click.echo(line)
     if code:
         say(_summary(counts, directory, request.plan))
     if code == 3:

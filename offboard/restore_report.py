@@ -120,6 +120,23 @@ def write_files(directory: Path, records: Iterable[Mapping[str, Any]],
     return counts
 
 
+SHOWN = 50  # result lines printed after a restore; the rest are in results.csv
+
+
+def result_lines(records: Iterable[Mapping[str, Any]], tokens_gone: int) -> list[str]:
+    """What a restore prints, from its journal's records: each row's outcome and message (a
+    new user ID included), then the tokens that cannot come back."""
+    ordered = sorted(records, key=lambda r: (r["row"], r["account"]))
+    lines = [f"row {r['row']}: {r.get('email') or r.get('user_id')} account {r['account']}: "
+             f"{r['outcome']}: {r.get('message', '')}" for r in ordered[:SHOWN]]
+    if len(ordered) > SHOWN:
+        lines.append(f"... and {len(ordered) - SHOWN} more: see results.csv")
+    if tokens_gone:
+        lines.append(f"{tokens_gone} API token{'' if tokens_gone == 1 else 's'} the run deleted "
+                     "cannot come back (see tokens_gone.csv): issue new ones if still needed")
+    return lines
+
+
 def exit_code(counts: Mapping[str, int], aborted: bool) -> int:
     """3 aborted; 0 when every row is back or would be (`--plan`); else 1."""
     if aborted:

@@ -74,6 +74,12 @@ def test_run_then_restore_gives_back_every_access_with_its_role(cli, sandbox):
     assert "a new user" in restored[1]["message"]
     gone = rows(out / "tokens_gone.csv")
     assert [(g["token_id"], g["token_name"]) for g in gone] == [("900", "ci")]
+    # What the admin sees: each row's result, Bob's new ID and the token that is gone.
+    said = done.stdout.splitlines()
+    assert said[0].startswith("row 2: ann@t.example account 10: restored: invited back")
+    assert said[1].startswith("row 3: Bob@T.example account 10: restored: ")
+    assert f"a new user (ID {restored[1]['new_user_id']}, was 102)" in said[1]
+    assert "1 API token the run deleted cannot come back (see tokens_gone.csv)" in done.stdout
 
     after = state(sb)
     assert members(after) == members(before)
@@ -164,8 +170,8 @@ def test_restoring_one_user_leaves_the_others_for_later(cli, sandbox):
     report = revoke_three(cli, sb)
     first = cli("restore", str(report), "--base-url", sb.url, "--row", "3", "--report-dir", "a")
     assert first.returncode == 0, first.stderr
-    rest = cli("restore", str(report), "--base-url", sb.url, "--report-dir", "b")
-    assert rest.returncode == 0, rest.stderr
+    rest = cli("restore", str(report), "--base-url", sb.url, "--report-dir", "b", "-q")
+    assert (rest.returncode, rest.stdout, rest.stderr) == (0, "", "")  # -q: silent success
     back = rows(cli.cwd / "b" / "results.csv")
     assert [r["row"] for r in back] == ["2", "4"]
     # cy lost his last account in the run, so he is back under a new ID
