@@ -53,18 +53,20 @@ def account_details(state: State, request: Request) -> Response:
 
 def list_users(state: State, request: Request) -> Response:
     world = state.world
-    users = [shapes.user(world, member) for member in state.visible_users()]
+    members = list(state.visible_users())
     if "limit" not in request.query:
         # Documented Gcore behaviour, and a trap: without `limit` there is no envelope at all.
-        return json_response(200, users)
+        return json_response(200, [shapes.user(world, member) for member in members])
     limit = query_integer(request.query, "limit", minimum=1)
     offset = query_integer(request.query, "offset", minimum=0, default=0)
     if world.faults.page_size_max is not None:
         limit = min(limit, world.faults.page_size_max)
-    page = users[offset : offset + limit]
+    # Only the page's users are shaped: shaping all of them for every page made reading
+    # 3,000 users cost the sandbox 0.6 s of CPU.
+    page = [shapes.user(world, member) for member in members[offset : offset + limit]]
     # The missing /iam prefix copies the spec's own example URL.
-    body: dict[str, Any] = {"count": len(users)}
-    body |= page_links("/users", offset, limit, len(page), len(users))
+    body: dict[str, Any] = {"count": len(members)}
+    body |= page_links("/users", offset, limit, len(page), len(members))
     body["results"] = page
     return json_response(200, body)
 
