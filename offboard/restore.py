@@ -135,7 +135,7 @@ def restore(request: Request, environ: Mapping[str, str],
         for item in steps:
             click.echo(_plan_line(item))
     elif not request.quiet:
-        for line in result_lines(records.values(), sum(len(s.revoked.tokens) for s in steps)):
+        for line in result_lines(records.values()):
             click.echo(line)
     if code:
         say(_summary(counts, directory, request.plan))

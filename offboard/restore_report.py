@@ -117,16 +117,34 @@ def write_files(directory: Path, records: Iterable[Mapping[str, Any]],
                                          "token_name", "token_role", "expires"), gone)
     write_private(directory / "summary.json", json.dumps(
         {**summary, "rows": len(rows), "counts": dict(counts)}, indent=2) + "\n")
+    write_private(directory / "summary.txt", _page(rows, counts, summary))
     return counts
+
+
+def _page(rows: list[Mapping[str, Any]], counts: Counter[str],
+          summary: Mapping[str, Any]) -> str:
+    """summary.txt: what the restore did, for people (and cron's mail)."""
+    what = "Restore plan" if summary.get("plan") else "Restore"
+    head = f"{what} of {summary.get('report')} ({len(rows)} rows), exit code " \
+           f"{summary.get('exit_code')}"
+    lines = [head, "=" * len(head), "",
+             "Counts: " + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "none"),
+             "", *result_lines(rows)]
+    new = sum(1 for r in rows if r.get("new_user_id") not in (None, "", r.get("user_id")))
+    if new:
+        lines += ["", f"{new} user{'' if new == 1 else 's'} came back with a new ID: they must "
+                  "accept the invitation e-mail before they can sign in."]
+    return "\n".join(lines) + "\n"
 
 
 SHOWN = 50  # result lines printed after a restore; the rest are in results.csv
 
 
-def result_lines(records: Iterable[Mapping[str, Any]], tokens_gone: int) -> list[str]:
+def result_lines(records: Iterable[Mapping[str, Any]]) -> list[str]:
     """What a restore prints, from its journal's records: each row's outcome and message (a
     new user ID included), then the tokens that cannot come back."""
     ordered = sorted(records, key=lambda r: (r["row"], r["account"]))
+    tokens_gone = sum(len(r.get("tokens") or ()) for r in ordered)
     lines = [f"row {r['row']}: {r.get('email') or r.get('user_id')} account {r['account']}: "
              f"{r['outcome']}: {r.get('message', '')}" for r in ordered[:SHOWN]]
     if len(ordered) > SHOWN:

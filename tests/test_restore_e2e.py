@@ -80,6 +80,11 @@ def test_run_then_restore_gives_back_every_access_with_its_role(cli, sandbox):
     assert said[1].startswith("row 3: Bob@T.example account 10: restored: ")
     assert f"a new user (ID {restored[1]['new_user_id']}, was 102)" in said[1]
     assert "1 API token the run deleted cannot come back (see tokens_gone.csv)" in done.stdout
+    page = (out / "summary.txt").read_text(encoding="utf-8")
+    assert page.startswith(f"Restore of {report} (3 rows), exit code 0\n")
+    assert "Counts: 3 restored" in page and said[1] in page
+    assert "2 users came back with a new ID: they must accept the invitation" in page  # Bob, cy
+    assert "1 API token the run deleted cannot come back" in page
 
     after = state(sb)
     assert members(after) == members(before)
