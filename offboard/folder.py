@@ -76,6 +76,9 @@ def discover(folder: Path, sandbox: bool) -> list[Found]:
 
 
 def check_folder_job(job: Job) -> None:
+    if job.new_run:
+        raise SettingsError("--new-run does not apply to a jobs folder: each job keeps its own "
+                            "report, and interrupted jobs resume by themselves")
     if job.resume or job.report_dir:
         raise SettingsError("--resume and --report-dir do not apply to a jobs folder: each job "
                             "keeps its own report, and interrupted jobs resume by themselves")

@@ -60,8 +60,10 @@ def _run_job(job: Job, seams: Seams, log: Log, state: InboxState, path: Path,
     resume = state.resumable(name, batch.sha256)
     directory = resume or str(_fresh_dir(batch))
     state.started(name, batch.sha256, directory)
+    # The folder's state, not a search of the reports folder, says which run a job
+    # continues (unfinished.py): new_run skips that search.
     one = replace(job, source=str(path), resume=resume,
-                  report_dir=None if resume else directory)
+                  report_dir=None if resume else directory, new_run=resume is None)
     try:
         report = run_one(one, seams, log)
     except OffboardError as exc:

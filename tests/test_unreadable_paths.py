@@ -70,12 +70,21 @@ def unprivileged(tmp_path: Path) -> Unprivileged:
     """Runs `python -m offboard` in tmp_path as root without the DAC-override capabilities."""
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        environ = {k: v for k, v in os.environ.items()
-                   if not k.startswith("GCORE_") and k != "OFFBOARD_DEBUG"}
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("GCORE_") and k != "OFFBOARD_DEBUG"
+        }
         environ["GCORE_API_KEY"] = KEY
-        return subprocess.run([*SETPRIV, sys.executable, "-m", "offboard", *args],
-                              cwd=tmp_path, env=environ, capture_output=True, text=True,
-                              timeout=60, check=False)
+        return subprocess.run(
+            [*SETPRIV, sys.executable, "-m", "offboard", *args],
+            cwd=tmp_path,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     return run
 
@@ -104,8 +113,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_an_unreadable_path_is_one_line_exit_2_and_nothing_sent(locked, unprivileged, sandbox,
-                                                                case):
+def test_an_unreadable_path_is_one_line_exit_2_and_nothing_sent(
+    locked, unprivileged, sandbox, case
+):
     """Each kind of path offboard reads or writes, behind a mode-000 folder: one stderr line
     naming the path and the OS's reason, exit 2, no request reaches the API."""
     (locked.parent / "l.csv").write_text(ROWS)
@@ -118,8 +128,9 @@ def test_an_unreadable_path_is_one_line_exit_2_and_nothing_sent(locked, unprivil
 
 
 @pytest.mark.parametrize("command", ["run", "plan"])
-def test_a_folder_with_an_unreadable_job_exits_2_for_run_and_plan(locked, unprivileged,
-                                                                  sandbox, command):
+def test_a_folder_with_an_unreadable_job_exits_2_for_run_and_plan(
+    locked, unprivileged, sandbox, command
+):
     """`plan DIR` exits as `run DIR` does (2) when a job file cannot be read: one line names
     the file and the reason; nothing is sent."""
     jobs = locked.parent / "jobs"
@@ -133,8 +144,7 @@ def test_a_folder_with_an_unreadable_job_exits_2_for_run_and_plan(locked, unpriv
 
 
 @pytest.mark.parametrize("command", ["run", "plan"])
-def test_a_jobs_folder_that_cannot_be_entered_is_one_line(locked, unprivileged, sandbox,
-                                                          command):
+def test_a_jobs_folder_that_cannot_be_entered_is_one_line(locked, unprivileged, sandbox, command):
     """`run DIR` / `plan DIR` on a folder at mode 000: one line naming it, exit 2."""
     jobs = locked.parent / "jobs"
     jobs.mkdir()
@@ -150,8 +160,9 @@ def test_a_jobs_folder_that_cannot_be_entered_is_one_line(locked, unprivileged, 
 
 def test_an_unreadable_sandbox_scenario_is_one_line(locked, unprivileged):
     """`offboard sandbox --scenario locked/w.yaml`: one line, the path and the reason, exit 2."""
-    _one_line(unprivileged("sandbox", "--port", "0", "--scenario", "locked/w.yaml"),
-              "locked/w.yaml")
+    _one_line(
+        unprivileged("sandbox", "--port", "0", "--scenario", "locked/w.yaml"), "locked/w.yaml"
+    )
 
 
 # -- the same functions, with the failure injected -----------------------------------------
@@ -177,8 +188,7 @@ def test_report_dir_check_names_the_path_and_reason(tmp_path, monkeypatch):
         Report.check_dir(chosen, True)
 
 
-def test_resume_of_an_unreadable_run_json_gives_the_reason_not_a_class_name(tmp_path,
-                                                                           monkeypatch):
+def test_resume_of_an_unreadable_run_json_gives_the_reason_not_a_class_name(tmp_path, monkeypatch):
     """read_previous: a run.json that cannot be read is the path and strerror, exit 2."""
     inside = tmp_path / "r" / ".offboard"
     inside.mkdir(parents=True)
