@@ -97,6 +97,12 @@ def name_the_rest(found: list[Found], log: Log) -> dict[str, int]:
     return counts
 
 
+def named(path: Path, exc: OffboardError) -> str:
+    """A job's error line, naming its file once (most refusals already start with it)."""
+    text = str(exc)
+    return text if text.startswith(f"{path}:") else f"{path}: {text}"
+
+
 def plan_folder(job: Job, seams: Seams, log: Log,
                 run_one: Callable[[Job, Seams, Log], JobReport]) -> tuple[list[JobReport],
                                                                            dict[str, int]]:
@@ -114,6 +120,6 @@ def plan_folder(job: Job, seams: Seams, log: Log,
         try:
             reports.append(run_one(replace(job, source=str(entry.path)), seams, job_log))
         except OffboardError as exc:
-            job_log.error(f"{entry.path}: {exc}", exit_code=exc.exit_code)
+            job_log.error(named(entry.path, exc), exit_code=exc.exit_code)
             reports.append(JobReport(entry.batch.name, str(entry.path), exc.exit_code, str(exc)))
     return reports, not_run

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import OffboardError
-from .folder import UNREADABLE, check_folder_job, discover, name_the_rest
+from .folder import UNREADABLE, check_folder_job, discover, name_the_rest, named
 from .inbox_state import InboxState
 from .job import Job, JobReport, Seams
 from .locks import exclusive
@@ -67,7 +67,7 @@ def _run_job(job: Job, seams: Seams, log: Log, state: InboxState, path: Path,
     try:
         report = run_one(one, seams, log)
     except OffboardError as exc:
-        log.error(f"{path}: {exc}", exit_code=exc.exit_code)
+        log.error(named(path, exc), exit_code=exc.exit_code)
         report = JobReport(batch.name, str(path), exc.exit_code, str(exc))
     state.ended(name, report.exit_code, resumed=resume is not None)
     return report
