@@ -96,8 +96,10 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
                    "the rows are unverified).")
 @click.option("--resume", metavar="DIR",
               help="Continue an earlier run of the same SOURCE in its report directory DIR.")
+@click.option("--new-run", is_flag=True,
+              help="Start a new run though an earlier run of the same SOURCE did not finish.")
 def run_command(source: str, yes: bool, delete_tokens: bool, no_verify: bool,
-                resume: str | None, **options: Any) -> int:
+                resume: str | None, new_run: bool, **options: Any) -> int:
     """Revoke every (account, user) pair listed in SOURCE.
 
     SOURCE is a .csv file, a .yaml/.yml file (a list of rows, or a job file), - for CSV on
@@ -122,7 +124,7 @@ def run_command(source: str, yes: bool, delete_tokens: bool, no_verify: bool,
     if resume is not None and options["report_dir"] is not None:
         raise click.UsageError("--resume DIR writes into DIR: drop --report-dir")
     return run(_job("run", source, options, yes=yes, delete_tokens=delete_tokens,
-                    no_verify=no_verify, resume=resume))
+                    no_verify=no_verify, resume=resume, new_run=new_run))
 
 
 @cli.command("plan", context_settings=CONTEXT)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import OffboardError, SettingsError, SourceError
+from .fs import reason
 from .job import Job, JobReport, Seams
 from .logs import Log
 from .source import YAML_SUFFIXES, Batch, read_source
@@ -39,12 +40,21 @@ class Found:
 
 def discover(folder: Path, sandbox: bool) -> list[Found]:
     """Every file of the folder, in name order, read and classified."""
-    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    try:
+        entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    except OSError as exc:
+        raise SourceError(f"{folder}: cannot read the jobs folder: {reason(exc)}") from None
     found: dict[Path, Found] = {}
     inputs: set[Path] = set()
     for path in entries:
-        if path.is_dir() or path.suffix.lower() not in JOB_SUFFIXES:
-            kind = "a folder" if path.is_dir() else "not a job file (.yaml, .yml or .csv)"
+        try:
+            a_folder = path.is_dir()
+        except OSError as exc:
+            found[path] = Found(path, reason=UNREADABLE,
+                                message=f"{path}: cannot read: {reason(exc)}")
+            continue
+        if a_folder or path.suffix.lower() not in JOB_SUFFIXES:
+            kind = "a folder" if a_folder else "not a job file (.yaml, .yml or .csv)"
             found[path] = Found(path, reason=NOT_A_JOB, message=f"{path}: not run: {kind}")
             continue
         try:
@@ -66,6 +76,9 @@ def discover(folder: Path, sandbox: bool) -> list[Found]:
 
 
 def check_folder_job(job: Job) -> None:
+    if job.new_run:
+        raise SettingsError("--new-run does not apply to a jobs folder: each job keeps its own "
+                            "report, and interrupted jobs resume by themselves")
     if job.resume or job.report_dir:
         raise SettingsError("--resume and --report-dir do not apply to a jobs folder: each job "
                             "keeps its own report, and interrupted jobs resume by themselves")
@@ -84,6 +97,12 @@ def name_the_rest(found: list[Found], log: Log) -> dict[str, int]:
     return counts
 
 
+def named(path: Path, exc: OffboardError) -> str:
+    """A job's error line, naming its file once (most refusals already start with it)."""
+    text = str(exc)
+    return text if text.startswith(f"{path}:") else f"{path}: {text}"
+
+
 def plan_folder(job: Job, seams: Seams, log: Log,
                 run_one: Callable[[Job, Seams, Log], JobReport]) -> tuple[list[JobReport],
                                                                            dict[str, int]]:
@@ -94,11 +113,13 @@ def plan_folder(job: Job, seams: Seams, log: Log,
     reports = []
     for entry in found:
         if entry.batch is None:
+            if entry.reason == UNREADABLE:  # exits as `run DIR` would: 2
+                reports.append(JobReport(entry.path.stem, str(entry.path), 2, entry.message))
             continue
         job_log = log.for_job(entry.batch.name)
         try:
             reports.append(run_one(replace(job, source=str(entry.path)), seams, job_log))
         except OffboardError as exc:
-            job_log.error(f"{entry.path}: {exc}", exit_code=exc.exit_code)
+            job_log.error(named(entry.path, exc), exit_code=exc.exit_code)
             reports.append(JobReport(entry.batch.name, str(entry.path), exc.exit_code, str(exc)))
     return reports, not_run

@@ -71,13 +71,13 @@ def _why_protected(action: Action, protection: Protection, directory: Directory 
 
 
 
-def check_cap(count: int, cap: int) -> None:
-    """Refuse the whole batch (exit 2, nothing sent) above the cap."""
+def check_cap(count: int, cap: int, source: str = "") -> None:
+    """Refuse the whole batch (exit 2, nothing sent) above the cap; the line names SOURCE."""
     if count > cap:
         raise SettingsError(
-            f"the batch would revoke {count} accesses, more than the cap of {cap}: nothing was "
-            f"sent. Check the file; if it is right, raise the cap with --max-revocations {count} "
-            "(or max_revocations: in the job file)")
+            f"{source + ': ' if source else ''}the batch would revoke {count} accesses, more "
+            f"than the cap of {cap}: nothing was sent. Check the file; if it is right, raise "
+            f"the cap with --max-revocations {count} (or max_revocations: in the job file)")
 
 
 class Tally:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import OffboardError
-from .folder import UNREADABLE, check_folder_job, discover, name_the_rest
+from .folder import UNREADABLE, check_folder_job, discover, name_the_rest, named
 from .inbox_state import InboxState
 from .job import Job, JobReport, Seams
 from .locks import exclusive
@@ -60,12 +60,14 @@ def _run_job(job: Job, seams: Seams, log: Log, state: InboxState, path: Path,
     resume = state.resumable(name, batch.sha256)
     directory = resume or str(_fresh_dir(batch))
     state.started(name, batch.sha256, directory)
+    # The folder's state, not a search of the reports folder, says which run a job
+    # continues (unfinished.py): new_run skips that search.
     one = replace(job, source=str(path), resume=resume,
-                  report_dir=None if resume else directory)
+                  report_dir=None if resume else directory, new_run=resume is None)
     try:
         report = run_one(one, seams, log)
     except OffboardError as exc:
-        log.error(f"{path}: {exc}", exit_code=exc.exit_code)
+        log.error(named(path, exc), exit_code=exc.exit_code)
         report = JobReport(batch.name, str(path), exc.exit_code, str(exc))
     state.ended(name, report.exit_code, resumed=resume is not None)
     return report

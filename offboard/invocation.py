@@ -16,8 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import OffboardError
+from .errors import OffboardError, SourceError
 from .folder import plan_folder
+from .fs import reason
 from .job import Job, JobReport, Seams
 from .logs import Log
 from .run import run_one
@@ -30,7 +31,17 @@ def run(job: Job, seams: Seams | None = None) -> int:
     """Run or plan the batch (or every job of a jobs/ folder); returns the exit code."""
     seams = seams or Seams.of_this_process()
     log = Log(job.log_format, job.verbosity, job.run_id)
-    if job.source != "-" and Path(job.source).is_dir():
+    if job.metrics_file and job.command == "run":
+        from .metrics import check_writable
+
+        check_writable(Path(job.metrics_file))  # before anything is sent, not after
+    try:
+        folder = _is_folder(job.source)
+    except OffboardError as exc:
+        _write_metrics(job, [JobReport(Path(job.source).stem, job.source, exc.exit_code,
+                                       str(exc))], exc.exit_code, {}, log)
+        raise
+    if folder:
         if job.command == "plan":
             reports, not_run = plan_folder(job, seams, log, run_one)
         else:
@@ -38,7 +49,7 @@ def run(job: Job, seams: Seams | None = None) -> int:
 
             reports, not_run = run_folder(job, seams, log)
         exit_code = max((r.exit_code for r in reports), default=0)
-        _write_metrics(job, reports, exit_code, not_run)
+        _write_metrics(job, reports, exit_code, not_run, log)
         if reports:
             _write_index(job, reports, log)
         return exit_code
@@ -46,10 +57,20 @@ def run(job: Job, seams: Seams | None = None) -> int:
         report = run_one(job, seams, log.for_job(Path(job.source).stem))
     except OffboardError as exc:
         _write_metrics(job, [JobReport(Path(job.source).stem, job.source, exc.exit_code,
-                                       str(exc))], exc.exit_code, {})
+                                       str(exc))], exc.exit_code, {}, log)
         raise
-    _write_metrics(job, [report], report.exit_code, {})
+    _write_metrics(job, [report], report.exit_code, {}, log)
     return report.exit_code
+
+
+def _is_folder(source: str) -> bool:
+    """Whether SOURCE is a jobs folder; a path the OS will not stat is an unreadable SOURCE."""
+    if source == "-":
+        return False
+    try:
+        return Path(source).is_dir()
+    except OSError as exc:
+        raise SourceError(f"{source}: cannot read: {reason(exc)}") from None
 
 
 def _write_index(job: Job, reports: list[JobReport], log: Log) -> None:
@@ -79,7 +100,7 @@ def _write_index(job: Job, reports: list[JobReport], log: Log) -> None:
 
 
 def _write_metrics(job: Job, reports: list[JobReport], exit_code: int,
-                   not_run: dict[str, int]) -> None:
+                   not_run: dict[str, int], log: Log) -> None:
     if not job.metrics_file or job.command != "run":  # plan changes nothing, metrics included
         return
     from .metrics import JobMetrics, write_metrics
@@ -87,9 +108,13 @@ def _write_metrics(job: Job, reports: list[JobReport], exit_code: int,
     jobs = [JobMetrics(r.name, r.counts, r.open_rows, r.exit_code, r.duration,
                        r.users_deleted, r.requests, r.retries, r.logins_after_leaving)
             for r in reports]
-    write_metrics(Path(job.metrics_file), _unique(jobs), exit_code=exit_code,
-                  nothing_open=all(r.exit_code == 0 for r in reports), now=time.time(),
-                  files_not_run=not_run)
+    try:
+        write_metrics(Path(job.metrics_file), _unique(jobs), exit_code=exit_code,
+                      nothing_open=all(r.exit_code == 0 for r in reports), now=time.time(),
+                      files_not_run=not_run)
+    except OSError as exc:  # checked writable at the start: a full disk, say
+        log.error(f"--metrics-file {job.metrics_file}: cannot write: {reason(exc)}",
+                  exit_code=exit_code)
 
 
 def _unique(jobs: list[JobMetrics]) -> list[JobMetrics]:

@@ -41,6 +41,7 @@ class Job:
     delete_tokens: bool = False
     no_verify: bool = False
     resume: str | None = None
+    new_run: bool = False  # start afresh though an unfinished run of SOURCE exists
     log_format: str = "text"
     verbosity: int = 0
     metrics_file: str | None = None

@@ -25,6 +25,7 @@ from typing import Any
 from .deletions import Deletions
 from .directory import Person
 from .errors import Refused
+from .fs import exists, reason
 from .models import Outcome, Result, Row, plain
 from .report import IN_FLIGHT, INTERNAL, JOURNAL, LIVE, META, internal
 
@@ -81,8 +82,10 @@ def read_previous(directory: Path, sha256: str) -> Previous:
     except FileNotFoundError:
         raise Refused(f"--resume {directory}: no {INTERNAL}/{META}: not an offboard report "
                       "directory") from None
-    except (OSError, ValueError) as exc:
-        raise Refused(f"--resume {directory}: {META} unreadable ({type(exc).__name__})"
+    except OSError as exc:
+        raise Refused(f"--resume {directory}: {INTERNAL}/{META}: {reason(exc)}") from None
+    except ValueError:
+        raise Refused(f"--resume {directory}: {INTERNAL}/{META} is not valid JSON (damaged?)"
                       ) from None
     if meta.get("source_sha256") != sha256:
         raise Refused(f"--resume {directory}: that run was of another SOURCE "
@@ -103,7 +106,10 @@ def read_previous(directory: Path, sha256: str) -> Previous:
 def _inside(directory: Path) -> Path:
     """Where a report directory keeps its internal files (before 0.2: beside the report)."""
     inside = internal(directory)
-    return inside if (inside / META).exists() or not (directory / META).exists() else directory
+    where = f"--resume {directory}: "
+    if exists(inside / META, Refused, where) or not exists(directory / META, Refused, where):
+        return inside
+    return directory
 
 
 def _people(data: Any) -> dict[int, Person]:
@@ -119,6 +125,8 @@ def _records(path: Path) -> list[dict[str, Any]]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise Refused(f"{path}: cannot read: {reason(exc)}") from None
     records = []
     for line in lines:
         try:

@@ -35,3 +35,20 @@ def exclusive(path: Path, what: str) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # closing the last descriptor releases the lock
+
+
+def holder(path: Path) -> str | None:
+    """The PID of the live run holding `path` locked, or None when nobody holds it (a
+    missing lock file included). The lock is tried, never kept."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
+        return None
+    finally:
+        os.close(descriptor)

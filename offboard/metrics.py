@@ -57,6 +57,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import SettingsError
+from .fs import reason
+
 LAST_SUCCESS = "offboard_last_success_timestamp_seconds"
 
 
@@ -134,6 +137,21 @@ def write_metrics(path: Path, jobs: Sequence[JobMetrics], *, exit_code: int, not
         os.replace(staging, path)
     finally:
         staging.unlink(missing_ok=True)
+
+
+def check_writable(path: Path) -> None:
+    """Refuse (exit 2, before anything is sent) a metrics file the end of the run could not
+    write: the write makes a staging file beside PATH and renames it onto PATH, so that is
+    what is tried here, with a file removed at once."""
+    where = f"--metrics-file {path}"
+    probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
+    try:
+        if path.is_dir():
+            raise SettingsError(f"{where}: Is a directory")
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as exc:
+        raise SettingsError(f"{where}: cannot write: {reason(exc)}") from None
 
 
 @dataclass(eq=False)  # a registry keys its collectors by identity

@@ -70,7 +70,8 @@ def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings:
         if sys.stdout.isatty():  # a person at a terminal: the page, as text
             sys.stdout.write((directory / "summary.txt").read_text(encoding="utf-8"))
         else:
-            print_summary(totals, directory, exit_code, aborted, _login_lines(written))
+            print_summary(totals, directory, exit_code, aborted, _login_lines(written),
+                          title=job.source)
     if job.command == "plan" and not aborted:
         log.hint("To run exactly this plan", commands["run_plan"])
     _warn_active(job, written, active_days, log)

@@ -28,6 +28,7 @@ from typing import IO, Any
 from .deletions import Deletions
 from .directory import Person
 from .errors import SettingsError
+from .fs import exists, is_dir, reason
 from .group_commit import GroupCommit
 from .models import REPORT_COLUMNS, Result, Row, plain
 
@@ -73,11 +74,16 @@ class Report:
     def check_dir(directory: Path, chosen: bool) -> Path:
         """The directory to use, checked before anything is sent: a chosen one must be new
         or empty; a default one that exists (same second) gets a -2, -3 ... suffix."""
-        if not directory.exists():
+        where = "report directory "
+        if not exists(directory, SettingsError, where):
             return directory
-        if not directory.is_dir():
+        if not is_dir(directory, SettingsError, where):
             raise SettingsError(f"report directory {directory}: exists and is not a directory")
-        if chosen and any(directory.iterdir()):
+        try:
+            holds_files = chosen and any(directory.iterdir())
+        except OSError as exc:
+            raise SettingsError(f"{where}{directory}: {reason(exc)}") from None
+        if holds_files:
             raise SettingsError(
                 f"report directory {directory}: already holds files; choose a new directory")
         return directory if chosen else _next_free(directory)
@@ -90,7 +96,7 @@ class Report:
                 path.mkdir(parents=True, exist_ok=True, mode=0o700)
                 os.chmod(path, 0o700)
         except OSError as exc:
-            raise SettingsError(f"report directory {directory}: {exc.strerror}") from None
+            raise SettingsError(f"report directory {directory}: {reason(exc)}") from None
 
     @classmethod
     def create(cls, directory: Path, columns: Sequence[str], meta: dict[str, Any]) -> Report:
@@ -100,7 +106,8 @@ class Report:
         place fails here, before the first request."""
         temporary = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
         for parent in directory.parents:
-            if parent.exists() and not parent.is_dir():
+            if exists(parent, SettingsError, f"report directory {directory}: ") and \
+                    not parent.is_dir():
                 raise SettingsError(f"report directory {directory}: {parent} is a file, not a "
                                     "directory")
         try:
@@ -113,7 +120,7 @@ class Report:
             os.rename(temporary, directory)
         except OSError as exc:
             shutil.rmtree(temporary, ignore_errors=True)
-            raise SettingsError(f"report directory {directory}: {exc.strerror}") from None
+            raise SettingsError(f"report directory {directory}: {reason(exc)}") from None
         report = cls(directory, columns)
         report._meta = meta
         return report

@@ -35,12 +35,15 @@ from .settings import Guarding, Settings, merge, merge_guards
 from .source import Batch, read_source
 from .summary import iso
 from .target import check_target, connect
+from .unfinished import refuse_unfinished
 
 
 def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
     """One SOURCE. Raises Refused (exit 2) before anything is sent."""
     began = time.monotonic()
     log = log or Log(job.log_format, job.verbosity, job.run_id)
+    if job.resume and job.new_run:
+        raise SettingsError("--new-run starts a new run and --resume continues one: choose one")
     planned = _read_plan(job)
     batch = read_source(planned.source if planned else job.source, seams.stdin)
     if planned:
@@ -57,8 +60,13 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
     guarding = merge_guards(batch.settings, job.protect, job.max_revocations, job.delete_tokens,
                             batch.source, job.active_days)
     started = datetime.now(UTC)
-    directory = Path(job.resume) if job.resume else Report.check_dir(
-        *_report_dir(job, batch, started))
+    if job.resume:
+        directory = Path(job.resume)
+    else:
+        chosen = _report_dir(job, batch, started)
+        if job.command == "run" and not job.new_run:  # a plan never resumes: never blocked
+            refuse_unfinished(job.source, identity, *chosen, batch.name)
+        directory = Report.check_dir(*chosen)
     target = check_target(job, batch, seams.environ)
     rows = len(planned.actions) if planned else batch.row_count
     with ExitStack() as stack:

@@ -9,6 +9,7 @@ import click
 import yaml
 
 from .errors import SettingsError
+from .fs import reason
 from .sandbox import PortUnavailable, SandboxError, demo_world, load_world, serve
 from .sandbox.scenario import parse_rate_limit
 
@@ -20,9 +21,14 @@ def serve_scenario(port: int, scenario: str | None, rate_limit: str | None = Non
     else:
         try:
             document = yaml.safe_load(Path(scenario).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            reason = type(exc).__name__
-            raise SettingsError(f"--scenario {scenario}: cannot read: {reason}") from None
+        except OSError as exc:
+            raise SettingsError(f"--scenario {scenario}: cannot read: {reason(exc)}") from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"--scenario {scenario}: not UTF-8 text") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            raise SettingsError(f"--scenario {scenario}: {where}not valid YAML") from None
         # A job file's sandbox: section, or a bare world mapping.
         if isinstance(document, dict) and "sandbox" in document:
             document = document["sandbox"]

@@ -254,7 +254,7 @@ class Session:
                 self.log.warn(f"note: `run` would refuse this batch: {prepared.sending} "
                               f"revocations, cap {cap} (--max-revocations)")
             return
-        check_cap(prepared.sending, cap)
+        check_cap(prepared.sending, cap, self.job.source)
         if not prepared.sending or self.job.yes or not self.seams.interactive or self.log.json:
             return  # cron, or a machine reading JSON: no one to ask; the cap is the guard
         text = await question(

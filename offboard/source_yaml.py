@@ -25,6 +25,8 @@ SETTING_KEYS = ("name", "rate", "concurrency", "max_attempts", "timeout", "repor
                 "protect", "max_revocations", "delete_tokens", "max_consecutive_failures",
                 "active_days")
 JOB_KEYS = frozenset({"users", "input", "sandbox", *SETTING_KEYS})
+NOT_A_ROW = ("expected a mapping with account and user, like "
+             "{account: 1000, user: alice@example.com}")
 
 
 def read_yaml(path: Path, data: bytes) -> Batch:
@@ -66,7 +68,8 @@ def yaml_rows(items: list[Any], origin: str) -> tuple[list[Row], list[str]]:
     columns: dict[str, None] = {}
     for number, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            rows.append(Row(number, None, None, {}, f"is {_kind(item)}, not a mapping"))
+            # plan.py prefixes "row ": the message reads "row 3: expected a mapping ..."
+            rows.append(Row(number, None, None, {}, f"{number}: {NOT_A_ROW}; got {_kind(item)}"))
             continue
         account = user = None
         extra: dict[str, str] = {}
@@ -165,4 +168,10 @@ def _kind(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
     return f"a {type(value).__name__}"

@@ -33,17 +33,20 @@ def progress(total: int, stream: TextIO = sys.stderr, enabled: bool = True
 
 
 def print_summary(totals: Totals, directory: Path, exit_code: int,
-                  aborted: str, logins: Sequence[str] = (), stream: TextIO = sys.stdout
-                  ) -> None:
-    """The outcome table, the rows that need a person, the leavers still signing in, the
-    report's place, and why the run stopped (if it did)."""
+                  aborted: str, logins: Sequence[str] = (), stream: TextIO = sys.stdout,
+                  title: str = "") -> None:
+    """The outcome table (titled with its SOURCE: a folder run prints one per job), the rows
+    that need a person, the leavers still signing in, the report's place, and why the run
+    stopped (if it did)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text  # a title as text: a path may hold [brackets]
 
     counts = totals.counts
     console = Console(file=stream, highlight=False, soft_wrap=True)
-    table = Table(box=box.SIMPLE if stream.isatty() else box.ASCII, show_footer=True)
+    table = Table(box=box.SIMPLE if stream.isatty() else box.ASCII, show_footer=True,
+                  title=Text(title) if title else None, title_justify="left")
     table.add_column("outcome", footer="total")
     table.add_column("rows", justify="right", footer=str(sum(counts.values())))
     table.add_column("needs a person")
@@ -58,9 +61,10 @@ def print_summary(totals: Totals, directory: Path, exit_code: int,
     more = sum(n for o, n in counts.items() if not Outcome(o).settled) - len(
         totals.needing_a_person)
     if more > 0:
-        console.print(f"  ... and {more} more rows that need a person: see {directory}")
+        console.print(f"  ... and {more} more rows that need a person: see {directory}",
+                      markup=False)
     for line in logins:
         console.print(line, markup=False)
     if aborted:
         console.print(f"Run aborted: {aborted}. Rows not sent are marked not_attempted.")
-    console.print(f"Report: {directory}/results.csv  (exit code {exit_code})")
+    console.print(f"Report: {directory}/results.csv  (exit code {exit_code})", markup=False)

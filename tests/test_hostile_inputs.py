@@ -257,7 +257,8 @@ def test_billion_laughs_row_list_is_invalid_rows(cli, sandbox):
     assert done.returncode == 1 and took < QUICK, done.stderr
     rows = results(cli.cwd / "o")
     assert [r["outcome"] for r in rows] == ["invalid"] * 9 + ["revoked"]
-    assert all(r["message"] == "row is a list, not a mapping" for r in rows[:9])
+    assert all(r["message"] == f"row {r['row']}: expected a mapping with account and user, "
+               "like {account: 1000, user: alice@example.com}; got a list" for r in rows[:9])
     assert_never_sent(sb, rows)
 
 

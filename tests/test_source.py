@@ -91,7 +91,7 @@ def test_yaml_row_list_numbers_positions_and_carries_keys(tmp_path):
     batch = read_source(str(path))
     assert [r.number for r in batch.rows] == [1, 2, 3]
     assert batch.rows[0].extra == {"ticket": "T-1"} and batch.columns == ("ticket",)
-    assert "not a mapping" in batch.rows[1].problem
+    assert "expected a mapping with account and user" in batch.rows[1].problem
     assert batch.rows[2].user == "a@b.io"
 
 
