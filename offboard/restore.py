@@ -1,12 +1,14 @@
 """`offboard restore REPORT_DIR`: give back the access a run removed, with the same role.
 
-    check    REPORT_DIR is a finished `run`, of this base URL, not restored already (exit 2)
+    check    REPORT_DIR is a finished `run`, of this base URL, not restored already (exit 2;
+             restore_checks.py); the metrics file is the restore's own (restore_metrics.py)
     read     the key's user (must be the run's) and today's user list
     decide   per revoked row: invite, already a member, or not restorable (restore_plan.py)
     guard    --plan stops here; the cap; a prompt on a terminal
     send     POST /iam/clients/invite_user per row, through the shared rate limiter and
              retries (api.Api); every row journaled as it settles (restore_report.py)
     report   the lists, summary.json, and a mark in REPORT_DIR that it was restored
+    show     the lines (text) or events (json), and the metrics file (restore_output.py)
 
 Everything that can refuse happens before the first invite, and a refused restore leaves
 no report directory behind.
@@ -30,16 +32,16 @@ import anyio
 import click
 
 from .api import Api, DirectoryError, RequestNotSent, make_client
-from .defaults import DEFAULT_MAX_RESTORES
+from .defaults import DEFAULT_BASE_URL, DEFAULT_MAX_RESTORES
 from .errors import AuthRejected, OffboardError, Refused, SettingsError
 from .journal import read_previous
 from .locks import exclusive
 from .logs import Log
-from .report import internal, stamp, write_private
+from .report import internal
+from .restore_checks import RESTORED_MARK, finished_run, mark_restored, marked, restore_dir
 from .restore_metrics import RestoreMetrics, check_metrics_file, write_restore_metrics
 from .restore_output import confirm, resume_command, show
 from .restore_plan import (
-    SETTLED,
     Outcome,
     Revoked,
     Step,
@@ -51,14 +53,11 @@ from .restore_report import (
     Journal,
     create,
     exit_code,
-    read_meta,
     settled,
     write_files,
 )
 from .settings import Settings, check_base_url, merge, read_api_key
 from .summary import iso
-
-RESTORED_MARK = "restored.json"  # in REPORT_DIR/.offboard: which restore gave it back
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +118,7 @@ class Traffic:
 
 def _restore(request: Request, source: Path, environ: Mapping[str, str], log: Log,
              traffic: Traffic) -> tuple[int, list[Step], dict[Any, dict[str, Any]], Path, str]:
-    run = _finished_run(source)
+    run = finished_run(source)
     base_url = _base_url(request, run, environ)
     key = read_api_key(request.api_key_file, environ)
     numbers = merge({}, dict(request.numbers or {}), "restore")
@@ -132,10 +131,11 @@ def _restore(request: Request, source: Path, environ: Mapping[str, str], log: Lo
                       if request.rows or request.users or request.accounts
                       else f"{source}: the run revoked nothing: nothing to restore")
     began = datetime.now(UTC)
-    directory, done = _restore_dir(request, source, began)
+    directory, done = restore_dir(source, began, resume=request.resume,
+                                  report_dir=request.report_dir, plan=request.plan)
     with exclusive(internal(source) / "restore.lock", f"report directory {source}"):
         mark = internal(source) / RESTORED_MARK
-        earlier = _marked(mark)
+        earlier = marked(mark)
         if not request.plan and request.resume is None:
             if all((r.row, r.account) in earlier for r in chosen):
                 given = sorted({earlier[(r.row, r.account)] for r in chosen})
@@ -169,7 +169,7 @@ def _restore(request: Request, source: Path, environ: Mapping[str, str], log: Lo
         if not request.plan:  # the rows now back, so a later restore leaves them alone
             back = {(r["row"], r["account"]): str(directory) for r in records.values()
                     if Outcome(r["outcome"]) in (Outcome.RESTORED, Outcome.ALREADY_MEMBER)}
-            _mark(mark, {**earlier, **back})
+            mark_restored(mark, {**earlier, **back})
     return code, steps, records, directory, base_url
 
 
@@ -185,70 +185,17 @@ def _metrics(request: Request, source: Path, code: int, counts: Mapping[str, int
         traffic.retries), now=time.time())
 
 
-def _marked(mark: Path) -> dict[tuple[int, int], str]:
-    """Rows (row, account) restores gave back already, with the restore's report."""
-    try:
-        data = json.loads(mark.read_text("utf-8"))
-        return {(int(row), int(account)): str(where)
-                for row, account, where in data.get("rows", [])}
-    except (OSError, ValueError, TypeError, AttributeError):
-        return {}
-
-
-def _mark(mark: Path, rows: Mapping[tuple[int, int], str]) -> None:
-    write_private(mark, json.dumps({"rows": [[r, a, w] for (r, a), w in sorted(rows.items())],
-                                    "at": iso(datetime.now(UTC))}) + "\n")
-
-
-def _finished_run(source: Path) -> dict[str, Any]:
-    """REPORT_DIR's run.json and summary.json; refuse anything but a finished `run`."""
-    try:
-        meta = json.loads((internal(source) / "run.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        raise Refused(f"{source}: not an offboard report directory (no readable "
-                      ".offboard/run.json)") from None
-    if meta.get("command") != "run":
-        raise Refused(f"{source}: the report of a `{meta.get('command')}`, not of a run: "
-                      "nothing was revoked")
-    try:
-        summary = json.loads((source / "summary.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        raise Refused(f"{source}: that run did not finish (no summary.json): finish it with "
-                      "`offboard run ... --resume` first") from None
-    options = summary.get("options") if isinstance(summary.get("options"), dict) else {}
-    if options.get("sandbox"):
-        raise Refused(f"{source}: a --sandbox run: its simulator is gone, with what it "
-                      "revoked; restore a run made against `offboard sandbox` or the API")
-    return {"meta": meta, "key_user": summary.get("key_user"),
-            "base_url": options.get("base_url")}
-
-
 def _base_url(request: Request, run: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     if request.base_url is not None:
         url = check_base_url(request.base_url, "--base-url")
     elif environ.get("GCORE_BASE_URL"):
         url = check_base_url(environ["GCORE_BASE_URL"], "GCORE_BASE_URL")
     else:
-        url = "https://api.gcore.com"
+        url = DEFAULT_BASE_URL
     if run["base_url"] and url.rstrip("/") != str(run["base_url"]).rstrip("/"):
         raise Refused(f"{request.report}: that run was against {run['base_url']}, not {url}: "
                       "a restore goes to the API the run used")
     return url
-
-
-def _restore_dir(request: Request, source: Path, began: datetime
-                 ) -> tuple[Path, dict[tuple[int, int], dict[str, Any]]]:
-    """Where the restore's report goes, and what an earlier attempt already settled."""
-    if request.resume is not None:
-        directory = Path(request.resume)
-        if Path(read_meta(directory).get("report", "")) != source:
-            raise Refused(f"--resume {directory}: the restore of another report")
-        return directory, {k: r for k, r in settled(directory).items()
-                           if Outcome(r["outcome"]) in SETTLED}
-    if request.report_dir is not None:
-        return Path(request.report_dir), {}
-    suffix = "-restore-plan" if request.plan else "-restore"
-    return source.with_name(f"{source.name}{suffix}-{stamp(began)}"), {}
 
 
 async def _read_and_decide(settings: Settings, key_user: Any, chosen: Sequence[Revoked],
