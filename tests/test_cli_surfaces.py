@@ -130,3 +130,23 @@ def test_completion_script_is_offered_by_click():
                           env=environ, capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0 and "_offboard_completion" in done.stdout, done.stderr
 
+
+
+@pytest.mark.parametrize("form", ["text", "json"])
+def test_a_plan_from_stdin_offers_no_command_that_cannot_work(cli, sandbox, form):
+    """`plan -`: no "offboard run .../plan.json" (such a run always refuses: stdin cannot be
+    checked), but one line saying why there is none and what to do; the pages offer none."""
+    sb = sandbox()
+    args = ["plan", "-", "--base-url", sb.url, "--report-dir", "p"]
+    done = cli(*args, *(["--log-format", "json"] if form == "json" else []),
+               stdin="account,user\n10,101\n")
+    assert done.returncode == 0, done.stderr
+    assert "plan.json" not in done.stdout + done.stderr
+    said = [json.loads(line)["message"] for line in done.stderr.splitlines()
+            if json.loads(line)["event"] == "warning"] if form == "json" else \
+        done.stderr.splitlines()
+    assert [line for line in said if "made from stdin" in line and "save the rows" in line]
+    page = (cli.cwd / "p" / "summary.txt").read_text(encoding="utf-8")
+    assert "To run exactly this plan" not in page and "plan.json" not in page
+    ran = cli("run", str(cli.cwd / "p" / "plan.json"), "--base-url", sb.url)
+    assert ran.returncode == 2 and "made from stdin" in ran.stderr  # why no command is offered
