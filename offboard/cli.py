@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from . import __version__
-from .defaults import DEFAULT_MAX_RESTORES, DEFAULT_MAX_REVOCATIONS, MAX_ACTIVE_DAYS
+from .cli_options import BATCH, CONNECTION, DRY_RUN, OUTPUT, apply
+from .defaults import DEFAULT_MAX_RESTORES
 from .errors import OffboardError
 from .job import Job
 
@@ -22,10 +22,13 @@ from .job import Job
 # How a failure that ends the process is printed: set once the options are parsed.
 _ERRORS = {"format": "text", "run_id": ""}
 
+# click 8.2+: what `no_args_is_help` raises (8.1 printed the help and exited 0 itself).
+_NO_ARGS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(context_settings=CONTEXT, no_args_is_help=True)
 @click.version_option(__version__, "--version", prog_name="offboard")
 def cli() -> None:
     """Revoke leavers' access to Gcore accounts, safely and fast.
@@ -38,55 +41,10 @@ def cli() -> None:
     """
 
 
-def _common(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The options `run` and `plan` share (applied bottom-up, listed top-down in help)."""
-    options = [
-        click.argument("source"),
-        click.option("--base-url", metavar="URL",
-                     help="API base URL (else env GCORE_BASE_URL, else https://api.gcore.com)."),
-        click.option("--api-key-file", metavar="PATH",
-                     help="Read the API key from this file (else env GCORE_API_KEY)."),
-        click.option("--rate", type=float, metavar="R",
-                     help="At most R requests per second, every request counted.  [default: 5]"),
-        click.option("--concurrency", type=int, metavar="N",
-                     help="At most N requests in flight.  [default: 4]"),
-        click.option("--max-attempts", type=int, metavar="N",
-                     help="Attempts per request, retries included.  [default: 5]"),
-        click.option("--timeout", type=float, metavar="SECONDS",
-                     help="Per request.  [default: 30]"),
-        click.option("--report-dir", metavar="DIR",
-                     help="Where the report goes (new or empty).  "
-                          "[default: reports/<source>-<UTC time>/]"),
-        click.option("--sandbox", is_flag=True,
-                     help="Use the embedded Gcore IAM simulator (the job's sandbox: world)."),
-        click.option("--protect", metavar="ID_OR_EMAIL", multiple=True,
-                     help="Never revoke this user (repeatable; adds to the job's protect:)."),
-        click.option("--max-revocations", type=click.IntRange(min=0), metavar="N",
-                     help=f"Refuse the whole batch above N revocations.  "
-                          f"[default: {DEFAULT_MAX_REVOCATIONS}]"),
-        click.option("--max-consecutive-failures", type=int, metavar="N",
-                     help="Abort (exit 3, resumable) after N rows in a row failed on 5xx or "
-                          "network errors.  [default: 10]"),
-        click.option("--active-days", type=click.IntRange(0, MAX_ACTIVE_DAYS), metavar="N",
-                     help="Warn about leavers without a leave_date who signed in within the "
-                          "last N days (0: never).  [default: 7]"),
-        click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-                     show_default=True,
-                     help="Log lines on stderr: text for people, json (one object per line)."),
-        click.option("-v", "--verbose", count=True,
-                     help="Log every settled row and every retry."),
-        click.option("-q", "--quiet", is_flag=True,
-                     help="Only errors: no summary table, no notes."),
-        click.option("--metrics-file", metavar="PATH",
-                     help="Write Prometheus textfile-collector metrics here (atomically)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-@cli.command("run", context_settings=CONTEXT)
-@_common
+@cli.command("run", context_settings=CONTEXT,
+             short_help="Revoke every (account, user) pair listed in SOURCE.")
+@apply(CONNECTION, BATCH, OUTPUT)
+@DRY_RUN
 @click.option("--delete-tokens", is_flag=True,
               help="Delete a token-blocked user's own live API tokens in that account, "
                    "then revoke.")
@@ -127,8 +85,9 @@ def run_command(source: str, yes: bool, delete_tokens: bool, no_verify: bool,
                     no_verify=no_verify, resume=resume, new_run=new_run))
 
 
-@cli.command("plan", context_settings=CONTEXT)
-@_common
+@cli.command("plan", context_settings=CONTEXT,
+             short_help="Check every row of SOURCE against the API; revoke nothing.")
+@apply(CONNECTION, BATCH, OUTPUT)
 def plan_command(source: str, **options: Any) -> int:
     """Check every row of SOURCE against the API and revoke nothing.
 
@@ -151,16 +110,12 @@ def _job(command: str, source: str, options: dict[str, Any], **extra: Any) -> Jo
     numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts",
                                                  "timeout", "max_consecutive_failures")}
     options["protect"] = tuple(options["protect"])
-    verbose, quiet = options.pop("verbose"), options.pop("quiet")
-    if verbose and quiet:
-        raise click.UsageError("-v and -q contradict each other: choose one")
-    run_id = os.urandom(6).hex()  # 12 random hex digits, as uuid4().hex[:12] gave
-    _ERRORS.update(format=options["log_format"], run_id=run_id)
-    return Job(source, command, numbers, verbosity=-1 if quiet else verbose, run_id=run_id,
-               **options, **extra)
+    verbosity, run_id = _output(options)
+    return Job(source, command, numbers, verbosity=verbosity, run_id=run_id, **options, **extra)
 
 
-@cli.command("sandbox", context_settings=CONTEXT)
+@cli.command("sandbox", context_settings=CONTEXT,
+             short_help="Serve the embedded Gcore IAM simulator on 127.0.0.1.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port on 127.0.0.1 (0 picks a free one).")
 @click.option("--scenario", metavar="FILE",
@@ -184,10 +139,11 @@ def sandbox_command(port: int, scenario: str | None, rate_limit: str | None) -> 
     return serve_scenario(port, scenario, rate_limit)
 
 
-@cli.command("restore", context_settings=CONTEXT)
+@cli.command("restore", context_settings=CONTEXT,
+             short_help="Give back the access a run removed, with the same role.")
 @click.argument("report", metavar="REPORT_DIR")
 @click.option("--row", "rows", type=int, multiple=True, metavar="N",
-              help="Only this row of the run (repeatable).")
+              help="Only this row of the run (repeatable).  [default: every revoked row]")
 @click.option("--user", "users", multiple=True, metavar="ID_OR_EMAIL",
               help="Only this user's rows (repeatable).")
 @click.option("--account", "accounts", type=int, multiple=True, metavar="ID",
@@ -201,15 +157,7 @@ def sandbox_command(port: int, scenario: str | None, rate_limit: str | None) -> 
 @click.option("--resume", metavar="DIR", help="Continue an earlier restore in its report DIR.")
 @click.option("--report-dir", metavar="DIR",
               help="Where the restore's report goes.  [default: REPORT_DIR-restore-<UTC time>/]")
-@click.option("--base-url", metavar="URL",
-              help="API base URL: the run's (else env GCORE_BASE_URL, else the Gcore API).")
-@click.option("--api-key-file", metavar="PATH",
-              help="Read the API key from this file (else env GCORE_API_KEY).")
-@click.option("--rate", type=float, metavar="R", help="At most R requests per second.")
-@click.option("--concurrency", type=int, metavar="N", help="At most N requests in flight.")
-@click.option("--max-attempts", type=int, metavar="N", help="Attempts per request.")
-@click.option("--timeout", type=float, metavar="SECONDS", help="Per request.")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@apply(CONNECTION, OUTPUT)
 def restore_command(report: str, rows: tuple[int, ...], users: tuple[str, ...],
                     accounts: tuple[int, ...], plan: bool, yes: bool, max_restores: int,
                     resume: str | None, **options: Any) -> int:
@@ -218,7 +166,7 @@ def restore_command(report: str, rows: tuple[int, ...], users: tuple[str, ...],
     REPORT_DIR is the report directory of a finished `offboard run`. Users the run deleted
     (their last account) get a fresh invitation and a new user ID; API tokens it deleted
     cannot come back (tokens_gone.csv lists them). A user who is a member again already is
-    left alone. Writes its own report.
+    left alone. Writes its own report. The base URL must be the run's.
 
     \b
     Exit codes: 0 every chosen row back, 1 some need a person, 2 refused, 3 aborted.
@@ -226,22 +174,44 @@ def restore_command(report: str, rows: tuple[int, ...], users: tuple[str, ...],
     Example:
       offboard restore reports/leavers-20261130T090000Z --user ann@acme.example --plan
       offboard restore reports/leavers-20261130T090000Z --user ann@acme.example
+      offboard restore reports/leavers-20261130T090000Z --metrics-file /var/lib/node/restore.prom
     """
     from .restore import Request, restore
 
     numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts",
                                                  "timeout")}
+    verbosity, run_id = _output(options)
     return restore(Request(report, rows, users, accounts, plan, yes, resume,
                            options.pop("report_dir"), options.pop("base_url"),
                            options.pop("api_key_file"), max_restores,
                            {k: v for k, v in numbers.items() if v is not None},
-                           options.pop("quiet")), os.environ)
+                           log_format=options["log_format"], verbosity=verbosity,
+                           run_id=run_id, metrics_file=options["metrics_file"]), os.environ)
+
+
+def _output(options: dict[str, Any]) -> tuple[int, str]:
+    """-v/-q as one verbosity (-1 quiet), and the invocation's run ID; errors from now on are
+    printed in the chosen --log-format."""
+    verbose, quiet = options.pop("verbose"), options.pop("quiet")
+    if verbose and quiet:
+        raise click.UsageError("-v and -q contradict each other: choose one")
+    run_id = os.urandom(6).hex()  # 12 random hex digits, as uuid4().hex[:12] gave
+    _ERRORS.update(format=options["log_format"], run_id=run_id)
+    return (-1 if quiet else verbose), run_id
 
 
 def main() -> None:
     """Entry point: every error becomes one line on stderr and the contract's exit code."""
+    # A usage error is found before --log-format is parsed (it may come after the bad
+    # option), so JSON mode is read from the raw words: then every line is JSON.
+    _ERRORS["format"] = _raw_log_format(sys.argv[1:])
     try:
         code: Any = cli.main(prog_name="offboard", standalone_mode=False)
+    except _NO_ARGS as exc:
+        # A bare `offboard` asked for nothing wrong: the help, exit 0 (as git and pip do);
+        # click 8.2+ raises it as a usage error (exit 2), 8.1 printed it and exited 0.
+        click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        code = 0
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "offboard"
         _fail(f"{exc.format_message()} (see '{command} -h')", 2)
@@ -260,6 +230,17 @@ def main() -> None:
             traceback.print_exc()
         _fail(f"internal error ({type(exc).__name__}); set OFFBOARD_DEBUG=1 for details", 3)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _raw_log_format(words: list[str]) -> str:
+    """`--log-format json` (or `=json`) among the words before `--`, else text."""
+    for index, word in enumerate(words):
+        if word == "--":
+            break
+        if word == "--log-format=json" or (
+                word == "--log-format" and words[index + 1:index + 2] == ["json"]):
+            return "json"
+    return "text"
 
 
 def _fail(message: str, code: int) -> None:

@@ -2,8 +2,14 @@
 
 Kept in a module that imports nothing, so that the help costs no more than
 click: guards.py, leaving.py, restore_plan.py and settings.py apply them, and
-import them from here.
+import them from here; cli_options.py shows them in the help.
 """
+
+DEFAULT_BASE_URL = "https://api.gcore.com"
+
+# Safe for the real API, whose limits Gcore does not publish (contract).
+DEFAULTS: dict[str, float | int] = {"rate": 5.0, "concurrency": 4, "max_attempts": 5,
+                                    "timeout": 30.0, "max_consecutive_failures": 10}
 
 # A typical HR batch is a handful of people; a file with far more rows than
 # expected is more likely a wrong export than a layoff. Raise it deliberately.

@@ -49,6 +49,17 @@ class Log:
             self._line(f"row {row.number}: {result.outcome}: account {account} "
                        f"user {plain(row.user)}: {result.message}")
 
+    def restored(self, record: Mapping[str, Any]) -> None:
+        """A restore's row as it settles (its journal record)."""
+        if self.json:
+            self._emit("row", **{k: record.get(k) for k in (
+                "row", "account", "user_id", "email", "outcome", "http_status", "attempts",
+                "request_id", "message", "new_user_id")})
+        elif self.verbosity > 0:
+            self._line(f"row {record['row']}: {record['outcome']}: account {record['account']} "
+                       f"user {record.get('email') or record.get('user_id')}: "
+                       f"{record.get('message', '')}")
+
     def retry(self, method: str, path: str, attempt: int, reason: str, delay: float) -> None:
         if self.json:
             self._emit("retry", method=method, path=path, attempt=attempt, reason=reason,
@@ -82,7 +93,7 @@ class Log:
         if self.json:
             keys = ("command", "rows", "counts", "exit_code", "aborted", "started_at",
                     "finished_at", "source", "users_deleted", "users_would_be_deleted",
-                    "report_dir")
+                    "report_dir", "plan")
             self._emit("summary", **{k: summary[k] for k in keys if k in summary})
 
     def _emit(self, event: str, **fields: Any) -> None:

@@ -79,7 +79,6 @@ class JobMetrics:
 def write_metrics(path: Path, jobs: Sequence[JobMetrics], *, exit_code: int, nothing_open: bool,
                   now: float, files_not_run: Mapping[str, int] | None = None) -> None:
     """Rewrite PATH with this invocation's series (see the module docstring)."""
-    from prometheus_client import CollectorRegistry, write_to_textfile
     from prometheus_client.core import GaugeMetricFamily
 
     names = [j.job for j in jobs]
@@ -128,8 +127,15 @@ def write_metrics(path: Path, jobs: Sequence[JobMetrics], *, exit_code: int, not
           "When an invocation last left no row holding access (Unix time).", (),
           [((), round(success, 3))] if success is not None else [])
 
+    write_families(path, collector.families)
+
+
+def write_families(path: Path, families: Sequence[Any]) -> None:
+    """PATH replaced at once by these metric families, mode 0644 (see the module docstring)."""
+    from prometheus_client import CollectorRegistry, write_to_textfile
+
     registry = CollectorRegistry()
-    registry.register(collector)
+    registry.register(_Collector(list(families)))
     staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         write_to_textfile(str(staging), registry)

@@ -73,7 +73,12 @@ def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings:
             print_summary(totals, directory, exit_code, aborted, _login_lines(written),
                           title=job.source)
     if job.command == "plan" and not aborted:
-        log.hint("To run exactly this plan", commands["run_plan"])
+        if "run_plan" in commands:
+            log.hint("To run exactly this plan", commands["run_plan"])
+        else:  # `run PLAN.json` would refuse it: the rows it was made from are gone
+            log.warn("no plan to run: a plan made from stdin cannot be checked "
+                     "against its rows by `offboard run PLAN.json`; save the rows to a file "
+                     "and plan that file")
     _warn_active(job, written, active_days, log)
     problem = _problem(job, totals.counts, exit_code, aborted, directory)
     if after:
@@ -149,7 +154,7 @@ def _verification(job: Job, read: ReadBack | None, written: Written) -> dict[str
 def _commands(job: Job, directory: Path, written: Written) -> dict[str, str]:
     """The commands the pages and hints offer, each pasteable as printed."""
     commands = {"resume": command_line("run", job.source, {}, "--resume", str(directory))}
-    if job.command == "plan":
+    if job.command == "plan" and job.source != "-":
         commands["run_plan"] = command_line("run", f"{directory}/plan.json", _plan_options(job))
     if "token_blocked.csv" in written.files and written.totals.counts["token_blocked"]:
         where = {k: v for k, v in given(job).items()

@@ -22,6 +22,7 @@ from typing import Any
 
 from .errors import SettingsError
 from .report import append_private, internal, now, write_private
+from .report_files import neutralise
 from .restore_plan import Outcome, Revoked
 
 META, JOURNAL = "restore.json", "journal.jsonl"
@@ -173,9 +174,8 @@ def _csv(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) 
 
 
 def _cell(value: Any) -> Any:
-    """None is empty; a cell a spreadsheet would run as a formula is neutralised."""
+    """None is empty; a cell a spreadsheet would run as a formula is neutralised, by the
+    same rule as the run's lists."""
     if value is None:
         return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return neutralise(value) if isinstance(value, str) else value

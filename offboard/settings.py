@@ -13,15 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .defaults import DEFAULT_ACTIVE_DAYS, DEFAULT_MAX_REVOCATIONS, MAX_ACTIVE_DAYS
+from .defaults import DEFAULT_ACTIVE_DAYS, DEFAULT_MAX_REVOCATIONS, DEFAULTS, MAX_ACTIVE_DAYS
 from .errors import SettingsError
 from .guards import Protection
-
-DEFAULT_BASE_URL = "https://api.gcore.com"
-
-# Safe for the real API, whose limits Gcore does not publish (contract).
-DEFAULTS: dict[str, Any] = {"rate": 5.0, "concurrency": 4, "max_attempts": 5, "timeout": 30.0,
-                            "max_consecutive_failures": 10}
 
 
 class Secret:
@@ -54,7 +48,7 @@ class Settings:
     concurrency: int
     max_attempts: int
     timeout: float
-    max_consecutive_failures: int = DEFAULTS["max_consecutive_failures"]
+    max_consecutive_failures: int = int(DEFAULTS["max_consecutive_failures"])
 
 
 def merge(job: Mapping[str, Any], cli: Mapping[str, Any], origin: str) -> dict[str, Any]:

@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from .defaults import DEFAULT_BASE_URL
 from .errors import SettingsError
 from .job import Job
-from .settings import DEFAULT_BASE_URL, Secret, check_base_url, read_api_key
+from .settings import Secret, check_base_url, read_api_key
 from .source import Batch
 
 

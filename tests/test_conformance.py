@@ -8,8 +8,11 @@
 (b) The sandbox answers every endpoint offboard uses with bodies that validate against the
     spec's response schema for that status, where the spec defines one.
 
-Validation is by openapi-core (OpenAPI 3.1). The spec is found at
-<repo>/../shared/gcore/iam_api.yaml, or at $OFFBOARD_GCORE_SPEC; without it these tests skip.
+Validation is by openapi-core (OpenAPI 3.1). The spec is $OFFBOARD_GCORE_SPEC, else
+<repo>/../shared/gcore/iam_api.yaml, else the copy vendored in tests/spec/ (tests/spec/README.md
+says where it came from; a test keeps it byte-identical to ../shared's). A local pytest without
+any of them (or without openapi-core) skips with one line; with OFFBOARD_GCORE_SPEC_REQUIRED=1,
+as .ci/run sets, it fails instead, so a CI checkout cannot pass without these tests.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import os
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,14 +41,35 @@ from offboard.settings import Secret
 from .conftest import KEY, world
 from .helpers import settings
 
-openapi_core = pytest.importorskip(
-    "openapi_core", reason="openapi-core is not installed (test extra: openapi-core>=0.19)")
+# CI sets this (.ci/run): there a missing spec or validator is a failure, never a skip.
+REQUIRED = os.environ.get("OFFBOARD_GCORE_SPEC_REQUIRED") == "1"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "gcore" / "iam_api.yaml"
+VENDORED = Path(__file__).resolve().parent / "spec" / "iam_api.yaml"
+
+
+def find_spec(environ: Mapping[str, str] = os.environ) -> Path:
+    """$OFFBOARD_GCORE_SPEC, else ../shared's copy, else the vendored one."""
+    if environ.get("OFFBOARD_GCORE_SPEC"):
+        return Path(environ["OFFBOARD_GCORE_SPEC"])
+    return SHARED if SHARED.is_file() else VENDORED
+
+
+def unavailable(reason: str) -> None:
+    """Skip with one line locally; fail under OFFBOARD_GCORE_SPEC_REQUIRED=1 (CI)."""
+    if REQUIRED:
+        pytest.fail(f"{reason} (OFFBOARD_GCORE_SPEC_REQUIRED=1: required here)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+try:
+    import openapi_core  # noqa: F401
+except ImportError:
+    unavailable("openapi-core is not installed (test extra: openapi-core>=0.19)")
 from jsonschema import Draft202012Validator  # noqa: E402  (openapi-core's dependency)
 from openapi_core import OpenAPI  # noqa: E402
 from openapi_core.testing import MockRequest, MockResponse  # noqa: E402
 
-SPEC = Path(os.environ.get("OFFBOARD_GCORE_SPEC")
-            or Path(__file__).resolve().parents[2] / "shared" / "gcore" / "iam_api.yaml")
+SPEC = find_spec()
 HOST = "https://api.gcore.com"  # the spec's server; paths are matched below it
 AUTHORIZATION = re.compile(r"\A(?i:apikey) \S+\Z")
 
@@ -125,7 +149,7 @@ def load_spec() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def spec() -> OpenAPI:
     if not SPEC.is_file():
-        pytest.skip(f"Gcore's IAM OpenAPI spec not found at {SPEC} "
+        unavailable(f"Gcore's IAM OpenAPI spec not found at {SPEC} "
                     "(set OFFBOARD_GCORE_SPEC to its path)")
     document = load_spec()
     nullable_as_31(document)
@@ -452,3 +476,53 @@ def test_the_new_schemas_do_catch_bad_answers(spec):
                                   (logins, {"count": 1, "result": [item]}, 200)]:
         with pytest.raises(Exception, match=r"InvalidData|not valid"):
             spec.validate_response(request, MockResponse(json.dumps(body).encode(), status))
+
+
+# -- where the spec comes from ---------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_spec_is_found_from_the_environment_then_shared_then_the_vendored_copy(tmp_path):
+    """OFFBOARD_GCORE_SPEC wins; without it ../shared's copy, else tests/spec/iam_api.yaml."""
+    given = tmp_path / "spec.yaml"
+    assert find_spec({"OFFBOARD_GCORE_SPEC": str(given)}) == given
+    assert find_spec({}) == (SHARED if SHARED.is_file() else VENDORED)
+    assert VENDORED.is_file() and (VENDORED.parent / "README.md").is_file()
+
+
+def test_the_vendored_spec_is_byte_identical_to_shared():
+    """The copy in tests/spec/ cannot drift from ../shared/gcore/iam_api.yaml (when present)."""
+    if not SHARED.is_file():
+        pytest.skip(f"no {SHARED} beside this clone to compare with")
+    assert VENDORED.read_bytes() == SHARED.read_bytes()
+
+
+def test_ci_requires_the_spec():
+    """.ci/run exports OFFBOARD_GCORE_SPEC_REQUIRED=1 before it runs pytest."""
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "export OFFBOARD_GCORE_SPEC_REQUIRED=1" in script
+    assert script.index("OFFBOARD_GCORE_SPEC_REQUIRED=1") < script.index("-m pytest")
+
+
+@pytest.mark.parametrize("required", [False, True], ids=["local", "ci"])
+def test_a_missing_spec_skips_locally_and_fails_in_ci(tmp_path, required):
+    """A spec path that does not exist: one skip line for a local pytest, a failure in CI."""
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OFFBOARD_")}
+    environ["OFFBOARD_GCORE_SPEC"] = str(tmp_path / "missing.yaml")
+    if required:
+        environ["OFFBOARD_GCORE_SPEC_REQUIRED"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-q", "-rs",
+         f"{Path(__file__)}::test_nullable_rewrite",  # needs no spec: passes either way
+         f"{Path(__file__)}::test_the_validator_does_catch_bad_requests"],  # 5 need it
+        cwd=ROOT, env=environ, capture_output=True, text=True, check=False, timeout=120)
+    if required:
+        assert done.returncode == 1 and "missing.yaml" in done.stdout, done.stdout
+        assert "OFFBOARD_GCORE_SPEC_REQUIRED=1" in done.stdout and " skipped" not in done.stdout
+    else:
+        assert done.returncode == 0, done.stdout
+        assert "5 skipped" in done.stdout and "spec not found at" in done.stdout
