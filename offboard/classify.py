@@ -5,21 +5,27 @@ from __future__ import annotations
 from .models import Exchange, Outcome
 from .retry import RETRY_STATUSES
 
-MAYBE_APPLIED = (
-    "an earlier attempt may have revoked the access (it timed out, lost its "
-    "connection or got a 5xx): the API cannot tell the two apart"
-)
+# The contract's words for a 404 that may answer our own revoke; deletions.py looks for them.
+MAYBE_APPLIED = "an earlier attempt may have revoked the access"
+_CANNOT_TELL = "the API cannot tell the two apart"
 
 
-def classify(exchange: Exchange) -> tuple[Outcome, str]:
-    """The outcome of a revoke, and a message a person can act on."""
+def classify(exchange: Exchange, in_flight_at_kill: bool = False) -> tuple[Outcome, str]:
+    """The outcome of a revoke, and a message a person can act on. `in_flight_at_kill`: an
+    earlier run into the same report sent this revoke and died before its answer came."""
     status = exchange.status
     if status is not None and 200 <= status < 300:
         retried = f" (after {exchange.attempts} attempts)" if exchange.attempts > 1 else ""
         return Outcome.REVOKED, f"access removed{retried}"
     if status == 404:
+        if in_flight_at_kill:
+            return Outcome.MISSING, (
+                f"404 on resume: {MAYBE_APPLIED} (the run before was killed or interrupted "
+                f"with this request in flight): {_CANNOT_TELL}")
         if exchange.maybe_applied:
-            return Outcome.MISSING, f"404 on a retry: {MAYBE_APPLIED}"
+            return Outcome.MISSING, (
+                f"404 on a retry: {MAYBE_APPLIED} (it timed out, lost its connection or got "
+                f"a 5xx): {_CANNOT_TELL}")
         return Outcome.MISSING, "user is not in this account (already offboarded, or a wrong ID)"
     if status == 403 and "token" in exchange.message.lower():
         return Outcome.TOKEN_BLOCKED, (

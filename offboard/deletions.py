@@ -117,8 +117,10 @@ class Tracker:
         """user_deleted for a freshly settled row: True on the row that deleted the user,
         None when the user list did not know the user, else False."""
         user = result.user_id
-        if user is None or user in self._deletions.unknown:
-            return None if user is not None and result.outcome in GONE else False
+        if user is None:  # no user (an email that matches none, an invalid row): no claim
+            return None
+        if user in self._deletions.unknown:
+            return None if result.outcome in GONE else False
         if not self._count(result):
             return False
         return (result.outcome in GONE and user in self._applied
@@ -126,10 +128,12 @@ class Tracker:
                 and self._gone.get(user, set()) >= self._deletions.accounts[user])
 
     def _count(self, result: Result) -> bool:
-        """Count a row of a doomed user in one of their accounts; False for any other row."""
+        """Count a row of a doomed user in one of their accounts; False for any other row.
+        A duplicate was not sent: it settles at once, often before the revoke it repeats,
+        and must not count as an account the user keeps."""
         user, account = result.user_id, result.account
-        if user is None or account is None or account not in self._deletions.accounts.get(
-                user, ()):
+        if (user is None or account is None or result.outcome is Outcome.DUPLICATE
+                or account not in self._deletions.accounts.get(user, ())):
             return False
         if result.outcome in GONE:
             self._gone.setdefault(user, set()).add(account)

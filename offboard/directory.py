@@ -67,6 +67,24 @@ class Directory:
     def ids_for(self, email: str) -> Sequence[int]:
         return self.by_email.get(email.lower(), ())
 
+    def with_recorded(self, recorded: Mapping[int, Person]) -> Directory:
+        """This listing with the users a run recorded (run.json) laid over it, for a resume
+        of that run: the run may itself have deleted some of them, and its emails must still
+        resolve, and its users keep the accounts, as they did when it began."""
+        if not recorded:
+            return self
+        emails: dict[str, list[int]] = {}
+        for person in recorded.values():
+            if person.email:
+                emails.setdefault(person.email.lower(), []).append(person.id)
+        by_email = {email: [i for i in ids if i not in recorded]
+                    for email, ids in self.by_email.items()}
+        # An email the run resolved keeps its user (a new user since with the same email
+        # is not the one the run was revoking).
+        by_email |= emails
+        return Directory({**self.people, **recorded},
+                         {email: ids for email, ids in by_email.items() if ids})
+
 
 def _roles(entries: Any) -> dict[int, tuple[int, ...]]:
     """`client_and_roles` as {account: role IDs}; the IDs come as strings ("2")."""

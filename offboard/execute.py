@@ -99,7 +99,8 @@ async def settle(action: Action, api: Api, work: Work) -> Result:
     if not action.send:
         assert action.outcome is not None
         return Result(action.row, action.outcome, action.account, action.user_id,
-                      message=action.message)
+                      message=action.message,
+                      user_deleted=None if action.user_id is None else False)
     if api.abort_reason:
         return not_attempted(action, api.abort_reason)
     try:

@@ -26,7 +26,7 @@ class Revoker:
         account, user_id = _pair(action)
         suspect = row_key(action.row, account) in self.in_flight_before
         exchange = await api.revoke(account, user_id, suspect=suspect)
-        outcome, message = classify(exchange)
+        outcome, message = classify(exchange, in_flight_at_kill=suspect)
         if outcome is not Outcome.TOKEN_BLOCKED:
             return _result(action, exchange, outcome, message)
         try:

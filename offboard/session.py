@@ -173,6 +173,10 @@ class Session:
             # email rows against SOURCE, matches protected emails, and records each user's
             # role, which a restore gives back.
             directory = await api.list_users()
+            if self.previous is not None:
+                # Resolve as the run being resumed did: that run may have deleted some of
+                # the batch's users, and the listing no longer shows them.
+                directory = directory.with_recorded(self.previous.people)
         except (DirectoryError, RequestNotSent) as exc:
             directory_error = api.abort_reason or str(exc)
             if key_user is None:

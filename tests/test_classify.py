@@ -49,3 +49,15 @@ def test_settled_outcomes_are_the_contracts_exit_zero_set():
     """Exit code 0 exactly when every row is revoked, missing, duplicate or would_revoke."""
     settled = {o.value for o in Outcome if o.settled}
     assert settled == {"revoked", "missing", "duplicate", "would_revoke"}
+
+
+def test_a_404_on_resume_names_the_kill_not_a_timeout():
+    """The row a killed run had in flight: its 404 on resume says the run was killed with the
+    request in flight (the contract's "may have revoked"), not that it timed out or got a 5xx."""
+    got, message = classify(Exchange(404, 1, maybe_applied=True), in_flight_at_kill=True)
+    assert got is Outcome.MISSING
+    assert "an earlier attempt may have revoked the access" in message
+    assert "killed or interrupted with this request in flight" in message
+    assert "timed out" not in message and "5xx" not in message
+    _, lost = classify(Exchange(404, 2, maybe_applied=True))
+    assert "timed out, lost its connection or got a 5xx" in lost and "killed" not in lost

@@ -80,3 +80,21 @@ def test_the_answer_survives_run_json():
     answer = decide([send(2, 10, 7), send(3, 20, 7), send(4, 10, 42)], DIRECTORY)
     assert Deletions.from_json(answer.to_json()) == answer
     assert Deletions.from_json({"accounts": "x"}) is None
+
+
+def test_a_duplicate_settling_first_does_not_keep_the_user():
+    """A duplicate is not sent: settling before the revoke it repeats, it must not count as
+    an account the user keeps (rows 12, 12 of the same user: the revoke marks the user)."""
+    answer = decide([send(2, 10, 8), send(4, 10, 7), send(5, 20, 7)], DIRECTORY)
+    tracker = Tracker(answer)
+    assert tracker.settle(settled(3, 10, 8, Outcome.DUPLICATE)) is False
+    assert tracker.settle(settled(2, 10, 8)) is True
+    assert tracker.settle(settled(6, 20, 7, Outcome.DUPLICATE)) is False
+    assert tracker.settle(settled(4, 10, 7)) is False
+    assert tracker.settle(settled(5, 20, 7)) is True
+
+
+def test_a_row_without_a_user_makes_no_claim():
+    """An email that matches no user (or an invalid row) has no user: user_deleted empty."""
+    row = Result(Row(2, "10", "nobody@x.io"), Outcome.MISSING, 10, None)
+    assert Tracker(decide([], DIRECTORY)).settle(row) is None

@@ -1,0 +1,21 @@
+"""directory: the user list, and the users a run recorded laid over it for its resume."""
+
+from offboard.directory import Directory, Person
+
+LISTING = Directory.from_users([
+    {"id": 1, "email": "admin@x.io", "client_and_roles": [{"client_id": 10}]},
+    # A new user with the email of user 8, whom the run being resumed deleted.
+    {"id": 30, "email": "one@x.io", "client_and_roles": [{"client_id": 20}]},
+])
+RECORDED = {8: Person(8, "One@x.io", frozenset({10}), "One", "", {10: (1,)}),
+            7: Person(7, "two@x.io", frozenset({10, 20}), "Two", "", {10: (1,), 20: (1,)})}
+
+
+def test_a_resume_resolves_the_emails_its_run_resolved():
+    """Users the run deleted still resolve, with the accounts the run saw; an email the run
+    resolved keeps its user even if a new user took it since; the rest is the listing."""
+    merged = LISTING.with_recorded(RECORDED)
+    assert merged.ids_for("one@x.io") == [8] and merged.ids_for("TWO@x.io") == [7]
+    assert merged.people[7].accounts == {10, 20} and merged.people[8].name == "One"
+    assert merged.ids_for("admin@x.io") == [1] and 30 in merged.people
+    assert LISTING.with_recorded({}) is LISTING
