@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from .models import Result, plain
+from .models import Result, pair_words, plain
 
 
 class Log:
@@ -46,8 +46,9 @@ class Log:
                        request_id=result.request_id, message=result.message)
         elif self.verbosity > 0:
             account = result.account or plain(row.account)
-            self._line(f"row {row.number}: {result.outcome}: account {account} "
-                       f"user {plain(row.user)}: {result.message}")
+            who = pair_words(account, plain(row.user))
+            self._line(f"row {row.number}: {result.outcome}{f': {who}' if who else ''}: "
+                       f"{result.message.removeprefix(f'row {row.number}: ')}")
 
     def restored(self, record: Mapping[str, Any]) -> None:
         """A restore's row as it settles (its journal record)."""

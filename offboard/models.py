@@ -53,6 +53,13 @@ def plain(value: Any) -> Any:
     return f"<{type(value).__name__}>"
 
 
+def pair_words(account: Any, user: Any) -> str:
+    """'account 1000 user 12' for a line a person reads; a part the row lacks is left out
+    (an invalid row may have neither, and 'account None' reads as a value)."""
+    return " ".join(f"{name} {value}" for name, value in (("account", account), ("user", user))
+                    if value not in (None, ""))
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One input row as the person wrote it, before any checking.

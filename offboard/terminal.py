@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from .models import Outcome
+from .models import Outcome, pair_words
 
 if TYPE_CHECKING:
     from .execute import OnResult
@@ -55,9 +55,13 @@ def print_summary(totals: Totals, directory: Path, exit_code: int,
             table.add_row(str(outcome), str(counts[outcome]), "" if outcome.settled else "yes")
     console.print(table)
     for record in totals.needing_a_person:
-        who = f"account {record['account']} user {record['user']}"
-        console.print(f"  row {record['row']}: {record['outcome']} ({who}): {record['message']}",
-                      markup=False)
+        who = pair_words(record["account"], record["user"])
+        message = record["message"]
+        # A message that already starts "row 3: ..." (a YAML row that is not a mapping) keeps
+        # the line from saying the row twice.
+        message = message.removeprefix(f"row {record['row']}: ")
+        console.print(f"  row {record['row']}: {record['outcome']}"
+                      f"{f' ({who})' if who else ''}: {message}", markup=False)
     more = sum(n for o, n in counts.items() if not Outcome(o).settled) - len(
         totals.needing_a_person)
     if more > 0:

@@ -88,3 +88,17 @@ def test_each_summary_table_of_a_folder_run_names_its_job_file(cli, sandbox):
     assert [lines[i].strip() for i in titles] == ["jobs/a.yaml", "jobs/b.csv"], done.stdout
     for i in titles:  # the title sits right above its table
         assert lines[i + 1].startswith("+--"), done.stdout
+
+
+def test_a_row_line_without_account_or_user_says_neither_none_nor_the_row_twice(cli, sandbox):
+    """A YAML list of strings on the terminal and in -v lines: `row 1: invalid: expected ...`,
+    never `(account None user None)` and never `row 1: ... row 1:`."""
+    sb = sandbox()
+    cli.write("s.yaml", "- alice@example.com\n")
+    done = cli("plan", "s.yaml", "--base-url", sb.url, "-v")
+    assert done.returncode == 1, done.stderr
+    lines = [x for x in (done.stdout + done.stderr).splitlines() if "row 1:" in x]
+    assert len(lines) == 2, lines  # the -v line and the summary's line
+    for line in lines:
+        assert "None" not in line and line.count("row 1") == 1, line
+        assert line.strip().startswith("row 1: invalid: expected a mapping"), line
