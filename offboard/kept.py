@@ -33,12 +33,14 @@ class Kept:
         if record.get("user_deleted") is True:
             self.deleted.add(user)
         if record.get("outcome") in REVOKING:
-            self.who.setdefault(user, (str(record.get("name") or ""),
-                                       str(record.get("email") or "")))
+            self.who.setdefault(
+                user, (str(record.get("name") or ""), str(record.get("email") or ""))
+            )
             self.lost.setdefault(user, []).append(str(record.get("account")))
 
-    def listed(self, people: Mapping[int, Person], names: Mapping[int, str], shown: int
-               ) -> tuple[list[dict[str, Any]], int]:
+    def listed(
+        self, people: Mapping[int, Person], names: Mapping[int, str], shown: int
+    ) -> tuple[list[dict[str, Any]], int]:
         """The first `shown` users revoked but not deleted, in input order, each with the
         accounts they keep ({"id", "name"}; None when the user list did not show them),
         and how many such users there are."""
@@ -48,10 +50,22 @@ class Kept:
             name, email = self.who[user]
             person = people.get(user)
             lost = set(self.lost[user])
-            keeps = None if person is None else [
-                {"id": account, "name": names.get(account, "")}
-                for account in sorted(person.accounts) if str(account) not in lost]
-            listed.append({"user_id": user, "name": name or (person.name if person else ""),
-                           "email": email or (person.email if person else ""),
-                           "revoked": self.lost[user], "keeps": keeps})
+            keeps = (
+                None
+                if person is None
+                else [
+                    {"id": account, "name": names.get(account, "")}
+                    for account in sorted(person.accounts)
+                    if str(account) not in lost
+                ]
+            )
+            listed.append(
+                {
+                    "user_id": user,
+                    "name": name or (person.name if person else ""),
+                    "email": email or (person.email if person else ""),
+                    "revoked": self.lost[user],
+                    "keeps": keeps,
+                }
+            )
         return listed, len(users)

@@ -44,8 +44,9 @@ class PageData:
     # the carried input columns shown with each row (say ["ticket"])
     carried: Sequence[str] = ()
     # login flag ("after_leaving", "active", "unknown") and "all" (every row whose user
-    # signed in) -> records (at most SHOWN_PER_OUTCOME each), each with `login`: {"flag", "leave_date", "login_at",
-    # "ip_address", "user_agent", "since", "note"}; the counts are summary["logins"]
+    # signed in) -> records (at most SHOWN_PER_OUTCOME each), each with `login`: {"flag",
+    # "leave_date", "login_at", "ip_address", "user_agent", "since", "note"}; the counts are
+    # summary["logins"]
     logins: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     # rows whose user was seen signing in (the sign-in table), and rows read with none seen
     signed_in: int = 0

@@ -54,10 +54,26 @@ def chromium(*args: str) -> str:
     assert CHROMIUM is not None
     with tempfile.TemporaryDirectory(prefix="offboard-chromium-") as profile:
         done = subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}", *args],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                *args,
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -74,8 +90,9 @@ def broken_words(page: Path) -> list[str]:
     html = page.read_text(encoding="utf-8").replace("@media print", "@media all")
     probe = page.with_name("layout.html")
     probe.write_text(html.replace("</body>", CHECK + "</body>"), encoding="utf-8")
-    dom = chromium(f"--window-size={A4_WIDTH},1200", "--virtual-time-budget=3000",
-                   "--dump-dom", probe.as_uri())
+    dom = chromium(
+        f"--window-size={A4_WIDTH},1200", "--virtual-time-budget=3000", "--dump-dom", probe.as_uri()
+    )
     found = re.search(r'data-broken="([^"]*)"', dom)
     assert found, dom[-500:]
     return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
@@ -90,27 +107,48 @@ def run_demo(cli: Cli) -> Path:
 
 def hr_world() -> dict[str, Any]:
     """A busy HR batch's world: 310 users in accounts 10 (HQ), 20 (Labs), 30 (Partner)."""
-    users: list[dict[str, Any]] = [{"id": 1, "email": "it-admin@acme-corporation.example",
-                                    "roles": {10: "Administrators", 20: "Administrators",
-                                              30: "Users"}}]
+    users: list[dict[str, Any]] = [
+        {
+            "id": 1,
+            "email": "it-admin@acme-corporation.example",
+            "roles": {10: "Administrators", 20: "Administrators", 30: "Users"},
+        }
+    ]
     recent = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     for i in range(310):
-        user: dict[str, Any] = {"id": 1001 + i, "name": f"Person Number{i}",
-                                "email": f"person.number{i}@acme-corporation.example",
-                                "roles": {10: "Users"}}
+        user: dict[str, Any] = {
+            "id": 1001 + i,
+            "name": f"Person Number{i}",
+            "email": f"person.number{i}@acme-corporation.example",
+            "roles": {10: "Users"},
+        }
         if 200 <= i < 260:
             user["roles"] = {10: "Users", 20: "Engineers"}  # keeps Labs
         if 260 <= i < 290:
             user["tokens"] = [{"id": 5000 + i, "account": 10, "name": f"ci-deploy-{i}"}]
-        if 290 <= i:
+        if i >= 290:
             user["roles"] = {10: "Users", 30: "Users"}
         if i % 20 == 0:
-            user["logins"] = [{"at": recent, "account": 10, "ip": "198.51.100.7",
-                               "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}]
+            user["logins"] = [
+                {
+                    "at": recent,
+                    "account": 10,
+                    "ip": "198.51.100.7",
+                    "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+                }
+            ]
         users.append(user)
-    return {"api_key": KEY, "account": 10, "key_user": 1, "users": users,
-            "accounts": [{"id": 10, "name": "Acme HQ"}, {"id": 20, "name": "Acme Labs"},
-                         {"id": 30, "name": "Partner Co"}]}
+    return {
+        "api_key": KEY,
+        "account": 10,
+        "key_user": 1,
+        "users": users,
+        "accounts": [
+            {"id": 10, "name": "Acme HQ"},
+            {"id": 20, "name": "Acme Labs"},
+            {"id": 30, "name": "Partner Co"},
+        ],
+    }
 
 
 def hr_batch() -> str:
@@ -131,8 +169,20 @@ def hr_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cli = Cli(tmp_path_factory.mktemp("hr"))
     cli.write("leavers.csv", hr_batch())
     with Sandbox(load_world(hr_world(), origin="test"), port=0) as sb:
-        done = cli("run", "leavers.csv", "--base-url", sb.url, "--rate", "1000",
-                   "--concurrency", "8", "--max-revocations", "500", "--report-dir", "hr")
+        done = cli(
+            "run",
+            "leavers.csv",
+            "--base-url",
+            sb.url,
+            "--rate",
+            "1000",
+            "--concurrency",
+            "8",
+            "--max-revocations",
+            "500",
+            "--report-dir",
+            "hr",
+        )
     assert done.returncode == 1, done.stderr
     return cli.cwd / "hr"
 
@@ -166,10 +216,17 @@ def test_every_table_of_a_big_batch_is_capped_and_links_its_csv(hr_report):
     tables = re.findall(r"<tbody>(.*?)</tbody>", html, re.S)
     assert len(tables) == 8 and all(t.count("<tr") <= SHOWN_PER_OUTCOME for t in tables)
     mores = re.findall(r'and (\d+) more: see <a href="\./([^"]+)">', html)
-    assert sorted((int(n), name) for n, name in mores) == sorted([
-        (8, "last_logins.csv"), (190, "results.csv"), (50, "revoked.csv"),
-        (20, "token_blocked.csv"), (10, "forbidden.csv"), (11, "invalid.csv"),
-        (8, "last_logins.csv")])
+    assert sorted((int(n), name) for n, name in mores) == sorted(
+        [
+            (8, "last_logins.csv"),
+            (190, "results.csv"),
+            (50, "revoked.csv"),
+            (20, "token_blocked.csv"),
+            (10, "forbidden.csv"),
+            (11, "invalid.csv"),
+            (8, "last_logins.csv"),
+        ]
+    )
     for _, name in mores:
         assert (hr_report / name).is_file()
 
