@@ -44,8 +44,8 @@ _BREAK_AFTER = re.compile(r"([@./])")  # where an email, ID or path may wrap on 
 # In a message: a time or an option (--delete-tokens), which a browser would break after `-`
 _WHOLE = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?Z?|--[a-z][a-z-]*")
 # How the read-back was done (verify.py's `verify_method`), in words for the pages.
-READ_BACK = {"listing": "one read of the user list (GET /iam/users)",
-             "per_row": "one membership read per revoked row"}
+READ_BACK = {"listing": "by reading the user list once",
+             "per_row": "by reading each revoked row's membership"}
 
 
 @dataclass(frozen=True, slots=True)
