@@ -188,8 +188,12 @@ def hr_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @needs_chromium
 def test_the_demo_report_prints_on_one_a4_page(cli):
-    """The demo run's report.html prints (headless Chromium, A4) on exactly one page."""
+    """The demo's report.html prints (headless Chromium, A4) on exactly one page, for its
+    run and for its plan (which adds the command that runs it)."""
     assert printed_pages(run_demo(cli) / "report.html") == 1
+    done = cli("plan", "jobs/demo.yaml", "--sandbox", "--report-dir", "plan", key=None)
+    assert done.returncode == 1, done.stderr
+    assert printed_pages(cli.cwd / "plan" / "report.html") == 1
 
 
 @needs_chromium
