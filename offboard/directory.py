@@ -44,12 +44,16 @@ class Directory:
 
     people: Mapping[int, Person] = field(default_factory=dict)
     by_email: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    # account -> its name (`client_company_name`), as the list shows it: the report names
+    # the accounts a revoked user keeps without a request of its own
+    names: Mapping[int, str] = field(default_factory=dict)
 
     @classmethod
     def from_users(cls, users: Iterable[Any]) -> Directory:
         """From the API's User objects; anything malformed or deleted is left out."""
         people: dict[int, Person] = {}
         by_email: dict[str, list[int]] = {}
+        names: dict[int, str] = {}
         for user in users:
             if not isinstance(user, dict) or user.get("deleted"):
                 continue
@@ -62,7 +66,8 @@ class Directory:
                                      name if isinstance(name, str) else "",
                                      lang if isinstance(lang, str) else "", roles)
             by_email.setdefault(email.lower(), []).append(user_id)
-        return cls(people, by_email)
+            names |= _names(user.get("client_and_roles"))
+        return cls(people, by_email, names)
 
     def ids_for(self, email: str) -> Sequence[int]:
         return self.by_email.get(email.lower(), ())
@@ -97,3 +102,12 @@ def _roles(entries: Any) -> dict[int, tuple[int, ...]]:
             int(role) for role in (given if isinstance(given, list) else [])
             if isinstance(role, (str, int)) and str(role).isdigit())
     return roles
+
+
+def _names(entries: Any) -> dict[int, str]:
+    """{account: name} from `client_and_roles`, for the entries that name their account."""
+    return {entry["client_id"]: entry["client_company_name"]
+            for entry in (entries if isinstance(entries, list) else [])
+            if isinstance(entry, dict) and isinstance(entry.get("client_id"), int)
+            and isinstance(entry.get("client_company_name"), str)
+            and entry["client_company_name"]}

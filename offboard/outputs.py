@@ -22,7 +22,7 @@ from .job import Job, JobReport
 from .logs import Log
 from .models import Outcome
 from .options import command_line, given
-from .pagedata import PageData
+from .pagedata import SHOWN_PER_OUTCOME, PageData
 from .planfile import Plan
 from .report import write_private
 from .report_files import AFTER_LEAVING_FILE, Written, write_lists
@@ -62,9 +62,13 @@ def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings:
     write_private(directory / "summary.json",
                   json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     commands = _commands(job, directory, written)
+    listing = ended.prepared.directory
+    kept, kept_n = written.kept.listed(ended.prepared.people,
+                                       listing.names if listing else {}, SHOWN_PER_OUTCOME)
     _write_pages(directory, PageData(summary, written.accounts, written.deleted,
                                      written.needing, written.more, written.files, commands,
-                                     list(report.carried.values()), written.logins))
+                                     list(report.carried.values()), written.logins,
+                                     written.signed_in, written.not_seen, kept, kept_n))
     log.summary({**summary, "report_dir": str(directory)})
     if log.verbosity >= 0 and not log.json:
         if sys.stdout.isatty():  # a person at a terminal: the page, as text

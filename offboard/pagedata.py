@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# Rows needing a person shown per outcome on the page; the rest are in the outcome's CSV.
-SHOWN_PER_OUTCOME = 200
+# Rows shown in each table of the pages; the rest are in the table's CSV ("and N more"). A
+# batch of a few hundred rows then prints on a handful of A4 pages (issue 19).
+SHOWN_PER_OUTCOME = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +43,18 @@ class PageData:
     commands: Mapping[str, str] = field(default_factory=dict)
     # the carried input columns shown with each row (say ["ticket"])
     carried: Sequence[str] = ()
-    # login flag ("after_leaving", "active", "unknown") -> records (at most
-    # SHOWN_PER_OUTCOME each), each with `login`: {"flag", "leave_date", "login_at",
-    # "ip_address", "user_agent", "since", "note"}; the counts are summary["logins"]
+    # login flag ("after_leaving", "active", "unknown") and "all" (every row whose user
+    # signed in) -> records (at most SHOWN_PER_OUTCOME each), each with `login`: {"flag",
+    # "leave_date", "login_at", "ip_address", "user_agent", "since", "note"}; the counts are
+    # summary["logins"]
     logins: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    # rows whose user was seen signing in (the sign-in table), and rows read with none seen
+    signed_in: int = 0
+    not_seen: int = 0
+    # users revoked but not deleted (kept.py: {"user_id", "name", "email", "revoked":
+    # [accounts], "keeps": [{"id", "name"}] or None}), at most SHOWN_PER_OUTCOME, and how many
+    kept: Sequence[Mapping[str, Any]] = ()
+    kept_n: int = 0
 
 
 @dataclass(frozen=True, slots=True)

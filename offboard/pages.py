@@ -20,12 +20,13 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+from markupsafe import Markup, escape
 
 from offboard.pagedata import SHOWN_PER_OUTCOME, JobLink, PageData
 from offboard.template_cache import compiled_cache
 
 WIDTH = 100  # summary.txt: every line fits a mail client and an 100-column terminal
-ACCOUNTS_SHOWN = 500  # breakdown rows; the rest are summed into one row, so totals still hold
+ACCOUNTS_SHOWN = SHOWN_PER_OUTCOME  # breakdown rows; the rest summed in one, so totals hold
 
 # The colour people expect for each outcome, and the order the counts are listed in.
 COLOUR = {
@@ -39,6 +40,12 @@ NEEDING_ORDER = ("token_blocked", "forbidden", "failed", "not_attempted", "inval
 EXIT_WORDS = {0: "all rows settled", 1: "rows need a person", 2: "refused to start",
               3: "aborted"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BREAK_AFTER = re.compile(r"([@./])")  # where an email, ID or path may wrap on the page
+# In a message: a time or an option (--delete-tokens), which a browser would break after `-`
+_WHOLE = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?Z?|--[a-z][a-z-]*")
+# How the read-back was done (verify.py's `verify_method`), in words for the pages.
+READ_BACK = {"listing": "by reading the user list once",
+             "per_row": "by reading each revoked row's membership"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +90,8 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, extensions=["jinja2.ext.do"],
         bytecode_cache=compiled_cache(Path(__file__)))
-    env.filters.update(plain=_plain, href=_href, fill=_fill, shell=_shell, visible=_visible)
+    env.filters.update(plain=_plain, href=_href, fill=_fill, shell=_shell, visible=_visible,
+                       breakable=_breakable, words=_words)
     env.globals.update(colour=lambda outcome: COLOUR.get(outcome, "red"))
     return env
 
@@ -100,6 +108,8 @@ def _context(data: PageData) -> dict[str, Any]:
     deleted_n = int(summary.get(deleted_key) or 0)
     deleted = list(data.deleted[:SHOWN_PER_OUTCOME])
     accounts, columns = _breakdown(data.accounts)
+    accounts_more = len(data.accounts) - len(accounts) + 1 if len(data.accounts) > len(
+        accounts) else 0
     logins = summary.get("logins") or {}
     after = int(logins.get("after_leaving") or 0)
     unknown = data.logins.get("unknown") or ()
@@ -109,8 +119,7 @@ def _context(data: PageData) -> dict[str, Any]:
         "after_leaving": list(data.logins.get("after_leaving", ())), "after_n": after,
         "active": list(data.logins.get("active", ())),
         "last_logins": list(data.logins.get("all", ())),
-        "logins_n": sum(int(logins.get(flag) or 0)
-                        for flag in ("after_leaving", "active", "quiet", "unknown")),
+        "logins_n": data.signed_in, "not_seen": data.not_seen,
         "active_n": int(logins.get("active") or 0), "active_days": logins.get("active_days"),
         "unknown_n": int(logins.get("unknown") or 0),
         "unknown_why": str((unknown[0].get("login") or {}).get("note", "")) if unknown else "",
@@ -118,13 +127,28 @@ def _context(data: PageData) -> dict[str, Any]:
         "deleted_label": ("users deleted" if command == "run" else "users the run would delete"),
         "deleted_n": deleted_n, "deleted": deleted,
         "deleted_more": max(deleted_n, len(data.deleted)) - len(deleted),
-        "accounts": accounts, "columns": columns,
+        "accounts": accounts, "columns": columns, "accounts_more": accounts_more,
+        "kept": list(data.kept), "kept_n": data.kept_n,
+        "revoking_file": "revoked.csv" if command == "run" else "would_revoke.csv",
         "column_totals": {c: sum(row[1].get(c, 0) for row in accounts) for c in columns},
         "groups": _groups(data, counts), "carried": list(data.carried),
         "files": list(data.files), "commands": data.commands,
         "options": [(str(k), _option(v)) for k, v in (summary.get("options") or {}).items()],
         "verified": summary.get("verified") if command == "run" else None,  # a plan reads only
+        "read_back": _read_back(summary),
     }
+
+
+def _read_back(summary: Mapping[str, Any]) -> str:
+    """The read-back in words: how, and at what cost."""
+    if summary.get("verified") != "on":
+        return "off: unverified"
+    method = summary.get("verify_method")
+    how = READ_BACK.get(str(method), _plain(method)) if method else ""
+    cost = summary.get("verify_requests")
+    if how and cost is not None:
+        how += f", {cost} request{'' if cost == 1 else 's'}"
+    return "every revoke checked against the API" + (f" ({how})" if how else "")
 
 
 def _title(summary: Mapping[str, Any], command: str) -> str:
@@ -238,6 +262,17 @@ def _option(value: Any) -> str:
 def _href(name: str) -> str:
     """A relative link to a report file: never a scheme (javascript:) nor another host."""
     return "./" + quote(str(name))
+
+
+def _breakable(value: Any) -> Markup:
+    """The value escaped, with a line-break chance (<wbr>) after each `@`, `.` and `/`: an
+    email, ID or path then wraps between its parts, never inside one."""
+    return Markup(_BREAK_AFTER.sub(r"\1<wbr>", str(escape(_plain(value)))))
+
+
+def _words(value: Any) -> Markup:
+    """Free text escaped, each time and option in it kept on one line."""
+    return Markup(_WHOLE.sub(r'<span class="nw">\g<0></span>', str(escape(_plain(value)))))
 
 
 def _visible(value: Any) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .kept import Kept
 from .models import Outcome
 from .pagedata import SHOWN_PER_OUTCOME
 from .report import LIVE, internal, open_private
@@ -54,19 +55,26 @@ class Written:
     needing: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     more: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
-    # the records by login flag, and under "all" every record with a login fact (at most
-    # SHOWN_PER_OUTCOME each), and how many of each flag
+    # the records by login flag, and under "all" every record whose user was seen signing
+    # in (at most SHOWN_PER_OUTCOME each), and how many of each flag
     logins: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     login_counts: dict[str, int] = field(
         default_factory=lambda: {"after_leaving": 0, "active": 0, "quiet": 0, "unknown": 0})
+    signed_in: int = 0  # rows whose user the login log shows signing in
+    not_seen: int = 0  # rows read in the log with no successful sign-in: one line, no table
+    kept: Kept = field(default_factory=Kept)
 
     def add(self, record: Mapping[str, Any]) -> None:
         self.totals.add(record)
+        self.kept.add(record)
         login = record.get("login")
         flag = login.get("flag") if isinstance(login, dict) else None
-        if flag in self.login_counts:
+        if isinstance(login, dict) and flag in self.login_counts:
             self.login_counts[flag] += 1
-            for key in (flag, "all"):
+            seen = bool(login.get("login_at"))
+            self.signed_in += seen
+            self.not_seen += flag == "quiet" and not seen
+            for key in (flag, "all") if seen else (flag,):
                 shown = self.logins.setdefault(key, [])
                 if len(shown) < SHOWN_PER_OUTCOME:
                     shown.append(record)

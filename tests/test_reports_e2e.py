@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from offboard.pagedata import SHOWN_PER_OUTCOME
+
 from .conftest import WORLD, world
 from .test_pages import Parsed
 from .test_run_e2e import deletes, results
@@ -453,8 +455,9 @@ def test_an_unwritable_report_directory_fails_before_any_request(cli, sandbox):
 
 
 def test_a_big_batch_yields_a_small_page_linking_the_rest(cli, sandbox):
-    """3,000 rows, nearly all invalid: report.html stays under 2 MB, shows 200 rows of an outcome
-    and says "and N more" with a link to that outcome's CSV; the run takes seconds."""
+    """3,000 rows, nearly all invalid: report.html stays under 2 MB, shows SHOWN_PER_OUTCOME
+    rows of an outcome and says "and N more" with a link to that outcome's CSV; the run takes
+    seconds."""
     sb = sandbox()
     bad = 2996
     cli.write("big.csv", "account,user,ticket\n10,101,T\n10,102,T\n20,101,T\n10,105,T\n"
@@ -471,7 +474,7 @@ def test_a_big_batch_yields_a_small_page_linking_the_rest(cli, sandbox):
     assert len(html.encode()) < 2_000_000
     page = Parsed(html)
     assert html.rstrip().endswith("</html>")
-    shown = 200
+    shown = SHOWN_PER_OUTCOME
     more = bad - shown
     assert re.search(rf'and {more} more: see <a href="\./invalid\.csv">invalid\.csv</a>', html)
     invalid_rows = [t for t in page.text if re.fullmatch(r"account: .*", t.strip())]
