@@ -33,7 +33,7 @@ CALLERS = {"builtins", "marshal"}  # C modules whose time is better told by who 
 
 def short(filename: str) -> str:
     """A source file as a path from where it is imported: site-packages, the standard
-    library or the project (`httpcore/_models.py`, `asyncio/events.py`, `offboard/api.py`)."""
+    library or the project (`httpcore/_models.py`, `asyncio/events.py`, `offboard/http/api.py`)."""
     path = Path(filename)
     parts = path.parts
     for marker in ("site-packages", "dist-packages"):

@@ -1,4 +1,4 @@
-"""Issue 12's matrix in the discrete-event simulation (offboard/rate_sim.py), for a controller.
+"""Issue 12's matrix in the discrete-event simulation (benchmarks/rate_model.py), for a controller.
 
     .venv/bin/python benchmarks/rate_sim.py                 # the new controller, pruned matrix
     .venv/bin/python benchmarks/rate_sim.py --legacy        # today's (pre-issue-12) controller
@@ -17,9 +17,11 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from offboard.rate_control import AdaptiveController
-from offboard.rate_sim import Figures, LegacyController, matrix, simulate
+from rate_model import Figures, LegacyController, matrix, simulate
+
+from offboard.rate.control import AdaptiveController
 
 
 def row(f: Figures) -> str:
@@ -46,7 +48,7 @@ def main() -> int:
     started = time.perf_counter()
     figures = [simulate(cell, make) for cell in matrix(full=args.full)]
     took = time.perf_counter() - started
-    name = "legacy (pre-issue-12)" if args.legacy else "new (offboard/rate_control.py)"
+    name = "legacy (pre-issue-12)" if args.legacy else "new (offboard/rate/control.py)"
     print(f"controller: {name}; {len(figures)} cells in {took:.1f} s of CPU")
     if not args.summary:
         print(f"{'shape':<16} {'hint':<7} {'L':>5} {'--rate':>6} {'c':>3} {'rtt':>4} "

@@ -20,8 +20,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # --sample imports offboard from this checkout
 
-from offboard.pagedata import PageData  # noqa: E402
-from offboard.pages import render_html  # noqa: E402
+from offboard.report.pagedata import PageData  # noqa: E402
+from offboard.report.pages import render_html  # noqa: E402
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ import anyio
 import anyio.lowlevel
 import httpx
 
-from offboard.settings import Secret, Settings
+from offboard.core.settings import Secret, Settings
 
 
 class FakeClock:

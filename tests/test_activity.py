@@ -9,12 +9,19 @@ import anyio
 import httpx
 import pytest
 
-from offboard.activity import MAX_PAGES, Activity, read_activity
-from offboard.api import Api, make_client
-from offboard.errors import SourceError
-from offboard.leaving import ACTIVE, AFTER_LEAVING, QUIET, UNKNOWN, check_leave_date, leave_moment
-from offboard.models import Outcome, Result, Row
-from offboard.source import parse_csv, yaml_rows
+from offboard.core.errors import SourceError
+from offboard.core.models import Outcome, Result, Row
+from offboard.execute.activity import MAX_PAGES, Activity, read_activity
+from offboard.http.api import Api, make_client
+from offboard.source.leaving import (
+    ACTIVE,
+    AFTER_LEAVING,
+    QUIET,
+    UNKNOWN,
+    check_leave_date,
+    leave_moment,
+)
+from offboard.source.read import parse_csv, yaml_rows
 
 from .helpers import FakeClock, routed, settings
 
@@ -196,10 +203,10 @@ def test_each_rows_flag(extra: dict[str, str], last: str | None, flag: str) -> N
 def test_the_confirmation_prompt_names_who_signed_in_after_leaving() -> None:
     """The prompt names, once per user, the leaver who signed in after leaving and the one
     active recently without a leave_date; an unreadable log is one line saying why."""
-    from offboard.confirm import question
-    from offboard.deletions import Deletions
-    from offboard.directory import Person
-    from offboard.models import Action
+    from offboard.core.directory import Person
+    from offboard.core.models import Action
+    from offboard.job.confirm import question
+    from offboard.plan.deletions import Deletions
 
     activity, _ = read([login(2, "2026-11-30T09:00:00Z"), login(3, "2026-12-03T09:00:00Z")],
                        {2, 3}, NOW - timedelta(days=400))

@@ -9,10 +9,10 @@ import anyio
 import httpx
 import pytest
 
-from offboard.api import Api, DirectoryError, RequestNotSent, make_client
-from offboard.classify import classify
-from offboard.rate_control import NO_HINT_PAUSE
-from offboard.retry import RETRY_AFTER_CAP, backoff, retry_after
+from offboard.execute.classify import classify
+from offboard.http.api import Api, DirectoryError, RequestNotSent, make_client
+from offboard.http.retry import RETRY_AFTER_CAP, backoff, retry_after
+from offboard.rate.control import NO_HINT_PAUSE
 
 from .helpers import FakeClock, routed, scripted, settings
 
@@ -94,7 +94,7 @@ def test_a_very_long_retry_after_fails_the_row_instead_of_hanging():
     assert 3600 not in clock.sleeps
 
 
-# -- Retry-After values that cannot be taken at their word (see retry.py) ----------------------
+# -- Retry-After values that cannot be taken at their word (see http/retry.py) ---------------
 
 
 def retries_logged(transport, **overrides):
@@ -360,7 +360,7 @@ def test_retry_budget_refills_on_success_and_ignores_429():
 def test_a_server_refusing_everything_with_429_aborts_the_run():
     """429 to every request: after THROTTLED_STREAK of them over THROTTLED_SPAN s with none
     accepted, the run is aborted with a message naming the cause, and nothing more is sent."""
-    from offboard.api import THROTTLED_SPAN, THROTTLED_STREAK
+    from offboard.http.api import THROTTLED_SPAN, THROTTLED_STREAK
 
     seen: list[httpx.Request] = []
 
@@ -388,7 +388,7 @@ def test_a_server_refusing_everything_with_429_aborts_the_run():
 def test_an_accepted_answer_resets_the_429_streak():
     """A limiter that admits anything at all is pacing the run, not refusing it: 429s with an
     accepted answer among them never abort, however long the run."""
-    from offboard.api import THROTTLED_STREAK
+    from offboard.http.api import THROTTLED_STREAK
 
     count = itertools.count()
 

@@ -10,11 +10,11 @@ import anyio
 import httpx
 import pytest
 
-from offboard.api import Api, make_client
-from offboard.execute import execute
-from offboard.models import Action, Outcome, Result, Row
-from offboard.retry import CircuitBreaker
-from offboard.revoke import Revoker
+from offboard.core.models import Action, Outcome, Result, Row
+from offboard.execute.revoke import Revoker
+from offboard.execute.workers import execute
+from offboard.http.api import Api, make_client
+from offboard.http.retry import CircuitBreaker
 
 from .helpers import FakeClock, routed, settings
 

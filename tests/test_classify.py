@@ -2,8 +2,8 @@
 
 import pytest
 
-from offboard.classify import classify
-from offboard.models import Exchange, Outcome
+from offboard.core.models import Exchange, Outcome
+from offboard.execute.classify import classify
 
 TOKENS = "You can't remove the user as they have active tokens"
 PERMISSION = "You do not have permission to perform this action."

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from offboard.cli import cli as group
-from offboard.defaults import DEFAULT_ACTIVE_DAYS, DEFAULT_MAX_REVOCATIONS
-from offboard.settings import DEFAULTS
+from offboard.cli.main import cli as group
+from offboard.core.defaults import DEFAULT_ACTIVE_DAYS, DEFAULT_MAX_REVOCATIONS
+from offboard.core.settings import DEFAULTS
 
 # The options every command that talks to the API takes, with one definition each.
 COMMON = ("--base-url", "--api-key-file", "--rate", "--concurrency", "--max-attempts",
@@ -126,7 +126,7 @@ def test_a_default_shown_is_still_not_given():
 def test_completion_script_is_offered_by_click():
     """`_OFFBOARD_COMPLETE=bash_source offboard` prints a bash completion script (README)."""
     environ = {**os.environ, "_OFFBOARD_COMPLETE": "bash_source"}
-    done = subprocess.run([sys.executable, "-c", "from offboard.cli import main; main()"],
+    done = subprocess.run([sys.executable, "-c", "from offboard.cli.main import main; main()"],
                           env=environ, capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0 and "_offboard_completion" in done.stdout, done.stderr
 

@@ -4,7 +4,7 @@
     exist, path and query parameters match their schemas, and the Authorization header carries
     an `APIKey <key>` value (the spec's security scheme). Requests are captured two ways: from
     the sandbox's log while real CLI flows run (run with emails and tokens, plan, run with
-    --delete-tokens, --resume), and as httpx requests, headers included, from offboard.api.Api.
+    --delete-tokens, --resume), and as httpx requests, headers included, from offboard.http.api.Api.
 (b) The sandbox answers every endpoint offboard uses with bodies that validate against the
     spec's response schema for that status, where the spec defines one.
 
@@ -33,10 +33,10 @@ import httpx
 import pytest
 import yaml
 
-from offboard.activity import read_activity
-from offboard.api import Api, make_client
+from offboard.core.settings import Secret
+from offboard.execute.activity import read_activity
+from offboard.http.api import Api, make_client
 from offboard.sandbox import Sandbox, demo_world
-from offboard.settings import Secret
 
 from .conftest import KEY, world
 from .helpers import settings

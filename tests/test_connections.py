@@ -1,4 +1,4 @@
-"""Which slot a run's requests go through (offboard/connections.py), and what a slot reads."""
+"""Which slot a run's requests go through (offboard/http/connections.py), and what a slot reads."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import anyio
 import httpx
 import pytest
 
-from offboard.connections import Connections, _CoreSlot, _decoded, _HttpxSlot
+from offboard.http.connections import Connections, _CoreSlot, _decoded, _HttpxSlot
 
 from .helpers import routed, settings
 
@@ -116,8 +116,8 @@ def test_the_hot_path_speaks_tls_and_checks_the_certificate(tls_server, monkeypa
     trust is a connection never made (NotSent: safe to retry, nothing reached the server)."""
     import certifi
 
-    from offboard.connections import NotSent
-    from offboard.settings import Secret
+    from offboard.core.settings import Secret
+    from offboard.http.connections import NotSent
 
     url, cert = tls_server
     config = settings(base_url=url, api_key=Secret("k"))

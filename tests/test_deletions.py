@@ -1,9 +1,8 @@
 """deletions: the one answer to "who does this batch delete?", and the row that did it."""
 
-from offboard.classify import MAYBE_APPLIED
-from offboard.deletions import Deletions, Tracker, decide
-from offboard.directory import Directory
-from offboard.models import Action, Outcome, Result, Row
+from offboard.core.directory import Directory
+from offboard.core.models import MAYBE_APPLIED, Action, Outcome, Result, Row
+from offboard.plan.deletions import Deletions, Tracker, decide
 
 DIRECTORY = Directory.from_users([
     {"id": 7, "email": "two@x.io", "client_and_roles": [{"client_id": 10}, {"client_id": 20}]},

@@ -1,6 +1,6 @@
 """directory: the user list, and the users a run recorded laid over it for its resume."""
 
-from offboard.directory import Directory, Person
+from offboard.core.directory import Directory, Person
 
 LISTING = Directory.from_users([
     {"id": 1, "email": "admin@x.io", "client_and_roles": [{"client_id": 10}]},

@@ -31,8 +31,8 @@ from typing import Any
 import anyio
 import httpx
 
-from offboard.api import Api, make_client
-from offboard.rate_control import MIN_RATE
+from offboard.http.api import Api, make_client
+from offboard.rate.control import MIN_RATE
 from offboard.sandbox import RequestRecord, Sandbox, SandboxError, load_world
 
 from .conftest import KEY, WORLD

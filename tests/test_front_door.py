@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offboard.cli import cli
+from offboard.cli.main import cli
 from offboard.sandbox import DEMO_WORLD_PATH, load_world
-from offboard.source import read_source
+from offboard.source.read import read_source
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,11 +1,12 @@
-"""The journal's group commit (offboard/group_commit.py): fsyncs on a timer, never per row."""
+"""The journal's group commit (offboard/journal/group_commit.py): fsyncs on a timer, never per
+row."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from offboard.group_commit import GroupCommit
+from offboard.journal.group_commit import GroupCommit
 
 
 class Fsyncs:

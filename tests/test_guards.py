@@ -2,11 +2,12 @@
 
 import pytest
 
-from offboard.deletions import decide
-from offboard.directory import Directory
-from offboard.errors import SettingsError
-from offboard.guards import Protection, check_cap, guard
-from offboard.models import Action, Outcome, Row
+from offboard.core.directory import Directory
+from offboard.core.errors import SettingsError
+from offboard.core.models import Action, Outcome, Row
+from offboard.core.settings import Protection
+from offboard.plan.deletions import decide
+from offboard.plan.guards import check_cap, guard
 
 DIRECTORY = Directory.from_users([
     {"id": 1, "email": "it@x.io", "client_and_roles": [{"client_id": 10}]},

@@ -1,4 +1,4 @@
-"""The journal's durability promise (report.Report.add, group_commit.py), with a fake fsync.
+"""The journal's durability promise (journal.writer.Report.add, journal/group_commit.py), with a fake fsync.
 
 A kill -9 test cannot see a missing fsync (the page cache outlives the process); only a
 power cut would. So the fsyncs themselves are watched: each records how much of the journal
@@ -12,10 +12,10 @@ import threading
 import time
 from functools import partial
 
-from offboard import report as report_module
-from offboard.group_commit import GroupCommit
-from offboard.models import Outcome, Result, Row
-from offboard.report import Report
+from offboard.core.models import Outcome, Result, Row
+from offboard.journal import writer as report_module
+from offboard.journal.group_commit import GroupCommit
+from offboard.journal.writer import Report
 
 
 class Fsyncs:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from offboard.directory import Directory, Person
-from offboard.kept import Kept
+from offboard.core.directory import Directory, Person
+from offboard.report.kept import Kept
 
 
 def test_a_user_deleted_by_a_later_row_is_not_kept_and_an_unknown_one_keeps_unknown():

@@ -8,8 +8,8 @@ import sys
 import anyio
 import pytest
 
-from offboard.limiter import RateLimiter
-from offboard.rate_control import (
+from offboard.http.retry import retry_after
+from offboard.rate.control import (
     MIN_RATE,
     NO_HINT_PAUSE,
     RETRY_AFTER_MAX,
@@ -17,7 +17,7 @@ from offboard.rate_control import (
     AdaptiveController,
     checked_retry_after,
 )
-from offboard.retry import retry_after
+from offboard.rate.limiter import RateLimiter
 
 from .helpers import FakeClock
 
@@ -306,7 +306,7 @@ def test_bad_retry_after_has_defined_behaviour(given, pause, note):
     ({"retry-after-ms": "-1", "retry-after": "2"}, 2.0),  # a bad ms hint falls back
     ({"retry-after-ms": "abc"}, None),
     ({"retry-after-ms": "250"}, 0.25),
-    ({"retry-after": "7200"}, 7200.0),  # api.py fails the row past RETRY_AFTER_CAP, saying so
+    ({"retry-after": "7200"}, 7200.0),  # http/api.py fails the row past RETRY_AFTER_CAP, saying so
 ])
 def test_retry_after_header_parsing_of_bad_values(headers, seconds):
     assert retry_after(headers) == seconds

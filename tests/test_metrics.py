@@ -1,4 +1,5 @@
-"""offboard.metrics: the textfile node_exporter reads, read back with Prometheus' own parser."""
+"""offboard.report.metrics: the textfile node_exporter reads, read back with Prometheus'
+own parser."""
 
 import os
 import stat
@@ -8,7 +9,7 @@ import sys
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from offboard.metrics import JobMetrics, write_metrics
+from offboard.report.metrics import JobMetrics, write_metrics
 
 NOW = 1_700_000_000.0
 LAST_SUCCESS = "offboard_last_success_timestamp_seconds"
@@ -197,5 +198,5 @@ def test_duplicate_job_names_are_refused(tmp_path):
 
 def test_importing_offboard_metrics_does_not_import_prometheus_client():
     """prometheus_client is imported only when a metrics file is written."""
-    code = "import sys, offboard.metrics; sys.exit('prometheus_client' in sys.modules)"
+    code = "import sys, offboard.report.metrics; sys.exit('prometheus_client' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -4,9 +4,9 @@ import shlex
 
 import pytest
 
-from offboard.errors import SettingsError
-from offboard.job import Job
-from offboard.options import command_line, given, restore
+from offboard.core.errors import SettingsError
+from offboard.core.job import Job
+from offboard.job.options import command_line, given, restore
 
 
 def test_only_what_the_person_gave_is_recorded():

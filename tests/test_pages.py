@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from offboard.pagedata import SHOWN_PER_OUTCOME, JobLink, PageData
-from offboard.pages import ACCOUNTS_SHOWN, render_html, render_index, render_text
+from offboard.report.pagedata import SHOWN_PER_OUTCOME, JobLink, PageData
+from offboard.report.pages import ACCOUNTS_SHOWN, render_html, render_index, render_text
 
 OUTCOMES = ("revoked", "missing", "token_blocked", "forbidden", "failed", "invalid",
             "duplicate", "skipped", "not_attempted", "would_revoke")

@@ -2,9 +2,9 @@
 
 import pytest
 
-from offboard.directory import Directory
-from offboard.models import Outcome, Row
-from offboard.plan import parse, plan
+from offboard.core.directory import Directory
+from offboard.core.models import Outcome, Row
+from offboard.plan.rows import parse, plan
 
 
 @pytest.mark.parametrize(("account", "user", "expected"), [

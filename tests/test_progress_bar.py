@@ -15,8 +15,8 @@ import termios
 import pytest
 from rich.cells import cell_len
 
-from offboard.models import Outcome, Result, Row
-from offboard.progress_bar import progress_bar
+from offboard.core.models import Outcome, Result, Row
+from offboard.report.progress_bar import progress_bar
 
 from .conftest import KEY
 

@@ -1,6 +1,6 @@
 """Property tests (hypothesis): the readers and the classifier take anything without crashing.
 
-- offboard.source.parse_csv on arbitrary bytes, and on CSV-shaped text, raises nothing but
+- offboard.source.read.parse_csv on arbitrary bytes, and on CSV-shaped text, raises nothing but
   SourceError;
 - the YAML reader (read_source on a .yaml file) on arbitrary and YAML-shaped text raises nothing
   but SourceError;
@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from offboard.classify import classify, classify_check
-from offboard.errors import SourceError
-from offboard.models import Exchange, Outcome, Row
-from offboard.plan import Target, parse
-from offboard.source import parse_csv, read_source
+from offboard.core.errors import SourceError
+from offboard.core.models import Exchange, Outcome, Row
+from offboard.execute.classify import classify, classify_check
+from offboard.plan.rows import Target, parse
+from offboard.source.read import parse_csv, read_source
 
 pytest.importorskip("hypothesis", reason="hypothesis is not installed (test extra: hypothesis>=6)")
 from hypothesis import HealthCheck, example, given, reject, settings

@@ -1,8 +1,8 @@
 """Issue 12's matrix in virtual time: the server limiter models, and the figures per cell.
 
-The simulation (offboard/rate_sim.py) is deterministic (seeded, virtual time), so every
+The simulation (benchmarks/rate_model.py) is deterministic (seeded, virtual time), so every
 cell's figures are exact. For the runtime's controller (rate_control.AdaptiveController,
-which offboard/limiter.py wraps) each cell either meets every figure of issue 12 or misses
+which offboard/rate/limiter.py wraps) each cell either meets every figure of issue 12 or misses
 exactly the figures recorded in tests/rate_sim_shortfalls.json: a change to the controller
 that fixes a cell, or breaks one, fails here. Regenerate the file after a deliberate change
 with `.venv/bin/python benchmarks/rate_sim.py --summary --write-shortfalls
@@ -13,13 +13,17 @@ short and why.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from offboard.rate_control import AdaptiveController
-from offboard.rate_cubic import CubicController
-from offboard.rate_sim import (
+from offboard.rate.control import AdaptiveController
+
+# The simulation is test and benchmark support, not part of the package: it lives in benchmarks/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from rate_cubic import CubicController
+from rate_model import (
     Cell,
     Changing,
     FixedWindow,

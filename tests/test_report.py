@@ -4,9 +4,9 @@ import csv
 import json
 import stat
 
-from offboard.models import Outcome, Result, Row
-from offboard.report import Report
-from offboard.report_files import neutralise, write_lists
+from offboard.core.models import Outcome, Result, Row
+from offboard.journal.writer import Report
+from offboard.report.lists import neutralise, write_lists
 
 ROWS = [
     Result(Row(2, "1", "9", {"ticket": "=HYPERLINK(\"x\")", "message": "hi"}),

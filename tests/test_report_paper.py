@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from offboard.pagedata import SHOWN_PER_OUTCOME
+from offboard.report.pagedata import SHOWN_PER_OUTCOME
 from offboard.sandbox import Sandbox, load_world
 
 from .conftest import KEY, Cli
@@ -280,7 +280,7 @@ def test_the_pages_say_how_the_read_back_was_done_in_plain_english(cli):
 )
 def test_each_read_back_method_is_said_in_words(method, words):
     """Both ways of reading back are said in plain English on the page and in summary.txt."""
-    from offboard.pages import render_html, render_text
+    from offboard.report.pages import render_html, render_text
 
     from .test_pages import page_data, record
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from offboard.pagedata import SHOWN_PER_OUTCOME
+from offboard.report.pagedata import SHOWN_PER_OUTCOME
 
 from .conftest import WORLD, world
 from .test_pages import Parsed

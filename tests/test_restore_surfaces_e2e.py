@@ -10,7 +10,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from offboard.report_files import neutralise
+from offboard.report.lists import neutralise
 
 from .conftest import world
 from .test_restore_e2e import revoke_three, rows

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offboard.retry import RETRY_AFTER_CAP, read_retry_after, retry_after
+from offboard.http.retry import RETRY_AFTER_CAP, read_retry_after, retry_after
 
 NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 
@@ -99,7 +99,7 @@ def test_retry_after_ms_wins_and_absent_headers_say_nothing():
     ({"retry-after": http_date(timedelta(days=365))}, 365 * 86400.0),
 ])
 def test_an_absurdly_long_retry_after_is_kept_as_the_servers_figure(headers, at_least):
-    """Finite and over the cap: returned as is; api.py fails the row, naming it."""
+    """Finite and over the cap: returned as is; http/api.py fails the row, naming it."""
     seconds = read_retry_after(headers, NOW).seconds
     assert seconds is not None and math.isfinite(seconds)
     assert seconds > RETRY_AFTER_CAP and seconds == pytest.approx(at_least)

@@ -10,9 +10,9 @@ from typing import Any
 import anyio
 import httpx
 
-from offboard.api import Api, make_client
-from offboard.models import Action, Outcome, Result, Row
-from offboard.revoke import Revoker
+from offboard.core.models import Action, Outcome, Result, Row
+from offboard.execute.revoke import Revoker
+from offboard.http.api import Api, make_client
 
 from .helpers import FakeClock, routed, settings
 

@@ -14,13 +14,13 @@ import httpx
 import pytest
 import yaml
 
-from offboard.cli import cli
-from offboard.errors import SettingsError
+from offboard.cli.main import cli
+from offboard.cli.serve_sandbox import serve_scenario
+from offboard.core.errors import SettingsError
 from offboard.sandbox import Sandbox, SandboxError, demo_world
 from offboard.sandbox.demo import DEMO_WORLD_PATH
 from offboard.sandbox.faults import FaultInjector
 from offboard.sandbox.scenario import parse_rate_limit
-from offboard.sandbox_cli import serve_scenario
 
 from .test_sandbox import client, small_world
 
@@ -273,7 +273,7 @@ def test_bad_rate_limit_option(text: str, message: str) -> None:
     assert str(caught.value).startswith(message), str(caught.value)
 
 
-# `offboard sandbox --rate-limit SPEC` lands in cli.py with its README paragraph (a test
+# `offboard sandbox --rate-limit SPEC` lands in cli/main.py with its README paragraph (a test
 # holds every option to being documented there); until then the tests below drive
 # serve_scenario, which that option calls, and the option's own tests skip.
 HAS_OPTION = any("--rate-limit" in p.opts for p in cli.commands["sandbox"].params)
@@ -302,7 +302,7 @@ def check_token_bucket_of_1_burst_2(command: list[str]) -> None:
         proc.communicate(timeout=10)
 
 
-SERVE = ("import sys; from offboard.sandbox_cli import serve_scenario; "
+SERVE = ("import sys; from offboard.cli.serve_sandbox import serve_scenario; "
          "sys.exit(serve_scenario(0, None, sys.argv[1]))")
 
 

@@ -544,11 +544,11 @@ def test_the_pages_delete_tokens_command_runs_as_printed(cli, sandbox):
 
 
 def test_kill_9_loses_no_settled_row_and_every_applied_revoke_is_accounted_for(cli, sandbox):
-    """The journal's promise (offboard/group_commit.py) against kill -9, fsyncs on a timer:
+    """The journal's promise (offboard/journal/group_commit.py) against kill -9, fsyncs on a timer:
     every journal line is whole JSON; every revoke the sandbox applied is either journaled
     or named in the in-flight file (so --resume treats it as possibly applied); and --resume
     then settles every row with each revoke applied exactly once."""
-    from offboard.report import IN_FLIGHT, JOURNAL
+    from offboard.journal.writer import IN_FLIGHT, JOURNAL
 
     users = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
     users += [{"id": 200 + i, "email": f"p{i}@t.example", "roles": {10: "Users"}}

@@ -17,10 +17,10 @@ import anyio
 import httpx
 import pytest
 
-from offboard.api import Api, make_client
-from offboard.classify import classify
-from offboard.models import Outcome
-from offboard.settings import Secret
+from offboard.core.models import Outcome
+from offboard.core.settings import Secret
+from offboard.execute.classify import classify
+from offboard.http.api import Api, make_client
 
 from .conftest import KEY, world
 from .helpers import FakeClock, routed, scripted, settings

@@ -2,8 +2,8 @@
 
 import pytest
 
-from offboard.errors import SettingsError
-from offboard.settings import Secret, check_base_url, merge, read_api_key, redact
+from offboard.core.errors import SettingsError
+from offboard.core.settings import Secret, check_base_url, merge, read_api_key, redact
 
 
 def test_command_line_wins_over_job_file_over_defaults():

@@ -8,8 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from offboard.plan import parse
-from offboard.source import read_source
+from offboard.plan.rows import parse
+from offboard.source.read import read_source
 
 from .conftest import world
 

@@ -16,9 +16,9 @@ import anyio
 import httpx
 import pytest
 
-from offboard.api import Api, DirectoryError, make_client
+from offboard.cli.serve_sandbox import port_problem
+from offboard.http.api import Api, DirectoryError, make_client
 from offboard.sandbox import PortUnavailable, Sandbox, SandboxError, load_world
-from offboard.sandbox_cli import port_problem
 
 from .conftest import world
 from .helpers import FakeClock, routed, settings

@@ -4,9 +4,9 @@ import io
 
 import pytest
 
-from offboard.errors import SourceError
-from offboard.plan import parse
-from offboard.source import parse_csv, read_source
+from offboard.core.errors import SourceError
+from offboard.plan.rows import parse
+from offboard.source.read import parse_csv, read_source
 
 
 def rows_of(text: str | bytes):

@@ -14,17 +14,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-import offboard.run
-from offboard.job import Job, Seams
-from offboard.run import run_one
-from offboard.source import read_source
+import offboard.job.run
+from offboard.core.job import Job, Seams
+from offboard.job.run import run_one
+from offboard.source.read import read_source
 
 # The CLI in a fresh interpreter: argv from the first argument, the help text swallowed;
 # prints the exit code and every module then loaded.
 PROBE = """
 import contextlib, io, json, sys
 sys.argv = ["offboard", *json.loads(sys.argv[1])]
-from offboard.cli import main
+from offboard.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()):
     try:
         main()
@@ -88,7 +88,7 @@ def test_run_without_rows_reports_as_the_session_would(command, tmp_path, monkey
 
     shortcut = report("shortcut")
     # A batch that claims a row it does not have takes the full session, with the same rows.
-    monkeypatch.setattr(offboard.run, "read_source",
+    monkeypatch.setattr(offboard.job.run, "read_source",
                         lambda *a: replace(read_source(*a), row_count=1))
     session = report("session")
     files = report_files(shortcut)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from offboard.directory import Directory, Person
+from offboard.core.directory import Directory, Person
 
 from .conftest import WORLD, world
 

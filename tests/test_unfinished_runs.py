@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from offboard.locks import exclusive
+from offboard.core.locks import exclusive
 
 from .conftest import world
 from .test_cron_e2e import USERS, journal_lines, many, start, wait_for
@@ -167,7 +167,7 @@ def _report(
 def test_the_newest_run_of_the_same_source_decides(tmp_path, made, expected):
     """newest_run + find_unfinished over a reports folder: only the newest `run` of the same
     sha256 counts, and only when it has no summary.json."""
-    from offboard.unfinished import find_unfinished, newest_run
+    from offboard.job.unfinished import find_unfinished, newest_run
 
     for name, sha, command, finished in made:
         _report(tmp_path, name, sha, command=command, finished=finished)

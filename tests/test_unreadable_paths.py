@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from offboard.errors import Refused, SettingsError, SourceError
-from offboard.journal import read_previous
-from offboard.report import Report
-from offboard.settings import read_api_key
+from offboard.core.errors import Refused, SettingsError, SourceError
+from offboard.core.settings import read_api_key
+from offboard.journal.reader import read_previous
+from offboard.journal.writer import Report
 
 from .conftest import KEY
 
@@ -202,7 +202,7 @@ def test_resume_of_an_unreadable_run_json_gives_the_reason_not_a_class_name(tmp_
 def test_metrics_file_check_refuses_what_the_end_of_the_run_could_not_write(tmp_path):
     """check_writable: a directory, a missing folder, or an unwritable one is refused (one
     line naming the path), and a writable place leaves nothing behind."""
-    from offboard.metrics import check_writable
+    from offboard.report.metrics import check_writable
 
     with pytest.raises(SettingsError, match=r"--metrics-file .*: Is a directory"):
         check_writable(tmp_path)
@@ -220,8 +220,8 @@ def test_api_key_file_that_is_a_directory_is_one_line(tmp_path):
 
 def test_a_source_behind_a_folder_that_cannot_be_searched_is_a_source_error(monkeypatch):
     """invocation.run: an OSError deciding whether SOURCE is a folder is a SourceError (2)."""
-    from offboard.invocation import run
-    from offboard.job import Job, Seams
+    from offboard.cli.invocation import run
+    from offboard.core.job import Job, Seams
 
     monkeypatch.setattr(Path, "is_dir", _raise(PermissionError(13, "Permission denied")))
     with pytest.raises(SourceError, match=r"^locked/l\.csv: cannot read: Permission denied$"):

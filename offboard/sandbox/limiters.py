@@ -1,4 +1,5 @@
-"""Models of server rate limiters, shared by the sandbox and the simulation (rate_sim.py).
+"""Models of server rate limiters, shared by the sandbox and the simulation
+(benchmarks/rate_model.py).
 
 `admit(t)` is called at each request's arrival, with any monotonic time; it returns None
 (accepted) or the seconds until a request would be accepted (the basis of a 429's hint).

@@ -1,0 +1,2 @@
+"""The command line: click commands, the options defined once, one invocation.
+"""

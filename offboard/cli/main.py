@@ -1,0 +1,254 @@
+"""The command line: turns options into a Job and calls it; nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..core.defaults import DEFAULT_MAX_RESTORES
+from ..core.errors import OffboardError
+from ..core.job import Job
+from .options import BATCH, CONNECTION, DRY_RUN, OUTPUT, apply
+
+# Each command imports its work when it runs (`offboard --help` would otherwise load the
+# HTTP client, the event loop and the templates: three times the CPU of the help itself).
+
+# How a failure that ends the process is printed: set once the options are parsed.
+_ERRORS = {"format": "text", "run_id": ""}
+
+# click 8.2+: what `no_args_is_help` raises (8.1 printed the help and exited 0 itself).
+_NO_ARGS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT, no_args_is_help=True)
+@click.version_option(__version__, "--version", prog_name="offboard")
+def cli() -> None:
+    """Revoke leavers' access to Gcore accounts, safely and fast.
+
+    \b
+    Example:
+      offboard run leavers.csv               # GCORE_API_KEY set in the environment
+      offboard plan leavers.csv              # review first: nothing is revoked
+      offboard run jobs/demo.yaml --sandbox  # try it on the embedded simulator
+    """
+
+
+@cli.command("run", context_settings=CONTEXT,
+             short_help="Revoke every (account, user) pair listed in SOURCE.")
+@apply(CONNECTION, BATCH, OUTPUT)
+@DRY_RUN
+@click.option("--delete-tokens", is_flag=True,
+              help="Delete a token-blocked user's own live API tokens in that account, "
+                   "then revoke.")
+@click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
+@click.option("--no-verify", is_flag=True,
+              help="Do not read membership back after the revokes (faster; the report says "
+                   "the rows are unverified).")
+@click.option("--resume", metavar="DIR",
+              help="Continue an earlier run of the same SOURCE in its report directory DIR.")
+@click.option("--new-run", is_flag=True,
+              help="Start a new run though an earlier run of the same SOURCE did not finish.")
+def run_command(source: str, yes: bool, delete_tokens: bool, no_verify: bool,
+                resume: str | None, new_run: bool, **options: Any) -> int:
+    """Revoke every (account, user) pair listed in SOURCE.
+
+    SOURCE is a .csv file, a .yaml/.yml file (a list of rows, or a job file), - for CSV on
+    stdin, a plan.json written by `offboard plan` (then exactly the reviewed rows are
+    sent), or a folder of job files (each unfinished job runs; interrupted ones resume).
+    Options on the command line override the job file's settings.
+
+    \b
+    Exit codes: 0 all settled, 1 some rows need a person, 2 refused to start,
+                3 aborted mid-run (the report is still complete).
+    \b
+    Example:
+      export GCORE_API_KEY=...            # or --api-key-file /etc/offboard/key
+      offboard run leavers.csv --rate 5 --report-dir reports/hr-2291
+      offboard run reports/leavers-plan-20261130T090000Z/plan.json
+      offboard run leavers.csv --resume reports/leavers-20261130T020000Z
+      offboard run /srv/offboard/jobs/ --log-format json --metrics-file /var/lib/node/offboard.prom
+      offboard run jobs/demo.yaml --sandbox
+    """
+    from .invocation import run
+
+    if resume is not None and options["report_dir"] is not None:
+        raise click.UsageError("--resume DIR writes into DIR: drop --report-dir")
+    return run(_job("run", source, options, yes=yes, delete_tokens=delete_tokens,
+                    no_verify=no_verify, resume=resume, new_run=new_run))
+
+
+@cli.command("plan", context_settings=CONTEXT,
+             short_help="Check every row of SOURCE against the API; revoke nothing.")
+@apply(CONNECTION, BATCH, OUTPUT)
+def plan_command(source: str, **options: Any) -> int:
+    """Check every row of SOURCE against the API and revoke nothing.
+
+    Resolves emails, checks each user is in the account, lists live API tokens that would
+    block the revoke, and says whose last account it is (Gcore then deletes the user). Writes
+    the same report as `run`, plus plan.json: `offboard run PLAN.json` then sends exactly
+    the rows reviewed, and refuses if SOURCE changed or the plan is over 24 hours old.
+
+    \b
+    Example:
+      offboard plan leavers.csv
+      offboard run reports/leavers-plan-20261130T090000Z/plan.json
+    """
+    from .invocation import run
+
+    return run(_job("plan", source, options))
+
+
+def _job(command: str, source: str, options: dict[str, Any], **extra: Any) -> Job:
+    numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts",
+                                                 "timeout", "max_consecutive_failures")}
+    options["protect"] = tuple(options["protect"])
+    verbosity, run_id = _output(options)
+    return Job(source, command, numbers, verbosity=verbosity, run_id=run_id, **options, **extra)
+
+
+@cli.command("sandbox", context_settings=CONTEXT,
+             short_help="Serve the embedded Gcore IAM simulator on 127.0.0.1.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--scenario", metavar="FILE",
+              help="YAML world: a job file's sandbox: section, or a bare world.  "
+                   "[default: the built-in demo world]")
+@click.option("--rate-limit", "rate_limit", metavar="SPEC",
+              help="Server limiter instead of the world's faults.rate_limit: N (a sliding "
+                   "1 s window of N) or SHAPE:KEY=VALUE,..., e.g. token_bucket:rate=20,burst=5, "
+                   "fixed_window:rate=50, sliding_window:rate=20, gcra:rate=20,tolerance=0.1, "
+                   "changing:schedule=0:20/10:5/30:20.")
+def sandbox_command(port: int, scenario: str | None, rate_limit: str | None) -> int:
+    """Serve the embedded Gcore IAM simulator on 127.0.0.1 until stopped (Ctrl-C).
+
+    \b
+    Example:
+      offboard sandbox --port 8765 --scenario jobs/demo.yaml
+      GCORE_API_KEY=<key it prints> offboard run leavers.csv --base-url http://127.0.0.1:8765
+    """
+    from .serve_sandbox import serve_scenario
+
+    return serve_scenario(port, scenario, rate_limit)
+
+
+@cli.command("restore", context_settings=CONTEXT,
+             short_help="Give back the access a run removed, with the same role.")
+@click.argument("report", metavar="REPORT_DIR")
+@click.option("--row", "rows", type=int, multiple=True, metavar="N",
+              help="Only this row of the run (repeatable).  [default: every revoked row]")
+@click.option("--user", "users", multiple=True, metavar="ID_OR_EMAIL",
+              help="Only this user's rows (repeatable).")
+@click.option("--account", "accounts", type=int, multiple=True, metavar="ID",
+              help="Only rows of this account (repeatable).")
+@click.option("--plan", is_flag=True,
+              help="Say what would be restored (reads only) and write that report.")
+@click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
+@click.option("--max-restores", type=click.IntRange(min=0), metavar="N",
+              default=DEFAULT_MAX_RESTORES, show_default=True,
+              help="Refuse the whole restore above N invites.")
+@click.option("--resume", metavar="DIR", help="Continue an earlier restore in its report DIR.")
+@click.option("--report-dir", metavar="DIR",
+              help="Where the restore's report goes.  [default: REPORT_DIR-restore-<UTC time>/]")
+@apply(CONNECTION, OUTPUT)
+def restore_command(report: str, rows: tuple[int, ...], users: tuple[str, ...],
+                    accounts: tuple[int, ...], plan: bool, yes: bool, max_restores: int,
+                    resume: str | None, **options: Any) -> int:
+    """Give back, with the same role, the access a run removed (POST /iam/clients/invite_user).
+
+    REPORT_DIR is the report directory of a finished `offboard run`. Users the run deleted
+    (their last account) get a fresh invitation and a new user ID; API tokens it deleted
+    cannot come back (tokens_gone.csv lists them). A user who is a member again already is
+    left alone. Writes its own report. The base URL must be the run's.
+
+    \b
+    Exit codes: 0 every chosen row back, 1 some need a person, 2 refused, 3 aborted.
+    \b
+    Example:
+      offboard restore reports/leavers-20261130T090000Z --user ann@acme.example --plan
+      offboard restore reports/leavers-20261130T090000Z --user ann@acme.example
+      offboard restore reports/leavers-20261130T090000Z --metrics-file /var/lib/node/restore.prom
+    """
+    from ..restore.command import Request, restore
+
+    numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts",
+                                                 "timeout")}
+    verbosity, run_id = _output(options)
+    return restore(Request(report, rows, users, accounts, plan, yes, resume,
+                           options.pop("report_dir"), options.pop("base_url"),
+                           options.pop("api_key_file"), max_restores,
+                           {k: v for k, v in numbers.items() if v is not None},
+                           log_format=options["log_format"], verbosity=verbosity,
+                           run_id=run_id, metrics_file=options["metrics_file"]), os.environ)
+
+
+def _output(options: dict[str, Any]) -> tuple[int, str]:
+    """-v/-q as one verbosity (-1 quiet), and the invocation's run ID; errors from now on are
+    printed in the chosen --log-format."""
+    verbose, quiet = options.pop("verbose"), options.pop("quiet")
+    if verbose and quiet:
+        raise click.UsageError("-v and -q contradict each other: choose one")
+    run_id = os.urandom(6).hex()  # 12 random hex digits, as uuid4().hex[:12] gave
+    _ERRORS.update(format=options["log_format"], run_id=run_id)
+    return (-1 if quiet else verbose), run_id
+
+
+def main() -> None:
+    """Entry point: every error becomes one line on stderr and the contract's exit code."""
+    # A usage error is found before --log-format is parsed (it may come after the bad
+    # option), so JSON mode is read from the raw words: then every line is JSON.
+    _ERRORS["format"] = _raw_log_format(sys.argv[1:])
+    try:
+        code: Any = cli.main(prog_name="offboard", standalone_mode=False)
+    except _NO_ARGS as exc:
+        # A bare `offboard` asked for nothing wrong: the help, exit 0 (as git and pip do);
+        # click 8.2+ raises it as a usage error (exit 2), 8.1 printed it and exited 0.
+        click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        code = 0
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "offboard"
+        _fail(f"{exc.format_message()} (see '{command} -h')", 2)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), 2)
+    except click.Abort:
+        _fail("stopped", 3)
+    except OffboardError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 3)
+    except Exception as exc:
+        if os.environ.get("OFFBOARD_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        _fail(f"internal error ({type(exc).__name__}); set OFFBOARD_DEBUG=1 for details", 3)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _raw_log_format(words: list[str]) -> str:
+    """`--log-format json` (or `=json`) among the words before `--`, else text."""
+    for index, word in enumerate(words):
+        if word == "--":
+            break
+        if word == "--log-format=json" or (
+                word == "--log-format" and words[index + 1:index + 2] == ["json"]):
+            return "json"
+    return "text"
+
+
+def _fail(message: str, code: int) -> None:
+    if _ERRORS["format"] == "json":
+        click.echo(json.dumps({
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "run_id": _ERRORS["run_id"], "job": None, "event": "error", "message": message,
+            "exit_code": code}, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"offboard: {message}", err=True)
+    sys.exit(code)

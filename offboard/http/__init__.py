@@ -1,0 +1,2 @@
+"""The Gcore IAM client: requests through the limiter, retries, connections, the user list.
+"""

@@ -1,0 +1,2 @@
+"""A folder of job files: which files are jobs, their state, run and plan on a folder.
+"""

@@ -1,0 +1,2 @@
+"""One run of one SOURCE, from start to exit code: prepare, decide, execute, finish.
+"""

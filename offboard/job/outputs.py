@@ -1,0 +1,216 @@
+"""The end of one job: everything people and machines see, computed from the journal.
+
+The session's Totals were counted from the records the journal holds, in input
+order, carried rows included; from them come, and only from them: the exit
+code, summary.json, the terminal table or JSON summary event, the one-line
+failure on stderr (printed under -q too: quiet silences success, never
+failure), the pasteable hints, and the JobReport the metrics and the folder
+runner read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..core.job import Job, JobReport
+from ..core.models import Outcome, ReadBack
+from ..core.settings import Guarding, Settings
+from ..journal.writer import write_private
+from ..plan.planfile import Plan
+from ..report import summary as summaries
+from ..report.lists import AFTER_LEAVING_FILE, Written, write_lists
+from ..report.logs import Log
+from ..report.pagedata import SHOWN_PER_OUTCOME, PageData
+from ..report.terminal import print_summary
+from ..source.read import Batch
+from .ended import Ended
+from .options import command_line, given
+
+
+def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings: Settings,
+           guarding: Guarding, log: Log, started: datetime, identity: str,
+           duration: float) -> JobReport:
+    report, aborted = ended.report, ended.aborted
+    directory = report.directory
+    ordered = report.close()
+    read = ended.read
+    written = write_lists(directory, report.header, ordered, job.command,
+                          read.verdicts if read else {})
+    totals = written.totals
+    after = written.login_counts["after_leaving"]
+    # A plan with a login after leaving needs a person before it is run. A run keeps its
+    # code: 1 means "a leaver may still have access", and the folder inbox would keep the
+    # job open (retrying it) for a login that no retry can change.
+    incident = job.command == "plan" and after > 0
+    exit_code = 3 if aborted else (0 if totals.all_settled and not incident else 1)
+    summary = summaries.build(
+        command=job.command, run_id=log.run_id, totals=totals, exit_code=exit_code,
+        started=started, source=batch.source if not planned else job.source,
+        source_sha256=identity,
+        plan={"path": job.source, "sha256": planned.sha256} if planned else None,
+        aborted=aborted, revocations=ended.prepared.sending,
+        key_user=ended.prepared.key_user, options=_options(job, settings, guarding),
+        resumed=ended.carried)
+    summary |= _verification(job, read, written)
+    summary |= _key_user(ended)
+    active_days = guarding.active_days
+    summary["logins"] = {**written.login_counts, "active_days": active_days}
+    write_private(directory / "summary.json",
+                  json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    commands = _commands(job, directory, written)
+    listing = ended.prepared.directory
+    kept, kept_n = written.kept.listed(ended.prepared.people,
+                                       listing.names if listing else {}, SHOWN_PER_OUTCOME)
+    _write_pages(directory, PageData(summary, written.accounts, written.deleted,
+                                     written.needing, written.more, written.files, commands,
+                                     list(report.carried.values()), written.logins,
+                                     written.signed_in, written.not_seen, kept, kept_n))
+    log.summary({**summary, "report_dir": str(directory)})
+    if log.verbosity >= 0 and not log.json:
+        if sys.stdout.isatty():  # a person at a terminal: the page, as text
+            sys.stdout.write((directory / "summary.txt").read_text(encoding="utf-8"))
+        else:
+            print_summary(totals, directory, exit_code, aborted, _login_lines(written),
+                          title=job.source)
+    if job.command == "plan" and not aborted:
+        if "run_plan" in commands:
+            log.hint("To run exactly this plan", commands["run_plan"])
+        else:  # `run PLAN.json` would refuse it: the rows it was made from are gone
+            log.warn("no plan to run: a plan made from stdin cannot be checked "
+                     "against its rows by `offboard run PLAN.json`; save the rows to a file "
+                     "and plan that file")
+    _warn_active(job, written, active_days, log)
+    problem = _problem(job, totals.counts, exit_code, aborted, directory)
+    if after:
+        # Never silenced (-q included): someone used a leaver's access.
+        line = (f"{after} row{'' if after == 1 else 's'}: their user signed in after their "
+                "leave_date, a possible "
+                f"security incident: see {directory}/{AFTER_LEAVING_FILE}")
+        if exit_code == 1:
+            problem = f"{problem}; {line}" if problem else f"{job.source}: {line}"
+        elif exit_code == 0:
+            log.error(f"{job.source}: {line}", exit_code=exit_code, report_dir=str(directory))
+    if problem:
+        log.error(problem, exit_code=exit_code, report_dir=str(directory))
+    return JobReport(batch.name, job.source, exit_code, problem, directory,
+                     dict(totals.counts), totals.open_rows, totals.users_deleted, duration,
+                     ended.statuses, ended.retries, after)
+
+
+def _login_lines(written: Written) -> list[str]:
+    """The terminal table's lines about leavers still signing in, from the records."""
+    lines = []
+    for flag, heading in (("after_leaving", "Signed in after leaving (possible security "
+                                            "incident)"),
+                          ("active", "Signed in recently, with no leave_date (warning)")):
+        if written.login_counts[flag]:
+            lines.append(f"{heading}: {written.login_counts[flag]}")
+            for r in written.logins[flag][:20]:
+                login = r["login"]
+                lines.append(f"  row {r['row']}: account {r['account']} user {r['user']}: "
+                             f"{login.get('login_at')} from {login.get('ip_address') or '?'}"
+                             + (f", leave_date {login['leave_date']}"
+                                if login.get("leave_date") else ""))
+    unknown = written.logins.get("unknown")
+    if unknown:
+        lines.append(f"Login activity unknown for {written.login_counts['unknown']} rows: "
+                     f"{unknown[0]['login'].get('note', '')}")
+    return lines
+
+
+def _warn_active(job: Job, written: Written, days: int, log: Log) -> None:
+    """One warning for rows without a leave_date whose user signed in lately."""
+    count = written.login_counts["active"]
+    if not count:
+        return
+    rows = ", ".join(f"row {r['row']} ({r['login'].get('login_at')})"
+                     for r in written.logins["active"][:10])
+    more = f" and {count - 10} more" if count > 10 else ""
+    log.warn(f"warning: {job.source}: {count} row{'' if count == 1 else 's'} without a "
+             "leave_date: their user signed in "
+             f"within the last {days} days (is it the right person?): {rows}{more}")
+
+
+def _key_user(ended: Ended) -> dict[str, Any]:
+    """Who the key belongs to, by email, when the user list says (the audit record)."""
+    directory, key_user = ended.prepared.directory, ended.prepared.key_user
+    person = directory.people.get(key_user) if directory and key_user is not None else None
+    return {"key_user_email": person.email} if person else {}
+
+
+def _verification(job: Job, read: ReadBack | None, written: Written) -> dict[str, Any]:
+    """What summary.json says about the read-back."""
+    if job.command != "run":
+        return {}
+    if job.no_verify:
+        return {"verified": "off"}
+    if read is None:
+        return {"verified": "not read back (the run was aborted)"}
+    failed = sum(1 for v in read.verdicts.values() if v.get("verified") is False)
+    return {"verified": "on", "verify_method": read.method or None,
+            "verify_requests": read.requests, "verify_contradicted": failed}
+
+
+def _commands(job: Job, directory: Path, written: Written) -> dict[str, str]:
+    """The commands the pages and hints offer, each pasteable as printed."""
+    commands = {"resume": command_line("run", job.source, {}, "--resume", str(directory))}
+    if job.command == "plan" and job.source != "-":
+        commands["run_plan"] = command_line("run", f"{directory}/plan.json", _plan_options(job))
+    if "token_blocked.csv" in written.files and written.totals.counts["token_blocked"]:
+        where = {k: v for k, v in given(job).items()
+                 if k in ("base_url", "api_key_file", "sandbox")}
+        commands["delete_tokens"] = command_line(
+            "run", f"{directory}/token_blocked.csv", where, "--delete-tokens")
+    return commands
+
+
+def _write_pages(directory: Path, data: PageData) -> None:
+    from ..report.pages import render_html, render_text  # Jinja2 only when a report is written
+
+    write_private(directory / "report.html", render_html(data))
+    write_private(directory / "summary.txt", render_text(data))
+
+
+def _problem(job: Job, counts: dict[str, int], exit_code: int, aborted: str,
+             directory: object) -> str:
+    """The line that says why the exit code is not 0, and where to look ('' for 0)."""
+    report = f"report: {directory}/results.csv"
+    if exit_code == 3:
+        resume = command_line("run", job.source, {}, "--resume", str(directory))
+        return f"{job.source}: aborted: {aborted}; {report}; to continue: {resume}"
+    open_ = {o: n for o, n in counts.items() if n and not Outcome(o).settled}
+    if exit_code == 1 and open_:
+        listed = ", ".join(f"{n} {o}" for o, n in open_.items())
+        left = "; their leavers may still have access" if job.command == "run" else ""
+        n = sum(open_.values())
+        rows = "1 row needs" if n == 1 else f"{n} rows need"
+        return f"{job.source}: {rows} a person ({listed}){left}; {report}"
+    return ""
+
+
+def _plan_options(job: Job) -> dict[str, Any]:
+    """The plan's own options that a run of it needs (where, with which key, the cap)."""
+    return {k: v for k, v in given(job).items()
+            if k in ("base_url", "api_key_file", "sandbox", "max_revocations", "protect",
+                     "active_days", "rate", "concurrency", "max_attempts", "timeout",
+                     "max_consecutive_failures")}
+
+
+def _options(job: Job, settings: Settings, guarding: Guarding) -> dict[str, Any]:
+    return {
+        **{k: getattr(settings, k) for k in ("rate", "concurrency", "max_attempts",
+                                             "timeout", "max_consecutive_failures",
+                                             "base_url")},
+        "sandbox": job.sandbox,
+        "max_revocations": guarding.max_revocations,
+        "active_days": guarding.active_days,
+        "delete_tokens": guarding.delete_tokens,
+        "protect": [*sorted(map(str, guarding.protection.ids)),
+                    *sorted(guarding.protection.emails)],
+        "yes": job.yes,
+        "resume": job.resume,
+    }

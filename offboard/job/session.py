@@ -1,0 +1,290 @@
+"""One job's time on the network: prepare, decide, execute; every row journaled.
+
+    prepare:  key's own user, user list -> [Action] (plan/rows.py) -> guards (plan/guards.py)
+              -> who the batch deletes (plan/deletions.py); a run from a plan is checked
+              against what SOURCE means now (plan/planmatch.py); the batch users' last
+              logins (execute/activity.py), which each row's result carries into the journal
+    decide:   cap, confirmation on a terminal          (refusals: exit 2, nothing sent)
+    execute:  Revoker (run) or Previewer (plan) per row -> Result, journaled as it
+              settles, written in input order (journal/writer.py)
+
+The journal (results.jsonl) is the one record of what happened to each row:
+everything the run shows afterwards (report files, counts, exit code, metrics)
+is computed from what went into it (job/outputs.py). The session ends in an Ended
+(job/ended.py); a batch without rows never gets here (ended.no_rows).
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import anyio
+import anyio.to_thread
+
+from ..core.directory import Directory, Person
+from ..core.errors import Refused
+from ..core.job import Job, Seams
+from ..core.models import Action, Outcome, Result
+from ..core.settings import Guarding, Settings
+from ..execute.activity import read_activity
+from ..execute.preview import Previewer
+from ..execute.revoke import Revoker
+from ..execute.verify import Check, read_back
+from ..execute.workers import execute
+from ..http.api import Api, DirectoryError, RequestNotSent, make_client
+from ..journal.reader import Previous, row_key
+from ..journal.writer import Report
+from ..plan.deletions import Decider, Deletions, Tracker
+from ..plan.guards import Tally, check_cap, guard
+from ..plan.planfile import Plan, check_same_key_user
+from ..plan.planmatch import check_plan_matches
+from ..plan.rows import FirstSeen, plan
+from ..plan.sendable import may_send, unsent
+from ..report.logs import Log
+from ..report.terminal import progress
+from ..source.leaving import window_start
+from ..source.read import Batch
+from .confirm import question
+from .ended import Ended, Prepared, plan_writer
+
+
+class Session:
+    def __init__(self, job: Job, batch: Batch, planned: Plan | None, settings: Settings,
+                 guarding: Guarding, previous: Previous | None, report: Report, log: Log,
+                 seams: Seams) -> None:
+        self.job, self.batch, self.planned = job, batch, planned
+        self.settings, self.guarding, self.previous = settings, guarding, previous
+        self.report, self.log, self.seams = report, log, seams
+        self.hard_stop: anyio.CancelScope | None = None  # made inside the event loop
+        self.prompt: anyio.CancelScope | None = None
+
+    async def run(self) -> Ended:
+        refused: Refused | None = None
+        ended: Ended | None = None
+        self.hard_stop = anyio.CancelScope()
+        async with make_client(self.settings, self.seams.transport) as client:
+            api = Api(self.settings, client, self.seams.clock, self.seams.rng, self.log.retry)
+            async with anyio.create_task_group() as watchers:
+                watchers.start_soon(self._watch_signals, api)
+                try:
+                    ended = await self._work(api)
+                except Refused as exc:  # carried out of the task group unwrapped
+                    refused = exc
+                watchers.cancel_scope.cancel()
+        if refused is not None:
+            raise refused
+        assert ended is not None
+        return ended
+
+    async def _work(self, api: Api) -> Ended:
+        job, batch, report = self.job, self.batch, self.report
+        seen = FirstSeen()
+        tracker_box: list[Tracker] = []
+        prepared = await self._prepare(api, seen, tracker_box)
+        tracker = tracker_box[0]
+        if not api.abort_reason:
+            await self._decide(api, prepared)
+        report.open(prepared.people)
+        checks: list[Check] = []  # revoked rows to read back
+        verified_before: set[int] = set()  # carried rows an earlier run read back
+        plan_file = plan_writer(job, batch, report, prepared)
+        carried = 0
+
+        def take_over(action: Action) -> Result | None:
+            nonlocal carried
+            if self.previous is None:
+                return None
+            key = row_key(action.row, action.account)
+            result = self.previous.kept(key, action.row)
+            if result is not None:
+                carried += 1
+                record = self.previous.record(key)
+                report.carry(result, record)
+                if record.get("verified") is True:
+                    verified_before.add(action.row.number)
+            return result
+
+        def ordered(result: Result) -> None:
+            report.write(result)
+            if (result.outcome is Outcome.REVOKED and result.account is not None
+                    and result.user_id is not None
+                    and result.row.number not in verified_before):
+                checks.append(Check(result.row.number, result.account, result.row.user,
+                                    result.user_id))
+            if plan_file is not None:
+                plan_file.write(result)
+
+        work = Previewer(prepared.deletions) if job.command == "plan" else Revoker(
+            self.guarding.delete_tokens,
+            self.previous.in_flight if self.previous else frozenset())
+        assert self.hard_stop is not None
+        total = len(self.planned.actions) if self.planned else batch.row_count
+        with progress(total, enabled=not self.log.chatty and self.log.verbosity >= 0
+                      and not self.log.json) as advance:
+
+            def settled(result: Result) -> Result:
+                if job.command == "run":
+                    result = replace(result, user_deleted=tracker.settle(result))
+                if prepared.activity is not None:
+                    result = prepared.activity.attach(result)
+                report.add(result)
+                self.log.row(result)
+                advance(result)
+                return result
+
+            await execute(self._actions(prepared, seen), api, self.settings.concurrency, work,
+                          settled=settled, ordered=ordered, hard_stop=self.hard_stop,
+                          carried=take_over,
+                          before_send=lambda a: report.mark_sending(a.row, a.account))
+        seen.close()
+        if plan_file is not None:
+            plan_file.close()
+        read = None
+        if job.command == "run" and not job.no_verify and not api.abort_reason:
+            known = len(prepared.directory.people) if prepared.directory else None
+            read = await read_back(api, checks, known, self.settings.concurrency)
+            by_row = {c.row: c for c in checks}
+            for number, verdict in read.verdicts.items():
+                check = by_row[number]
+                report.amend({"row": number, "account": check.account, "user": check.user,
+                              "amend": True, **verdict})
+        return Ended(report, prepared, api.abort_reason, dict(api.statuses),
+                     api.retries, carried if self.previous else None, read)
+
+    async def _prepare(self, api: Api, seen: FirstSeen, tracker_box: list[Tracker]
+                       ) -> Prepared:
+        """Learn the key's user and the user list (reads only), then go through the rows
+        once: the cap, the prompt and who the batch deletes all see the whole batch."""
+        batch, planned, guarding = self.batch, self.planned, self.guarding
+        key_user: int | None = None
+        directory: Directory | None = None
+        directory_error = ""
+        if not may_send(batch, planned):  # nothing usable: no reason to call the API at all
+            tracker_box.append(Tracker(Deletions()))
+            return Prepared(None, None, "", "")
+        try:
+            key_user = await api.whoami()
+            if planned is not None:
+                check_same_key_user(planned, key_user)
+            # Read even for a plan, whose rows are already resolved: it checks the plan's
+            # email rows against SOURCE, matches protected emails, and records each user's
+            # role, which a restore gives back.
+            directory = await api.list_users()
+            if self.previous is not None:
+                # Resolve as the run being resumed did: that run may have deleted some of
+                # the batch's users, and the listing no longer shows them.
+                directory = directory.with_recorded(self.previous.people)
+        except (DirectoryError, RequestNotSent) as exc:
+            directory_error = api.abort_reason or str(exc)
+            if key_user is None:
+                # Without the key's own user, the guard that protects it cannot hold.
+                api.abort(f"cannot tell which user the API key belongs to: {directory_error}")
+            elif guarding.protection.emails:
+                api.abort(f"cannot check the protected emails: {directory_error}")
+        first = Prepared(key_user, directory, directory_error, api.abort_reason)
+        if planned is not None and not api.abort_reason:
+            now = plan(batch.rows, directory, directory_error, FirstSeen())
+            check_plan_matches(planned, now)
+        tally, decider = Tally(), Decider()
+        carried: list[Result] = []
+        known = directory.people if directory is not None else {}
+        people: dict[int, Person] = {}
+        clock = datetime.now(UTC)
+        active_days = self.guarding.active_days
+        users: set[int] = set()  # whose logins to look up
+        oldest = clock  # the oldest login that can flag a row
+        for action in self._actions(first, seen):
+            tally.add(action)
+            decider.add(action)
+            if action.user_id is not None:
+                users.add(action.user_id)
+                oldest = min(oldest, window_start(action.row, clock, active_days))
+            if action.user_id is not None and action.user_id in known:
+                people[action.user_id] = known[action.user_id]
+            if self.previous is not None:
+                kept = self.previous.kept(row_key(action.row, action.account), action.row)
+                if kept is not None:
+                    carried.append(kept)
+        deletions = self._deletions(decider, directory)
+        if self.previous is None or self.previous.deletions is None:
+            self.report.record_batch(deletions, people)
+        if self.previous is not None:  # users deleted since are no longer in the list
+            people = {**self.previous.people, **people}
+        tracker = Tracker(deletions)
+        for result in carried:
+            tracker.carried(result)
+        tracker_box.append(tracker)
+        activity = None
+        if users and not api.abort_reason:
+            activity = await read_activity(api, users, clock, active_days, oldest)
+            if activity.unknown:
+                self.log.warn(f"login activity unknown: {activity.unknown}; leavers who still "
+                              "sign in cannot be flagged")
+            elif activity.capped and activity.since is not None:
+                since = activity.since.strftime("%Y-%m-%d %H:%M")
+                self.log.warn(f"the login log was read back only to {since} UTC: rows whose "
+                              "leave_date is older say unknown")
+        return Prepared(key_user, directory, directory_error, api.abort_reason, tally.sending,
+                        len(tally.accounts), len(tally.users), deletions, people, activity)
+
+    def _deletions(self, decider: Decider, directory: Directory | None) -> Deletions:
+        """Decided once per batch: a resume reuses the run's answer, a run from a plan the
+        plan's; only a first run decides from the user list."""
+        if self.previous is not None and self.previous.deletions is not None:
+            return self.previous.deletions  # type: ignore[no-any-return]
+        if self.planned is not None:
+            return self.planned.deletions
+        return decider.decide(directory)
+
+    def _actions(self, prepared: Prepared, seen: FirstSeen) -> Iterator[Action]:
+        """The rows as they will be sent, regenerated lazily for each pass."""
+        if self.planned is not None:
+            source: Iterable[Action] = self.planned.actions
+        else:
+            source = plan(self.batch.rows, prepared.directory, prepared.directory_error, seen)
+        protection = self.guarding.protection.merged_own(prepared.key_user)
+        for action in source:
+            action = guard(action, protection, prepared.directory)
+            yield unsent(action, prepared.aborted) if prepared.aborted else action
+
+    async def _decide(self, api: Api, prepared: Prepared) -> None:
+        """The cap, then the person's confirmation on a terminal: both before any DELETE."""
+        cap = self.guarding.max_revocations
+        if self.job.command == "plan":
+            if prepared.sending > cap:
+                self.log.warn(f"note: `run` would refuse this batch: {prepared.sending} "
+                              f"revocations, cap {cap} (--max-revocations)")
+            return
+        check_cap(prepared.sending, cap, self.job.source)
+        if not prepared.sending or self.job.yes or not self.seams.interactive or self.log.json:
+            return  # cron, or a machine reading JSON: no one to ask; the cap is the guard
+        text = await question(
+            api, sending=prepared.sending, users=prepared.users, accounts=prepared.accounts,
+            deletions=prepared.deletions, people=prepared.people,
+            list_unreadable=bool(prepared.directory_error),
+            actions=self._actions(prepared, FirstSeen()),
+            delete_tokens=self.guarding.delete_tokens, activity=prepared.activity,
+            all_rows=self._actions(prepared, FirstSeen()))
+        with anyio.CancelScope() as self.prompt:
+            confirmed = await anyio.to_thread.run_sync(self.seams.confirm, text,
+                                                       abandon_on_cancel=True)
+        if self.prompt.cancelled_caught or api.abort_reason or not confirmed:
+            raise Refused("not confirmed: nothing was sent")
+
+    async def _watch_signals(self, api: Api) -> None:
+        """First SIGINT/SIGTERM: send nothing new, let requests in flight finish, report.
+        A second one: stop at once (the journal still lets --resume continue)."""
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+            async for number in received:
+                name = signal.Signals(number).name
+                if self.prompt is not None:
+                    self.prompt.cancel()
+                if not api.abort_reason:
+                    api.abort(f"interrupted by {name}")
+                    self.log.warn(f"{name}: finishing the requests in flight, then writing the "
+                                  "report; send it again to stop at once")
+                elif self.hard_stop is not None:
+                    self.hard_stop.cancel()

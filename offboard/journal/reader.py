@@ -1,0 +1,142 @@
+"""The journal: what a report directory already knows, for `--resume DIR`.
+
+A report directory keeps, in its hidden `.offboard/` folder (journal/writer.py):
+
+- `run.json`: the SOURCE and its sha256, and the options the run was given,
+  written before the first request, so a resume can refuse a different SOURCE
+  and reuse the same options; then, before the first DELETE, who the batch
+  deletes (plan/deletions.py), so a resume marks the same rows;
+- `journal.jsonl`: one record per settled row, appended and fsync'd as it
+  settles; the last record of a row wins, and an amendment (`"amend": true`,
+  the read-back's verdict) changes the fields it names;
+- `inflight.jsonl`: a line per row just before its first request. A row there
+  with no settled record was in flight when the run died: its revoke may have
+  been applied, so a 404 on resume is reported as such.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.directory import Person
+from ..core.errors import Refused
+from ..core.fs import exists, reason
+from ..core.models import Outcome, Result, Row, plain
+from ..plan.deletions import Deletions
+from .writer import IN_FLIGHT, INTERNAL, JOURNAL, LIVE, META, internal
+
+RowKey = tuple[int, str, str]
+
+# Never sent again by a resume (or a later folder run): settled for good, or (forbidden,
+# invalid) needing a person to change something first. Every other row is retried.
+KEPT = frozenset({Outcome.REVOKED, Outcome.MISSING, Outcome.DUPLICATE, Outcome.INVALID,
+                  Outcome.FORBIDDEN})
+
+
+def row_key(row: Row, account: int | None) -> RowKey:
+    """Identifies a row across runs of the same SOURCE."""
+    return (row.number, str(account if account is not None else plain(row.account)),
+            str(plain(row.user)))
+
+
+def record_key(record: Mapping[str, Any]) -> RowKey:
+    return (int(record["row"]), str(record["account"]), str(record["user"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """What an earlier run into this directory settled, and what it left in flight."""
+
+    settled: Mapping[RowKey, Mapping[str, Any]]
+    in_flight: frozenset[RowKey]
+    options: Mapping[str, Any] | None = None  # as recorded in run.json (None: not recorded)
+    deletions: Any = None  # the run's deletions.Deletions, as recorded (None: decide again)
+    people: Mapping[int, Person] = field(default_factory=dict)  # the batch's users, recorded
+
+    def record(self, key: RowKey) -> Mapping[str, Any]:
+        return self.settled[key]
+
+    def kept(self, key: RowKey, row: Row) -> Result | None:
+        """The earlier result of a row that must not be sent again, else None."""
+        record = self.settled.get(key)
+        if record is None or Outcome(record["outcome"]) not in KEPT:
+            return None
+        deleted = record.get("user_deleted")
+        return Result(row, Outcome(record["outcome"]), _int(record.get("account")),
+                      _int(record.get("user_id")), _int(record.get("http_status")),
+                      int(record.get("attempts") or 0), str(record.get("request_id") or ""),
+                      str(record.get("message") or ""),
+                      user_deleted=deleted if isinstance(deleted, bool) else None,
+                      settled_at=str(record.get("settled_at") or ""))
+
+
+def read_previous(directory: Path, sha256: str) -> Previous:
+    """Read an earlier run's journal; refuse a directory of another SOURCE."""
+    inside = _inside(directory)
+    try:
+        meta = json.loads((inside / META).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise Refused(f"--resume {directory}: no {INTERNAL}/{META}: not an offboard report "
+                      "directory") from None
+    except OSError as exc:
+        raise Refused(f"--resume {directory}: {INTERNAL}/{META}: {reason(exc)}") from None
+    except ValueError:
+        raise Refused(f"--resume {directory}: {INTERNAL}/{META} is not valid JSON (damaged?)"
+                      ) from None
+    if meta.get("source_sha256") != sha256:
+        raise Refused(f"--resume {directory}: that run was of another SOURCE "
+                      f"({meta.get('source')}, sha256 differs); resume with the same file")
+    journal = inside / JOURNAL if inside != directory else directory / LIVE
+    settled: dict[RowKey, Mapping[str, Any]] = {}
+    for record in _records(journal):
+        key = record_key(record)
+        # An amendment (the read-back's verdict) changes some fields of the row's record.
+        settled[key] = {**settled.get(key, {}), **record} if record.get("amend") else record
+    started = {record_key(r) for r in _records(inside / IN_FLIGHT)}
+    options = meta.get("options")
+    return Previous(settled, frozenset(started - settled.keys()),
+                    options if isinstance(options, dict) else None,
+                    Deletions.from_json(meta.get("deletions")), _people(meta.get("people")))
+
+
+def _inside(directory: Path) -> Path:
+    """Where a report directory keeps its internal files (before 0.2: beside the report)."""
+    inside = internal(directory)
+    where = f"--resume {directory}: "
+    if exists(inside / META, Refused, where) or not exists(directory / META, Refused, where):
+        return inside
+    return directory
+
+
+def _people(data: Any) -> dict[int, Person]:
+    if not isinstance(data, dict):
+        return {}
+    return {int(key): Person.from_json(int(key), value) for key, value in data.items()
+            if str(key).isdigit() and isinstance(value, dict)}
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    """Every complete JSON line; a torn last line (killed mid-write) is ignored."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise Refused(f"{path}: cannot read: {reason(exc)}") from None
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+            record_key(record)
+        except (ValueError, KeyError, TypeError):
+            continue
+        records.append(record)
+    return records
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,0 +1,281 @@
+"""The report directory while a run writes it: the journal and what streams past.
+
+    DIR/.offboard/   what only offboard reads back (owner-only, like everything here):
+        run.json       the run's SOURCE, sha256, options, deletions (journal/reader.py reads it)
+        journal.jsonl  one record per settled row, appended and fsync'd: the truth
+        inflight.jsonl a line per row just before its first request
+        ordered.jsonl  the same records once each, in input order (the reorder buffer's)
+        lock           the directory's flock
+    DIR/results.jsonl  the records as each row settles (flushed), for people watching;
+                       replaced at the end by the input-order version
+
+Every other file of DIR (the lists, summary.json, report.html, summary.txt) is
+written at the end from ordered.jsonl by report/lists.py, so what the directory
+holds is exactly what the journal says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from ..core.directory import Person
+from ..core.errors import SettingsError
+from ..core.fs import exists, is_dir, reason
+from ..core.models import REPORT_COLUMNS, Result, Row, plain
+from ..plan.deletions import Deletions
+from .group_commit import GroupCommit
+
+COLUMNS = REPORT_COLUMNS
+INTERNAL = ".offboard"
+JOURNAL, IN_FLIGHT, ORDERED, META, LOCK = (
+    "journal.jsonl", "inflight.jsonl", "ordered.jsonl", "run.json", "lock")
+LIVE = "results.jsonl"
+
+
+def default_dir(name: str, now: datetime) -> Path:
+    return Path("reports") / f"{name}-{stamp(now)}"
+
+
+def stamp(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def internal(directory: Path) -> Path:
+    return directory / INTERNAL
+
+
+class Report:
+    """One run's report directory, while the run writes it."""
+
+    def __init__(self, directory: Path, columns: Sequence[str]) -> None:
+        self.directory = directory
+        self._people: Mapping[int, Person] = {}
+        self._meta: dict[str, Any] | None = None
+        # Carried columns that share a name with a report column get a prefix.
+        self.carried = {c: (f"input_{c}" if c in COLUMNS else c) for c in columns}
+        self.header = [*COLUMNS, *self.carried.values()]
+        self._journal: IO[str] | None = None
+        self._live: IO[str] | None = None
+        self._in_flight: IO[str] | None = None
+        self._ordered: IO[str] | None = None
+        self._syncer: GroupCommit | None = None
+        # Each record's JSON line, kept until the row is written in input order (at most
+        # the reorder window), so each row is formatted once.
+        self._pending: dict[int, str] = {}
+
+    @staticmethod
+    def check_dir(directory: Path, chosen: bool) -> Path:
+        """The directory to use, checked before anything is sent: a chosen one must be new
+        or empty; a default one that exists (same second) gets a -2, -3 ... suffix."""
+        where = "report directory "
+        if not exists(directory, SettingsError, where):
+            return directory
+        if not is_dir(directory, SettingsError, where):
+            raise SettingsError(f"report directory {directory}: exists and is not a directory")
+        try:
+            holds_files = chosen and any(directory.iterdir())
+        except OSError as exc:
+            raise SettingsError(f"{where}{directory}: {reason(exc)}") from None
+        if holds_files:
+            raise SettingsError(
+                f"report directory {directory}: already holds files; choose a new directory")
+        return directory if chosen else _next_free(directory)
+
+    @staticmethod
+    def make_dir(directory: Path) -> None:
+        """Make an existing directory (and its internal folder) owner-only."""
+        try:
+            for path in (directory, internal(directory)):
+                path.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.chmod(path, 0o700)
+        except OSError as exc:
+            raise SettingsError(f"report directory {directory}: {reason(exc)}") from None
+
+    @classmethod
+    def create(cls, directory: Path, columns: Sequence[str], meta: dict[str, Any]) -> Report:
+        """A new report directory that holds run.json from the moment it exists: made under
+        a temporary name and renamed, so a run killed at any point leaves either nothing or
+        a directory that --resume can continue with the run's own options. An unwritable
+        place fails here, before the first request."""
+        temporary = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
+        for parent in directory.parents:
+            if exists(parent, SettingsError, f"report directory {directory}: ") and \
+                    not parent.is_dir():
+                raise SettingsError(f"report directory {directory}: {parent} is a file, not a "
+                                    "directory")
+        try:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(temporary, ignore_errors=True)
+            temporary.mkdir(mode=0o700)
+            os.chmod(temporary, 0o700)
+            cls.make_dir(temporary)
+            cls(temporary, columns).write_meta(meta)
+            os.rename(temporary, directory)
+        except OSError as exc:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise SettingsError(f"report directory {directory}: {reason(exc)}") from None
+        report = cls(directory, columns)
+        report._meta = meta
+        return report
+
+    def open(self, people: Mapping[int, Person] | None = None) -> None:
+        """Open the journal; `people` gives the names and emails of the report's rows."""
+        self._people = people or {}
+        inside = internal(self.directory)
+        self._journal = _open_private(inside / JOURNAL, "a")
+        self._syncer = GroupCommit(self._journal.fileno())
+        self._in_flight = _open_private(inside / IN_FLIGHT, "a")
+        (inside / ORDERED).unlink(missing_ok=True)
+        self._ordered = _open_private(inside / ORDERED, "x")
+        self._live = _open_private(self.directory / LIVE, "a")
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        """run.json: what a resume needs to know about the run (journal/reader.py)."""
+        self._meta = meta
+        write_private(internal(self.directory) / META,
+                      json.dumps(meta, ensure_ascii=False) + "\n")  # C encoder: no indent
+
+    def record_batch(self, deletions: Deletions, people: Mapping[int, Person]) -> None:
+        """Add to run.json, before the first DELETE, who the batch deletes and its users as
+        the user list showed them (name, email, language, role in each account): a resume,
+        when some are already deleted, reports the same, and a restore gives back the
+        roles they had."""
+        if self._meta is not None:
+            self.write_meta({**self._meta, "deletions": deletions.to_json(), "people": {
+                str(p.id): p.to_json() for p in people.values()}})
+
+    def mark_sending(self, row: Row, account: int | None) -> None:
+        """Note a row just before its first request (see journal/reader.py)."""
+        assert self._in_flight is not None
+        self._in_flight.write(json.dumps(
+            {"row": row.number, "account": account if account is not None else plain(row.account),
+             "user": plain(row.user)}, ensure_ascii=False) + "\n")
+        self._in_flight.flush()
+
+    def record(self, result: Result) -> dict[str, Any]:
+        row = result.row
+        person = self._people.get(result.user_id) if result.user_id is not None else None
+        record: dict[str, Any] = {
+            "row": row.number,
+            "account": result.account if result.account is not None else plain(row.account),
+            "user": plain(row.user),
+            "user_id": result.user_id,
+            "outcome": str(result.outcome),
+            "http_status": result.http_status,
+            "attempts": result.attempts,
+            "request_id": result.request_id,
+            "message": result.message,
+            "name": person.name if person else "",
+            "email": person.email if person else "",
+            "user_deleted": result.user_deleted,
+            "verified": None,
+            "settled_at": result.settled_at or now(),
+        }
+        for name, shown in self.carried.items():
+            record[shown] = row.extra.get(name, "")
+        if result.tokens:
+            record["tokens"] = [asdict(token) for token in result.tokens]
+        if result.login is not None:
+            record["login"] = result.login.to_json()
+        return record
+
+    def add(self, result: Result) -> None:
+        """Append one settled row to the journal (and to results.jsonl for people watching).
+
+        Flushed at once, so a killed process loses nothing, and fsync'd by a
+        background thread right after (see GroupCommit), so a power cut loses at
+        most the rows of one fsync while the event loop never waits on the disk.
+        """
+        assert self._journal is not None and self._syncer is not None
+        assert self._live is not None
+        line = json.dumps(self.record(result), ensure_ascii=False) + "\n"
+        self._pending[id(result)] = line
+        self._journal.write(line)
+        self._journal.flush()
+        self._syncer.request()
+        self._live.write(line)
+        self._live.flush()
+
+    def amend(self, record: Mapping[str, Any]) -> None:
+        """Journal a changed record of a row (the read-back's verdict): the last one wins."""
+        assert self._journal is not None and self._syncer is not None
+        self._journal.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._journal.flush()
+        self._syncer.request()
+
+    def carry(self, result: Result, record: Mapping[str, Any]) -> None:
+        """A row an earlier run into this directory settled: its record is written again as
+        it is (names, times and marks included), not rebuilt from what is known now."""
+        full = {name: record.get(name) for name in self.header}
+        full |= {k: v for k, v in record.items() if k not in full}
+        self._pending[id(result)] = json.dumps(full, ensure_ascii=False) + "\n"
+
+    def write(self, result: Result) -> None:
+        """Add one row, in input order, to ordered.jsonl."""
+        line = self._pending.pop(id(result), None)
+        if line is None:
+            line = json.dumps(self.record(result), ensure_ascii=False) + "\n"
+        assert self._ordered is not None
+        self._ordered.write(line)
+
+    def close(self) -> Path:
+        """Close every file; ordered.jsonl, complete, is what report/lists.py reads."""
+        if self._syncer is not None:
+            self._syncer.stop()  # before the file it syncs is closed
+            self._syncer = None
+        for handle in (self._journal, self._in_flight, self._ordered, self._live):
+            if handle is not None:
+                handle.flush()
+                os.fsync(handle.fileno())
+                handle.close()
+        self._journal = self._in_flight = self._ordered = self._live = None
+        return internal(self.directory) / ORDERED
+
+
+def write_private(path: Path, text: str, encoding: str = "utf-8") -> None:
+    """Write one file: owner-only, to a temporary name, fsync'd, then renamed into place."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    with _open_private(temporary, "x", encoding) as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _open_private(path: Path, mode: str, encoding: str = "utf-8") -> IO[str]:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if mode == "x" else os.O_APPEND)
+    descriptor = os.open(path, flags, 0o600)
+    os.chmod(path, 0o600)  # in case the file existed with wider rights
+    return os.fdopen(descriptor, "w", encoding=encoding, newline="")
+
+
+def append_private(path: Path, encoding: str = "utf-8") -> IO[str]:
+    """An owner-only file to append to (made if missing): a journal that is resumed."""
+    return _open_private(path, "a", encoding)
+
+
+def open_private(path: Path, encoding: str = "utf-8") -> IO[str]:
+    """A new owner-only file for writing (an existing one is replaced)."""
+    path.unlink(missing_ok=True)
+    return _open_private(path, "x", encoding)
+
+
+def _next_free(directory: Path) -> Path:
+    """Two runs in the same second get -2, -3, ... rather than sharing a directory."""
+    for n in range(2, 1000):
+        candidate = directory.with_name(f"{directory.name}-{n}")
+        if not candidate.exists():
+            return candidate
+    raise SettingsError(f"report directory {directory}: too many runs with this name")

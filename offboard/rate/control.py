@@ -1,0 +1,355 @@
+"""The rate controller: finds the server's real limit behind any kind of limiter, as a pure
+object (no I/O, no anyio; the time is passed in).
+
+Driven by events (`sent(t)`; `on_answer(t, status, retry_after, sent_at)`), it answers one
+question, `next_start(t)`: when may the next request start. offboard/rate/limiter.py wraps it for
+the async client; benchmarks/rate_model.py drives it in virtual time against models of server
+limiters (offboard/sandbox/limiters.py), and tests/test_rate_sim.py holds it to issue 12's
+figures on every cell of the matrix.
+
+Why it works for every shape:
+
+- Pacing. Starts are at least 1 / rate apart and the rate never exceeds --rate, so no 1 s
+  window holds more than --rate starts, whatever the server does.
+- The pair test. The first two requests go back to back. A spacing limiter (a token bucket
+  without a burst, GCRA) refuses the second; a window, or a bucket with a burst, takes both.
+  One request tells the two families apart, and each has its own way to be measured.
+- Startup, as TCP's slow start: each accepted answer adds a request per round trip (at most
+  GROWTH, and at most doubling), so the rate doubles about every round trip while answers
+  flow and what is in flight when a limit is met is about what it accepted. With no limit,
+  --rate or concurrency / round trip is reached in a second or two. Startup ends at the first
+  429, and nothing it measured is trusted as the limit without a check.
+- A spacing limiter refuses as soon as the rate passes it, so the rate at the refused send is
+  an upper bound and a rate that held PROVE_REQUESTS is a lower one. The search tries rates
+  between them, a growing step at a time (never past the geometric middle), until they are
+  TIGHT apart, and cruises at the lower: startup's burst never sets the rate.
+- A window refuses once it holds its limit: the count it held is the limit. Which requests
+  it held depends on where its boundaries are (rate_evidence.Evidence.window_limit tries a
+  sliding window and 20 fixed alignments, and keeps the largest count no earlier window or
+  429 contradicts). The cruise is MARGIN of the least count a 429 has shown.
+- A bucket with a burst looks like a window that takes more than its rate for a while; when
+  it refuses after a whole second at one rate was accepted, no window count applies, and the
+  rate drops by BETA until it holds.
+- The limit drops (another client takes part of the key): the next 429s show the new count
+  at once. It comes back: a rate that held 5 s is remembered, and while cruising far under it
+  a pulse every 2 s (rate/recovery.py) sends a few requests at that rate, just enough to
+  overfill a window at today's cruise; a pulse taken means room, and the rate climbs back.
+- Probing above a limit that held costs 429s for nothing on a server whose limit does not
+  move, so it is rare (HOLD) and paid for by accepted answers (CREDIT_PER_ANSWER), which keeps
+  429s near 1% of requests after startup. The exception is one check FIRST_HOLD after
+  startup: a bucket with a burst passes the pair test like a window, and its first 429 shows
+  the burst and part of a second, not its rate.
+- 429s: the server's Retry-After (or 1 s) pauses everyone after startup and at a cut; a
+  probe's own 429 pauses only SHORT_PAUSE. A bad Retry-After gets `checked_retry_after`'s
+  defined behaviour.
+
+Where it falls short (the simulation shows each; BENCHMARKS.md has the figures): a limit of
+2 a second that drops to 0.5 and comes back cannot be found again within 10 s at 2% of
+requests in 429s, by any controller, since each look costs a 429 out of a budget of about 9;
+with a 200 ms round trip and concurrency 64, startup's in-flight requests cost 429s and the
+first 10 s lose the round trip, the ramp and the server's pause; and a bucket with a small
+burst (L / 4) passes for a window whose count is low, found out only by the check after
+startup.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from .evidence import Evidence
+from .recovery import Recovery
+
+STARTUP_RATE = 2.0  # requests/s before anything is known
+GROWTH = math.log(2) / 0.1  # requests/s added per accepted answer in startup, at most
+BETA = 0.9  # after a 429, restart at this share of the limit found
+MARGIN = 0.97  # cruise this close under it
+CLIMB = 1.0  # seconds from the restart up to the cruise
+HOLD = 20.0  # seconds at the cruise before probing above it
+PROBE = 0.1  # probing grows the rate by this share a second
+FIRST_HOLD = 1.0  # seconds at the cruise after startup before the first probe
+FIRST_PROBE = 0.25  # which grows the rate by this share a second
+BURST_SEEN = 1.25  # its 429 at a count this much above startup's: startup saw a burst
+SHORT_PAUSE = 0.1  # a probe's 429 pauses the others this long, not the server's wait
+REPEAT = 1.5  # seconds: a 429 this soon after another is part of the same episode
+CREDIT_PER_ANSWER = 0.01  # a probe may start once accepted answers paid for one 429
+CREDIT0 = 2.0
+TIGHT = 0.05  # a spacing limiter's search stops when its bounds are this close
+SMALL_STEP = 0.05  # the search's step after a 429
+PROVE_REQUESTS = 6  # a rate holds once this many requests at it were accepted
+PROVE_SECONDS = 3.0  # or it held this long
+RISE_SECONDS = 4.0  # a window's limit rose if this long accepted more than
+RISE = 1.3  # this share of it a second
+RECOVER_CLIMB = 0.5  # seconds from the cruise back up to what held
+MIN_RATE = 0.2  # never slower than a request every 5 s
+NO_HINT_PAUSE = 1.0  # the pause of a 429 without a usable Retry-After
+RETRY_AFTER_MAX = 3600.0  # a longer Retry-After is capped, and said so
+SPACING_SLACK = 1e-9  # keeps float rounding from putting --rate + 1 starts in one second
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a 429 did: the pause everyone now waits, and a note for the log ("" if none)."""
+
+    pause: float
+    note: str = ""
+
+
+class AdaptiveController:
+    def __init__(self, ceiling: float, adaptive: bool = True) -> None:
+        if not ceiling > 0 or math.isinf(ceiling):
+            raise ValueError(f"the rate must be a positive number, not {ceiling}")
+        self.ceiling = ceiling
+        # "pair" (the pair test and startup), "startup", then "run"; "fixed": not adaptive.
+        self.phase = "fixed" if not adaptive else "pair" if ceiling >= 2 else "startup"
+        self.kind = "" if self.phase == "pair" else "window"  # or "spacing", from the pair
+        self.resume_at = -math.inf  # no start before this (a pause)
+        self.trace: list[str] | None = None  # a list: decisions are logged into it
+        self._seen = Evidence()
+        self._startup_rate = min(ceiling, STARTUP_RATE)
+        self._last_start = -math.inf
+        # the last --rate starts (at least one): no second may hold more
+        self._window: deque[float] = deque(maxlen=max(1, math.floor(ceiling)))
+        self._rtt = math.inf  # the shortest round trip seen
+        self._cut_at = -math.inf  # answers to requests sent before this are echoes
+        self._last_refusal = -math.inf
+        self._credit = CREDIT0
+        self._pair: list[float] = []  # send times of the pair test
+        self._pair_answers: list[bool] = []
+        # The plan: from `base` at t0 climb to `cruise` over `climb` s, hold, then probe.
+        self._t0, self._base, self._cruise, self._climb = 0.0, 0.0, 0.0, 0.0
+        self._probe_at = math.inf
+        self._probe_growth = PROBE
+        self._least_count = math.inf  # windows: the least count a 429 showed
+        self._lo, self._hi = MIN_RATE, math.inf  # spacing: the limit is in [lo, hi)
+        self._target_since, self._target_ok, self._step = 0.0, 0, 1.0
+        self._recovery = Recovery(MARGIN)
+
+    # -- the question -----------------------------------------------------------------------
+
+    def rate(self, now: float) -> float:
+        if self.phase == "fixed":
+            return self.ceiling
+        if self.phase != "run":
+            return self._startup_rate
+        if self._recovery.left:
+            return self._bounded(self._recovery.held)
+        base, cruise = self._base, self._cruise
+        u = (now - self._t0) / self._climb if self._climb else 1.0
+        if u < 1:  # a concave climb: fast at first, gentle near the cruise
+            return self._bounded(base if u <= 0 else cruise - (cruise - base) * (1 - u) ** 2)
+        if now >= self._probe_at:
+            return self._bounded(cruise * (1 + self._probe_growth) ** (now - self._probe_at))
+        return self._bounded(cruise)
+
+    def _bounded(self, rate: float) -> float:
+        return max(MIN_RATE, min(self.ceiling, rate))
+
+    def next_start(self, now: float) -> float:
+        start = max(now, self.resume_at)
+        if len(self._window) == self._window.maxlen:  # --rate starts in the last second
+            start = max(start, self._window[0] + 1.0 + SPACING_SLACK)
+        if self.phase == "pair" and len(self._pair) < 2:
+            return start
+        gap = 1.0 / self.rate(max(now, self._last_start)) + SPACING_SLACK
+        return max(start, self._last_start + gap)
+
+    # -- events -----------------------------------------------------------------------------
+
+    def sent(self, now: float, turn: float | None = None) -> None:
+        """A request started at `now`. `turn`: the start it had waited for, when it woke a
+        little late (asyncio rounds its waits up to the millisecond): the next gap is then
+        measured from its turn, so lateness does not add up into a lower rate (1 ms a gap
+        cost 9% at 100/s). The window of the last --rate actual starts keeps every second
+        at --rate or fewer whatever the lateness."""
+        self._last_start = now if turn is None or not turn <= now else turn
+        self._window.append(now)
+        if self.phase == "pair" and len(self._pair) < 2:
+            self._pair.append(now)
+            if len(self._pair) == 2:  # the pair took two slots: pace the next after both
+                self._last_start = max(now, self._pair[0] + 1.0 / self.ceiling)
+        self._recovery.sent(now, self._cruise, self.phase == "run")
+        self._seen.sent(now, self.rate(now))
+
+    def on_answer(self, now: float, status: int | None, retry_after: float | None = None,
+                  sent_at: float | None = None) -> Decision | None:
+        """An answer to the request sent at `sent_at` (status None: none came, a network
+        error). A 429 returns its Decision."""
+        if status is None or self.phase == "fixed":
+            return self.pause_for(now, retry_after) if status == 429 else None
+        sent_at = now if sent_at is None else sent_at
+        accepted = status != 429
+        self._seen.answered(sent_at, accepted, now)
+        if self.phase == "pair" and sent_at in self._pair and len(self._pair_answers) < 2:
+            self._pair_answers.append(accepted)
+            if len(self._pair_answers) == 2 and any(self._pair_answers):
+                self._pair_tested(now)
+        taken = self._recovery.answered(now, sent_at, accepted, self._cruise)
+        if taken is not None:
+            self._log(f"{now:.3f} pulse {'taken' if taken else 'refused'} at "
+                      f"{self._recovery.held:.2f}/s")
+        if taken:  # the limit rose: climb back to what held, and measure again
+            self._least_count, self._lo, self._hi = math.inf, self._cruise, math.inf
+            self._step = 1.0
+            self._plan(now, self._cruise, self._recovery.held, climb=RECOVER_CLIMB)
+        if not accepted:
+            self._credit -= 1  # every 429 is paid from the probing credit
+            if self._recovery.refused_by_pulse(sent_at):
+                # A pulse overfilled a window for a second: nothing new about the limit.
+                return Decision(0.0, checked_retry_after(retry_after)[1])
+            return self._refused(now, retry_after, sent_at)
+        self._credit += CREDIT_PER_ANSWER
+        self._rtt = min(self._rtt, max(now - sent_at, 1e-3))
+        if self.phase != "run":
+            step = min(GROWTH, self._startup_rate, 1.0 / self._rtt)
+            self._startup_rate = min(self.ceiling, self._startup_rate + step)
+            return None
+        self._steady(now, sent_at)
+        if self.kind == "spacing" and sent_at >= self._target_since:
+            self._target_ok += 1
+            target = self._cruise
+            if target > self._lo and (self._target_ok >= PROVE_REQUESTS
+                                      or now - self._target_since >= PROVE_SECONDS):
+                self._lo, self._step = target, self._step * 2
+                self._search(now)
+        if self._probe_at == math.inf and self._credit >= 1:
+            self._probe_at = max(now, self._t0 + self._climb) + HOLD
+        return None
+
+    def pause_for(self, now: float, retry_after: float | None) -> Decision:
+        """A 429 at a fixed rate: everyone waits what the server asked."""
+        wait, note = checked_retry_after(retry_after)
+        self.pause(now, wait)
+        return Decision(wait, note)
+
+    def pause(self, now: float, seconds: float) -> None:
+        self.resume_at = max(self.resume_at, now + seconds)
+
+    # -- what a 429 says --------------------------------------------------------------------
+
+    def _refused(self, now: float, retry_after: float | None, sent_at: float) -> Decision:
+        wait, note = checked_retry_after(retry_after)
+        if self._pair and not self.kind and not any(self._pair_answers) and (
+                len(self._pair) < 2 or len(self._pair_answers) == 2):
+            # The pair refused before anything was learnt (the key was busy already):
+            # wait as asked, then start over.
+            self._pair, self._pair_answers = [], []
+            self._startup_rate = min(self.ceiling, STARTUP_RATE)
+            return self._cut(now, wait, note)
+        if sent_at < self._cut_at or sent_at in self._pair:
+            return Decision(0.0, note)  # sent before the last cut: it waits alone
+        hi = self._seen.rate_at(sent_at, self._startup_rate)
+        self._log(f"{now:.3f} 429 {self.phase} {self.kind} at {hi:.2f}/s, "
+                  f"{self._seen.last_second(sent_at)} in the last second")
+        if self.phase != "run":
+            self.kind = self.kind or "window"
+            return self._startup_ended(now, hi, sent_at, wait, note)
+        if self.kind == "spacing":
+            self._hi, self._step = min(self._hi, hi), SMALL_STEP
+            if self._lo >= self._hi * 0.999:
+                self._lo = self._hi / 2  # the lower bound was wrong: widen it
+            decision = self._cut(now, min(wait, 1.5 / max(hi, MIN_RATE)), note)
+            self._search(self._cut_at)
+            return decision
+        boundary = None
+        if self._seen.steady(sent_at, hi):
+            count = BETA * hi  # a bucket whose burst ran out, or a lower limit
+        else:
+            count, boundary = self._seen.window_limit(sent_at, hi, BETA * hi)
+        if self._probe_growth == FIRST_PROBE and count > BURST_SEEN * self._least_count:
+            # The check after startup found far more room than startup's 429 showed: a
+            # bucket, whose first 429 showed its burst; this count is the one to keep.
+            self._least_count = math.inf
+        if count < 1 and self._least_count < math.inf:
+            # None of ours held in the second before it: the limit is below one a second, or
+            # the 429 is not about our rate (another client's share, a proxy). Either way no
+            # count was measured: halve, as often as it repeats, rather than jump to the floor.
+            count = self._least_count / 2
+        self._least_count = min(self._least_count, max(count, MIN_RATE))
+        repeated, self._last_refusal = now - self._last_refusal < REPEAT, now
+        pause = wait
+        if hi > self._cruise * 1.01:  # a probe: back under at once
+            pause = min(wait, SHORT_PAUSE)
+        if repeated:  # still full: wait as asked, or for the fixed window's next boundary
+            pause = wait if boundary is None else min(wait, max(0.0, boundary - now))
+        decision = self._cut(now, pause, note)
+        self._plan(self._cut_at, min(BETA * self._least_count, hi), MARGIN * self._least_count)
+        return decision
+
+    def _startup_ended(self, now: float, hi: float, sent_at: float, wait: float,
+                       note: str) -> Decision:
+        self.phase = "run"
+        count = self._seen.last_second(sent_at)
+        if self.kind == "spacing":
+            # The last second's count is a lower bound (less one, for a tolerance); the
+            # rate that failed an upper one, at most four times too high.
+            self._lo, self._hi = max(count - 1, hi / 4, MIN_RATE), hi
+            decision = self._cut(now, min(wait, 1.5 / max(hi, MIN_RATE)), note)
+            self._search(self._cut_at)
+            return decision
+        self._least_count = max(float(count), MIN_RATE)
+        decision = self._cut(now, wait, note)  # the window is full: wait as asked
+        self._plan(self._cut_at, BETA * self._least_count, MARGIN * self._least_count)
+        # A bucket with a burst passes the pair test too, and its first 429 shows the burst
+        # and part of a second of its rate: check soon that the count was not too low.
+        self._probe_at = self._t0 + self._climb + FIRST_HOLD
+        self._probe_growth = FIRST_PROBE
+        return decision
+
+    def _cut(self, now: float, pause: float, note: str) -> Decision:
+        self.pause(now, pause)
+        self._cut_at = max(now, self.resume_at)
+        return Decision(pause, note)
+
+    def _pair_tested(self, now: float) -> None:
+        if self.phase != "pair":
+            return  # startup met a limit first and went on as for a window
+        self.kind = "window" if all(self._pair_answers) else "spacing"
+        self._log(f"{now:.3f} pair test: {self.kind}")
+        self.phase = "startup"
+
+    def _search(self, now: float) -> None:
+        """Spacing: the next rate to try in [lo, hi), or lo once they are TIGHT apart."""
+        lo, hi = self._lo, self._hi
+        target = lo if hi <= lo * (1 + TIGHT) else lo * min(math.sqrt(hi / lo), 1 + self._step)
+        self._target_since, self._target_ok = now, 0
+        self._plan(now, target, target, climb=0.0)
+
+    def _plan(self, t0: float, base: float, cruise: float, climb: float = CLIMB) -> None:
+        was_low = self._recovery.low(self._cruise)
+        self._t0, self._base, self._cruise = t0, max(MIN_RATE, base), max(MIN_RATE, cruise)
+        self._climb = climb
+        self._recovery.planned(t0, was_low, self._recovery.low(self._cruise))
+        self._probe_at = t0 + climb + HOLD if self._credit >= 1 else math.inf
+        self._probe_growth = PROBE
+
+    # -- a lower limit, and its return ------------------------------------------------------
+
+    def _steady(self, now: float, sent_at: float) -> None:
+        """Remember a cruise that held; notice a window limit that rose."""
+        self._recovery.held_for(
+            self._cruise, now - max(self._t0 + self._climb, self._last_refusal))
+        # Over RISE_SECONDS even a fixed window (which lets up to twice its limit into one
+        # second across a boundary) accepts at most (1 + 1 / RISE_SECONDS) x its limit.
+        if self._seen.accepted(sent_at - RISE_SECONDS, sent_at) > \
+                RISE_SECONDS * RISE * self._least_count:
+            self._least_count = math.inf
+
+    def _log(self, text: str) -> None:
+        if self.trace is not None:
+            self.trace.append(text)
+
+
+def checked_retry_after(seconds: float | None) -> tuple[float, str]:
+    """The pause a 429's hint asks for, made safe: none -> NO_HINT_PAUSE; negative, NaN or
+    infinite -> NO_HINT_PAUSE; over RETRY_AFTER_MAX -> capped. Returns (seconds, note)."""
+    if seconds is None:
+        return NO_HINT_PAUSE, ""
+    if seconds != seconds or seconds < 0 or math.isinf(seconds):
+        return NO_HINT_PAUSE, (f"ignored an unusable Retry-After ({seconds}); waited "
+                               f"{NO_HINT_PAUSE:g} s")
+    if seconds > RETRY_AFTER_MAX:
+        return RETRY_AFTER_MAX, (f"the API asked to wait {seconds:g} s; capped at "
+                                 f"{RETRY_AFTER_MAX:g} s")
+    return seconds, ""

@@ -1,0 +1,178 @@
+"""The report files people open, written at the end from the journal's input-order records.
+
+One pass over ordered.jsonl (journal/writer.py) applies the read-back's verdicts
+(execute/verify.py) and writes every list and results.jsonl, while counting what the
+summary, the pages and the exit code show (Totals, the per-account breakdown,
+the deleted users, the rows that need a person): nothing is counted anywhere
+else. Lists earlier runs into the same directory left (a resume) are removed.
+Every row whose record carries its user's login fact (the record's `login`,
+execute/activity.py) goes to last_logins.csv; those whose user signed in after the
+row's leave_date also go to logins_after_leaving.csv.
+
+The CSVs are UTF-8 with a byte-order mark, so Excel opens names with accents
+correctly (without it, Excel reads UTF-8 as the local code page); results.jsonl
+stays plain UTF-8, exactly machine-readable.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..core.models import Outcome
+from ..journal.writer import LIVE, internal, open_private
+from .kept import Kept
+from .pagedata import SHOWN_PER_OUTCOME
+from .summary import Totals
+
+# The lists an HR team acts on: written even when empty (header only).
+ALWAYS_WRITTEN = {"run": (Outcome.REVOKED, Outcome.TOKEN_BLOCKED, Outcome.MISSING),
+                  "plan": (Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED, Outcome.MISSING)}
+ACCOUNTS_SHOWN = 1000  # accounts counted one by one; the rest are counted together
+AFTER_LEAVING_FILE = "logins_after_leaving.csv"  # written when any such login was found
+AFTER_LEAVING_COLUMNS = ("row", "account", "user", "user_id", "email", "leave_date",
+                         "login_at", "ip_address", "user_agent")
+LOGINS_FILE = "last_logins.csv"  # written when the login log was read
+LOGINS_COLUMNS = ("row", "account", "user", "user_id", "email", "name", "flag", "leave_date",
+                  "login_at", "ip_address", "user_agent", "note")
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+@dataclass
+class Written:
+    """What the pass counted: everything shown afterwards comes from here."""
+
+    totals: Totals = field(default_factory=Totals)
+    accounts: dict[str, dict[str, int]] = field(default_factory=dict)
+    deleted: list[Mapping[str, Any]] = field(default_factory=list)
+    deleted_more: int = 0
+    needing: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    more: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    # the records by login flag, and under "all" every record whose user was seen signing
+    # in (at most SHOWN_PER_OUTCOME each), and how many of each flag
+    logins: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    login_counts: dict[str, int] = field(
+        default_factory=lambda: {"after_leaving": 0, "active": 0, "quiet": 0, "unknown": 0})
+    signed_in: int = 0  # rows whose user the login log shows signing in
+    not_seen: int = 0  # rows read in the log with no successful sign-in: one line, no table
+    kept: Kept = field(default_factory=Kept)
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self.totals.add(record)
+        self.kept.add(record)
+        login = record.get("login")
+        flag = login.get("flag") if isinstance(login, dict) else None
+        if isinstance(login, dict) and flag in self.login_counts:
+            self.login_counts[flag] += 1
+            seen = bool(login.get("login_at"))
+            self.signed_in += seen
+            self.not_seen += flag == "quiet" and not seen
+            for key in (flag, "all") if seen else (flag,):
+                shown = self.logins.setdefault(key, [])
+                if len(shown) < SHOWN_PER_OUTCOME:
+                    shown.append(record)
+        outcome = str(record["outcome"])
+        name = str(record.get("account"))
+        if name not in self.accounts and len(self.accounts) >= ACCOUNTS_SHOWN:
+            name = "other accounts"  # bounded: a hostile file may name a million accounts
+        account = self.accounts.setdefault(name, {})
+        account[outcome] = account.get(outcome, 0) + 1
+        if record.get("user_deleted") is True:
+            if len(self.deleted) < SHOWN_PER_OUTCOME:
+                self.deleted.append(record)
+            else:
+                self.deleted_more += 1
+        if not Outcome(outcome).settled:
+            shown = self.needing.setdefault(outcome, [])
+            if len(shown) < SHOWN_PER_OUTCOME:
+                shown.append(record)
+            else:
+                self.more[outcome] = self.more.get(outcome, 0) + 1
+
+
+def write_lists(directory: Path, header: Sequence[str], ordered: Path, command: str,
+                verdicts: Mapping[int, Mapping[str, Any]]) -> Written:
+    """Write results.csv, the per-outcome lists and results.jsonl from `ordered`, with
+    each row's read-back verdict (by row number) applied; count as they go."""
+    written = Written()
+    inside = internal(directory)
+    tables: dict[str, tuple[IO[str], Any]] = {}
+
+    def table(name: str, columns: Sequence[str] = header) -> Any:
+        if name not in tables:
+            handle = open_private(inside / f"{name}.tmp", "utf-8-sig")
+            # CRLF, as RFC 4180 says: a cell holding a bare CR is then quoted, not split.
+            writer = csv.writer(handle, lineterminator="\r\n")
+            writer.writerow(columns)
+            tables[name] = (handle, writer)
+        return tables[name][1]
+
+    for outcome in ALWAYS_WRITTEN[command]:
+        table(f"{outcome}.csv")
+    table("results.csv")
+    jsonl = open_private(inside / f"{LIVE}.tmp")
+    with ordered.open(encoding="utf-8") as source, jsonl:
+        for line in source:
+            record: dict[str, Any] = json.loads(line)
+            verdict = verdicts.get(record["row"])
+            if verdict is not None:
+                note = verdict.get("verify_note")
+                record = {**record, **verdict}
+                if note:
+                    record["message"] = f"{record['message']}; {note}"
+            written.add(record)
+            cells = [neutralise(_cell(record.get(name))) for name in header]
+            table("results.csv").writerow(cells)
+            table(f"{record['outcome']}.csv").writerow(cells)
+            login = record.get("login")
+            if isinstance(login, dict):
+                facts = {**record, **login}
+                lists: list[tuple[str, Sequence[str]]] = [(LOGINS_FILE, LOGINS_COLUMNS)]
+                if login.get("flag") == "after_leaving":
+                    lists.append((AFTER_LEAVING_FILE, AFTER_LEAVING_COLUMNS))
+                for name, columns in lists:
+                    table(name, columns).writerow(
+                        [neutralise(_cell(facts.get(column))) for column in columns])
+            jsonl.write(line if verdict is None else json.dumps(record, ensure_ascii=False)
+                        + "\n")
+        jsonl.flush()
+        os.fsync(jsonl.fileno())
+    for handle, _ in tables.values():
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+    for name in [*tables, LIVE]:
+        os.replace(inside / f"{name}.tmp", directory / name)
+    for stale in directory.glob("*.csv"):
+        if stale.name not in tables:
+            stale.unlink()
+    written.files = sorted(tables)
+    return written
+
+
+def neutralise(cell: str) -> str:
+    """Prefix a quote so a spreadsheet shows the text instead of running it."""
+    return "'" + cell if cell and cell[0] in _FORMULA_START else cell
+
+
+def _cell(value: Any) -> str:
+    if type(value) is str:  # most cells: the one check they need (a row's CSV has ~30)
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):  # tokens: "501 ci (a@x.io)"
+        return "; ".join(_token(item) for item in value)
+    return "" if value is None else str(value)
+
+
+def _token(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    return f"{item.get('id')} {item.get('name') or ''}".strip()

@@ -1,0 +1,69 @@
+"""What the people's pages of a report (report.html, summary.txt) show: one value, built
+from the journal's records at the end of a run (job/outputs.py), rendered by report/pages.py.
+
+Every record is a journal record as written to results.jsonl: the keys `row`,
+`account`, `user`, `user_id`, `outcome`, `http_status`, `attempts`, `request_id`,
+`message`, `name`, `email`, `user_deleted`, `verified`, `settled_at`, the carried
+input columns (say `ticket`), and for token-blocked rows `tokens`: a list of
+{"id": int, "name": str, "issuer": str}. Values come from input files and from
+the API: they are data, never markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# Rows shown in each table of the pages; the rest are in the table's CSV ("and N more"). A
+# batch of a few hundred rows then prints on a handful of A4 pages (issue 19).
+SHOWN_PER_OUTCOME = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PageData:
+    # summary.json as written: command ("run" or "plan"), run_id, rows, counts (outcome ->
+    # n, every outcome), exit_code, started_at, finished_at, source, source_sha256, plan
+    # ({"path", "sha256"} or None), aborted (str or None), resumed, key_user, run_by,
+    # options (mapping), users_deleted (run) or users_would_be_deleted (plan), verified
+    # ("on" | "off", plus verify_method, verify_requests).
+    summary: Mapping[str, Any]
+    # account (as text; an invalid row's account may be any text) -> outcome -> rows
+    accounts: Mapping[str, Mapping[str, int]]
+    # the records with user_deleted true: the users the batch deleted (or would delete)
+    deleted: Sequence[Mapping[str, Any]]
+    # outcome -> records that need a person (at most SHOWN_PER_OUTCOME each), input order
+    needing: Mapping[str, Sequence[Mapping[str, Any]]]
+    # outcome -> how many more rows of it there are than `needing` shows
+    more: Mapping[str, int] = field(default_factory=dict)
+    # names of the CSV files in the report directory, for links (relative: "failed.csv")
+    files: Sequence[str] = ()
+    # pasteable commands: "resume" (continue this run), "delete_tokens" (delete the
+    # blocking tokens, then revoke again), "run_plan" (plan only: run exactly this plan)
+    commands: Mapping[str, str] = field(default_factory=dict)
+    # the carried input columns shown with each row (say ["ticket"])
+    carried: Sequence[str] = ()
+    # login flag ("after_leaving", "active", "unknown") and "all" (every row whose user
+    # signed in) -> records (at most SHOWN_PER_OUTCOME each), each with `login`: {"flag",
+    # "leave_date", "login_at", "ip_address", "user_agent", "since", "note"}; the counts are
+    # summary["logins"]
+    logins: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    # rows whose user was seen signing in (the sign-in table), and rows read with none seen
+    signed_in: int = 0
+    not_seen: int = 0
+    # users revoked but not deleted (report/kept.py: {"user_id", "name", "email", "revoked":
+    # [accounts], "keeps": [{"id", "name"}] or None}), at most SHOWN_PER_OUTCOME, and how many
+    kept: Sequence[Mapping[str, Any]] = ()
+    kept_n: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class JobLink:
+    """One job of a folder run, for the folder's index page."""
+
+    name: str
+    source: str
+    exit_code: int
+    problem: str  # the one-line reason the exit code is not 0 ("" for 0)
+    report: str  # path of the job's report.html, relative to the index page (or "")
+    counts: Mapping[str, int] = field(default_factory=dict)

@@ -1,0 +1,301 @@
+"""The people's pages of a report: report.html (one self-contained page, no network, no
+JavaScript, prints on A4), summary.txt (the same as plain text, for `cat` and cron mail) and a
+folder run's index.html, rendered with Jinja2 from offboard/templates/.
+
+Every value is data from input files or the API, never markup: the HTML templates autoescape.
+The text template prints values as they are, except control characters, which are shown as
+`\\xNN` so a name cannot move the cursor or recolour the terminal of whoever runs `cat`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shlex
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup, escape
+
+from .pagedata import SHOWN_PER_OUTCOME, JobLink, PageData
+from .template_cache import compiled_cache
+
+WIDTH = 100  # summary.txt: every line fits a mail client and an 100-column terminal
+ACCOUNTS_SHOWN = SHOWN_PER_OUTCOME  # breakdown rows; the rest summed in one, so totals hold
+
+# The colour people expect for each outcome, and the order the counts are listed in.
+COLOUR = {
+    "revoked": "green", "would_revoke": "green", "missing": "grey", "duplicate": "grey",
+    "token_blocked": "amber", "skipped": "amber",
+    "forbidden": "red", "failed": "red", "invalid": "red", "not_attempted": "red",
+}
+SETTLED = frozenset({"revoked", "would_revoke", "missing", "duplicate"})
+# Rows needing a person, most actionable first.
+NEEDING_ORDER = ("token_blocked", "forbidden", "failed", "not_attempted", "invalid", "skipped")
+EXIT_WORDS = {0: "all rows settled", 1: "rows need a person", 2: "refused to start",
+              3: "aborted"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BREAK_AFTER = re.compile(r"([@./])")  # where an email, ID or path may wrap on the page
+# In a message: a time or an option (--delete-tokens), which a browser would break after `-`
+_WHOLE = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?Z?|--[a-z][a-z-]*")
+# How the read-back was done (execute/verify.py's `verify_method`), in words for the pages.
+READ_BACK = {"listing": "by reading the user list once",
+             "per_row": "by reading each revoked row's membership"}
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """The rows of one outcome that need a person, with what to do about them."""
+
+    outcome: str
+    colour: str
+    count: int
+    todo: str
+    command: str
+    records: Sequence[Mapping[str, Any]]
+    more: int
+    file: str  # the outcome's CSV, when the report has it
+
+
+def render_html(data: PageData) -> str:
+    """report.html: the whole report on one self-contained page."""
+    return _environment().get_template("report.html.j2").render(_context(data))
+
+
+def render_text(data: PageData) -> str:
+    """summary.txt: the same content as report.html, as plain text at most WIDTH wide."""
+    return _environment().get_template("summary.txt.j2").render(_context(data))
+
+
+def render_index(jobs: Sequence[JobLink], title: str, run_id: str, finished_at: str) -> str:
+    """index.html of a folder run: each job with its exit code, linking its report.html."""
+    return _environment().get_template("index.html.j2").render(
+        title=title, run_id=run_id, finished_at=finished_at, jobs=jobs,
+        open_jobs=sum(1 for job in jobs if job.exit_code), exit_words=EXIT_WORDS)
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("offboard.report", "templates"),
+        # Escaping is on for everything but the text template: a new template is safe by default.
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "html.j2"), disabled_extensions=("txt.j2",),
+            default=True),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True, extensions=["jinja2.ext.do"],
+        bytecode_cache=compiled_cache(Path(__file__)))
+    env.filters.update(plain=_plain, href=_href, fill=_fill, shell=_shell, visible=_visible,
+                       breakable=_breakable, words=_words)
+    env.globals.update(colour=lambda outcome: COLOUR.get(outcome, "red"))
+    return env
+
+
+def _context(data: PageData) -> dict[str, Any]:
+    summary = data.summary
+    command = str(summary.get("command", "run"))
+    counts: Mapping[str, int] = summary.get("counts", {})
+    hidden = "would_revoke" if command == "run" else "revoked"  # always 0 for that command
+    listed = [o for o in [*COLOUR, *sorted(set(counts) - set(COLOUR))]
+              if o in counts and (counts[o] or o != hidden)]
+    needing_rows = sum(n for o, n in counts.items() if o not in SETTLED)
+    deleted_key = "users_deleted" if command == "run" else "users_would_be_deleted"
+    deleted_n = int(summary.get(deleted_key) or 0)
+    deleted = list(data.deleted[:SHOWN_PER_OUTCOME])
+    accounts, columns = _breakdown(data.accounts)
+    accounts_more = len(data.accounts) - len(accounts) + 1 if len(data.accounts) > len(
+        accounts) else 0
+    logins = summary.get("logins") or {}
+    after = int(logins.get("after_leaving") or 0)
+    unknown = data.logins.get("unknown") or ()
+    return {
+        "s": summary, "command": command, "title": _title(summary, command),
+        "verdict": _verdict(summary, command, needing_rows, "resume" in data.commands, after),
+        "after_leaving": list(data.logins.get("after_leaving", ())), "after_n": after,
+        "active": list(data.logins.get("active", ())),
+        "last_logins": list(data.logins.get("all", ())),
+        "logins_n": data.signed_in, "not_seen": data.not_seen,
+        "active_n": int(logins.get("active") or 0), "active_days": logins.get("active_days"),
+        "unknown_n": int(logins.get("unknown") or 0),
+        "unknown_why": str((unknown[0].get("login") or {}).get("note", "")) if unknown else "",
+        "counts": [(o, counts[o]) for o in listed], "needing_rows": needing_rows,
+        "deleted_label": ("users deleted" if command == "run" else "users the run would delete"),
+        "deleted_n": deleted_n, "deleted": deleted,
+        "deleted_more": max(deleted_n, len(data.deleted)) - len(deleted),
+        "accounts": accounts, "columns": columns, "accounts_more": accounts_more,
+        "kept": list(data.kept), "kept_n": data.kept_n,
+        "revoking_file": "revoked.csv" if command == "run" else "would_revoke.csv",
+        "column_totals": {c: sum(row[1].get(c, 0) for row in accounts) for c in columns},
+        "groups": _groups(data, counts), "carried": list(data.carried),
+        "files": list(data.files), "commands": data.commands,
+        "options": [(str(k), _option(v)) for k, v in (summary.get("options") or {}).items()],
+        "verified": summary.get("verified") if command == "run" else None,  # a plan reads only
+        "read_back": _read_back(summary),
+    }
+
+
+def _read_back(summary: Mapping[str, Any]) -> str:
+    """The read-back in words: how, and at what cost."""
+    if summary.get("verified") != "on":
+        return "off: unverified"
+    method = summary.get("verify_method")
+    how = READ_BACK.get(str(method), _plain(method)) if method else ""
+    cost = summary.get("verify_requests")
+    if how and cost is not None:
+        how += f", {cost} request{'' if cost == 1 else 's'}"
+    return "every revoke checked against the API" + (f" ({how})" if how else "")
+
+
+def _title(summary: Mapping[str, Any], command: str) -> str:
+    kind = "Offboarding plan" if command == "plan" else "Offboarding run"
+    return f"{kind} of {summary.get('source', '?')}"
+
+
+def _verdict(summary: Mapping[str, Any], command: str, needing: int, resume: bool,
+             after: int = 0) -> str:
+    """The exit code in words."""
+    code, why = summary.get("exit_code"), summary.get("aborted") or "no reason recorded"
+    incident = (f"{after} row{'' if after == 1 else 's'}: a leaver signed in after their "
+                "leave_date, a possible security incident (below). ") if after else ""
+    if code == 0:
+        return f"{incident}Every row settled: nothing {'else ' if after else ''}is left to do."
+    if code == 1 and not needing:
+        return f"{incident}What to do is below."
+    if code == 1:
+        if incident:
+            return f"{incident}{needing} of {summary.get('rows')} rows need a person too."
+        still = (": their leavers may still have access" if command == "run"
+                 else " before this plan is run")
+        return f"{needing} of {summary.get('rows')} rows need a person{still}. What to do is below."
+    if code == 3:
+        then = "; continue the run with the command below" if resume else ""
+        return f"Aborted: {why}. Rows not sent are not_attempted{then}."
+    return f"Refused to start: {why}."
+
+
+def _breakdown(accounts: Mapping[str, Mapping[str, int]]) -> tuple[list[Any], list[str]]:
+    """(account, {outcome: n}, total) rows, numeric IDs in order; the outcomes that occur."""
+    def key(item: tuple[str, Mapping[str, int]]) -> tuple[int, int, str]:
+        text = str(item[0])
+        return (0, int(text), "") if text.isdigit() else (1, 0, text)
+
+    items = sorted(accounts.items(), key=key)
+    if len(items) > ACCOUNTS_SHOWN:
+        biggest = sorted(items, key=lambda item: -sum(item[1].values()))[:ACCOUNTS_SHOWN - 1]
+        kept = {account for account, _ in biggest}
+        rest = [item for item in items if item[0] not in kept]
+        other: dict[str, int] = {}
+        for _, cells in rest:
+            for outcome, n in cells.items():
+                other[outcome] = other.get(outcome, 0) + n
+        items = [*sorted(biggest, key=key), (f"{len(rest)} other accounts", other)]
+    present = {o for _, cells in items for o, n in cells.items() if n}
+    columns = [o for o in [*COLOUR, *sorted(present - set(COLOUR))] if o in present]
+    return [(str(a), dict(c), sum(c.values())) for a, c in items], columns
+
+
+def _groups(data: PageData, counts: Mapping[str, int]) -> list[Group]:
+    extra = sorted(set(data.needing) - set(NEEDING_ORDER))
+    groups = []
+    for outcome in [*NEEDING_ORDER, *extra]:
+        records = data.needing.get(outcome, ())
+        more = data.more.get(outcome, 0)
+        if not records and not more:
+            continue
+        count = counts.get(outcome, len(records) + more)
+        file = f"{outcome}.csv" if f"{outcome}.csv" in data.files else ""
+        command = data.commands.get({"token_blocked": "delete_tokens", "failed": "resume",
+                                     "not_attempted": "resume"}.get(outcome, ""), "")
+        groups.append(Group(outcome, COLOUR.get(outcome, "red"), count,
+                            _todo(outcome, data, records), command, records, more, file))
+    return groups
+
+
+def _todo(outcome: str, data: PageData, records: Sequence[Mapping[str, Any]]) -> str:
+    key_user = data.summary.get("key_user")
+    who = f"The API key's user (ID {key_user})" if key_user is not None else "The API key's user"
+    if outcome == "token_blocked":
+        how = ("Delete them and revoke again with the command below"
+               if data.commands.get("delete_tokens") else
+               "Delete them in the Gcore portal, or run again with --delete-tokens")
+        return (f"Gcore refuses to remove a user who still has live API tokens in the account. "
+                f"{how}: only tokens the leaver issued are deleted.")
+    if outcome == "forbidden":
+        wanted = sorted({str(r.get("account")) for r in records})
+        where = ", ".join(wanted[:20]) + (" and others" if len(wanted) > 20 else "")
+        return (f"{who} needs an administrator role in account {where}. Grant it (or have an "
+                "administrator of that account revoke the user), then run again.")
+    if outcome == "failed":
+        resume = " Once it answers again, continue the run:" if data.commands.get("resume") else ""
+        return ("The API did not confirm these revokes. Give the request ID to Gcore support "
+                f"if it keeps failing.{resume}")
+    if outcome == "not_attempted":
+        return "The run stopped before these rows were sent. Continue it:"
+    if outcome == "invalid":
+        return "Fix the row in the input (the message names the field), then run it again."
+    if outcome == "skipped":
+        return ("A guard held these back: a protected user, or the API key's own user. If they "
+                "really leave, revoke them by hand or with another key.")
+    return "See each row's message."
+
+
+def _plain(value: Any) -> str:
+    """A value as it is: '' for none, true/false as in the CSV files."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _option(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) or "none"
+    return _plain(value) or "none"
+
+
+def _href(name: str) -> str:
+    """A relative link to a report file: never a scheme (javascript:) nor another host."""
+    return "./" + quote(str(name))
+
+
+def _breakable(value: Any) -> Markup:
+    """The value escaped, with a line-break chance (<wbr>) after each `@`, `.` and `/`: an
+    email, ID or path then wraps between its parts, never inside one."""
+    return Markup(_BREAK_AFTER.sub(r"\1<wbr>", str(escape(_plain(value)))))
+
+
+def _words(value: Any) -> Markup:
+    """Free text escaped, each time and option in it kept on one line."""
+    return Markup(_WHOLE.sub(r'<span class="nw">\g<0></span>', str(escape(_plain(value)))))
+
+
+def _visible(value: Any) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", _plain(value))
+
+
+def _fill(value: Any, indent: str = "", hanging: str | None = None) -> str:
+    """Text wrapped at WIDTH, the first line after `indent`, the rest after `hanging`."""
+    return "\n".join(textwrap.wrap(
+        _visible(value), WIDTH, initial_indent=indent,
+        subsequent_indent=indent if hanging is None else hanging,
+        break_on_hyphens=False)) or indent.rstrip()
+
+
+def _shell(command: str, indent: str = "") -> str:
+    """A command wrapped at WIDTH between its words with ` \\`, so it still pastes as one."""
+    try:
+        words = [shlex.quote(word) for word in shlex.split(command)]
+    except ValueError:
+        return indent + _visible(command)
+    lines = [indent]
+    for word in map(_visible, words):
+        if lines[-1].strip() and len(lines[-1]) + 1 + len(word) > WIDTH - 2:
+            lines.append(indent + "    ")
+        lines[-1] += (" " if lines[-1].strip() else "") + word
+    return " \\\n".join(lines)

@@ -1,0 +1,2 @@
+"""`offboard restore`: give back the access a run removed.
+"""

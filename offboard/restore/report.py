@@ -1,0 +1,181 @@
+"""A restore's report directory: its journal (the truth about each row) and the files made
+from it, owner-only like every report.
+
+    DIR/results.csv         every selected row, in row order
+    DIR/restored.csv, already_member.csv   always; failed.csv etc. when they occur
+    DIR/tokens_gone.csv     API tokens the run deleted: they cannot come back
+    DIR/summary.json        counts, exit code, the run it restores
+    DIR/.offboard/restore.json, journal.jsonl, lock
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import SettingsError
+from ..journal.writer import append_private, internal, now, write_private
+from ..report.lists import neutralise
+from .plan import Outcome, Revoked
+
+META, JOURNAL = "restore.json", "journal.jsonl"
+COLUMNS = ("row", "account", "user_id", "email", "name", "role_id", "role", "outcome",
+           "http_status", "attempts", "request_id", "message", "new_user_id", "settled_at")
+ALWAYS = (Outcome.RESTORED, Outcome.ALREADY_MEMBER)
+FINE = frozenset({Outcome.RESTORED, Outcome.ALREADY_MEMBER, Outcome.WOULD_RESTORE})
+
+
+def create(directory: Path, meta: Mapping[str, Any]) -> None:
+    """Make DIR with its metadata at once (made under a temporary name, then renamed), so
+    a directory that exists is a restore's report."""
+    if directory.exists() and any(directory.iterdir()):
+        raise SettingsError(f"--report-dir {directory}: not empty (a report never "
+                            "overwrites another)")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    making = directory.with_name(f".{directory.name}.making")
+    shutil.rmtree(making, ignore_errors=True)
+    (making / ".offboard").mkdir(parents=True, mode=0o700)
+    os.chmod(making, 0o700)
+    write_private(making / ".offboard" / META, json.dumps(meta, indent=2) + "\n")
+    if directory.exists():
+        directory.rmdir()
+    making.rename(directory)
+
+
+def read_meta(directory: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads((internal(directory) / META).read_text("utf-8"))
+    except (OSError, ValueError):
+        raise SettingsError(f"--resume {directory}: not a restore's report directory "
+                            f"(no readable .offboard/{META})") from None
+    return data
+
+
+def settled(directory: Path) -> dict[tuple[int, int], dict[str, Any]]:
+    """The journal's records by (row, account); a torn last line is ignored."""
+    records: dict[tuple[int, int], dict[str, Any]] = {}
+    try:
+        lines = (internal(directory) / JOURNAL).read_text("utf-8").splitlines()
+    except FileNotFoundError:
+        return records
+    for line in lines:
+        try:
+            record = json.loads(line)
+            records[(int(record["row"]), int(record["account"]))] = record
+        except (ValueError, KeyError, TypeError):
+            continue
+    return records
+
+
+class Journal:
+    """Appends each settled row, flushed and synced before the next is reported."""
+
+    def __init__(self, directory: Path) -> None:
+        self._file = append_private(internal(directory) / JOURNAL)
+
+    def record(self, revoked: Revoked, outcome: Outcome, message: str,
+               exchange: Any = None, new_user_id: int | None = None) -> dict[str, Any]:
+        record = {
+            "row": revoked.row, "account": revoked.account, "user_id": revoked.user_id,
+            "email": revoked.email, "name": revoked.name, "role_id": revoked.role,
+            "role": revoked.role_name, "outcome": str(outcome),
+            "http_status": getattr(exchange, "status", None),
+            "attempts": getattr(exchange, "attempts", 0),
+            "request_id": getattr(exchange, "request_id", ""), "message": message,
+            "new_user_id": new_user_id, "settled_at": now(),
+            "tokens": list(revoked.tokens)}
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        return record
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def write_files(directory: Path, records: Iterable[Mapping[str, Any]],
+                summary: Mapping[str, Any]) -> Counter[str]:
+    """Every list and summary.json, from the journal's records."""
+    rows = sorted(records, key=lambda r: (r["row"], r["account"]))
+    counts: Counter[str] = Counter(str(r["outcome"]) for r in rows)
+    _csv(directory / "results.csv", COLUMNS, rows)
+    for outcome in Outcome:
+        if outcome in ALWAYS or counts[outcome]:
+            _csv(directory / f"{outcome}.csv", COLUMNS,
+                 [r for r in rows if r["outcome"] == outcome])
+    gone = [{"row": r["row"], "account": r["account"], "user_id": r["user_id"],
+             "email": r["email"], "token_id": t.get("id"), "token_name": t.get("name"),
+             "token_role": t.get("role"), "expires": t.get("expires")}
+            for r in rows for t in r.get("tokens") or ()]
+    _csv(directory / "tokens_gone.csv", ("row", "account", "user_id", "email", "token_id",
+                                         "token_name", "token_role", "expires"), gone)
+    write_private(directory / "summary.json", json.dumps(
+        {**summary, "rows": len(rows), "counts": dict(counts)}, indent=2) + "\n")
+    write_private(directory / "summary.txt", _page(rows, counts, summary))
+    return counts
+
+
+def _page(rows: list[Mapping[str, Any]], counts: Counter[str],
+          summary: Mapping[str, Any]) -> str:
+    """summary.txt: what the restore did, for people (and cron's mail)."""
+    what = "Restore plan" if summary.get("plan") else "Restore"
+    head = f"{what} of {summary.get('report')} ({len(rows)} rows), exit code " \
+           f"{summary.get('exit_code')}"
+    lines = [head, "=" * len(head), "",
+             "Counts: " + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "none"),
+             "", *result_lines(rows)]
+    new = sum(1 for r in rows if r.get("new_user_id") not in (None, "", r.get("user_id")))
+    if new:
+        lines += ["", f"{new} user{'' if new == 1 else 's'} came back with a new ID: they must "
+                  "accept the invitation e-mail before they can sign in."]
+    return "\n".join(lines) + "\n"
+
+
+SHOWN = 50  # result lines printed after a restore; the rest are in results.csv
+
+
+def result_lines(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """What a restore prints, from its journal's records: each row's outcome and message (a
+    new user ID included), then the tokens that cannot come back."""
+    ordered = sorted(records, key=lambda r: (r["row"], r["account"]))
+    tokens_gone = sum(len(r.get("tokens") or ()) for r in ordered)
+    lines = [f"row {r['row']}: {r.get('email') or r.get('user_id')} account {r['account']}: "
+             f"{r['outcome']}: {r.get('message', '')}" for r in ordered[:SHOWN]]
+    if len(ordered) > SHOWN:
+        lines.append(f"... and {len(ordered) - SHOWN} more: see results.csv")
+    if tokens_gone:
+        lines.append(f"{tokens_gone} API token{'' if tokens_gone == 1 else 's'} the run deleted "
+                     "cannot come back (see tokens_gone.csv): issue new ones if still needed")
+    return lines
+
+
+def exit_code(counts: Mapping[str, int], aborted: bool) -> int:
+    """3 aborted; 0 when every row is back or would be (`--plan`); else 1."""
+    if aborted:
+        return 3
+    return 0 if all(Outcome(o) in FINE for o, n in counts.items() if n) else 1
+
+
+def _csv(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore",
+                            lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+    write_private(path, buffer.getvalue(), encoding="utf-8-sig")
+
+
+def _cell(value: Any) -> Any:
+    """None is empty; a cell a spreadsheet would run as a formula is neutralised, by the
+    same rule as the run's lists."""
+    if value is None:
+        return ""
+    return neutralise(value) if isinstance(value, str) else value
