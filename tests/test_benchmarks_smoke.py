@@ -118,6 +118,6 @@ def test_quick_profile_says_where_offboard_spends_cpu() -> None:
     assert "== offboard vs the official SDK" not in output
     assert line(output, r"offboard exited 0, revoked (\d+)/\1 ")
     assert line(output, r"CPU by package")
-    assert line(output, r" +[\d.]+% +[\d.]+ +offboard/\w+\.py$")
+    assert line(output, r" +[\d.]+% +[\d.]+ +offboard/[\w/]+\.py$")
     assert line(output, r" +[\d.]+% +[\d.]+ +httpcore$")
     assert line(output, r"Top \d+ functions by own CPU")
