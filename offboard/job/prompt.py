@@ -35,14 +35,12 @@ class Prompt:
         """Ask `text`; return only on a "yes" that came before any abort."""
         confirmed = False
         with anyio.CancelScope() as self._scope:
-            confirmed = await anyio.to_thread.run_sync(self._confirm, text,
-                                                       abandon_on_cancel=True)
+            confirmed = await anyio.to_thread.run_sync(self._confirm, text, abandon_on_cancel=True)
         if self._scope.cancelled_caught or api.abort_reason or not confirmed:
             raise Refused("not confirmed: nothing was sent")
 
 
-async def watch_signals(api: Api, log: Log, prompt: Prompt, hard_stop: anyio.CancelScope
-                        ) -> None:
+async def watch_signals(api: Api, log: Log, prompt: Prompt, hard_stop: anyio.CancelScope) -> None:
     """First SIGINT/SIGTERM: send nothing new, let requests in flight finish, report.
     A second one: stop at once (the journal still lets --resume continue)."""
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
@@ -51,7 +49,9 @@ async def watch_signals(api: Api, log: Log, prompt: Prompt, hard_stop: anyio.Can
             prompt.cancel()
             if not api.abort_reason:
                 api.abort(f"interrupted by {name}")
-                log.warn(f"{name}: finishing the requests in flight, then writing the "
-                         "report; send it again to stop at once")
+                log.warn(
+                    f"{name}: finishing the requests in flight, then writing the "
+                    "report; send it again to stop at once"
+                )
             else:
                 hard_stop.cancel()

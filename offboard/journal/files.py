@@ -19,10 +19,10 @@ from .group_commit import GroupCommit
 class JsonLines:
     """An append-only journal file (made owner-only if missing; a resume appends)."""
 
-    def __init__(self, path: Path,
-                 commit: Callable[[int], GroupCommit] = GroupCommit) -> None:
+    def __init__(self, path: Path, commit: Callable[[int], GroupCommit] | None = None) -> None:
         self._file = _open_private(path, "a")
-        self._syncer: GroupCommit | None = commit(self._file.fileno())
+        # Looked up when called, so a test can watch the fsyncs of any journal.
+        self._syncer: GroupCommit | None = (commit or GroupCommit)(self._file.fileno())
 
     def fileno(self) -> int:
         return self._file.fileno()

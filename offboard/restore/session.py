@@ -74,11 +74,16 @@ class Restoring:
 
     async def _work(self, api: Api, prompt: Prompt, hard_stop: anyio.CancelScope) -> None:
         self.steps = await self._read(api)
-        sending = [s for s in self.steps if s.outcome is None
-                   and (s.revoked.row, s.revoked.account) not in self.done]
+        sending = [
+            s
+            for s in self.steps
+            if s.outcome is None and (s.revoked.row, s.revoked.account) not in self.done
+        ]
         if not self.plan and len(sending) > self.max_restores:
-            raise Refused(f"{len(sending)} invites planned, above --max-restores "
-                          f"{self.max_restores}: refusing the whole restore")
+            raise Refused(
+                f"{len(sending)} invites planned, above --max-restores "
+                f"{self.max_restores}: refusing the whole restore"
+            )
         if not self.plan and not self.yes and self.seams.interactive and sending:
             await prompt.ask(question(sending, self.steps), api)
         journal = self.begin()
@@ -88,9 +93,17 @@ class Restoring:
             return restored
 
         try:
-            await execute_rows(kind(self.plan), self.steps, api, self.settings.concurrency,
-                               Inviter(), settled=settled, ordered=lambda restored: None,
-                               hard_stop=hard_stop, carried=self._carried)
+            await execute_rows(
+                kind(self.plan),
+                self.steps,
+                api,
+                self.settings.concurrency,
+                Inviter(),
+                settled=settled,
+                ordered=lambda restored: None,
+                hard_stop=hard_stop,
+                carried=self._carried,
+            )
         finally:
             journal.close()
         self.aborted = bool(api.abort_reason)
@@ -107,8 +120,10 @@ class Restoring:
         try:
             me = await api.whoami()
             if me != self.key_user:
-                raise SettingsError(f"{self.source}: that run was made with another key's user "
-                                    f"({self.key_user}), not {me}: restore with the run's key")
+                raise SettingsError(
+                    f"{self.source}: that run was made with another key's user "
+                    f"({self.key_user}), not {me}: restore with the run's key"
+                )
             directory = await api.list_users()
         except (DirectoryError, RequestNotSent) as exc:
             if "401" in api.abort_reason:
