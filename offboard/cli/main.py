@@ -186,7 +186,7 @@ def restore_command(report: str, rows: tuple[int, ...], users: tuple[str, ...],
                            options.pop("api_key_file"), max_restores,
                            {k: v for k, v in numbers.items() if v is not None},
                            log_format=options["log_format"], verbosity=verbosity,
-                           run_id=run_id, metrics_file=options["metrics_file"]), os.environ)
+                           run_id=run_id, metrics_file=options["metrics_file"]))
 
 
 def _output(options: dict[str, Any]) -> tuple[int, str]:

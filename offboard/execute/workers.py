@@ -1,7 +1,8 @@
-"""Work through the planned rows: at most `concurrency` in flight, one Result per Action.
+"""Work through the planned rows: at most `concurrency` in flight, one result per row.
 
-What is done for a row (revoke it, or only check it for `plan`) is the `work`
-function; this module owns what every row shares:
+What is done for a row (revoke it, only check it for `plan`, or invite it back for
+`restore`) is the `work` function; this module owns what every row shares, for `run`,
+`plan` and `restore` alike (`RowKind` says how a kind of row sends and ends):
 
 - A worker never raises: every exception except cancellation becomes the
   row's result, so one bad row cannot cancel the batch.
@@ -16,12 +17,30 @@ function; this module owns what every row shares:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import anyio
 
 from ..core.models import Action, Outcome, Result
 from ..http.api import Api, RequestNotSent
 from ..http.retry import CircuitBreaker
+
+T = TypeVar("T")  # one row's planned work (a run's Action, a restore's Step)
+R = TypeVar("R")  # how it ended (a run's Result, a restore's Restored)
+
+
+@dataclass(frozen=True, slots=True)
+class RowKind(Generic[T, R]):
+    """What the executor needs to know of one kind of row: whether it sends a request,
+    and the results it makes itself, for the rows `work` never sees or that it lost."""
+
+    sends: Callable[[T], bool]
+    unsent: Callable[[T], R]  # a row that sends nothing: its outcome is decided already
+    not_attempted: Callable[[T, str], R]  # (row, why the run stopped): never sent
+    failed: Callable[[T, int, str], R]  # (row, attempts, message): the row failed
+    server_failure: Callable[[R], bool]  # used up its attempts on 5xx or network errors
+
 
 OnResult = Callable[[Result], None]
 # Sees a row as it settles and gives back the result to keep (the journal's version of it).
@@ -30,20 +49,61 @@ Work = Callable[[Action, Api], Awaitable[Result]]
 WINDOW = 2000  # rows a worker may run ahead of the oldest row still in flight
 
 
+def _unsent(action: Action) -> Result:
+    assert action.outcome is not None
+    return Result(action.row, action.outcome, action.account, action.user_id,
+                  message=action.message, user_deleted=None if action.user_id is None else False)
+
+
+def not_attempted(action: Action, reason: str) -> Result:
+    return Result(action.row, Outcome.NOT_ATTEMPTED, action.account, action.user_id,
+                  message=f"not sent: {reason}")
+
+
+def _failed(action: Action, attempts: int, message: str) -> Result:
+    return Result(action.row, Outcome.FAILED, action.account, action.user_id,
+                  attempts=attempts, message=message)
+
+
+def _server_failure(result: Result) -> bool:
+    """The row used up its attempts on 5xx answers or network errors."""
+    status = result.http_status
+    return result.outcome is Outcome.FAILED and result.attempts > 0 and (
+        status is None or status >= 500)
+
+
+# `run` and `plan`: an Action sends unless the plan already decided its outcome.
+ACTIONS: RowKind[Action, Result] = RowKind(
+    lambda action: action.send, _unsent, not_attempted,
+    _failed, _server_failure)
+
+
 async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: Work, *,
                   settled: OnSettled, ordered: OnResult, hard_stop: anyio.CancelScope,
                   carried: Callable[[Action], Result | None] = lambda action: None,
                   before_send: Callable[[Action], None] = lambda action: None) -> None:
-    """Run every action; each result goes to `settled` (as it happens, except carried
-    ones, which an earlier run already journaled) and to `ordered` (in input order)."""
-    queue = enumerate(actions)
-    buffer: dict[int, Result] = {}
-    in_flight: dict[int, Action] = {}
+    """Run every action of a `run` or `plan` (see execute_rows)."""
+    await execute_rows(ACTIONS, actions, api, concurrency, work, settled=settled,
+                       ordered=ordered, hard_stop=hard_stop, carried=carried,
+                       before_send=before_send)
+
+
+async def execute_rows(kind: RowKind[T, R], rows: Iterable[T], api: Api, concurrency: int,
+                       work: Callable[[T, Api], Awaitable[R]], *,
+                       settled: Callable[[R], R], ordered: Callable[[R], None],
+                       hard_stop: anyio.CancelScope,
+                       carried: Callable[[T], R | None] = lambda row: None,
+                       before_send: Callable[[T], None] = lambda row: None) -> None:
+    """Run every row; each result goes to `settled` (as it happens, except carried ones,
+    which an earlier run already journaled) and to `ordered` (in input order)."""
+    queue = enumerate(rows)
+    buffer: dict[int, R] = {}
+    in_flight: dict[int, T] = {}
     progress = {"next": 0, "taken": 0, "waiting": 0}
     moved = anyio.Event()
     breaker = CircuitBreaker(api.settings.max_consecutive_failures)
 
-    def deliver(index: int, result: Result) -> None:
+    def deliver(index: int, result: R) -> None:
         nonlocal moved
         buffer[index] = result
         while progress["next"] in buffer:
@@ -63,17 +123,18 @@ async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: W
             taken = next(queue, None)
             if taken is None:
                 return
-            index, action = taken
+            index, row = taken
             progress["taken"] += 1
-            result = carried(action)
+            result = carried(row)
             if result is None:
-                if action.send and not api.abort_reason:
-                    before_send(action)
-                in_flight[index] = action
-                result = await settle(action, api, work)
+                sends = kind.sends(row)
+                if sends and not api.abort_reason:
+                    before_send(row)
+                in_flight[index] = row
+                result = await settle_row(kind, row, api, work)
                 del in_flight[index]
                 result = settled(result)
-                if action.send and breaker.record(_server_failure(result)):
+                if sends and breaker.record(kind.server_failure(result)):
                     api.abort(f"circuit breaker: {breaker.consecutive} rows in a row failed on "
                               "5xx or network errors, the API looks down; continue later "
                               "with --resume")
@@ -87,42 +148,30 @@ async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: W
     if hard_stop.cancelled_caught:
         api.abort("stopped at once")
     for index in sorted(in_flight):
-        result = settled(not_attempted(in_flight.pop(index), api.abort_reason))
-        deliver(index, result)
-    for index, action in queue:
-        result = carried(action) or settled(await settle(action, api, work))
+        deliver(index, settled(kind.not_attempted(in_flight.pop(index), api.abort_reason)))
+    for index, row in queue:
+        result = carried(row) or settled(await settle_row(kind, row, api, work))
         deliver(index, result)
 
 
 async def settle(action: Action, api: Api, work: Work) -> Result:
+    """The result of one row of a `run` or `plan`; never raises (see settle_row)."""
+    return await settle_row(ACTIONS, action, api, work)
+
+
+async def settle_row(kind: RowKind[T, R], row: T, api: Api,
+                     work: Callable[[T, Api], Awaitable[R]]) -> R:
     """The result of one row; never raises (but lets cancellation through)."""
-    if not action.send:
-        assert action.outcome is not None
-        return Result(action.row, action.outcome, action.account, action.user_id,
-                      message=action.message,
-                      user_deleted=None if action.user_id is None else False)
+    if not kind.sends(row):
+        return kind.unsent(row)
     if api.abort_reason:
-        return not_attempted(action, api.abort_reason)
+        return kind.not_attempted(row, api.abort_reason)
     try:
-        return await work(action, api)
+        return await work(row, api)
     except RequestNotSent as exc:
         if exc.attempts == 0:
-            return not_attempted(action, api.abort_reason)
-        return Result(action.row, Outcome.FAILED, action.account, action.user_id,
-                      attempts=exc.attempts,
-                      message=f"run aborted before retrying: {api.abort_reason}")
+            return kind.not_attempted(row, api.abort_reason)
+        return kind.failed(row, exc.attempts,
+                           f"run aborted before retrying: {api.abort_reason}")
     except Exception as exc:  # a row's failure must not end the batch
-        return Result(action.row, Outcome.FAILED, action.account, action.user_id,
-                      message=f"internal error: {type(exc).__name__}")
-
-
-def _server_failure(result: Result) -> bool:
-    """The row used up its attempts on 5xx answers or network errors."""
-    status = result.http_status
-    return result.outcome is Outcome.FAILED and result.attempts > 0 and (
-        status is None or status >= 500)
-
-
-def not_attempted(action: Action, reason: str) -> Result:
-    return Result(action.row, Outcome.NOT_ATTEMPTED, action.account, action.user_id,
-                  message=f"not sent: {reason}")
+        return kind.failed(row, 0, f"internal error: {type(exc).__name__}")

@@ -16,13 +16,11 @@ is computed from what went into it (job/outputs.py). The session ends in an Ende
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import anyio
-import anyio.to_thread
 
 from ..core.directory import Directory, Person
 from ..core.errors import Refused
@@ -49,6 +47,7 @@ from ..source.leaving import window_start
 from ..source.read import Batch
 from .confirm import question
 from .ended import Ended, Prepared, plan_writer
+from .prompt import Prompt, watch_signals
 
 
 class Session:
@@ -59,7 +58,7 @@ class Session:
         self.settings, self.guarding, self.previous = settings, guarding, previous
         self.report, self.log, self.seams = report, log, seams
         self.hard_stop: anyio.CancelScope | None = None  # made inside the event loop
-        self.prompt: anyio.CancelScope | None = None
+        self.prompt = Prompt(seams.confirm)
 
     async def run(self) -> Ended:
         refused: Refused | None = None
@@ -68,7 +67,7 @@ class Session:
         async with make_client(self.settings, self.seams.transport) as client:
             api = Api(self.settings, client, self.seams.clock, self.seams.rng, self.log.retry)
             async with anyio.create_task_group() as watchers:
-                watchers.start_soon(self._watch_signals, api)
+                watchers.start_soon(watch_signals, api, self.log, self.prompt, self.hard_stop)
                 try:
                     ended = await self._work(api)
                 except Refused as exc:  # carried out of the task group unwrapped
@@ -268,23 +267,4 @@ class Session:
             actions=self._actions(prepared, FirstSeen()),
             delete_tokens=self.guarding.delete_tokens, activity=prepared.activity,
             all_rows=self._actions(prepared, FirstSeen()))
-        with anyio.CancelScope() as self.prompt:
-            confirmed = await anyio.to_thread.run_sync(self.seams.confirm, text,
-                                                       abandon_on_cancel=True)
-        if self.prompt.cancelled_caught or api.abort_reason or not confirmed:
-            raise Refused("not confirmed: nothing was sent")
-
-    async def _watch_signals(self, api: Api) -> None:
-        """First SIGINT/SIGTERM: send nothing new, let requests in flight finish, report.
-        A second one: stop at once (the journal still lets --resume continue)."""
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
-            async for number in received:
-                name = signal.Signals(number).name
-                if self.prompt is not None:
-                    self.prompt.cancel()
-                if not api.abort_reason:
-                    api.abort(f"interrupted by {name}")
-                    self.log.warn(f"{name}: finishing the requests in flight, then writing the "
-                                  "report; send it again to stop at once")
-                elif self.hard_stop is not None:
-                    self.hard_stop.cancel()
+        await self.prompt.ask(text, api)

@@ -17,7 +17,7 @@ A report directory keeps, in its hidden `.offboard/` folder (journal/writer.py):
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,11 +92,11 @@ def read_previous(directory: Path, sha256: str) -> Previous:
                       f"({meta.get('source')}, sha256 differs); resume with the same file")
     journal = inside / JOURNAL if inside != directory else directory / LIVE
     settled: dict[RowKey, Mapping[str, Any]] = {}
-    for record in _records(journal):
+    for record in records(journal):
         key = record_key(record)
         # An amendment (the read-back's verdict) changes some fields of the row's record.
         settled[key] = {**settled.get(key, {}), **record} if record.get("amend") else record
-    started = {record_key(r) for r in _records(inside / IN_FLIGHT)}
+    started = {record_key(r) for r in records(inside / IN_FLIGHT)}
     options = meta.get("options")
     return Previous(settled, frozenset(started - settled.keys()),
                     options if isinstance(options, dict) else None,
@@ -119,23 +119,25 @@ def _people(data: Any) -> dict[int, Person]:
             if str(key).isdigit() and isinstance(value, dict)}
 
 
-def _records(path: Path) -> list[dict[str, Any]]:
-    """Every complete JSON line; a torn last line (killed mid-write) is ignored."""
+def records(path: Path, key: Callable[[Mapping[str, Any]], object] = record_key
+            ) -> list[dict[str, Any]]:
+    """Every complete JSON line that `key` can identify (a run's records by default; a
+    restore's by its own key); a torn last line (killed mid-write) is ignored."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return []
     except OSError as exc:
         raise Refused(f"{path}: cannot read: {reason(exc)}") from None
-    records = []
+    found = []
     for line in lines:
         try:
             record = json.loads(line)
-            record_key(record)
+            key(record)
         except (ValueError, KeyError, TypeError):
             continue
-        records.append(record)
-    return records
+        found.append(record)
+    return found
 
 
 def _int(value: Any) -> int | None:

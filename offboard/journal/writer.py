@@ -30,6 +30,12 @@ from ..core.errors import SettingsError
 from ..core.fs import exists, is_dir, reason
 from ..core.models import REPORT_COLUMNS, Result, Row, plain
 from ..plan.deletions import Deletions
+from .files import JsonLines, _open_private
+
+# The owner-only writers moved to journal/files.py; re-exported where callers look for them.
+from .files import append_private as append_private
+from .files import open_private as open_private
+from .files import write_private as write_private
 from .group_commit import GroupCommit
 
 COLUMNS = REPORT_COLUMNS
@@ -61,11 +67,10 @@ class Report:
         # Carried columns that share a name with a report column get a prefix.
         self.carried = {c: (f"input_{c}" if c in COLUMNS else c) for c in columns}
         self.header = [*COLUMNS, *self.carried.values()]
-        self._journal: IO[str] | None = None
+        self._journal: JsonLines | None = None
         self._live: IO[str] | None = None
         self._in_flight: IO[str] | None = None
         self._ordered: IO[str] | None = None
-        self._syncer: GroupCommit | None = None
         # Each record's JSON line, kept until the row is written in input order (at most
         # the reorder window), so each row is formatted once.
         self._pending: dict[int, str] = {}
@@ -129,8 +134,7 @@ class Report:
         """Open the journal; `people` gives the names and emails of the report's rows."""
         self._people = people or {}
         inside = internal(self.directory)
-        self._journal = _open_private(inside / JOURNAL, "a")
-        self._syncer = GroupCommit(self._journal.fileno())
+        self._journal = JsonLines(inside / JOURNAL, GroupCommit)
         self._in_flight = _open_private(inside / IN_FLIGHT, "a")
         (inside / ORDERED).unlink(missing_ok=True)
         self._ordered = _open_private(inside / ORDERED, "x")
@@ -193,22 +197,17 @@ class Report:
         background thread right after (see GroupCommit), so a power cut loses at
         most the rows of one fsync while the event loop never waits on the disk.
         """
-        assert self._journal is not None and self._syncer is not None
-        assert self._live is not None
+        assert self._journal is not None and self._live is not None
         line = json.dumps(self.record(result), ensure_ascii=False) + "\n"
         self._pending[id(result)] = line
-        self._journal.write(line)
-        self._journal.flush()
-        self._syncer.request()
+        self._journal.append(line)
         self._live.write(line)
         self._live.flush()
 
     def amend(self, record: Mapping[str, Any]) -> None:
         """Journal a changed record of a row (the read-back's verdict): the last one wins."""
-        assert self._journal is not None and self._syncer is not None
-        self._journal.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._journal.flush()
-        self._syncer.request()
+        assert self._journal is not None
+        self._journal.append(json.dumps(record, ensure_ascii=False) + "\n")
 
     def carry(self, result: Result, record: Mapping[str, Any]) -> None:
         """A row an earlier run into this directory settled: its record is written again as
@@ -227,10 +226,9 @@ class Report:
 
     def close(self) -> Path:
         """Close every file; ordered.jsonl, complete, is what report/lists.py reads."""
-        if self._syncer is not None:
-            self._syncer.stop()  # before the file it syncs is closed
-            self._syncer = None
-        for handle in (self._journal, self._in_flight, self._ordered, self._live):
+        if self._journal is not None:
+            self._journal.close()
+        for handle in (self._in_flight, self._ordered, self._live):
             if handle is not None:
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -239,37 +237,8 @@ class Report:
         return internal(self.directory) / ORDERED
 
 
-def write_private(path: Path, text: str, encoding: str = "utf-8") -> None:
-    """Write one file: owner-only, to a temporary name, fsync'd, then renamed into place."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    with _open_private(temporary, "x", encoding) as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _open_private(path: Path, mode: str, encoding: str = "utf-8") -> IO[str]:
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if mode == "x" else os.O_APPEND)
-    descriptor = os.open(path, flags, 0o600)
-    os.chmod(path, 0o600)  # in case the file existed with wider rights
-    return os.fdopen(descriptor, "w", encoding=encoding, newline="")
-
-
-def append_private(path: Path, encoding: str = "utf-8") -> IO[str]:
-    """An owner-only file to append to (made if missing): a journal that is resumed."""
-    return _open_private(path, "a", encoding)
-
-
-def open_private(path: Path, encoding: str = "utf-8") -> IO[str]:
-    """A new owner-only file for writing (an existing one is replaced)."""
-    path.unlink(missing_ok=True)
-    return _open_private(path, "x", encoding)
 
 
 def _next_free(directory: Path) -> Path:

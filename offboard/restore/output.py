@@ -1,6 +1,7 @@
-"""What a restore shows: the prompt, the lines at the end (text) or the events (json), and
-its metrics file.
+"""What a restore shows: the prompt's text, and the lines at the end (text) or the events
+(json).
 
+The prompt's text (`question`) is asked through job/prompt.py, as a run's question is.
 Text: each row's plan or result on stdout, the counts; on failure the counts on stderr (under
 -q too) and, after an abort, the `--resume` command. JSON (--log-format json): every settled
 row was an event already (logs.Log.restored); here a summary event, an error event when the
@@ -16,7 +17,6 @@ from typing import Any
 
 import click
 
-from ..core.errors import Refused
 from ..report.logs import Log
 from .plan import Step
 from .report import result_lines
@@ -71,8 +71,9 @@ def resume_command(source: Path, directory: Path, base_url: str) -> str:
         [str(source), "--resume", str(directory), "--base-url", base_url])
 
 
-def confirm(sending: Sequence[Step], steps: Sequence[Step]) -> None:
-    """On a terminal: what is about to be sent, then "Proceed?" (no: exit 2, nothing sent)."""
+def question(sending: Sequence[Step], steps: Sequence[Step]) -> str:
+    """What a terminal is asked before the first invite: what is about to be sent, then
+    "Proceed?" (asked through job/prompt.py, as a run's question; no: exit 2, nothing sent)."""
     new = sum(1 for s in sending if s.new_user)
     tokens = sum(len(s.revoked.tokens) for s in steps)
     lines = [f"Restore {len(sending)} access(es) (POST /iam/clients/invite_user):"]
@@ -87,6 +88,5 @@ def confirm(sending: Sequence[Step], steps: Sequence[Step]) -> None:
     if tokens:
         lines.append(f"{tokens} API token(s) the run deleted cannot come back: see "
                      "tokens_gone.csv, and issue new ones.")
-    click.echo("\n".join(lines), err=True)
-    if not click.confirm("Proceed?", default=False, err=True):
-        raise Refused("not confirmed: nothing was sent")
+    lines.append("Proceed?")
+    return "\n".join(lines)

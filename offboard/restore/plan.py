@@ -64,6 +64,19 @@ class Step:
     new_user: bool = False  # the user is gone: the invite makes a new user, with a new ID
 
 
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """How one row of a restore ended: a line of its journal (restore/report.py)."""
+
+    revoked: Revoked
+    outcome: Outcome
+    message: str
+    http_status: int | None = None
+    attempts: int = 0
+    request_id: str = ""
+    new_user_id: int | None = None  # the user's ID after the invite (new if they were deleted)
+
+
 def revoked_rows(records: Iterable[Mapping[str, Any]], people: Mapping[int, Person]
                  ) -> list[Revoked]:
     """The run's `revoked` rows, in row order, with each user's recorded role."""

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import SettingsError
-from ..journal.writer import append_private, internal, now, write_private
+from ..journal.files import JsonLines, write_private
+from ..journal.reader import records as journal_records
+from ..journal.writer import internal, now
 from ..report.lists import neutralise
-from .plan import Outcome, Revoked
+from .plan import Outcome, Restored
 
 META, JOURNAL = "restore.json", "journal.jsonl"
 COLUMNS = ("row", "account", "user_id", "email", "name", "role_id", "role", "outcome",
@@ -58,46 +60,39 @@ def read_meta(directory: Path) -> dict[str, Any]:
     return data
 
 
+def row_key(record: Mapping[str, Any]) -> tuple[int, int]:
+    """A restore's journal record identifies its row by (row, account)."""
+    return int(record["row"]), int(record["account"])
+
+
 def settled(directory: Path) -> dict[tuple[int, int], dict[str, Any]]:
-    """The journal's records by (row, account); a torn last line is ignored."""
-    records: dict[tuple[int, int], dict[str, Any]] = {}
-    try:
-        lines = (internal(directory) / JOURNAL).read_text("utf-8").splitlines()
-    except FileNotFoundError:
-        return records
-    for line in lines:
-        try:
-            record = json.loads(line)
-            records[(int(record["row"]), int(record["account"]))] = record
-        except (ValueError, KeyError, TypeError):
-            continue
-    return records
+    """The journal's records by (row, account), the last one winning; a torn last line is
+    ignored (journal/reader.py reads a run's journal the same way)."""
+    return {row_key(r): r for r in journal_records(internal(directory) / JOURNAL, row_key)}
 
 
 class Journal:
-    """Appends each settled row, flushed and synced before the next is reported."""
+    """A restore's journal: each settled row appended to the shared journal file
+    (journal/files.py), flushed at once and fsync'd by group commit, as a run's rows are."""
 
     def __init__(self, directory: Path) -> None:
-        self._file = append_private(internal(directory) / JOURNAL)
+        self._lines = JsonLines(internal(directory) / JOURNAL)
 
-    def record(self, revoked: Revoked, outcome: Outcome, message: str,
-               exchange: Any = None, new_user_id: int | None = None) -> dict[str, Any]:
+    def record(self, restored: Restored) -> dict[str, Any]:
+        revoked = restored.revoked
         record = {
             "row": revoked.row, "account": revoked.account, "user_id": revoked.user_id,
             "email": revoked.email, "name": revoked.name, "role_id": revoked.role,
-            "role": revoked.role_name, "outcome": str(outcome),
-            "http_status": getattr(exchange, "status", None),
-            "attempts": getattr(exchange, "attempts", 0),
-            "request_id": getattr(exchange, "request_id", ""), "message": message,
-            "new_user_id": new_user_id, "settled_at": now(),
+            "role": revoked.role_name, "outcome": str(restored.outcome),
+            "http_status": restored.http_status, "attempts": restored.attempts,
+            "request_id": restored.request_id, "message": restored.message,
+            "new_user_id": restored.new_user_id, "settled_at": now(),
             "tokens": list(revoked.tokens)}
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._lines.append(json.dumps(record, ensure_ascii=False) + "\n")
         return record
 
     def close(self) -> None:
-        self._file.close()
+        self._lines.close()
 
 
 def write_files(directory: Path, records: Iterable[Mapping[str, Any]],
