@@ -7,8 +7,10 @@ function; this module owns what every row shares:
   row's result, so one bad row cannot cancel the batch.
 - Once the run is aborted (a 401, a signal, the circuit breaker), rows not yet
   sent end `not_attempted`; after a hard stop, so do the rows that were in flight.
-- Rows stream through: `settled` sees each result as it happens (the journal),
-  `ordered` sees them in input order through a reorder buffer, and no worker
+- Rows stream through: `subscribers` hear of each result as it settles (the
+  marks, then the journal, then the log and the progress bar: core/sinks.py says
+  why in that order and what a subscriber's exception does), `ordered` sees them
+  in input order through a reorder buffer, and no worker
   runs more than WINDOW rows ahead of the oldest unfinished one. Memory does not
   grow with the number of rows.
 """
@@ -20,21 +22,21 @@ from collections.abc import Awaitable, Callable, Iterable
 import anyio
 
 from ..core.models import Action, Outcome, Result
+from ..core.sinks import Subscribers
 from ..http.api import Api, RequestNotSent
 from ..http.retry import CircuitBreaker
 
 OnResult = Callable[[Result], None]
-# Sees a row as it settles and gives back the result to keep (the journal's version of it).
-OnSettled = Callable[[Result], Result]
 Work = Callable[[Action, Api], Awaitable[Result]]
 WINDOW = 2000  # rows a worker may run ahead of the oldest row still in flight
 
 
 async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: Work, *,
-                  settled: OnSettled, ordered: OnResult, hard_stop: anyio.CancelScope,
+                  subscribers: Subscribers, ordered: OnResult,
+                  hard_stop: anyio.CancelScope,
                   carried: Callable[[Action], Result | None] = lambda action: None,
                   before_send: Callable[[Action], None] = lambda action: None) -> None:
-    """Run every action; each result goes to `settled` (as it happens, except carried
+    """Run every action; each result goes to `subscribers` (as it settles, except carried
     ones, which an earlier run already journaled) and to `ordered` (in input order)."""
     queue = enumerate(actions)
     buffer: dict[int, Result] = {}
@@ -72,7 +74,7 @@ async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: W
                 in_flight[index] = action
                 result = await settle(action, api, work)
                 del in_flight[index]
-                result = settled(result)
+                result = subscribers.settle(result)
                 if action.send and breaker.record(_server_failure(result)):
                     api.abort(f"circuit breaker: {breaker.consecutive} rows in a row failed on "
                               "5xx or network errors, the API looks down; continue later "
@@ -87,10 +89,10 @@ async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: W
     if hard_stop.cancelled_caught:
         api.abort("stopped at once")
     for index in sorted(in_flight):
-        result = settled(not_attempted(in_flight.pop(index), api.abort_reason))
+        result = subscribers.settle(not_attempted(in_flight.pop(index), api.abort_reason))
         deliver(index, result)
     for index, action in queue:
-        result = carried(action) or settled(await settle(action, api, work))
+        result = carried(action) or subscribers.settle(await settle(action, api, work))
         deliver(index, result)
 
 
