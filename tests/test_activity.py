@@ -189,7 +189,7 @@ def test_each_rows_flag(extra: dict[str, str], last: str | None, flag: str) -> N
     activity, _ = read(list(found.values()), {2}, NOW - timedelta(days=400))
     fact = activity.fact(Row(2, "10", "2", extra), 2)
     assert fact.flag == flag
-    result = activity.attach(Result(Row(2, "10", "2", extra), Outcome.WOULD_REVOKE, 10, 2,
+    result = activity.mark(Result(Row(2, "10", "2", extra), Outcome.WOULD_REVOKE, 10, 2,
                                     message="member"))
     assert result.login == fact
     if flag == AFTER_LEAVING:

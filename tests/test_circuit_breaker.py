@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from offboard.core.models import Action, Outcome, Result, Row
+from offboard.core.sinks import Subscribers
 from offboard.execute.revoke import Revoker
 from offboard.execute.workers import execute
 from offboard.http.api import Api, make_client
@@ -19,6 +20,13 @@ from offboard.http.retry import CircuitBreaker
 from .helpers import FakeClock, routed, settings
 
 ACCOUNT = 10
+
+
+class Unheard:
+    """A journal that keeps nothing: these tests read the rows in order."""
+
+    def settled(self, result: Result) -> None:
+        pass
 
 
 def run_rows(users: list[int], answer: Callable[[int], int], threshold: int
@@ -37,7 +45,7 @@ def run_rows(users: list[int], answer: Callable[[int], int], threshold: int
     async def go() -> str:
         async with make_client(config, routed(route, seen)) as client:
             api = Api(config, client, FakeClock(), random.Random(1))
-            await execute(actions, api, 1, Revoker(), settled=lambda result: result,
+            await execute(actions, api, 1, Revoker(), subscribers=Subscribers(Unheard()),
                           ordered=ordered.append, hard_stop=anyio.CancelScope())
             return api.abort_reason
 

@@ -1,4 +1,4 @@
-"""The journal's durability promise (journal.writer.Report.add, journal/group_commit.py), with a fake fsync.
+"""The journal's durability promise (journal.writer.Report.settled, group_commit), a fake fsync.
 
 A kill -9 test cannot see a missing fsync (the page cache outlives the process); only a
 power cut would. So the fsyncs themselves are watched: each records how much of the journal
@@ -43,7 +43,7 @@ class Fsyncs:
 
 
 def test_every_added_row_is_fsynced_before_the_report_closes(tmp_path, monkeypatch):
-    """Each Report.add, one at a time, is followed by an fsync of the journal that covers
+    """Each Report.settled, one at a time, is followed by an fsync of the journal that covers
     it while the report is still open (closing fsyncs everything anyway, so a missing
     request would only show at a power cut)."""
     fsyncs = Fsyncs()
@@ -54,7 +54,7 @@ def test_every_added_row_is_fsynced_before_the_report_closes(tmp_path, monkeypat
     assert journal is not None
     descriptor = journal.fileno()
     for number in range(2, 12):
-        report.add(Result(Row(number, "10", str(number)), Outcome.REVOKED, 10, number))
+        report.settled(Result(Row(number, "10", str(number)), Outcome.REVOKED, 10, number))
         size = os.fstat(descriptor).st_size
         assert fsyncs.wait_covering(descriptor, size), f"row {number} never fsynced"
     report.close()

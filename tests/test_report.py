@@ -21,7 +21,7 @@ def written(tmp_path, verdicts=None):
     report = Report.create(directory, ["ticket", "message"], {"command": "run"})
     report.open()
     for result in ROWS:
-        report.add(result)
+        report.settled(result)
         report.write(result)
     ordered = report.close()
     return directory, report, write_lists(directory, report.header, ordered, "run",

@@ -2,7 +2,7 @@
 
     GET /iam/activity_log/logins (newest first, limit/offset) -> Activity
     Activity.fact(row, user_id) -> LoginFact       (leaving.judge: pure)
-    Activity.attach(result)     -> the Result with its fact (and a note in its message)
+    Activity.mark(result)       -> the Result with its fact (and a note in its message)
 
 The log is the key's own account's (the API takes no account): logins into other
 accounts are not in it. It is read through `Api.request`, so every page takes the
@@ -66,8 +66,9 @@ class Activity:
             return LoginFact(flag, leave, since=since)
         return LoginFact(flag, leave, _iso(last.at), last.ip, last.user_agent, since)
 
-    def attach(self, result: Result) -> Result:
-        """The result with its user's login fact; the message says a flag when there is one."""
+    def mark(self, result: Result) -> Result:
+        """The result with its user's login fact; the message says a flag when there is one
+        (a row mark, core/sinks.py)."""
         if result.user_id is None:
             return result
         fact = self.fact(result.row, result.user_id)

@@ -8,8 +8,10 @@ What is done for a row (revoke it, only check it for `plan`, or invite it back f
   row's result, so one bad row cannot cancel the batch.
 - Once the run is aborted (a 401, a signal, the circuit breaker), rows not yet
   sent end `not_attempted`; after a hard stop, so do the rows that were in flight.
-- Rows stream through: `settled` sees each result as it happens (the journal),
-  `ordered` sees them in input order through a reorder buffer, and no worker
+- Rows stream through: `subscribers` hear of each result as it settles (the
+  marks, then the journal, then the log and the progress bar: core/sinks.py says
+  why in that order and what a subscriber's exception does), `ordered` sees them
+  in input order through a reorder buffer, and no worker
   runs more than WINDOW rows ahead of the oldest unfinished one. Memory does not
   grow with the number of rows.
 """
@@ -23,6 +25,7 @@ from typing import Generic, TypeVar
 import anyio
 
 from ..core.models import Action, Outcome, Result
+from ..core.sinks import Subscribers
 from ..http.api import Api, RequestNotSent
 from ..http.retry import CircuitBreaker
 
@@ -43,8 +46,6 @@ class RowKind(Generic[T, R]):
 
 
 OnResult = Callable[[Result], None]
-# Sees a row as it settles and gives back the result to keep (the journal's version of it).
-OnSettled = Callable[[Result], Result]
 Work = Callable[[Action, Api], Awaitable[Result]]
 WINDOW = 2000  # rows a worker may run ahead of the oldest row still in flight
 
@@ -79,11 +80,12 @@ ACTIONS: RowKind[Action, Result] = RowKind(
 
 
 async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: Work, *,
-                  settled: OnSettled, ordered: OnResult, hard_stop: anyio.CancelScope,
+                  subscribers: Subscribers, ordered: OnResult,
+                  hard_stop: anyio.CancelScope,
                   carried: Callable[[Action], Result | None] = lambda action: None,
                   before_send: Callable[[Action], None] = lambda action: None) -> None:
     """Run every action of a `run` or `plan` (see execute_rows)."""
-    await execute_rows(ACTIONS, actions, api, concurrency, work, settled=settled,
+    await execute_rows(ACTIONS, actions, api, concurrency, work, settled=subscribers.settle,
                        ordered=ordered, hard_stop=hard_stop, carried=carried,
                        before_send=before_send)
 

@@ -20,20 +20,20 @@ from ..core.job import Job, JobReport
 from ..core.models import Outcome, ReadBack
 from ..core.settings import Guarding, Settings
 from ..journal.writer import write_private
-from ..plan.planfile import Plan
 from ..report import summary as summaries
 from ..report.lists import AFTER_LEAVING_FILE, Written, write_lists
 from ..report.logs import Log
 from ..report.pagedata import SHOWN_PER_OUTCOME, PageData
 from ..report.terminal import print_summary
-from ..source.read import Batch
+from .context import JobContext
 from .ended import Ended
 from .options import command_line, given
 
 
-def finish(job: Job, batch: Batch, planned: Plan | None, ended: Ended, settings: Settings,
-           guarding: Guarding, log: Log, started: datetime, identity: str,
+def finish(context: JobContext, ended: Ended, *, started: datetime, identity: str,
            duration: float) -> JobReport:
+    job, batch, planned = context.job, context.batch, context.planned
+    settings, guarding, log = context.settings, context.guarding, context.log
     report, aborted = ended.report, ended.aborted
     directory = report.directory
     ordered = report.close()

@@ -24,13 +24,14 @@ from pathlib import Path
 from ..core.errors import Refused, SettingsError
 from ..core.job import Job, JobReport, Seams
 from ..core.locks import exclusive
-from ..core.settings import Guarding, Settings, merge, merge_guards
+from ..core.settings import Settings, merge, merge_guards
 from ..journal.reader import Previous, read_previous
 from ..journal.writer import LOCK, Report, default_dir, internal, stamp
 from ..plan.planfile import Plan, check_source_unchanged, read_plan
 from ..report.logs import Log
 from ..report.summary import iso
 from ..source.read import Batch, read_source
+from .context import JobContext
 from .ended import Ended, no_rows
 from .options import given, restore
 from .outputs import finish
@@ -87,28 +88,27 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
         try:
             with connect(target) as (base_url, api_key):
                 settings = Settings(base_url=base_url, api_key=api_key, **numbers)
+                context = JobContext(job, batch, planned, settings, guarding, log)
                 if rows:
-                    ended = _session(job, batch, planned, settings, guarding, previous, report,
-                                     log, seams)
+                    ended = _session(context, previous=previous, report=report, seams=seams)
                 else:
                     ended = no_rows(job, batch, report, previous)
         except Refused:
             if fresh:  # nothing was sent: leave no report behind
                 shutil.rmtree(directory, ignore_errors=True)
             raise
-        return finish(job, batch, planned, ended, settings, guarding, log, started,
-                      identity, duration=time.monotonic() - began)
+        return finish(context, ended, started=started, identity=identity,
+                      duration=time.monotonic() - began)
 
 
-def _session(job: Job, batch: Batch, planned: Plan | None, settings: Settings,
-             guarding: Guarding, previous: Previous | None, report: Report, log: Log,
+def _session(context: JobContext, *, previous: Previous | None, report: Report,
              seams: Seams) -> Ended:
     # Imported here: a batch without rows needs neither the event loop nor the HTTP client.
     import anyio
 
     from .session import Session
 
-    session = Session(job, batch, planned, settings, guarding, previous, report, log, seams)
+    session = Session(context, previous=previous, report=report, seams=seams)
     return anyio.run(session.run)
 
 

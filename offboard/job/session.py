@@ -17,16 +17,15 @@ is computed from what went into it (job/outputs.py). The session ends in an Ende
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import anyio
 
 from ..core.directory import Directory, Person
 from ..core.errors import Refused
-from ..core.job import Job, Seams
+from ..core.job import Seams
 from ..core.models import Action, Outcome, Result
-from ..core.settings import Guarding, Settings
+from ..core.sinks import RowMark, Subscribers
 from ..execute.activity import read_activity
 from ..execute.preview import Previewer
 from ..execute.revoke import Revoker
@@ -37,26 +36,24 @@ from ..journal.reader import Previous, row_key
 from ..journal.writer import Report
 from ..plan.deletions import Decider, Deletions, Tracker
 from ..plan.guards import Tally, check_cap, guard
-from ..plan.planfile import Plan, check_same_key_user
+from ..plan.planfile import check_same_key_user
 from ..plan.planmatch import check_plan_matches
 from ..plan.rows import FirstSeen, plan
 from ..plan.sendable import may_send, unsent
-from ..report.logs import Log
 from ..report.terminal import progress
 from ..source.leaving import window_start
-from ..source.read import Batch
 from .confirm import question
+from .context import JobContext
 from .ended import Ended, Prepared, plan_writer
 from .prompt import Prompt, watch_signals
 
 
 class Session:
-    def __init__(self, job: Job, batch: Batch, planned: Plan | None, settings: Settings,
-                 guarding: Guarding, previous: Previous | None, report: Report, log: Log,
+    def __init__(self, context: JobContext, *, previous: Previous | None, report: Report,
                  seams: Seams) -> None:
-        self.job, self.batch, self.planned = job, batch, planned
-        self.settings, self.guarding, self.previous = settings, guarding, previous
-        self.report, self.log, self.seams = report, log, seams
+        self.job, self.batch, self.planned = context.job, context.batch, context.planned
+        self.settings, self.guarding, self.log = context.settings, context.guarding, context.log
+        self.previous, self.report, self.seams = previous, report, seams
         self.hard_stop: anyio.CancelScope | None = None  # made inside the event loop
         self.prompt = Prompt(seams.confirm)
 
@@ -121,21 +118,15 @@ class Session:
             self.previous.in_flight if self.previous else frozenset())
         assert self.hard_stop is not None
         total = len(self.planned.actions) if self.planned else batch.row_count
+        # A plan's deletion marks are the plan's own (Previewer): only a run tracks them.
+        marks: list[RowMark] = [tracker] if job.command == "run" else []
+        if prepared.activity is not None:
+            marks.append(prepared.activity)
         with progress(total, enabled=not self.log.chatty and self.log.verbosity >= 0
-                      and not self.log.json) as advance:
-
-            def settled(result: Result) -> Result:
-                if job.command == "run":
-                    result = replace(result, user_deleted=tracker.settle(result))
-                if prepared.activity is not None:
-                    result = prepared.activity.attach(result)
-                report.add(result)
-                self.log.row(result)
-                advance(result)
-                return result
-
+                      and not self.log.json) as bar:
+            subscribers = Subscribers(journal=report, marks=marks, watchers=(self.log, bar))
             await execute(self._actions(prepared, seen), api, self.settings.concurrency, work,
-                          settled=settled, ordered=ordered, hard_stop=self.hard_stop,
+                          subscribers=subscribers, ordered=ordered, hard_stop=self.hard_stop,
                           carried=take_over,
                           before_send=lambda a: report.mark_sending(a.row, a.account))
         seen.close()

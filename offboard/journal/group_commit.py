@@ -1,8 +1,8 @@
 """fsync a journal in a background thread on a short timer: group commit, so the event loop
 never waits on the disk and the disk is not asked once per row.
 
-The promise, for every line the journal's writer has flushed (report.Report.add flushes
-each settled row before anything else happens to it):
+The promise, for every line the journal's writer has flushed (journal/writer.py's
+Report.settled flushes each settled row before anything else happens to it):
 - a process killed at any moment (kill -9, an OOM kill) loses none of them: a flushed line
   is in the operating system's page cache, which outlives the process, so `--resume`
   reads it;

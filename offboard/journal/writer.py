@@ -190,8 +190,9 @@ class Report:
             record["login"] = result.login.to_json()
         return record
 
-    def add(self, result: Result) -> None:
-        """Append one settled row to the journal (and to results.jsonl for people watching).
+    def settled(self, result: Result) -> None:
+        """Append one settled row to the journal (and to results.jsonl for people watching):
+        the row sink the executor calls before any other (core/sinks.py).
 
         Flushed at once, so a killed process loses nothing, and fsync'd by a
         background thread right after (see GroupCommit), so a power cut loses at

@@ -15,7 +15,7 @@ summary, the metrics) reads its answer or the per-row `user_deleted` mark that
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..core.directory import Directory
 from ..core.models import MAYBE_APPLIED, Action, Outcome, Result
@@ -111,6 +111,10 @@ class Tracker:
 
     def carried(self, result: Result) -> None:
         self._count(result)
+
+    def mark(self, result: Result) -> Result:
+        """The freshly settled result with its user_deleted mark (a row mark, core/sinks.py)."""
+        return replace(result, user_deleted=self.settle(result))
 
     def settle(self, result: Result) -> bool | None:
         """user_deleted for a freshly settled row: True on the row that deleted the user,

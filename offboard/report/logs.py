@@ -37,7 +37,8 @@ class Log:
         """True when text lines per row would interleave with a progress bar."""
         return not self.json and self.verbosity > 0
 
-    def row(self, result: Result) -> None:
+    def settled(self, result: Result) -> None:
+        """A settled row's line (-v) or event (JSON): a row sink (core/sinks.py)."""
         row = result.row
         if self.json:
             self._emit("row", row=row.number, account=result.account, user=plain(row.user),

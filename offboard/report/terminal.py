@@ -7,29 +7,40 @@ never loads it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ..core.models import Outcome, pair_words
+from ..core.models import Outcome, Result, pair_words
+from ..core.sinks import RowSink
 
 if TYPE_CHECKING:
-    from ..execute.workers import OnResult
     from .summary import Totals
+
+
+@dataclass(frozen=True, slots=True)
+class _Bar:
+    """The progress bar as a row sink (core/sinks.py): each settled row advances it."""
+
+    advance: Callable[[Result], None]
+
+    def settled(self, result: Result) -> None:
+        self.advance(result)
 
 
 @contextmanager
 def progress(total: int, stream: TextIO = sys.stderr, enabled: bool = True
-             ) -> Iterator[OnResult]:
-    """A callback to count settled rows; draws a bar only when `stream` is a terminal."""
+             ) -> Iterator[RowSink]:
+    """A row sink that counts settled rows; draws a bar only when `stream` is a terminal."""
     if not enabled or not stream.isatty() or total == 0:
-        yield lambda result: None
+        yield _Bar(lambda result: None)
         return
     from .progress_bar import progress_bar
 
     with progress_bar(total, stream) as advance:
-        yield advance
+        yield _Bar(advance)
 
 
 def print_summary(totals: Totals, directory: Path, exit_code: int,
