@@ -97,10 +97,7 @@ async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: W
 async def settle(action: Action, api: Api, work: Work) -> Result:
     """The result of one row; never raises (but lets cancellation through)."""
     if not action.send:
-        assert action.outcome is not None
-        return Result(action.row, action.outcome, action.account, action.user_id,
-                      message=action.message,
-                      user_deleted=None if action.user_id is None else False)
+        return Result.decided(action)
     if api.abort_reason:
         return not_attempted(action, api.abort_reason)
     try:
@@ -124,5 +121,4 @@ def _server_failure(result: Result) -> bool:
 
 
 def not_attempted(action: Action, reason: str) -> Result:
-    return Result(action.row, Outcome.NOT_ATTEMPTED, action.account, action.user_id,
-                  message=f"not sent: {reason}")
+    return Result.decided(action.unsent(reason))

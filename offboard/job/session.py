@@ -27,7 +27,7 @@ import anyio.to_thread
 from ..core.directory import Directory, Person
 from ..core.errors import Refused
 from ..core.job import Job, Seams
-from ..core.models import Action, Outcome, Result
+from ..core.models import Action, Mode, Outcome, Result
 from ..core.settings import Guarding, Settings
 from ..execute.activity import read_activity
 from ..execute.preview import Previewer
@@ -117,7 +117,7 @@ class Session:
             if plan_file is not None:
                 plan_file.write(result)
 
-        work = Previewer(prepared.deletions) if job.command == "plan" else Revoker(
+        work = Previewer(prepared.deletions) if job.mode is Mode.PLAN else Revoker(
             self.guarding.delete_tokens,
             self.previous.in_flight if self.previous else frozenset())
         assert self.hard_stop is not None
@@ -126,7 +126,7 @@ class Session:
                       and not self.log.json) as advance:
 
             def settled(result: Result) -> Result:
-                if job.command == "run":
+                if job.mode is Mode.RUN:
                     result = replace(result, user_deleted=tracker.settle(result))
                 if prepared.activity is not None:
                     result = prepared.activity.attach(result)
@@ -143,7 +143,7 @@ class Session:
         if plan_file is not None:
             plan_file.close()
         read = None
-        if job.command == "run" and not job.no_verify and not api.abort_reason:
+        if job.mode is Mode.RUN and not job.no_verify and not api.abort_reason:
             known = len(prepared.directory.people) if prepared.directory else None
             read = await read_back(api, checks, known, self.settings.concurrency)
             by_row = {c.row: c for c in checks}
@@ -253,7 +253,7 @@ class Session:
     async def _decide(self, api: Api, prepared: Prepared) -> None:
         """The cap, then the person's confirmation on a terminal: both before any DELETE."""
         cap = self.guarding.max_revocations
-        if self.job.command == "plan":
+        if self.job.mode is Mode.PLAN:
             if prepared.sending > cap:
                 self.log.warn(f"note: `run` would refuse this batch: {prepared.sending} "
                               f"revocations, cap {cap} (--max-revocations)")

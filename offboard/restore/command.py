@@ -34,6 +34,7 @@ import click
 from ..core.defaults import DEFAULT_BASE_URL, DEFAULT_MAX_RESTORES
 from ..core.errors import AuthRejected, OffboardError, Refused, SettingsError
 from ..core.locks import exclusive
+from ..core.models import RESTORE_GIVEN_BACK, RestoreOutcome
 from ..core.settings import Settings, check_base_url, merge, read_api_key
 from ..http.api import Api, DirectoryError, RequestNotSent, make_client
 from ..journal.reader import read_previous
@@ -44,7 +45,6 @@ from .checks import RESTORED_MARK, finished_run, mark_restored, marked, restore_
 from .metrics import RestoreMetrics, check_metrics_file, write_restore_metrics
 from .output import confirm, resume_command, show
 from .plan import (
-    Outcome,
     Revoked,
     Step,
     revoked_rows,
@@ -168,7 +168,7 @@ def _restore(request: Request, source: Path, environ: Mapping[str, str], log: Lo
             **meta, "finished_at": iso(datetime.now(UTC)), "exit_code": code})
         if not request.plan:  # the rows now back, so a later restore leaves them alone
             back = {(r["row"], r["account"]): str(directory) for r in records.values()
-                    if Outcome(r["outcome"]) in (Outcome.RESTORED, Outcome.ALREADY_MEMBER)}
+                    if RestoreOutcome(r["outcome"]) in RESTORE_GIVEN_BACK}
             mark_restored(mark, {**earlier, **back})
     return code, steps, records, directory, base_url
 
@@ -240,7 +240,7 @@ async def _send(settings: Settings, steps: Sequence[Step], directory: Path,
                     record(revoked, item.outcome, item.message)
                     return
                 if plan:
-                    record(revoked, Outcome.WOULD_RESTORE, item.message)
+                    record(revoked, RestoreOutcome.WOULD_RESTORE, item.message)
                     return
                 async with limit:
                     try:
@@ -249,7 +249,8 @@ async def _send(settings: Settings, steps: Sequence[Step], directory: Path,
                                                     revoked.lang)
                     except RequestNotSent:
                         aborted = True
-                        record(revoked, Outcome.NOT_ATTEMPTED, f"not sent: {api.abort_reason}")
+                        record(revoked, RestoreOutcome.NOT_ATTEMPTED,
+                               f"not sent: {api.abort_reason}")
                         return
                 outcome, message, new_id = _classify(exchange, item)
                 record(revoked, outcome, message, exchange, new_id)
@@ -275,7 +276,7 @@ async def _watch_signals(api: Api) -> None:
             api.abort(f"interrupted by {signal.Signals(number).name}")
 
 
-def _classify(exchange: Any, item: Step) -> tuple[Outcome, str, int | None]:
+def _classify(exchange: Any, item: Step) -> tuple[RestoreOutcome, str, int | None]:
     """An invite's answer as the restore's outcome, message and the user's ID now."""
     revoked, body = item.revoked, exchange.body
     if exchange.status == 200 and isinstance(body, dict) and isinstance(body.get("user_id"),
@@ -285,13 +286,16 @@ def _classify(exchange: Any, item: Step) -> tuple[Outcome, str, int | None]:
         if new_id != revoked.user_id:
             message += (f"; a new user (ID {new_id}, was {revoked.user_id}): they must "
                         "accept the invitation e-mail")
-        return Outcome.RESTORED, message, new_id
+        return RestoreOutcome.RESTORED, message, new_id
     text = json.dumps(body) if body is not None else exchange.message
     if exchange.status == 400 and "already been invited" in text:
-        return Outcome.ALREADY_MEMBER, "already a member of the account: left alone", None
+        return (RestoreOutcome.ALREADY_MEMBER, "already a member of the account: left alone",
+                None)
     if exchange.status == 400 and "user_role" in text:
-        return (Outcome.NOT_RESTORABLE, f"the role {revoked.role_name} no longer exists in "
-                f"account {revoked.account} (400: {text[:200]}): offboard does not guess "
+        return (RestoreOutcome.NOT_RESTORABLE,
+                f"the role {revoked.role_name} no longer exists in account "
+                f"{revoked.account} (400: {text[:200]}): offboard does not guess "
                 "another", None)
     status = exchange.status if exchange.status is not None else exchange.error
-    return Outcome.FAILED, f"invite failed ({status}: {exchange.message or text})"[:400], None
+    return (RestoreOutcome.FAILED,
+            f"invite failed ({status}: {exchange.message or text})"[:400], None)
