@@ -19,6 +19,7 @@ from offboard.journal.reader import read_previous, row_key
 from offboard.journal.writer import INTERNAL, JOURNAL, Report
 from offboard.plan.deletions import Decider, Deletions, Tracker
 
+from .conftest import world
 from .helpers import FakeClock, scripted, settings
 
 ACTION = Action(Row(2, "10", "8"), 10, 8)
@@ -136,3 +137,16 @@ def test_a_journal_from_before_the_mark_falls_back_to_the_message(tmp_path):
     second = previous.kept(row_key(plain.row, 20), plain.row)
     assert first is not None and first.maybe_applied
     assert second is not None and not second.maybe_applied
+
+
+def test_the_cli_journals_the_mark_of_a_dropped_answer(cli, sandbox):
+    """The real CLI over loopback: a revoke whose answer is dropped gets 404 on the retry; its
+    results.jsonl record says `"maybe_applied": true`, a plain 404's record has no such key."""
+    sb = sandbox(world(faults={"scripted": [{"account": 10, "user": 101, "responses": ["drop"]}]}))
+    cli.write("l.csv", "account,user\n10,101\n20,102\n")
+    done = cli("run", "l.csv", "--base-url", sb.url, "--report-dir", "o")
+    assert done.returncode == 0, done.stderr
+    lines = (cli.cwd / "o" / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    records = {r["user_id"]: r for r in map(json.loads, lines)}
+    assert records[101]["outcome"] == "missing" and records[101]["maybe_applied"] is True
+    assert records[102]["outcome"] == "missing" and "maybe_applied" not in records[102]
