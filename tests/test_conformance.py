@@ -267,7 +267,7 @@ def test_every_api_call_sends_a_spec_request_with_the_key_header(spec):
                 assert (await api.list_users()).ids_for("chen.wei@acme.example") == [13]
                 assert (await api.check_member(1000, 11)).status == 200
                 assert (await api.check_member(3000, 15)).status == 403
-                assert await api.live_tokens(1000, 13) == [501]
+                assert [t.id for t in await api.live_token_details(1000, 13)] == [501]
                 assert (await api.delete_token(1000, 501)).status == 204
                 assert (await api.revoke(1000, 13)).status == 200
                 assert (await api.revoke(1000, 13)).status == 404

@@ -1,8 +1,8 @@
 """deletions: the one answer to "who does this batch delete?", and the row that did it."""
 
 from offboard.core.directory import Directory
-from offboard.core.models import MAYBE_APPLIED, Action, Outcome, Result, Row
-from offboard.plan.deletions import Deletions, Tracker, decide
+from offboard.core.models import Action, Outcome, Result, Row
+from offboard.plan.deletions import Decider, Deletions, Tracker
 
 DIRECTORY = Directory.from_users([
     {"id": 7, "email": "two@x.io", "client_and_roles": [{"client_id": 10}, {"client_id": 20}]},
@@ -16,9 +16,17 @@ def send(number, account, user_id):
     return Action(Row(number, str(account), str(user_id)), account, user_id)
 
 
-def settled(number, account, user_id, outcome=Outcome.REVOKED, message=""):
+def decide(actions, directory):
+    """Who the batch deletes, as the session asks it: one row at a time, then the list."""
+    decider = Decider()
+    for action in actions:
+        decider.add(action)
+    return decider.decide(directory)
+
+
+def settled(number, account, user_id, outcome=Outcome.REVOKED, message="", maybe=False):
     return Result(Row(number, str(account), str(user_id)), outcome, account, user_id,
-                  message=message)
+                  message=message, maybe_applied=maybe)
 
 
 def test_a_user_is_deleted_when_the_batch_revokes_every_listed_account():
@@ -70,7 +78,7 @@ def test_a_404_after_a_revoke_that_may_have_been_applied_counts_as_ours():
     """The row in flight when a run died answers 404 on resume: it still deleted the user;
     a plain 404 (the user was never there) deletes nobody."""
     answer = decide([send(2, 10, 8)], DIRECTORY)
-    maybe = settled(2, 10, 8, Outcome.MISSING, f"404 on a retry: {MAYBE_APPLIED}")
+    maybe = settled(2, 10, 8, Outcome.MISSING, "404 on a retry", maybe=True)
     assert Tracker(answer).settle(maybe) is True
     assert Tracker(answer).settle(settled(2, 10, 8, Outcome.MISSING, "not in account")) is False
 

@@ -6,7 +6,7 @@ from offboard.core.directory import Directory
 from offboard.core.errors import SettingsError
 from offboard.core.models import Action, Outcome, Row
 from offboard.core.settings import Protection
-from offboard.plan.deletions import decide
+from offboard.plan.deletions import Decider
 from offboard.plan.guards import check_cap, guard
 
 DIRECTORY = Directory.from_users([
@@ -22,7 +22,10 @@ def hold_back(actions, protection, directory):
 
 
 def doomed_users(actions, directory):
-    return frozenset(decide(actions, directory).accounts)
+    decider = Decider()  # as the session does: one row at a time, then the user list
+    for action in actions:
+        decider.add(action)
+    return frozenset(decider.decide(directory).accounts)
 
 
 def send(number, account, user_id, user=None):

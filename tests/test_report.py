@@ -4,7 +4,7 @@ import csv
 import json
 import stat
 
-from offboard.core.models import Outcome, Result, Row
+from offboard.core.models import Mode, Outcome, Result, Row
 from offboard.journal.writer import Report
 from offboard.report.lists import neutralise, write_lists
 
@@ -24,7 +24,7 @@ def written(tmp_path, verdicts=None):
         report.settled(result)
         report.write(result)
     ordered = report.close()
-    return directory, report, write_lists(directory, report.header, ordered, "run",
+    return directory, report, write_lists(directory, report.header, ordered, Mode.RUN,
                                           verdicts or {})
 
 

@@ -16,6 +16,7 @@ import pytest
 
 import offboard.job.run
 from offboard.core.job import Job, Seams
+from offboard.core.models import Mode
 from offboard.job.run import run_one
 from offboard.source.read import read_source
 
@@ -81,7 +82,7 @@ def test_run_without_rows_reports_as_the_session_would(command, tmp_path, monkey
     seams = Seams(environ={"GCORE_API_KEY": "x"}, transport=httpx.MockTransport(unexpected))
 
     def report(name: str) -> Path:
-        job = Job(str(tmp_path / "empty.csv"), command, report_dir=str(tmp_path / name),
+        job = Job(str(tmp_path / "empty.csv"), Mode(command), report_dir=str(tmp_path / name),
                   verbosity=-1, run_id="0123456789ab")
         assert run_one(job, seams).exit_code == 0
         return tmp_path / name

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import OffboardError, SourceError
 from ..core.fs import reason
 from ..core.job import Job, JobReport, Seams
+from ..core.models import Mode
 from ..inbox.folder import plan_folder
 from ..job.run import run_one
 from ..report.logs import Log
@@ -31,7 +32,7 @@ def run(job: Job, seams: Seams | None = None) -> int:
     """Run or plan the batch (or every job of a jobs/ folder); returns the exit code."""
     seams = seams or Seams.of_this_process()
     log = Log(job.log_format, job.verbosity, job.run_id)
-    if job.metrics_file and job.command == "run":
+    if job.metrics_file and job.mode is Mode.RUN:
         from ..report.metrics import check_writable
 
         check_writable(Path(job.metrics_file))  # before anything is sent, not after
@@ -42,7 +43,7 @@ def run(job: Job, seams: Seams | None = None) -> int:
                                        str(exc))], exc.exit_code, {}, log)
         raise
     if folder:
-        if job.command == "plan":
+        if job.mode is Mode.PLAN:
             reports, not_run = plan_folder(job, seams, log, run_one)
         else:
             from ..inbox.run import run_folder
@@ -83,7 +84,7 @@ def _write_index(job: Job, reports: list[JobReport], log: Log) -> None:
 
     finished = datetime.now(UTC)
     folder = Path(job.source).resolve().name or "jobs"
-    stem = default_dir(f"{folder}-{job.command}", finished)
+    stem = default_dir(f"{folder}-{job.mode}", finished)
     page = stem.with_name(stem.name + ".html")
     try:
         page.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +92,7 @@ def _write_index(job: Job, reports: list[JobReport], log: Log) -> None:
                          os.path.relpath(r.directory / "report.html", page.parent)
                          if r.directory is not None else "", dict(r.counts))
                  for r in reports]
-        write_private(page, render_index(links, f"offboard {job.command} {job.source}",
+        write_private(page, render_index(links, f"offboard {job.mode} {job.source}",
                                          job.run_id, finished.isoformat(timespec="seconds")))
     except OSError as exc:
         log.error(f"{page}: the folder's index page could not be written ({exc.strerror})")
@@ -101,7 +102,7 @@ def _write_index(job: Job, reports: list[JobReport], log: Log) -> None:
 
 def _write_metrics(job: Job, reports: list[JobReport], exit_code: int,
                    not_run: dict[str, int], log: Log) -> None:
-    if not job.metrics_file or job.command != "run":  # plan changes nothing, metrics included
+    if not job.metrics_file or job.mode is not Mode.RUN:  # plan changes nothing, metrics included
         return
     from ..report.metrics import JobMetrics, write_metrics
 

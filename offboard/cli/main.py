@@ -14,6 +14,7 @@ from .. import __version__
 from ..core.defaults import DEFAULT_MAX_RESTORES
 from ..core.errors import OffboardError
 from ..core.job import Job
+from ..core.models import Mode
 from .options import BATCH, CONNECTION, DRY_RUN, OUTPUT, apply
 
 # Each command imports its work when it runs (`offboard --help` would otherwise load the
@@ -81,7 +82,7 @@ def run_command(source: str, yes: bool, delete_tokens: bool, no_verify: bool,
 
     if resume is not None and options["report_dir"] is not None:
         raise click.UsageError("--resume DIR writes into DIR: drop --report-dir")
-    return run(_job("run", source, options, yes=yes, delete_tokens=delete_tokens,
+    return run(_job(Mode.RUN, source, options, yes=yes, delete_tokens=delete_tokens,
                     no_verify=no_verify, resume=resume, new_run=new_run))
 
 
@@ -103,15 +104,15 @@ def plan_command(source: str, **options: Any) -> int:
     """
     from .invocation import run
 
-    return run(_job("plan", source, options))
+    return run(_job(Mode.PLAN, source, options))
 
 
-def _job(command: str, source: str, options: dict[str, Any], **extra: Any) -> Job:
+def _job(mode: Mode, source: str, options: dict[str, Any], **extra: Any) -> Job:
     numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts",
                                                  "timeout", "max_consecutive_failures")}
     options["protect"] = tuple(options["protect"])
     verbosity, run_id = _output(options)
-    return Job(source, command, numbers, verbosity=verbosity, run_id=run_id, **options, **extra)
+    return Job(source, mode, numbers, verbosity=verbosity, run_id=run_id, **options, **extra)
 
 
 @cli.command("sandbox", context_settings=CONTEXT,

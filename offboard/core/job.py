@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
+from .models import Mode
+
 if TYPE_CHECKING:  # the HTTP client and the event loop are imported only by a run that sends
     import httpx
 
@@ -28,7 +30,7 @@ class Job:
     """What the person asked for on the command line (None = not given)."""
 
     source: str
-    command: str = "run"
+    mode: Mode = Mode.RUN
     numbers: Mapping[str, Any] = field(default_factory=dict)
     base_url: str | None = None
     api_key_file: str | None = None

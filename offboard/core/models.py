@@ -21,7 +21,11 @@ REPORT_COLUMNS = ("row", "account", "user", "user_id", "outcome", "http_status",
 
 
 class Outcome(enum.StrEnum):
-    """The outcomes of the contract; the values are the public strings."""
+    """The outcomes of the contract; the values are the public strings.
+
+    Every grouping of outcomes is named once, below, and imported where it is used
+    (tests/test_models.py checks that no other module spells one out).
+    """
 
     REVOKED = "revoked"
     MISSING = "missing"
@@ -37,14 +41,75 @@ class Outcome(enum.StrEnum):
     @property
     def settled(self) -> bool:
         """True when the row needs no person (exit code 0 if every row is like this)."""
-        return self in _SETTLED
+        return self in SETTLED
 
 
-# The contract's words for a 404 that may answer our own revoke (plan/deletions.py and
-# execute/classify.py use them).
+# The contract's "needs a person" column, most actionable first: the order report.html and
+# summary.txt list them in.
+NEEDS_A_PERSON = (Outcome.TOKEN_BLOCKED, Outcome.FORBIDDEN, Outcome.FAILED,
+                  Outcome.NOT_ATTEMPTED, Outcome.INVALID, Outcome.SKIPPED)
+# Nothing left to do (exit code 0 when every row is one of these).
+SETTLED = frozenset(Outcome) - frozenset(NEEDS_A_PERSON)
+# Never sent again by a resume (or a later folder run): settled for good, or (forbidden,
+# invalid) needing a person to change something first. Every other row is retried.
+NOT_SENT_AGAIN = frozenset({Outcome.REVOKED, Outcome.MISSING, Outcome.DUPLICATE,
+                            Outcome.INVALID, Outcome.FORBIDDEN})
+# The account no longer has the user (plan/deletions.py counts these).
+GONE = frozenset({Outcome.REVOKED, Outcome.MISSING})
+# A revoke: done (a run's) or planned (a plan's); see Mode.revoking.
+REVOKING = frozenset({Outcome.REVOKED, Outcome.WOULD_REVOKE})
+# Planned rows that `run PLANFILE` sends (plan/planfile.py).
+SENT_FROM_PLAN = frozenset({Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED})
+# What a plan could only have learned from the API (membership, tokens): a row the SOURCE
+# sends today may have been planned as one of these instead (plan/planmatch.py).
+CHECKED_AT_PLAN_TIME = frozenset({Outcome.MISSING, Outcome.FORBIDDEN, Outcome.FAILED,
+                                  Outcome.SKIPPED, Outcome.TOKEN_BLOCKED})
+
+
+class Mode(enum.StrEnum):
+    """What a job does: `run` revokes, `plan` only checks. The values are the command's
+    name, as run.json and summary.json record it ("command")."""
+
+    RUN = "run"
+    PLAN = "plan"
+
+    @property
+    def revoking(self) -> Outcome:
+        """The outcome of a row this mode revokes (or would)."""
+        return Outcome.REVOKED if self is Mode.RUN else Outcome.WOULD_REVOKE
+
+    @property
+    def always_written(self) -> tuple[Outcome, ...]:
+        """The lists an HR team acts on: written even when empty (header only)."""
+        return (self.revoking, Outcome.TOKEN_BLOCKED, Outcome.MISSING)
+
+
+class RestoreOutcome(enum.StrEnum):
+    """How one row of `offboard restore` ended (its own report's `outcome`): not the run's
+    outcomes, though two strings are shared, so it is a type of its own."""
+
+    RESTORED = "restored"  # invited back with the role it had
+    ALREADY_MEMBER = "already_member"  # a member of the account again: left alone
+    FAILED = "failed"  # the API refused or failed; `--resume` tries again
+    NOT_RESTORABLE = "not_restorable"  # nothing to invite with (see the message)
+    NOT_ATTEMPTED = "not_attempted"  # the restore stopped before this row
+    WOULD_RESTORE = "would_restore"  # `--plan`: the invite that would be sent
+
+
+# Settled for good: a `--resume` of the restore sends these rows no more.
+RESTORE_NOT_SENT_AGAIN = frozenset({RestoreOutcome.RESTORED, RestoreOutcome.ALREADY_MEMBER,
+                                    RestoreOutcome.NOT_RESTORABLE})
+# Nothing left to do for a person (the restore's exit code 0).
+RESTORE_FINE = frozenset({RestoreOutcome.RESTORED, RestoreOutcome.ALREADY_MEMBER,
+                          RestoreOutcome.WOULD_RESTORE})
+# The access is back: a later restore leaves these rows alone (REPORT_DIR's restored mark).
+RESTORE_GIVEN_BACK = frozenset({RestoreOutcome.RESTORED, RestoreOutcome.ALREADY_MEMBER})
+# The restore's lists written even when empty: those of the rows given back.
+RESTORE_ALWAYS_WRITTEN = tuple(o for o in RestoreOutcome if o in RESTORE_GIVEN_BACK)
+
+# The contract's words for a 404 that may answer our own revoke (execute/classify.py writes
+# them; a journal from before Result.maybe_applied is read by them, journal/reader.py).
 MAYBE_APPLIED = "an earlier attempt may have revoked the access"
-
-_SETTLED = frozenset({Outcome.REVOKED, Outcome.MISSING, Outcome.DUPLICATE, Outcome.WOULD_REVOKE})
 
 
 def plain(value: Any) -> Any:
@@ -100,6 +165,12 @@ class Action:
     @property
     def send(self) -> bool:
         return self.outcome is None
+
+    def unsent(self, reason: str) -> Action:
+        """This row when an abort (`reason`) keeps it from being sent: `not_attempted`.
+        The one place such a row is made (execute/workers.py turns it into a Result)."""
+        return Action(self.row, self.account, self.user_id, Outcome.NOT_ATTEMPTED,
+                      f"not sent: {reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +247,18 @@ class Result:
     user_deleted: bool | None = False
     settled_at: str = ""  # UTC ISO 8601; set when the row is journaled
     login: LoginFact | None = None  # the user's login activity (None: not looked at)
+    # A 404 that may answer an earlier attempt of our own revoke (execute/classify.py;
+    # the message says so in the contract's words): plan/deletions.py counts it as ours.
+    maybe_applied: bool = False
+
+    @classmethod
+    def decided(cls, action: Action) -> Result:
+        """The result of a row the plan (or an abort, Action.unsent) already decided:
+        nothing is sent for it."""
+        assert action.outcome is not None
+        return cls(action.row, action.outcome, action.account, action.user_id,
+                   message=action.message,
+                   user_deleted=None if action.user_id is None else False)
 
 
 @dataclass(frozen=True, slots=True)

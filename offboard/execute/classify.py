@@ -16,20 +16,24 @@ def classify(exchange: Exchange, in_flight_at_kill: bool = False) -> tuple[Outco
         retried = f" (after {exchange.attempts} attempts)" if exchange.attempts > 1 else ""
         return Outcome.REVOKED, f"access removed{retried}"
     if status == 404:
-        if in_flight_at_kill:
-            return Outcome.MISSING, (
-                f"404 on resume: {MAYBE_APPLIED} (the run before was killed or interrupted "
-                f"with this request in flight): {_CANNOT_TELL}")
-        if exchange.maybe_applied:
-            return Outcome.MISSING, (
-                f"404 on a retry: {MAYBE_APPLIED} (it timed out, lost its connection or got "
-                f"a 5xx): {_CANNOT_TELL}")
-        return Outcome.MISSING, "user is not in this account (already offboarded, or a wrong ID)"
+        if not maybe_applied(exchange, in_flight_at_kill):
+            return Outcome.MISSING, ("user is not in this account (already offboarded, or a "
+                                     "wrong ID)")
+        when, why = (("on resume", "the run before was killed or interrupted with this "
+                      "request in flight") if in_flight_at_kill else
+                     ("on a retry", "it timed out, lost its connection or got a 5xx"))
+        return Outcome.MISSING, f"404 {when}: {MAYBE_APPLIED} ({why}): {_CANNOT_TELL}"
     if status == 403 and "token" in exchange.message.lower():
         return Outcome.TOKEN_BLOCKED, (
             f"the user has active API tokens in this account: delete them, then run again"
             f"{_api_said(exchange)}")
     return _otherwise(exchange)
+
+
+def maybe_applied(exchange: Exchange, in_flight_at_kill: bool = False) -> bool:
+    """A 404 that may answer an earlier attempt of this very revoke (its Result's
+    `maybe_applied`; `classify` then says so in the message, in the contract's words)."""
+    return exchange.status == 404 and (in_flight_at_kill or exchange.maybe_applied)
 
 
 def classify_check(exchange: Exchange) -> tuple[Outcome, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.models import Action, Outcome, Result, Token
+from ..core.models import SENT_FROM_PLAN, Action, Outcome, Result, Token
 from ..http.api import Api, DirectoryError
 from ..plan.deletions import Deletions
 from .classify import classify_check
@@ -36,7 +36,7 @@ class Previewer:
             message = (f"live API tokens {listed} would block the revoke "
                        "(--delete-tokens on run deletes them first)")
         deletes: bool | None = False
-        if outcome in (Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED):
+        if outcome in SENT_FROM_PLAN:
             deletes = self.deletions.planned_mark(user_id, action.row.number)
             if deletes:
                 message += ("; the batch revokes every account of this user: Gcore would "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..core.models import Action, Exchange, Outcome, Result, Token
 from ..http.api import Api, DirectoryError
 from ..journal.reader import RowKey, row_key
-from .classify import classify
+from .classify import classify, maybe_applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,8 @@ class Revoker:
         exchange = await api.revoke(account, user_id, suspect=suspect)
         outcome, message = classify(exchange, in_flight_at_kill=suspect)
         if outcome is not Outcome.TOKEN_BLOCKED:
-            return _result(action, exchange, outcome, message)
+            return _result(action, exchange, outcome, message,
+                           maybe=maybe_applied(exchange, suspect))
         try:
             tokens = await api.live_token_details(account, user_id)
         except DirectoryError as exc:
@@ -56,7 +57,8 @@ class Revoker:
         outcome, message = classify(again)
         total = Exchange(again.status, exchange.attempts + again.attempts, again.message,
                          again.request_id)
-        return _result(action, total, outcome, f"deleted API tokens {listed}; {message}", tokens)
+        return _result(action, total, outcome, f"deleted API tokens {listed}; {message}", tokens,
+                       maybe=maybe_applied(again))
 
 
 def _pair(action: Action) -> tuple[int, int]:
@@ -65,6 +67,7 @@ def _pair(action: Action) -> tuple[int, int]:
 
 
 def _result(action: Action, exchange: Exchange, outcome: Outcome, message: str,
-            tokens: list[Token] | None = None) -> Result:
+            tokens: list[Token] | None = None, *, maybe: bool = False) -> Result:
     return Result(action.row, outcome, action.account, action.user_id, exchange.status,
-                  exchange.attempts, exchange.request_id, message, tuple(tokens or ()))
+                  exchange.attempts, exchange.request_id, message, tuple(tokens or ()),
+                  maybe_applied=maybe)

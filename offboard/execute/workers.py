@@ -50,15 +50,8 @@ Work = Callable[[Action, Api], Awaitable[Result]]
 WINDOW = 2000  # rows a worker may run ahead of the oldest row still in flight
 
 
-def _unsent(action: Action) -> Result:
-    assert action.outcome is not None
-    return Result(action.row, action.outcome, action.account, action.user_id,
-                  message=action.message, user_deleted=None if action.user_id is None else False)
-
-
 def not_attempted(action: Action, reason: str) -> Result:
-    return Result(action.row, Outcome.NOT_ATTEMPTED, action.account, action.user_id,
-                  message=f"not sent: {reason}")
+    return Result.decided(action.unsent(reason))
 
 
 def _failed(action: Action, attempts: int, message: str) -> Result:
@@ -75,7 +68,7 @@ def _server_failure(result: Result) -> bool:
 
 # `run` and `plan`: an Action sends unless the plan already decided its outcome.
 ACTIONS: RowKind[Action, Result] = RowKind(
-    lambda action: action.send, _unsent, not_attempted,
+    lambda action: action.send, Result.decided, not_attempted,
     _failed, _server_failure)
 
 

@@ -120,10 +120,6 @@ class Api:
                                               "which is not a user ID"))
         return user_id
 
-    async def live_tokens(self, account: int, user_id: int) -> list[int]:
-        """IDs of the user's own live API tokens in the account."""
-        return [token.id for token in await self.live_token_details(account, user_id)]
-
     async def live_token_details(self, account: int, user_id: int) -> list[Token]:
         """The user's own live API tokens in the account, with their names, by ID.
 

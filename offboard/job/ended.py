@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..core.directory import Directory, Person
 from ..core.job import Job
-from ..core.models import ReadBack
+from ..core.models import Mode, ReadBack
 from ..journal.writer import Report
 from ..plan.deletions import Deletions
 from ..plan.planfile import PlanWriter
@@ -61,7 +61,7 @@ class Ended:
 
 def plan_writer(job: Job, batch: Batch, report: Report, prepared: Prepared) -> PlanWriter | None:
     """plan.json, for `plan` only: its head now, its rows as they settle."""
-    if job.command != "plan":
+    if job.mode is not Mode.PLAN:
         return None
     return PlanWriter(
         report.directory / "plan.json", source=batch.source, source_sha256=batch.sha256,
@@ -78,5 +78,5 @@ def no_rows(job: Job, batch: Batch, report: Report, previous: Previous | None) -
     plan_file = plan_writer(job, batch, report, prepared)
     if plan_file is not None:
         plan_file.close()
-    read = ReadBack({}, "", 0) if job.command == "run" and not job.no_verify else None
+    read = ReadBack({}, "", 0) if job.mode is Mode.RUN and not job.no_verify else None
     return Ended(report, prepared, "", {}, 0, 0 if previous is not None else None, read)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.job import Job, JobReport
-from ..core.models import Outcome, ReadBack
+from ..core.models import Mode, Outcome, ReadBack
 from ..core.settings import Guarding, Settings
 from ..journal.writer import write_private
 from ..report import summary as summaries
@@ -38,17 +38,17 @@ def finish(context: JobContext, ended: Ended, *, started: datetime, identity: st
     directory = report.directory
     ordered = report.close()
     read = ended.read
-    written = write_lists(directory, report.header, ordered, job.command,
+    written = write_lists(directory, report.header, ordered, job.mode,
                           read.verdicts if read else {})
     totals = written.totals
     after = written.login_counts["after_leaving"]
     # A plan with a login after leaving needs a person before it is run. A run keeps its
     # code: 1 means "a leaver may still have access", and the folder inbox would keep the
     # job open (retrying it) for a login that no retry can change.
-    incident = job.command == "plan" and after > 0
+    incident = job.mode is Mode.PLAN and after > 0
     exit_code = 3 if aborted else (0 if totals.all_settled and not incident else 1)
     summary = summaries.build(
-        command=job.command, run_id=log.run_id, totals=totals, exit_code=exit_code,
+        mode=job.mode, run_id=log.run_id, totals=totals, exit_code=exit_code,
         started=started, source=batch.source if not planned else job.source,
         source_sha256=identity,
         plan={"path": job.source, "sha256": planned.sha256} if planned else None,
@@ -76,7 +76,7 @@ def finish(context: JobContext, ended: Ended, *, started: datetime, identity: st
         else:
             print_summary(totals, directory, exit_code, aborted, _login_lines(written),
                           title=job.source)
-    if job.command == "plan" and not aborted:
+    if job.mode is Mode.PLAN and not aborted:
         if "run_plan" in commands:
             log.hint("To run exactly this plan", commands["run_plan"])
         else:  # `run PLAN.json` would refuse it: the rows it was made from are gone
@@ -144,7 +144,7 @@ def _key_user(ended: Ended) -> dict[str, Any]:
 
 def _verification(job: Job, read: ReadBack | None, written: Written) -> dict[str, Any]:
     """What summary.json says about the read-back."""
-    if job.command != "run":
+    if job.mode is not Mode.RUN:
         return {}
     if job.no_verify:
         return {"verified": "off"}
@@ -157,14 +157,14 @@ def _verification(job: Job, read: ReadBack | None, written: Written) -> dict[str
 
 def _commands(job: Job, directory: Path, written: Written) -> dict[str, str]:
     """The commands the pages and hints offer, each pasteable as printed."""
-    commands = {"resume": command_line("run", job.source, {}, "--resume", str(directory))}
-    if job.command == "plan" and job.source != "-":
-        commands["run_plan"] = command_line("run", f"{directory}/plan.json", _plan_options(job))
+    commands = {"resume": command_line(Mode.RUN, job.source, {}, "--resume", str(directory))}
+    if job.mode is Mode.PLAN and job.source != "-":
+        commands["run_plan"] = command_line(Mode.RUN, f"{directory}/plan.json", _plan_options(job))
     if "token_blocked.csv" in written.files and written.totals.counts["token_blocked"]:
         where = {k: v for k, v in given(job).items()
                  if k in ("base_url", "api_key_file", "sandbox")}
         commands["delete_tokens"] = command_line(
-            "run", f"{directory}/token_blocked.csv", where, "--delete-tokens")
+            Mode.RUN, f"{directory}/token_blocked.csv", where, "--delete-tokens")
     return commands
 
 
@@ -180,12 +180,12 @@ def _problem(job: Job, counts: dict[str, int], exit_code: int, aborted: str,
     """The line that says why the exit code is not 0, and where to look ('' for 0)."""
     report = f"report: {directory}/results.csv"
     if exit_code == 3:
-        resume = command_line("run", job.source, {}, "--resume", str(directory))
+        resume = command_line(Mode.RUN, job.source, {}, "--resume", str(directory))
         return f"{job.source}: aborted: {aborted}; {report}; to continue: {resume}"
     open_ = {o: n for o, n in counts.items() if n and not Outcome(o).settled}
     if exit_code == 1 and open_:
         listed = ", ".join(f"{n} {o}" for o, n in open_.items())
-        left = "; their leavers may still have access" if job.command == "run" else ""
+        left = "; their leavers may still have access" if job.mode is Mode.RUN else ""
         n = sum(open_.values())
         rows = "1 row needs" if n == 1 else f"{n} rows need"
         return f"{job.source}: {rows} a person ({listed}){left}; {report}"

@@ -24,6 +24,7 @@ from pathlib import Path
 from ..core.errors import Refused, SettingsError
 from ..core.job import Job, JobReport, Seams
 from ..core.locks import exclusive
+from ..core.models import Mode
 from ..core.settings import Settings, merge, merge_guards
 from ..journal.reader import Previous, read_previous
 from ..journal.writer import LOCK, Report, default_dir, internal, stamp
@@ -65,13 +66,13 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
         directory = Path(job.resume)
     else:
         chosen = _report_dir(job, batch, started)
-        if job.command == "run" and not job.new_run:  # a plan never resumes: never blocked
+        if job.mode is Mode.RUN and not job.new_run:  # a plan never resumes: never blocked
             refuse_unfinished(job.source, identity, *chosen, batch.name)
         directory = Report.check_dir(*chosen)
     target = check_target(job, batch, seams.environ)
     rows = len(planned.actions) if planned else batch.row_count
     with ExitStack() as stack:
-        if batch.job_file and job.command == "run":
+        if batch.job_file and job.mode is Mode.RUN:
             lock = batch.base_dir / f".{Path(batch.source).name}.lock"
             stack.enter_context(exclusive(lock, f"job {batch.source}"))
         meta = _run_meta(job, batch, planned, log.run_id)
@@ -115,14 +116,14 @@ def _session(context: JobContext, *, previous: Previous | None, report: Report,
 def _read_plan(job: Job) -> Plan | None:
     if not job.source.lower().endswith(".json"):
         return None
-    if job.command == "plan":
+    if job.mode is Mode.PLAN:
         raise SettingsError(f"{job.source}: `plan` takes a SOURCE (.csv, .yaml), not a plan")
     return read_plan(Path(job.source), datetime.now(UTC))
 
 
 def _run_meta(job: Job, batch: Batch, planned: Plan | None, run_id: str) -> dict[str, object]:
     return {
-        "command": job.command,
+        "command": str(job.mode),  # the public "run" / "plan"
         "source": job.source,
         "source_sha256": planned.sha256 if planned else batch.sha256,
         "run_id": run_id,
@@ -140,8 +141,8 @@ def _report_dir(job: Job, batch: Batch, started: datetime) -> tuple[Path, bool]:
         if not isinstance(chosen, str) or not chosen.strip():
             raise SettingsError(f"{batch.source}: report_dir: must be a directory path")
         # Relative to the job file, so a cron job's reports do not depend on its cwd.
-        if job.command == "plan":  # a plan never takes the directory its run will use
+        if job.mode is Mode.PLAN:  # a plan never takes the directory its run will use
             return Path(f"{batch.base_dir / chosen}-plan-{stamp(started)}"), False
         return batch.base_dir / chosen, True
-    suffix = "-plan" if job.command == "plan" else ""
+    suffix = "-plan" if job.mode is Mode.PLAN else ""
     return default_dir(batch.name + suffix, started), False

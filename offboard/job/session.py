@@ -24,7 +24,7 @@ import anyio
 from ..core.directory import Directory, Person
 from ..core.errors import Refused
 from ..core.job import Seams
-from ..core.models import Action, Outcome, Result
+from ..core.models import Action, Mode, Outcome, Result
 from ..core.sinks import RowMark, Subscribers
 from ..execute.activity import read_activity
 from ..execute.preview import Previewer
@@ -113,13 +113,13 @@ class Session:
             if plan_file is not None:
                 plan_file.write(result)
 
-        work = Previewer(prepared.deletions) if job.command == "plan" else Revoker(
+        work = Previewer(prepared.deletions) if job.mode is Mode.PLAN else Revoker(
             self.guarding.delete_tokens,
             self.previous.in_flight if self.previous else frozenset())
         assert self.hard_stop is not None
         total = len(self.planned.actions) if self.planned else batch.row_count
         # A plan's deletion marks are the plan's own (Previewer): only a run tracks them.
-        marks: list[RowMark] = [tracker] if job.command == "run" else []
+        marks: list[RowMark] = [tracker] if job.mode is Mode.RUN else []
         if prepared.activity is not None:
             marks.append(prepared.activity)
         with progress(total, enabled=not self.log.chatty and self.log.verbosity >= 0
@@ -133,7 +133,7 @@ class Session:
         if plan_file is not None:
             plan_file.close()
         read = None
-        if job.command == "run" and not job.no_verify and not api.abort_reason:
+        if job.mode is Mode.RUN and not job.no_verify and not api.abort_reason:
             known = len(prepared.directory.people) if prepared.directory else None
             read = await read_back(api, checks, known, self.settings.concurrency)
             by_row = {c.row: c for c in checks}
@@ -243,7 +243,7 @@ class Session:
     async def _decide(self, api: Api, prepared: Prepared) -> None:
         """The cap, then the person's confirmation on a terminal: both before any DELETE."""
         cap = self.guarding.max_revocations
-        if self.job.command == "plan":
+        if self.job.mode is Mode.PLAN:
             if prepared.sending > cap:
                 self.log.warn(f"note: `run` would refuse this batch: {prepared.sending} "
                               f"revocations, cap {cap} (--max-revocations)")

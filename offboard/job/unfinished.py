@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..core.errors import Refused
 from ..core.locks import holder
+from ..core.models import Mode
 from ..journal.writer import INTERNAL, LOCK, META, default_dir
 from .options import command_line
 
@@ -45,7 +46,7 @@ class Unfinished:
 def find_unfinished(directory: Path, sha256: str) -> Unfinished | None:
     """The directory's run, if it is an unfinished `run` of the SOURCE with this sha256."""
     meta = _meta(directory)
-    if meta is None or meta.get("command") != "run" or meta.get("source_sha256") != sha256:
+    if meta is None or meta.get("command") != Mode.RUN or meta.get("source_sha256") != sha256:
         return None
     if (directory / "summary.json").exists():
         return None
@@ -66,7 +67,7 @@ def newest_run(reports: Path, name: str, sha256: str) -> Path | None:
         return None
     for _, _, directory in sorted(candidates, reverse=True):
         meta = _meta(directory)
-        if meta and meta.get("command") == "run" and meta.get("source_sha256") == sha256:
+        if meta and meta.get("command") == Mode.RUN and meta.get("source_sha256") == sha256:
             return directory
     return None
 
@@ -112,7 +113,7 @@ def _chosen_line(source: str, found: Unfinished) -> str:
 
 def _resume(source: str, directory: Path) -> str:
     """The pasteable resume command (a resume reuses the run's recorded options)."""
-    command = command_line("run", source, {}, "--resume", str(directory))
+    command = command_line(Mode.RUN, source, {}, "--resume", str(directory))
     return f"{command} (with the same input on stdin)" if source == "-" else command
 
 

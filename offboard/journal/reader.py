@@ -25,16 +25,11 @@ from typing import Any
 from ..core.directory import Person
 from ..core.errors import Refused
 from ..core.fs import exists, reason
-from ..core.models import Outcome, Result, Row, plain
+from ..core.models import MAYBE_APPLIED, NOT_SENT_AGAIN, Outcome, Result, Row, plain
 from ..plan.deletions import Deletions
 from .writer import IN_FLIGHT, INTERNAL, JOURNAL, LIVE, META, internal
 
 RowKey = tuple[int, str, str]
-
-# Never sent again by a resume (or a later folder run): settled for good, or (forbidden,
-# invalid) needing a person to change something first. Every other row is retried.
-KEPT = frozenset({Outcome.REVOKED, Outcome.MISSING, Outcome.DUPLICATE, Outcome.INVALID,
-                  Outcome.FORBIDDEN})
 
 
 def row_key(row: Row, account: int | None) -> RowKey:
@@ -63,15 +58,16 @@ class Previous:
     def kept(self, key: RowKey, row: Row) -> Result | None:
         """The earlier result of a row that must not be sent again, else None."""
         record = self.settled.get(key)
-        if record is None or Outcome(record["outcome"]) not in KEPT:
+        if record is None or Outcome(record["outcome"]) not in NOT_SENT_AGAIN:
             return None
         deleted = record.get("user_deleted")
+        message = str(record.get("message") or "")
         return Result(row, Outcome(record["outcome"]), _int(record.get("account")),
                       _int(record.get("user_id")), _int(record.get("http_status")),
                       int(record.get("attempts") or 0), str(record.get("request_id") or ""),
-                      str(record.get("message") or ""),
-                      user_deleted=deleted if isinstance(deleted, bool) else None,
-                      settled_at=str(record.get("settled_at") or ""))
+                      message, user_deleted=deleted if isinstance(deleted, bool) else None,
+                      settled_at=str(record.get("settled_at") or ""),
+                      maybe_applied=_maybe_applied(record, message))
 
 
 def read_previous(directory: Path, sha256: str) -> Previous:
@@ -138,6 +134,15 @@ def records(path: Path, key: Callable[[Mapping[str, Any]], object] = record_key
             continue
         found.append(record)
     return found
+
+
+def _maybe_applied(record: Mapping[str, Any], message: str) -> bool:
+    """The record's `maybe_applied` mark. A journal written before the mark existed (or a
+    carried input column of that name, which the record keeps instead) has none: then the
+    contract's words in the message, which classify wrote on exactly those rows, say it.
+    This is the one place the message is read for it."""
+    mark = record.get("maybe_applied")
+    return mark if isinstance(mark, bool) else MAYBE_APPLIED in message
 
 
 def _int(value: Any) -> int | None:

@@ -182,6 +182,8 @@ class Report:
             "verified": None,
             "settled_at": result.settled_at or now(),
         }
+        if result.maybe_applied:  # only then: other records are as before the mark existed
+            record["maybe_applied"] = True
         for name, shown in self.carried.items():
             record[shown] = row.extra.get(name, "")
         if result.tokens:

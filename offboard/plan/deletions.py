@@ -1,7 +1,7 @@
 """Who the batch deletes: the one place that decides it, and the run-time record of it.
 
 Gcore deletes a user when their last account is revoked. Whether a batch does
-that is decided once, from the whole batch and the user list, by `decide()`;
+that is decided once, from the whole batch and the user list, by `Decider`;
 every surface (the prompt, the plan's rows and summary, the run's report and
 summary, the metrics) reads its answer or the per-row `user_deleted` mark that
 `Tracker` puts in the journal:
@@ -14,13 +14,11 @@ summary, the metrics) reads its answer or the per-row `user_deleted` mark that
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from ..core.directory import Directory
-from ..core.models import MAYBE_APPLIED, Action, Outcome, Result
-
-GONE = frozenset({Outcome.REVOKED, Outcome.MISSING})  # the account no longer has the user
+from ..core.models import GONE, Action, Outcome, Result
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +86,6 @@ class Decider:
         return Deletions(accounts, last, unknown)
 
 
-def decide(actions: Iterable[Action], directory: Directory | None) -> Deletions:
-    """Who the batch deletes, from every row it sends and the user list."""
-    decider = Decider()
-    for action in actions:
-        decider.add(action)
-    return decider.decide(directory)
-
-
 class Tracker:
     """Marks, as rows settle, the revoke that removed a doomed user's last account.
 
@@ -142,7 +132,7 @@ class Tracker:
             self._gone.setdefault(user, set()).add(account)
             # A 404 after a revoke that may have been applied (in flight when a run died)
             # counts as ours: the user list said the account had the user.
-            if result.outcome is Outcome.REVOKED or MAYBE_APPLIED in result.message:
+            if result.outcome is Outcome.REVOKED or result.maybe_applied:
                 self._applied.add(user)
         else:
             self._blocked.add(user)

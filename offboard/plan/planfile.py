@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import Refused, SourceError
-from ..core.models import Action, Outcome, Result, Row, plain
+from ..core.models import SENT_FROM_PLAN, Action, Outcome, Result, Row, plain
 from .deletions import Deletions
 
 FORMAT = "offboard-plan/1"
 # Long enough to plan in the morning and run after a review; short enough
 # that the accounts have not drifted far from what was reviewed.
 MAX_AGE = timedelta(hours=24)
-SENT_FROM_PLAN = frozenset({Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED})
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,8 @@ from collections.abc import Iterable
 from itertools import zip_longest
 
 from ..core.errors import Refused
-from ..core.models import Action, Outcome, plain
-from .planfile import SENT_FROM_PLAN, Plan
-
-# What the plan could only have learned from the API (membership, tokens): a row the
-# SOURCE sends today may have been planned as one of these instead.
-CHECKED_AT_PLAN_TIME = frozenset({Outcome.MISSING, Outcome.FORBIDDEN, Outcome.FAILED,
-                                  Outcome.SKIPPED, Outcome.TOKEN_BLOCKED})
+from ..core.models import CHECKED_AT_PLAN_TIME, SENT_FROM_PLAN, Action, plain
+from .planfile import Plan
 
 
 def check_plan_matches(planned: Plan, now: Iterable[Action]) -> None:

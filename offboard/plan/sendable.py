@@ -17,6 +17,5 @@ def may_send(batch: Batch, planned: Plan | None) -> bool:
 def unsent(action: Action, reason: str) -> Action:
     """After an abort, a row that would have been sent (or resolved) was simply not sent."""
     if action.send or action.outcome is Outcome.FAILED:
-        return Action(action.row, action.account, action.user_id, Outcome.NOT_ATTEMPTED,
-                      f"not sent: {reason}")
+        return action.unsent(reason)
     return action

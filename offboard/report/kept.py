@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.directory import Person
-
-REVOKING = frozenset({"revoked", "would_revoke"})  # a run's, and a plan's, revoke
+from ..core.models import REVOKING
 
 
 @dataclass

@@ -24,15 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..core.models import Outcome
+from ..core.models import Mode, Outcome
 from ..journal.writer import LIVE, internal, open_private
 from .kept import Kept
 from .pagedata import SHOWN_PER_OUTCOME
 from .summary import Totals
 
-# The lists an HR team acts on: written even when empty (header only).
-ALWAYS_WRITTEN = {"run": (Outcome.REVOKED, Outcome.TOKEN_BLOCKED, Outcome.MISSING),
-                  "plan": (Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED, Outcome.MISSING)}
 ACCOUNTS_SHOWN = 1000  # accounts counted one by one; the rest are counted together
 AFTER_LEAVING_FILE = "logins_after_leaving.csv"  # written when any such login was found
 AFTER_LEAVING_COLUMNS = ("row", "account", "user", "user_id", "email", "leave_date",
@@ -51,7 +48,6 @@ class Written:
     totals: Totals = field(default_factory=Totals)
     accounts: dict[str, dict[str, int]] = field(default_factory=dict)
     deleted: list[Mapping[str, Any]] = field(default_factory=list)
-    deleted_more: int = 0
     needing: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     more: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
@@ -84,11 +80,8 @@ class Written:
             name = "other accounts"  # bounded: a hostile file may name a million accounts
         account = self.accounts.setdefault(name, {})
         account[outcome] = account.get(outcome, 0) + 1
-        if record.get("user_deleted") is True:
-            if len(self.deleted) < SHOWN_PER_OUTCOME:
-                self.deleted.append(record)
-            else:
-                self.deleted_more += 1
+        if record.get("user_deleted") is True and len(self.deleted) < SHOWN_PER_OUTCOME:
+            self.deleted.append(record)
         if not Outcome(outcome).settled:
             shown = self.needing.setdefault(outcome, [])
             if len(shown) < SHOWN_PER_OUTCOME:
@@ -97,7 +90,7 @@ class Written:
                 self.more[outcome] = self.more.get(outcome, 0) + 1
 
 
-def write_lists(directory: Path, header: Sequence[str], ordered: Path, command: str,
+def write_lists(directory: Path, header: Sequence[str], ordered: Path, mode: Mode,
                 verdicts: Mapping[int, Mapping[str, Any]]) -> Written:
     """Write results.csv, the per-outcome lists and results.jsonl from `ordered`, with
     each row's read-back verdict (by row number) applied; count as they go."""
@@ -114,7 +107,7 @@ def write_lists(directory: Path, header: Sequence[str], ordered: Path, command: 
             tables[name] = (handle, writer)
         return tables[name][1]
 
-    for outcome in ALWAYS_WRITTEN[command]:
+    for outcome in mode.always_written:
         table(f"{outcome}.csv")
     table("results.csv")
     jsonl = open_private(inside / f"{LIVE}.tmp")

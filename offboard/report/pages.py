@@ -22,6 +22,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup, escape
 
+from ..core.models import NEEDS_A_PERSON, SETTLED, Mode
 from .pagedata import SHOWN_PER_OUTCOME, JobLink, PageData
 from .template_cache import compiled_cache
 
@@ -34,9 +35,6 @@ COLOUR = {
     "token_blocked": "amber", "skipped": "amber",
     "forbidden": "red", "failed": "red", "invalid": "red", "not_attempted": "red",
 }
-SETTLED = frozenset({"revoked", "would_revoke", "missing", "duplicate"})
-# Rows needing a person, most actionable first.
-NEEDING_ORDER = ("token_blocked", "forbidden", "failed", "not_attempted", "invalid", "skipped")
 EXIT_WORDS = {0: "all rows settled", 1: "rows need a person", 2: "refused to start",
               3: "aborted"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -98,13 +96,14 @@ def _environment() -> jinja2.Environment:
 
 def _context(data: PageData) -> dict[str, Any]:
     summary = data.summary
-    command = str(summary.get("command", "run"))
+    mode = Mode(summary.get("command", Mode.RUN))
+    run = mode is Mode.RUN
     counts: Mapping[str, int] = summary.get("counts", {})
-    hidden = "would_revoke" if command == "run" else "revoked"  # always 0 for that command
+    hidden = (Mode.PLAN if run else Mode.RUN).revoking  # the other mode's: always 0 here
     listed = [o for o in [*COLOUR, *sorted(set(counts) - set(COLOUR))]
               if o in counts and (counts[o] or o != hidden)]
     needing_rows = sum(n for o, n in counts.items() if o not in SETTLED)
-    deleted_key = "users_deleted" if command == "run" else "users_would_be_deleted"
+    deleted_key = "users_deleted" if run else "users_would_be_deleted"
     deleted_n = int(summary.get(deleted_key) or 0)
     deleted = list(data.deleted[:SHOWN_PER_OUTCOME])
     accounts, columns = _breakdown(data.accounts)
@@ -114,8 +113,8 @@ def _context(data: PageData) -> dict[str, Any]:
     after = int(logins.get("after_leaving") or 0)
     unknown = data.logins.get("unknown") or ()
     return {
-        "s": summary, "command": command, "title": _title(summary, command),
-        "verdict": _verdict(summary, command, needing_rows, "resume" in data.commands, after),
+        "s": summary, "command": mode, "title": _title(summary, mode),
+        "verdict": _verdict(summary, mode, needing_rows, "resume" in data.commands, after),
         "after_leaving": list(data.logins.get("after_leaving", ())), "after_n": after,
         "active": list(data.logins.get("active", ())),
         "last_logins": list(data.logins.get("all", ())),
@@ -124,17 +123,17 @@ def _context(data: PageData) -> dict[str, Any]:
         "unknown_n": int(logins.get("unknown") or 0),
         "unknown_why": str((unknown[0].get("login") or {}).get("note", "")) if unknown else "",
         "counts": [(o, counts[o]) for o in listed], "needing_rows": needing_rows,
-        "deleted_label": ("users deleted" if command == "run" else "users the run would delete"),
+        "deleted_label": ("users deleted" if run else "users the run would delete"),
         "deleted_n": deleted_n, "deleted": deleted,
         "deleted_more": max(deleted_n, len(data.deleted)) - len(deleted),
         "accounts": accounts, "columns": columns, "accounts_more": accounts_more,
         "kept": list(data.kept), "kept_n": data.kept_n,
-        "revoking_file": "revoked.csv" if command == "run" else "would_revoke.csv",
+        "revoking_file": f"{mode.revoking}.csv",
         "column_totals": {c: sum(row[1].get(c, 0) for row in accounts) for c in columns},
         "groups": _groups(data, counts), "carried": list(data.carried),
         "files": list(data.files), "commands": data.commands,
         "options": [(str(k), _option(v)) for k, v in (summary.get("options") or {}).items()],
-        "verified": summary.get("verified") if command == "run" else None,  # a plan reads only
+        "verified": summary.get("verified") if run else None,  # a plan reads only
         "read_back": _read_back(summary),
     }
 
@@ -151,12 +150,12 @@ def _read_back(summary: Mapping[str, Any]) -> str:
     return "every revoke checked against the API" + (f" ({how})" if how else "")
 
 
-def _title(summary: Mapping[str, Any], command: str) -> str:
-    kind = "Offboarding plan" if command == "plan" else "Offboarding run"
+def _title(summary: Mapping[str, Any], mode: Mode) -> str:
+    kind = "Offboarding plan" if mode is Mode.PLAN else "Offboarding run"
     return f"{kind} of {summary.get('source', '?')}"
 
 
-def _verdict(summary: Mapping[str, Any], command: str, needing: int, resume: bool,
+def _verdict(summary: Mapping[str, Any], mode: Mode, needing: int, resume: bool,
              after: int = 0) -> str:
     """The exit code in words."""
     code, why = summary.get("exit_code"), summary.get("aborted") or "no reason recorded"
@@ -169,7 +168,7 @@ def _verdict(summary: Mapping[str, Any], command: str, needing: int, resume: boo
     if code == 1:
         if incident:
             return f"{incident}{needing} of {summary.get('rows')} rows need a person too."
-        still = (": their leavers may still have access" if command == "run"
+        still = (": their leavers may still have access" if mode is Mode.RUN
                  else " before this plan is run")
         return f"{needing} of {summary.get('rows')} rows need a person{still}. What to do is below."
     if code == 3:
@@ -200,9 +199,10 @@ def _breakdown(accounts: Mapping[str, Mapping[str, int]]) -> tuple[list[Any], li
 
 
 def _groups(data: PageData, counts: Mapping[str, int]) -> list[Group]:
-    extra = sorted(set(data.needing) - set(NEEDING_ORDER))
+    ordered = [str(o) for o in NEEDS_A_PERSON]
+    extra = sorted(set(data.needing) - set(ordered))
     groups = []
-    for outcome in [*NEEDING_ORDER, *extra]:
+    for outcome in [*ordered, *extra]:
         records = data.needing.get(outcome, ())
         more = data.more.get(outcome, 0)
         if not records and not more:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import __version__
-from ..core.models import Outcome
+from ..core.models import Mode, Outcome
 
 SHOWN = 20  # rows needing a person kept for the terminal; all of them are in the report
 
@@ -43,13 +43,13 @@ class Totals:
         return self.open_rows == 0
 
 
-def build(*, command: str, run_id: str, totals: Totals, exit_code: int,
+def build(*, mode: Mode, run_id: str, totals: Totals, exit_code: int,
           started: datetime, source: str, source_sha256: str,
           plan: Mapping[str, str] | None, aborted: str, revocations: int,
           key_user: int | None, options: Mapping[str, Any],
           resumed: int | None) -> dict[str, Any]:
     return {
-        "command": command,
+        "command": str(mode),  # the public string, as run.json says it
         "run_id": run_id,
         "rows": totals.rows,
         "counts": totals.counts,
@@ -62,7 +62,7 @@ def build(*, command: str, run_id: str, totals: Totals, exit_code: int,
         "aborted": aborted or None,
         "resumed": resumed,
         "revocations_planned": revocations,
-        "users_deleted" if command == "run" else "users_would_be_deleted": totals.users_deleted,
+        "users_deleted" if mode is Mode.RUN else "users_would_be_deleted": totals.users_deleted,
         "offboard_version": __version__,
         "run_by": who(),
         "key_user": key_user,

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import Refused
+from ..core.models import RESTORE_NOT_SENT_AGAIN, Mode, RestoreOutcome
 from ..journal.writer import internal, stamp, write_private
 from ..report.summary import iso
-from .plan import SETTLED, Outcome
 from .report import read_meta, settled
 
 RESTORED_MARK = "restored.json"  # in REPORT_DIR/.offboard: which restore gave it back
@@ -41,7 +41,7 @@ def finished_run(source: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         raise Refused(f"{source}: not an offboard report directory (no readable "
                       ".offboard/run.json)") from None
-    if meta.get("command") != "run":
+    if meta.get("command") != Mode.RUN:
         raise Refused(f"{source}: the report of a `{meta.get('command')}`, not of a run: "
                       "nothing was revoked")
     try:
@@ -65,7 +65,7 @@ def restore_dir(source: Path, began: datetime, *, resume: str | None, report_dir
         if Path(read_meta(directory).get("report", "")) != source:
             raise Refused(f"--resume {directory}: the restore of another report")
         return directory, {k: r for k, r in settled(directory).items()
-                           if Outcome(r["outcome"]) in SETTLED}
+                           if RestoreOutcome(r["outcome"]) in RESTORE_NOT_SENT_AGAIN}
     if report_dir is not None:
         return Path(report_dir), {}
     suffix = "-restore-plan" if plan else "-restore"

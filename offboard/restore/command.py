@@ -32,6 +32,7 @@ from ..core.defaults import DEFAULT_BASE_URL, DEFAULT_MAX_RESTORES
 from ..core.errors import OffboardError, Refused
 from ..core.job import Seams
 from ..core.locks import exclusive
+from ..core.models import RESTORE_GIVEN_BACK, RestoreOutcome
 from ..core.settings import Settings, check_base_url, merge, read_api_key
 from ..journal.reader import read_previous
 from ..journal.writer import internal
@@ -40,7 +41,7 @@ from ..report.summary import iso
 from .checks import RESTORED_MARK, finished_run, mark_restored, marked, restore_dir
 from .metrics import RestoreMetrics, check_metrics_file, write_restore_metrics
 from .output import resume_command, show
-from .plan import Outcome, Step, revoked_rows, select
+from .plan import Step, revoked_rows, select
 from .report import Journal, create, exit_code, settled, write_files
 from .session import Restoring
 
@@ -153,7 +154,7 @@ def _restore(request: Request, source: Path, seams: Seams, log: Log,
             **meta, "finished_at": iso(datetime.now(UTC)), "exit_code": code})
         if not request.plan:  # the rows now back, so a later restore leaves them alone
             back = {(r["row"], r["account"]): str(directory) for r in records.values()
-                    if Outcome(r["outcome"]) in (Outcome.RESTORED, Outcome.ALREADY_MEMBER)}
+                    if RestoreOutcome(r["outcome"]) in RESTORE_GIVEN_BACK}
             mark_restored(mark, {**earlier, **back})
     return code, steps, records, directory, base_url
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..core.models import Exchange
+from ..core.models import Exchange, RestoreOutcome
 from ..execute.workers import RowKind
 from ..http.api import Api
-from .plan import Outcome, Restored, Step
+from .plan import Restored, Step
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +41,18 @@ def kind(plan: bool) -> RowKind[Step, Restored]:
     does, each ends would_restore)."""
 
     def unsent(item: Step) -> Restored:
-        return Restored(item.revoked, item.outcome or Outcome.WOULD_RESTORE, item.message)
+        return Restored(item.revoked, item.outcome or RestoreOutcome.WOULD_RESTORE, item.message)
 
     def not_attempted(item: Step, reason: str) -> Restored:
-        return Restored(item.revoked, Outcome.NOT_ATTEMPTED, f"not sent: {reason}")
+        return Restored(item.revoked, RestoreOutcome.NOT_ATTEMPTED, f"not sent: {reason}")
 
     def failed(item: Step, attempts: int, message: str) -> Restored:
-        return Restored(item.revoked, Outcome.FAILED, message, attempts=attempts)
+        return Restored(item.revoked, RestoreOutcome.FAILED, message, attempts=attempts)
 
     def server_failure(done: Restored) -> bool:
         status = done.http_status
         return (
-            done.outcome is Outcome.FAILED
+            done.outcome is RestoreOutcome.FAILED
             and done.attempts > 0
             and (status is None or status >= 500)
         )
@@ -66,7 +66,7 @@ def kind(plan: bool) -> RowKind[Step, Restored]:
     )
 
 
-def classify(exchange: Exchange, item: Step) -> tuple[Outcome, str, int | None]:
+def classify(exchange: Exchange, item: Step) -> tuple[RestoreOutcome, str, int | None]:
     """An invite's answer as the restore's outcome, message and the user's ID now."""
     revoked, body = item.revoked, exchange.body
     if exchange.status == 200 and isinstance(body, dict) and isinstance(body.get("user_id"), int):
@@ -77,17 +77,18 @@ def classify(exchange: Exchange, item: Step) -> tuple[Outcome, str, int | None]:
                 f"; a new user (ID {new_id}, was {revoked.user_id}): they must "
                 "accept the invitation e-mail"
             )
-        return Outcome.RESTORED, message, new_id
+        return RestoreOutcome.RESTORED, message, new_id
     text = json.dumps(body) if body is not None else exchange.message
     if exchange.status == 400 and "already been invited" in text:
-        return Outcome.ALREADY_MEMBER, "already a member of the account: left alone", None
+        return RestoreOutcome.ALREADY_MEMBER, "already a member of the account: left alone", None
     if exchange.status == 400 and "user_role" in text:
         return (
-            Outcome.NOT_RESTORABLE,
+            RestoreOutcome.NOT_RESTORABLE,
             f"the role {revoked.role_name} no longer exists in "
             f"account {revoked.account} (400: {text[:200]}): offboard does not guess "
             "another",
             None,
         )
     status = exchange.status if exchange.status is not None else exchange.error
-    return Outcome.FAILED, f"invite failed ({status}: {exchange.message or text})"[:400], None
+    message = f"invite failed ({status}: {exchange.message or text})"[:400]
+    return RestoreOutcome.FAILED, message, None

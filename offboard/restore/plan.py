@@ -8,31 +8,16 @@ restore itself (restore/command.py) only sends the invites these decide.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.directory import Directory, Person
+from ..core.models import RestoreOutcome
 
 # Gcore's groups (the spec's `Group`): a role is given back by ID, and named for people.
 ROLE_NAMES = {1: "Administrators", 2: "Users", 5: "Engineers",
               3009: "Purge and Prefetch only (API+Web)", 3022: "Purge and Prefetch only (API)"}
-
-
-class Outcome(enum.StrEnum):
-    """How one row of a restore ended (its report's `outcome`)."""
-
-    RESTORED = "restored"  # invited back with the role it had
-    ALREADY_MEMBER = "already_member"  # a member of the account again: left alone
-    FAILED = "failed"  # the API refused or failed; `--resume` tries again
-    NOT_RESTORABLE = "not_restorable"  # nothing to invite with (see the message)
-    NOT_ATTEMPTED = "not_attempted"  # the restore stopped before this row
-    WOULD_RESTORE = "would_restore"  # `--plan`: the invite that would be sent
-
-
-# Settled for good: a `--resume` of the restore sends these rows no more.
-SETTLED = frozenset({Outcome.RESTORED, Outcome.ALREADY_MEMBER, Outcome.NOT_RESTORABLE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +44,7 @@ class Step:
     """What the restore does for one revoked row: send an invite (`outcome` None) or not."""
 
     revoked: Revoked
-    outcome: Outcome | None
+    outcome: RestoreOutcome | None
     message: str
     new_user: bool = False  # the user is gone: the invite makes a new user, with a new ID
 
@@ -69,7 +54,7 @@ class Restored:
     """How one row of a restore ended: a line of its journal (restore/report.py)."""
 
     revoked: Revoked
-    outcome: Outcome
+    outcome: RestoreOutcome
     message: str
     http_status: int | None = None
     attempts: int = 0
@@ -112,16 +97,16 @@ def select(rows: Sequence[Revoked], numbers: Sequence[int], users: Sequence[str]
 def step(revoked: Revoked, directory: Directory) -> Step:
     """What to do for one row, given today's user list."""
     if not revoked.email:
-        return Step(revoked, Outcome.NOT_RESTORABLE,
+        return Step(revoked, RestoreOutcome.NOT_RESTORABLE,
                     "the run did not record this user's e-mail: nothing to invite")
     if revoked.role is None:
-        return Step(revoked, Outcome.NOT_RESTORABLE,
+        return Step(revoked, RestoreOutcome.NOT_RESTORABLE,
                     f"the run did not record this user's role in account {revoked.account}: "
                     "offboard does not guess a role")
     today = [directory.people[i] for i in directory.ids_for(revoked.email)]
     member = next((p for p in today if revoked.account in p.accounts), None)
     if member is not None:
-        return Step(revoked, Outcome.ALREADY_MEMBER,
+        return Step(revoked, RestoreOutcome.ALREADY_MEMBER,
                     f"already a member of account {revoked.account} (user {member.id}): "
                     "left alone")
     gone = not today

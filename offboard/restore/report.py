@@ -21,17 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import SettingsError
+from ..core.models import RESTORE_ALWAYS_WRITTEN, RESTORE_FINE, RestoreOutcome
 from ..journal.files import JsonLines, write_private
 from ..journal.reader import records as journal_records
 from ..journal.writer import internal, now
 from ..report.lists import neutralise
-from .plan import Outcome, Restored
+from .plan import Restored
 
 META, JOURNAL = "restore.json", "journal.jsonl"
 COLUMNS = ("row", "account", "user_id", "email", "name", "role_id", "role", "outcome",
            "http_status", "attempts", "request_id", "message", "new_user_id", "settled_at")
-ALWAYS = (Outcome.RESTORED, Outcome.ALREADY_MEMBER)
-FINE = frozenset({Outcome.RESTORED, Outcome.ALREADY_MEMBER, Outcome.WOULD_RESTORE})
 
 
 def create(directory: Path, meta: Mapping[str, Any]) -> None:
@@ -101,8 +100,8 @@ def write_files(directory: Path, records: Iterable[Mapping[str, Any]],
     rows = sorted(records, key=lambda r: (r["row"], r["account"]))
     counts: Counter[str] = Counter(str(r["outcome"]) for r in rows)
     _csv(directory / "results.csv", COLUMNS, rows)
-    for outcome in Outcome:
-        if outcome in ALWAYS or counts[outcome]:
+    for outcome in RestoreOutcome:
+        if outcome in RESTORE_ALWAYS_WRITTEN or counts[outcome]:
             _csv(directory / f"{outcome}.csv", COLUMNS,
                  [r for r in rows if r["outcome"] == outcome])
     gone = [{"row": r["row"], "account": r["account"], "user_id": r["user_id"],
@@ -155,7 +154,7 @@ def exit_code(counts: Mapping[str, int], aborted: bool) -> int:
     """3 aborted; 0 when every row is back or would be (`--plan`); else 1."""
     if aborted:
         return 3
-    return 0 if all(Outcome(o) in FINE for o, n in counts.items() if n) else 1
+    return 0 if all(RestoreOutcome(o) in RESTORE_FINE for o, n in counts.items() if n) else 1
 
 
 def _csv(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> None:

@@ -21,6 +21,7 @@ import anyio
 
 from ..core.errors import AuthRejected, OffboardError, Refused, SettingsError
 from ..core.job import Seams
+from ..core.models import RestoreOutcome
 from ..core.settings import Settings
 from ..execute.workers import execute_rows
 from ..http.api import Api, DirectoryError, RequestNotSent, make_client
@@ -28,7 +29,7 @@ from ..job.prompt import Prompt, watch_signals
 from ..report.logs import Log
 from .invite import Inviter, kind
 from .output import question
-from .plan import Outcome, Restored, Revoked, Step, step
+from .plan import Restored, Revoked, Step, step
 from .report import Journal
 
 Done = Mapping[tuple[int, int], Mapping[str, Any]]  # rows an earlier attempt settled
@@ -113,7 +114,7 @@ class Restoring:
         record = self.done.get((item.revoked.row, item.revoked.account))
         if record is None:
             return None
-        return Restored(item.revoked, Outcome(record["outcome"]), str(record.get("message")))
+        return Restored(item.revoked, RestoreOutcome(record["outcome"]), str(record.get("message")))
 
     async def _read(self, api: Api) -> list[Step]:
         """Check the key's user against the run's, then decide each row from the user list."""
