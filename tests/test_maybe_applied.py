@@ -76,7 +76,7 @@ def journal(tmp_path: Path, *results: Result) -> Path:
     report = Report.create(directory, [], {"command": "run", "source_sha256": "0" * 64})
     report.open()
     for result in results:
-        report.add(result)
+        report.settled(result)
         report.write(result)
     report.close()
     return directory
