@@ -12,11 +12,12 @@ DIRECTORY = Directory.from_users([
 ])
 
 
-def send(number, account, user_id):
+def send(number: int, account: int, user_id: int) -> Action:
     return Action(Row(number, str(account), str(user_id)), account, user_id)
 
 
-def settled(number, account, user_id, outcome=Outcome.REVOKED, message=""):
+def settled(number: int, account: int, user_id: int, outcome: Outcome = Outcome.REVOKED,
+            message: str = "") -> Result:
     return Result(Row(number, str(account), str(user_id)), outcome, account, user_id,
                   message=message)
 
