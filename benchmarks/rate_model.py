@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rate_cubic import CubicController as LegacyController  # noqa: F401 (re-exported)
-
 from offboard.http.retry import backoff
 from offboard.sandbox.limiters import (
     HINTS,
