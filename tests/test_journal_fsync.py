@@ -1,4 +1,5 @@
-"""The journal's durability promise (journal.writer.Report.add, journal/group_commit.py), with a fake fsync.
+"""The journal's durability promise (journal.writer.Report.add, journal/group_commit.py), with a
+fake fsync.
 
 A kill -9 test cannot see a missing fsync (the page cache outlives the process); only a
 power cut would. So the fsyncs themselves are watched: each records how much of the journal
