@@ -209,6 +209,8 @@ def simulate(cell: Cell, make: Callable[[float], Controller], seed: int = 1,
             if ev.data[0] == token:
                 serve_head(now)
         elif ev.kind == "answer":
+            # An answer's data is (sent at, the server's wait or None): the queue's tuple is
+            # untyped, so the two conversions below cannot be checked.
             sent_at = float(ev.data[0])  # type: ignore[arg-type]
             wait = ev.data[1]
             if wait is None:
