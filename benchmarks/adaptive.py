@@ -292,7 +292,8 @@ def run_cell(cell: Cell, work: Path, env: dict[str, str], lead: float) -> Outcom
     rows = cell.rows()
     rows_csv = h.write_rows(work / f"{cell.name}-rows.csv", h.user_ids(rows))
     report = work / f"{cell.name}-report"
-    faults = {"latency": LATENCY, "rate_limit": cell.spec(shift=lead)}
+    limit = cell.spec(shift=lead)
+    faults: dict[str, Any] = {"latency": LATENCY, "rate_limit": limit}
     world = write_world(work / f"{cell.name}-world.json", rows, faults)
     with h.SandboxProcess(world) as sandbox:
         zero = time.monotonic()  # the limiter's zero, to within the sandbox's start-up
@@ -300,7 +301,7 @@ def run_cell(cell: Cell, work: Path, env: dict[str, str], lead: float) -> Outcom
         started = time.monotonic()
         measured = h.measure(cell.name, argv, env, h.ROOT, sandbox, cell.deadline)
         records = sandbox.log()
-    steps = faults["rate_limit"].get("schedule") or [[0, cell.rate]]
+    steps = limit.get("schedule") or [[0, cell.rate]]
     # The limiter sees a request after the latency's pause, so a change at its time s falls on
     # the arrivals from s - latency on.
     schedule = Schedule(tuple((zero + t - LATENCY, float(r)) for t, r in steps))

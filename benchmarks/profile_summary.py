@@ -69,7 +69,7 @@ def own_group(func: Func) -> str | None:
 def summarise(path: str | Path, groups: int = 25, functions: int = 20) -> list[str]:
     stats = pstats.Stats(str(path))
     table: dict[Func, tuple[int, int, float, float, dict[Func, tuple[int, int, float, float]]]]
-    table = stats.stats  # type: ignore[attr-defined]
+    table = stats.stats  # type: ignore[attr-defined]  # pstats' table; typeshed omits it
     total = sum(entry[2] for entry in table.values())
     if not total:
         return ["The profile recorded no CPU time."]

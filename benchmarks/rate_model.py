@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rate_cubic import CubicController as LegacyController  # noqa: F401 (re-exported)
-
 from offboard.http.retry import backoff
 from offboard.sandbox.limiters import (
     HINTS,
@@ -211,6 +209,8 @@ def simulate(cell: Cell, make: Callable[[float], Controller], seed: int = 1,
             if ev.data[0] == token:
                 serve_head(now)
         elif ev.kind == "answer":
+            # An answer's data is (sent at, the server's wait or None): the queue's tuple is
+            # untyped, so the two conversions below cannot be checked.
             sent_at = float(ev.data[0])  # type: ignore[arg-type]
             wait = ev.data[1]
             if wait is None:

@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rate_model import Figures, LegacyController, matrix, simulate
+from rate_cubic import CubicController as LegacyController
+from rate_model import Figures, matrix, simulate
 
 from offboard.rate.control import AdaptiveController
 

@@ -46,7 +46,7 @@ def section(bench: Bench, runs: int = RUNS) -> None:
                          [h.PYTHON, "-c", "import gcore"], False))
     lines, figures = [], {}
     for label, argv, checked in commands:
-        seconds = []
+        seconds: list[float] = []
         for _ in range(runs):
             report = str(bench.path("report"))
             m = h.measure(label, [a.replace("{report}", report) for a in argv], bench.env, h.ROOT)

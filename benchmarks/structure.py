@@ -32,10 +32,7 @@ def arrows(root: Path) -> dict[str, set[str]]:
         found: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = ".".join(package[: len(package) - node.level + 1])
-                else:
-                    base = ""
+                base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
                 module = ".".join(x for x in (base, node.module or "") if x)
                 for alias in node.names:
                     target = f"{module}.{alias.name}"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -42,8 +42,14 @@ def world(**changes: Any) -> dict[str, Any]:
     return {**WORLD, **changes}
 
 
+class StartSandbox(Protocol):
+    """The `sandbox` fixture: starts a sandbox on a world (WORLD when none is given)."""
+
+    def __call__(self, mapping: dict[str, Any] | None = None) -> Sandbox: ...
+
+
 @pytest.fixture
-def sandbox() -> Iterator[Callable[..., Sandbox]]:
+def sandbox() -> Iterator[StartSandbox]:
     """Start sandboxes on ephemeral loopback ports; all are stopped after the test."""
     with ExitStack() as stack:
 

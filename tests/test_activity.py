@@ -217,7 +217,8 @@ def test_the_confirmation_prompt_names_who_signed_in_after_leaving() -> None:
 
     def ask(found: Activity) -> str:
         return anyio.run(lambda: question(
-            None, sending=3, users=2, accounts=2, deletions=Deletions(), people=people,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]  # no API: without delete_tokens it is never read
+            sending=3, users=2, accounts=2, deletions=Deletions(), people=people,
             list_unreadable=False, actions=[], delete_tokens=False, activity=found,
             all_rows=rows))
 

@@ -8,6 +8,8 @@ import json
 import os
 import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,7 @@ from .conftest import WORLD, world
 LOGINS = "/iam/activity_log/logins"
 
 
-def read_csv(path) -> list[dict[str, str]]:
+def read_csv(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
 
 
@@ -24,7 +26,7 @@ def recently(days: float) -> str:
     return (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def users_with_logins() -> list[dict]:
+def users_with_logins() -> list[dict[str, Any]]:
     users = [dict(u) for u in WORLD["users"]]
     # Ann (101) left on 2026-11-20 and signed in on the 30th; Bob (102) signed in yesterday.
     users[1]["logins"] = [{"at": recently(0.5), "account": 10, "successful": False},

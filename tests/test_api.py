@@ -2,15 +2,18 @@
 
 import itertools
 import random
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any, TypeVar, overload
 
 import anyio
 import httpx
 import pytest
 
+from offboard.core.models import Exchange
 from offboard.execute.classify import classify
-from offboard.http.api import Api, DirectoryError, RequestNotSent, make_client
+from offboard.http.api import Api, DirectoryError, OnRetry, RequestNotSent, make_client
 from offboard.http.retry import RETRY_AFTER_CAP, backoff, retry_after
 from offboard.rate.control import NO_HINT_PAUSE
 
@@ -19,13 +22,34 @@ from .helpers import FakeClock, routed, scripted, settings
 URL = "/iam/clients/7/client-users/9"
 
 
-def call(transport, *, clock=None, coro=lambda api: api.revoke(7, 9), on_retry=None,
-         **overrides):
+T = TypeVar("T")
+
+
+def revoke_one(api: Api) -> Awaitable[Exchange]:
+    """call()'s default coroutine: one revoke of user 9 in account 7."""
+    return api.revoke(7, 9)
+
+
+# The overload taking `coro` comes first: the other's **overrides would swallow it.
+@overload
+def call(transport: httpx.AsyncBaseTransport, *, clock: FakeClock | None = None,
+         coro: Callable[[Api], Awaitable[T]], on_retry: OnRetry | None = None,
+         **overrides: Any) -> tuple[T, Api, FakeClock]: ...
+
+
+@overload
+def call(transport: httpx.AsyncBaseTransport, *, clock: FakeClock | None = None,
+         on_retry: OnRetry | None = None, **overrides: Any) -> tuple[Exchange, Api, FakeClock]: ...
+
+
+def call(transport: httpx.AsyncBaseTransport, *, clock: FakeClock | None = None,
+         coro: Callable[[Api], Awaitable[Any]] = revoke_one, on_retry: OnRetry | None = None,
+         **overrides: Any) -> tuple[Any, Api, FakeClock]:
     """Run one coroutine against an Api built on `transport`; return (result, api, clock)."""
     clock = clock or FakeClock()
     config = settings(**overrides)
 
-    async def go():
+    async def go() -> tuple[Any, Api]:
         async with make_client(config, transport) as client:
             api = Api(config, client, clock, random.Random(1), on_retry)
             return await coro(api), api
@@ -97,7 +121,8 @@ def test_a_very_long_retry_after_fails_the_row_instead_of_hanging():
 # -- Retry-After values that cannot be taken at their word (see http/retry.py) ---------------
 
 
-def retries_logged(transport, **overrides):
+def retries_logged(transport: httpx.AsyncBaseTransport, **overrides: Any
+                   ) -> tuple[Exchange, Api, FakeClock, list[tuple[str, float]]]:
     """(exchange, api, clock, [(reason, wait) of each retry, as its log line gets them])."""
     retries: list[tuple[str, float]] = []
     exchange, api, clock = call(transport, on_retry=lambda m, p, n, reason, wait: retries.append(
@@ -105,7 +130,7 @@ def retries_logged(transport, **overrides):
     return exchange, api, clock, retries
 
 
-def backoffs(count):
+def backoffs(count: int) -> list[float]:
     """The waits the jittered backoff takes with no usable hint, under call()'s seed."""
     rng = random.Random(1)
     return [backoff(n, rng) for n in range(1, count + 1)]
@@ -118,8 +143,9 @@ def test_an_unusable_retry_after_is_ignored_and_the_retry_says_so(value):
     exchange, api, clock, retries = retries_logged(scripted([
         httpx.Response(429, headers={"Retry-After": value}), httpx.Response(200)]))
     assert (exchange.status, exchange.attempts) == (200, 2)
-    assert retries == [(f"HTTP 429 (ignored an unusable Retry-After ({value!r}))",
-                        pytest.approx(backoffs(1)[0]))]
+    assert [reason for reason, _ in retries] == [
+        f"HTTP 429 (ignored an unusable Retry-After ({value!r}))"]
+    assert [wait for _, wait in retries] == pytest.approx(backoffs(1))
     assert clock.sleeps[0] == pytest.approx(backoffs(1)[0])
     # The run-wide pause, which the retry then waits out too.
     assert api.limiter.controller.resume_at == pytest.approx(1.0)
@@ -131,8 +157,9 @@ def test_an_unusable_retry_after_ms_is_ignored_too():
         httpx.Response(503, headers={"retry-after-ms": "abc"}), httpx.Response(200)]))
     assert exchange.status == 200
     assert [s for s in clock.sleeps if s > 0.01] == [pytest.approx(backoffs(1)[0])]
-    assert retries == [("HTTP 503 (ignored an unusable retry-after-ms ('abc'))",
-                        pytest.approx(backoffs(1)[0]))]
+    assert [reason for reason, _ in retries] == [
+        "HTTP 503 (ignored an unusable retry-after-ms ('abc'))"]
+    assert [wait for _, wait in retries] == pytest.approx(backoffs(1))
 
 
 def test_a_row_that_fails_on_unusable_hints_says_so_once_in_its_message():
@@ -175,7 +202,7 @@ def test_a_retry_after_over_the_cap_fails_the_row_naming_a_readable_figure(value
     gives the figure plainly (never 1e+308 s)."""
     exchange, api, clock = call(scripted([httpx.Response(429, headers={"Retry-After": value})]))
     assert (exchange.status, exchange.attempts) == (429, 1)
-    assert exchange.retry_after > RETRY_AFTER_CAP
+    assert exchange.retry_after is not None and exchange.retry_after > RETRY_AFTER_CAP
     assert clock.time < 0.01 and api.limiter.controller.resume_at == NO_HINT_PAUSE
     assert exchange.note == (f" (the API asked to wait {shown}; offboard waits at most "
                              f"{RETRY_AFTER_CAP:g} s)")
@@ -254,12 +281,12 @@ def test_every_attempt_passes_the_limiter():
     starts: list[float] = []
     clock = FakeClock()
 
-    def route(request):
+    def route(request: httpx.Request) -> httpx.Response:
         starts.append(clock.now())
         return httpx.Response(503 if len(starts) < 4 else 200)
 
     # Retry-After 0 makes the retry wait nothing, so only the limiter spaces them.
-    def with_zero_wait(request):
+    def with_zero_wait(request: httpx.Request) -> httpx.Response:
         response = route(request)
         response.headers["Retry-After"] = "0"
         return response
@@ -293,7 +320,7 @@ def test_key_is_redacted_from_api_messages():
     assert "s3cr3tvalue" not in exchange.message
 
 
-def _users(start, stop):
+def _users(start: int, stop: int) -> list[dict[str, Any]]:
     return [{"id": i, "email": f"U{i}@Example.com", "deleted": False} for i in range(start, stop)]
 
 
@@ -408,14 +435,15 @@ def test_an_accepted_answer_resets_the_429_streak():
 class _Pages(httpx.AsyncBaseTransport):
     """GET /iam/users over a list that may change: records how many reads overlapped."""
 
-    def __init__(self, users, fail_offset=None):
+    def __init__(self, users: list[dict[str, Any]], fail_offset: int | None = None) -> None:
         self.users = users
         self.fail_offset = fail_offset
         self.in_flight = self.most = 0
         self.offsets: list[int] = []
-        self.after_first = None  # called once the first page has been served
+        # Called once the first page has been served.
+        self.after_first: Callable[[], object] | None = None
 
-    async def handle_async_request(self, request):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         offset = int(request.url.params["offset"])
         self.offsets.append(offset)
         self.in_flight += 1

@@ -12,8 +12,7 @@ import sys
 import pytest
 
 from offboard.cli.main import cli as group
-from offboard.core.defaults import DEFAULT_ACTIVE_DAYS, DEFAULT_MAX_REVOCATIONS
-from offboard.core.settings import DEFAULTS
+from offboard.core.defaults import DEFAULT_ACTIVE_DAYS, DEFAULT_MAX_REVOCATIONS, DEFAULTS
 
 # The options every command that talks to the API takes, with one definition each.
 COMMON = ("--base-url", "--api-key-file", "--rate", "--concurrency", "--max-attempts",

@@ -161,6 +161,7 @@ def spec() -> OpenAPI:
 def template_of(spec: OpenAPI, method: str, path: str) -> tuple[str, str]:
     """The (method, path template) of the spec operation a concrete request matches."""
     for template, operations in spec.spec["paths"].items():
+        assert isinstance(template, str), template  # an OpenAPI path is a string key
         pattern = re.sub(r"\\\{[^}]+\\\}", r"[^/]+", re.escape(template))
         if re.fullmatch(pattern, path) and method.lower() in operations:
             return method.lower(), template
@@ -431,14 +432,15 @@ def test_invites_and_login_history_answer_with_the_spec_schemas(spec, sandbox):
     sb = sandbox(world(users=[{**USERS[0], "logins": logins}, *USERS[1:]]))
     headers = {"Authorization": f"APIKey {KEY}"}
     path = "/iam/clients/invite_user"
-    for body, status in [
+    invites: list[tuple[dict[str, Any], int]] = [
         ({"email": "new@t.example", "user_role": {"id": 2, "name": "Users"}, "client_id": 10,
           "lang": "de", "name": "New"}, 200),
         ({"email": "u0@t.example", "user_role": {"id": 5}, "client_id": 30}, 403),
         ({"email": "new@t.example", "user_role": {"name": "Engineers"}, "client_id": 20}, 200),
         ({"email": "u0@t.example", "user_role": {"id": 2}, "client_id": 10}, 400),
         ({"email": "nope", "user_role": {"id": 7}, "client_id": 99}, 400),
-    ]:
+    ]
+    for body, status in invites:
         data = json.dumps(body).encode()
         request = MockRequest(HOST, "POST", path, headers=headers, data=data)
         if status != 400 or "@" in body["email"]:

@@ -9,7 +9,7 @@ import anyio
 import httpx
 import pytest
 
-from offboard.http.connections import Connections, _CoreSlot, _decoded, _HttpxSlot
+from offboard.http.connections import Connections, Reply, _CoreSlot, _decoded, _HttpxSlot
 
 from .helpers import routed, settings
 
@@ -122,7 +122,7 @@ def test_the_hot_path_speaks_tls_and_checks_the_certificate(tls_server, monkeypa
     url, cert = tls_server
     config = settings(base_url=url, api_key=Secret("k"))
 
-    async def me(connections: Connections):
+    async def me(connections: Connections) -> Reply:
         async with connections:
             return await connections.request("GET", "/iam/clients/me")
 

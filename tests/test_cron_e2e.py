@@ -9,16 +9,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import KEY, WORLD, world
+from offboard.sandbox import Sandbox
+
+from .conftest import KEY, WORLD, Cli, world
 from .test_run_e2e import results
 
-USERS = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
+USERS: list[dict[str, Any]] = [
+    {"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
 USERS += [{"id": 200 + i, "email": f"p{i}@t.example", "roles": {10: "Users"}} for i in range(40)]
 
 
@@ -26,7 +30,7 @@ def many(rows: int) -> str:
     return "account,user\n" + "".join(f"10,{200 + i}\n" for i in range(rows))
 
 
-def start(cli, *args: str) -> subprocess.Popen[str]:
+def start(cli: Cli, *args: str) -> subprocess.Popen[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
     environ["GCORE_API_KEY"] = KEY
     return subprocess.Popen([sys.executable, "-m", "offboard", *args], cwd=cli.cwd,
@@ -34,21 +38,23 @@ def start(cli, *args: str) -> subprocess.Popen[str]:
                             text=True)
 
 
-def wait_for(predicate, timeout: float = 20.0) -> None:
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.02)
 
 
-def journal_lines(directory: Path) -> list[dict]:
+def journal_lines(directory: Path) -> list[dict[str, Any]]:
     path = directory / "results.jsonl"
     if not path.exists():
         return []
-    return [json.loads(x) for x in path.read_text().splitlines() if x.endswith("}")]
+    records: list[dict[str, Any]] = [json.loads(x) for x in path.read_text().splitlines()
+                                     if x.endswith("}")]
+    return records
 
 
-def applied_deletes(sb) -> Counter[str]:
+def applied_deletes(sb: Sandbox) -> Counter[str]:
     return Counter(r.path for r in sb.requests() if r.method == "DELETE" and r.applied)
 
 
@@ -96,7 +102,7 @@ def test_resume_retries_what_needs_it_and_refuses_another_source(cli, sandbox):
 
 
 @contextmanager
-def running(cli, *args: str) -> Iterator[subprocess.Popen[str]]:
+def running(cli: Cli, *args: str) -> Iterator[subprocess.Popen[str]]:
     """`start` a run; kill it on the way out if a failed assertion left it running."""
     process = start(cli, *args)
     try:
@@ -107,7 +113,7 @@ def running(cli, *args: str) -> Iterator[subprocess.Popen[str]]:
             process.communicate(timeout=10)
 
 
-def holds(process: subprocess.Popen[str], lock: Path, sb, since: int = 0) -> bool:
+def holds(process: subprocess.Popen[str], lock: Path, sb: Sandbox, since: int = 0) -> bool:
     """The run is inside its session holding `lock`: the lock file names its PID (written
     only once flock succeeded) and the sandbox has answered a DELETE after request `since`
     (so its signal handler is installed: SIGTERM means exit 3, not a kill)."""

@@ -44,7 +44,8 @@ def test_a_duplicate_row_does_not_stop_a_deleted_user_from_being_counted(cli, ca
     assert json.loads((run / "summary.json").read_text())["users_deleted"] == deleted
     assert metrics(cli.cwd / "m.prom")[("offboard_users_deleted", (("job", "l"),))] == deleted
     page = (run / "report.html").read_text()
-    assert re.search(r"data-users-deleted>(\d+)<", page).group(1) == str(deleted)
+    figure = re.search(r"data-users-deleted>(\d+)<", page)
+    assert figure is not None and figure.group(1) == str(deleted)
 
 
 def test_an_email_that_matches_no_user_leaves_user_deleted_empty(cli):

@@ -1,5 +1,7 @@
 """deletions: the one answer to "who does this batch delete?", and the row that did it."""
 
+from collections.abc import Iterable
+
 from offboard.core.directory import Directory
 from offboard.core.models import Action, Outcome, Result, Row
 from offboard.plan.deletions import Decider, Deletions, Tracker
@@ -12,11 +14,11 @@ DIRECTORY = Directory.from_users([
 ])
 
 
-def send(number, account, user_id):
+def send(number: int, account: int, user_id: int) -> Action:
     return Action(Row(number, str(account), str(user_id)), account, user_id)
 
 
-def decide(actions, directory):
+def decide(actions: Iterable[Action], directory: Directory | None) -> Deletions:
     """Who the batch deletes, as the session asks it: one row at a time, then the list."""
     decider = Decider()
     for action in actions:
@@ -24,7 +26,8 @@ def decide(actions, directory):
     return decider.decide(directory)
 
 
-def settled(number, account, user_id, outcome=Outcome.REVOKED, message="", maybe=False):
+def settled(number: int, account: int, user_id: int, outcome: Outcome = Outcome.REVOKED,
+            message: str = "", maybe: bool = False) -> Result:
     return Result(Row(number, str(account), str(user_id)), outcome, account, user_id,
                   message=message, maybe_applied=maybe)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,28 @@ def test_readme_quick_start_commands_are_the_ones_ci_runs():
     assert ".venv/bin/offboard run jobs/demo.yaml --sandbox" in readme
     assert ".venv/bin/python -m pytest" in readme
     assert ".venv/bin/python -m pytest" in (ROOT / ".ci" / "run").read_text()
+
+
+LINTERS = (".venv/bin/ruff check", ".venv/bin/ruff format --check", ".venv/bin/mypy")
+
+
+def test_ci_runs_the_linters_before_the_tests_from_the_test_extra():
+    """.ci/run runs ruff check, ruff format --check and mypy before pytest, the README shows
+    the same commands, the test extra installs them, and mypy's scope includes the tests."""
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in LINTERS:
+        assert re.search(rf"^{re.escape(command)}$", script, re.MULTILINE), command
+        assert script.index(command) < script.index("-m pytest"), command
+        assert command in readme, command
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extra = config["project"]["optional-dependencies"]["test"]
+    installed = {re.split(r"[<>=!~;\[ ]", spec, maxsplit=1)[0].lower() for spec in extra}
+    assert {"ruff", "mypy", "types-pyyaml"} <= installed
+    mypy = config["tool"]["mypy"]
+    assert mypy["strict"] is True and {"offboard", "tests"} <= set(mypy["files"])
+    # Tests may leave test functions unannotated, but are never skipped by the checker.
+    assert not any(o.get("ignore_errors") for o in mypy.get("overrides", []))
 
 
 def test_demo_on_the_sandbox_shows_every_main_outcome(cli):

@@ -1,5 +1,7 @@
 """guards: who is held back, the cap, and who a batch would delete (pure functions)."""
 
+from collections.abc import Iterable
+
 import pytest
 
 from offboard.core.directory import Directory
@@ -17,18 +19,19 @@ DIRECTORY = Directory.from_users([
 ])
 
 
-def hold_back(actions, protection, directory):
+def hold_back(actions: Iterable[Action], protection: Protection, directory: Directory | None
+              ) -> list[Action]:
     return [guard(action, protection, directory) for action in actions]
 
 
-def doomed_users(actions, directory):
+def doomed_users(actions: Iterable[Action], directory: Directory | None) -> frozenset[int]:
     decider = Decider()  # as the session does: one row at a time, then the user list
     for action in actions:
         decider.add(action)
     return frozenset(decider.decide(directory).accounts)
 
 
-def send(number, account, user_id, user=None):
+def send(number: int, account: int, user_id: int, user: str | None = None) -> Action:
     return Action(Row(number, str(account), user or str(user_id)), account, user_id)
 
 

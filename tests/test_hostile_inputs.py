@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import KEY, WORLD
+from offboard.sandbox import Sandbox
+
+from .conftest import KEY, WORLD, Cli
 from .test_faults_e2e import revokes_sent
 from .test_run_e2e import results
 
@@ -41,7 +43,7 @@ ODD_USERS: list[dict[str, Any]] = [
 HOSTILE_WORLD = {**WORLD, "users": [*WORLD["users"], *ODD_USERS]}
 
 
-def run_file(cli, sb, source: Path | str, *args: str, timeout: float = 30
+def run_file(cli: Cli, sb: Sandbox, source: Path | str, *args: str, timeout: float = 30
              ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Copy a corpus file (or use one already in the work directory) and run it."""
     name = Path(source).name
@@ -53,7 +55,8 @@ def run_file(cli, sb, source: Path | str, *args: str, timeout: float = 30
     return done, time.monotonic() - started
 
 
-def assert_refused(cli, sb, done, took: float, name: str, words: str) -> None:
+def assert_refused(cli: Cli, sb: Sandbox, done: subprocess.CompletedProcess[str], took: float,
+                   name: str, words: str) -> None:
     assert done.returncode == 2, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith(f"offboard: {name}") and done.stderr.count("\n") == 1, (
@@ -64,7 +67,7 @@ def assert_refused(cli, sb, done, took: float, name: str, words: str) -> None:
     assert not (cli.cwd / "o").exists()
 
 
-def assert_never_sent(sb, rows: list[dict[str, str]]) -> None:
+def assert_never_sent(sb: Sandbox, rows: list[dict[str, str]]) -> None:
     """No DELETE names an invalid row: every revoke sent is for a row that was usable."""
     usable = {(int(r["account"]), int(r["user_id"])) for r in rows
               if r["outcome"] != "invalid" and r["user_id"]}
@@ -272,7 +275,7 @@ BOMB_OUTCOMES = ["invalid"] * 11 + ["revoked"]
 MEMORY = 128 * 2**20
 
 
-def run_bomb(cli, sb, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+def run_bomb(cli: Cli, sb: Sandbox, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run the bomb file through the CLI, address space capped, failing on a timeout."""
     import os
 

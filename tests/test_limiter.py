@@ -80,7 +80,7 @@ def test_pause_that_arrives_while_waiting_moves_the_waiter():
             limiter.pause(5.0)  # the 429 arrives while we sleep
         clock.time += seconds
 
-    clock.sleep = pausing_sleep  # type: ignore[method-assign]
+    clock.sleep = pausing_sleep  # type: ignore[method-assign]  # the 429 must land mid-sleep
     assert _grants(limiter, clock, 1) == [5.0]
 
 

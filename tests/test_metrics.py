@@ -5,6 +5,9 @@ import os
 import stat
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,20 +19,20 @@ LAST_SUCCESS = "offboard_last_success_timestamp_seconds"
 LAST_RUN = "offboard_last_run_timestamp_seconds"
 
 
-def read(path):
+def read(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """{(sample name, sorted labels): value} of the file, parsed by prometheus_client."""
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(path.read_text(encoding="utf-8"))
             for s in family.samples}
 
 
-def done(job="leavers", **changes):
-    fields = {"counts": {"revoked": 2, "missing": 1}, "open_rows": 0, "exit_code": 0,
-              "duration": 1.5, "users_deleted": 1, "requests": {"200": 3, "429": 1}, "retries": 1}
-    return JobMetrics(job=job, **(fields | changes))
+def done(job: str = "leavers", **changes: Any) -> JobMetrics:
+    finished = JobMetrics(job=job, counts={"revoked": 2, "missing": 1}, open_rows=0, exit_code=0,
+                          duration=1.5, users_deleted=1, requests={"200": 3, "429": 1}, retries=1)
+    return replace(finished, **changes)
 
 
-def refused(job="broken"):
+def refused(job: str = "broken") -> JobMetrics:
     return JobMetrics(job=job, counts={}, open_rows=None, exit_code=2, duration=0.01)
 
 

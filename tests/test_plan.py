@@ -1,10 +1,12 @@
 """plan: row checks, email resolution and duplicates, as tables."""
 
+from collections.abc import Iterable
+
 import pytest
 
 from offboard.core.directory import Directory
-from offboard.core.models import Outcome, Row
-from offboard.plan.rows import parse, plan
+from offboard.core.models import Action, Outcome, Row
+from offboard.plan.rows import Target, parse, plan
 
 
 @pytest.mark.parametrize(("account", "user", "expected"), [
@@ -19,6 +21,7 @@ from offboard.plan.rows import parse, plan
 def test_usable_rows(account, user, expected):
     """IDs as text or YAML ints, and odd but valid emails, are usable."""
     target = parse(Row(2, account, user))
+    assert isinstance(target, Target)
     assert (target.account, target.user_id, target.email) == expected
 
 
@@ -45,7 +48,8 @@ def test_usable_rows(account, user, expected):
 ])
 def test_unusable_rows_name_the_field(account, user, words):
     """Each unusable value gives a message naming the field."""
-    assert words in parse(Row(2, account, user))
+    problem = parse(Row(2, account, user))
+    assert isinstance(problem, str) and words in problem
 
 
 def test_reader_problem_wins():
@@ -54,7 +58,7 @@ def test_reader_problem_wins():
         "row has 4 fields, the header has 3")
 
 
-def _outcomes(actions):
+def _outcomes(actions: Iterable[Action]) -> list[tuple[int, Outcome | None, int | None]]:
     return [(a.row.number, a.outcome, a.user_id) for a in actions]
 
 

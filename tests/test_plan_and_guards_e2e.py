@@ -8,8 +8,9 @@ import pty
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 
-from .conftest import KEY, WORLD, world
+from .conftest import KEY, WORLD, Cli, world
 from .test_run_e2e import deletes, results
 
 # User 103 holds live token 900 in account 10; the key's own user (1) holds 901 there, and
@@ -129,7 +130,7 @@ def test_the_cap_refuses_the_whole_batch(cli, sandbox):
     assert len(deletes(sb)) == 3
 
 
-def _run_on_a_terminal(cli, args, answer):
+def _run_on_a_terminal(cli: Cli, args: Sequence[str], answer: str | None) -> tuple[int, str]:
     """Run the CLI with stdin/stdout/stderr on a pseudo-terminal; type `answer` at a prompt."""
     main, secondary = pty.openpty()
     environ = {**os.environ, "GCORE_API_KEY": KEY, "TERM": "dumb"}

@@ -18,7 +18,7 @@ from rich.cells import cell_len
 from offboard.core.models import Outcome, Result, Row
 from offboard.report.progress_bar import progress_bar
 
-from .conftest import KEY
+from .conftest import KEY, Cli
 
 # Six outcomes at once, the case that pushed the bar off an 80-column line (issue 19).
 SETTLED = (
@@ -81,7 +81,7 @@ def test_the_bar_and_six_counts_fit_the_terminal(monkeypatch, width):
     assert_fits(stream.getvalue(), width, len(SETTLED), 371, counts)
 
 
-def on_a_terminal(cli, args: list[str], width: int) -> str:
+def on_a_terminal(cli: Cli, args: list[str], width: int) -> str:
     """Run the CLI with stderr on a pseudo-terminal `width` columns wide; what it drew."""
     main, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, width, 0, 0))

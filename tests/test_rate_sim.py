@@ -19,21 +19,20 @@ from pathlib import Path
 import pytest
 
 from offboard.rate.control import AdaptiveController
-
-# The simulation is test and benchmark support, not part of the package: it lives in benchmarks/.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from rate_cubic import CubicController
-from rate_model import (
-    Cell,
+from offboard.sandbox.limiters import (
     Changing,
     FixedWindow,
     Gcra,
     SlidingWindow,
     TokenBucket,
     hint_headers,
-    matrix,
-    simulate,
+    limiter_from_spec,
 )
+
+# The simulation is test and benchmark support, not part of the package: it lives in benchmarks/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from rate_cubic import CubicController
+from rate_model import Cell, matrix, simulate
 
 SHORTFALLS = json.loads((Path(__file__).parent / "rate_sim_shortfalls.json").read_text())
 CELLS = list(matrix())
@@ -98,7 +97,7 @@ def test_the_matrix_covers_every_shape_and_hint_and_is_deterministic():
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=[c.label for c in CELLS])
-def test_cell_figures(cell: Cell):
+def test_cell_figures(cell: Cell) -> None:
     """Goodput >= 0.9 A after 10 s and >= 0.8 A within 10 s of the start or a change, <= 2%
     429s, never more than --rate in any 1 s window (no limit: 0.95 of A within 2 s), or
     exactly the recorded shortfalls of this cell. --rate is never exceeded in any cell."""
@@ -126,8 +125,6 @@ def test_the_controller_beats_the_one_before_it():
 def test_limiter_specs_as_a_world_would_give_them():
     """A number is the sandbox's sliding window; a mapping names a shape; bad ones are
     refused with the field named."""
-    from offboard.sandbox.limiters import limiter_from_spec
-
     assert isinstance(limiter_from_spec(5), SlidingWindow)
     bucket = limiter_from_spec({"shape": "token_bucket", "rate": 20, "burst": 5})
     assert isinstance(bucket, TokenBucket) and (bucket.rate, bucket.burst) == (20, 5)
@@ -140,7 +137,7 @@ def test_limiter_specs_as_a_world_would_give_them():
                        ({"shape": "changing"}, "rate_limit.schedule"),
                        (True, "rate_limit")):
         with pytest.raises(ValueError, match=where):
-            limiter_from_spec(bad)  # type: ignore[arg-type]
+            limiter_from_spec(bad)
 
 
 def test_the_sandbox_fault_injector_runs_any_limiter_model():

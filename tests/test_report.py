@@ -3,10 +3,13 @@
 import csv
 import json
 import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from offboard.core.models import Mode, Outcome, Result, Row
 from offboard.journal.writer import Report
-from offboard.report.lists import neutralise, write_lists
+from offboard.report.lists import Written, neutralise, write_lists
 
 ROWS = [
     Result(Row(2, "1", "9", {"ticket": "=HYPERLINK(\"x\")", "message": "hi"}),
@@ -16,7 +19,8 @@ ROWS = [
 ]
 
 
-def written(tmp_path, verdicts=None):
+def written(tmp_path: Path, verdicts: Mapping[int, Mapping[str, Any]] | None = None
+            ) -> tuple[Path, Report, Written]:
     directory = tmp_path / "r"
     report = Report.create(directory, ["ticket", "message"], {"command": "run"})
     report.open()

@@ -94,7 +94,8 @@ def broken_words(page: Path) -> list[str]:
     )
     found = re.search(r'data-broken="([^"]*)"', dom)
     assert found, dom[-500:]
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    broken: list[str] = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return broken
 
 
 def run_demo(cli: Cli) -> Path:

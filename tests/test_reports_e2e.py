@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from offboard.report.pagedata import SHOWN_PER_OUTCOME
+from offboard.sandbox import RequestRecord, Sandbox
 
-from .conftest import WORLD, world
+from .conftest import WORLD, Cli, world
 from .test_pages import Parsed
 from .test_run_e2e import deletes, results
 
@@ -34,27 +35,29 @@ IMG = '"><img src=x onerror=alert(1)>'
 
 
 def summary(directory: Path) -> dict[str, Any]:
-    return json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+    return data
 
 
 def journal(directory: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in
-            (directory / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    lines = (directory / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    records: list[dict[str, Any]] = [json.loads(line) for line in lines]
+    return records
 
 
-def after_deletes(sb) -> list:
+def after_deletes(sb: Sandbox) -> list[RequestRecord]:
     """The requests that arrived after the run's last DELETE: the read-back."""
     log = sb.requests()
     last = max(i for i, r in enumerate(log) if r.method == "DELETE")
     return log[last + 1:]
 
 
-def member_reads(records: list) -> list:
+def member_reads(records: list[RequestRecord]) -> list[RequestRecord]:
     return [r for r in records if r.method == "GET"
             and re.fullmatch(r"/iam/clients/\d+/client-users/\d+", r.path)]
 
 
-def listing_reads(records: list) -> list:
+def listing_reads(records: list[RequestRecord]) -> list[RequestRecord]:
     return [r for r in records if r.method == "GET" and r.path == "/iam/users"]
 
 
@@ -68,7 +71,7 @@ def csv_rows(path: Path) -> list[list[str]]:
         return list(csv.reader(handle))
 
 
-def write_csv(cli, name: str, rows: list[list[str]]) -> Path:
+def write_csv(cli: Cli, name: str, rows: list[list[str]]) -> Path:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     return cli.write(name, out.getvalue())

@@ -15,7 +15,9 @@ from typing import Any
 
 import httpx
 
-from .conftest import world
+from offboard.sandbox import Sandbox
+
+from .conftest import Cli, world
 
 LEAVERS = "account,user,ticket\n10,101,T1\n10,102,T2\n10,103,T3\n"
 
@@ -37,7 +39,7 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def revoke_three(cli: Any, sb: Any) -> Path:
+def revoke_three(cli: Cli, sb: Sandbox) -> Path:
     """ann keeps account 20; Bob loses his last account (Gcore deletes him); cy's token is
     deleted first."""
     cli.write("leavers.csv", LEAVERS)

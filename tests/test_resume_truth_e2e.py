@@ -9,10 +9,14 @@ the jobs folder's next run.
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .conftest import world
+from offboard.sandbox import Sandbox
+
+from .conftest import Cli, world
 from .test_cron_e2e import journal_lines, start, wait_for
 from .test_run_e2e import deletes, results
 
@@ -23,14 +27,14 @@ PEOPLE = 40
 HELD = (210, 220, 230, 239)
 
 
-def email_world() -> dict:
+def email_world() -> dict[str, Any]:
     users = [ADMIN, *({"id": 200 + i, "email": f"e{i}@b2.example", "name": f"E {i}",
                        "roles": {10: "Users"}} for i in range(PEOPLE))]
     held = [{"account": 10, "user": u, "responses": [{"delay": 100}]} for u in HELD]
     return world(users=users, faults={"scripted": held})
 
 
-def kill_with_held_rows_in_flight(cli, sb, directory, *args: str) -> None:
+def kill_with_held_rows_in_flight(cli: Cli, sb: Sandbox, directory: Path, *args: str) -> None:
     process = start(cli, *args)
     wait_for(lambda: len(journal_lines(directory)) >= PEOPLE - len(HELD)
              and not any(sb.has_access(10, u) for u in HELD))
@@ -39,7 +43,7 @@ def kill_with_held_rows_in_flight(cli, sb, directory, *args: str) -> None:
     assert len(journal_lines(directory)) == PEOPLE - len(HELD)
 
 
-def check_resumed(directory) -> None:
+def check_resumed(directory: Path) -> None:
     rows = results(directory)
     held = [r for r in rows if int(r["user_id"] or 0) in HELD]
     assert len(held) == len(HELD), [r for r in rows if r["outcome"] != "revoked"]

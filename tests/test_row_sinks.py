@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from offboard.core.job import Job, Seams
-from offboard.core.models import Action, Result, Row
+from offboard.core.models import Action, Mode, Result, Row
 from offboard.core.sinks import Subscribers
 from offboard.execute.revoke import Revoker
 from offboard.execute.workers import execute
@@ -164,7 +164,7 @@ def test_a_journal_that_cannot_write_stops_the_run_with_what_it_journaled(
     monkeypatch.setattr(Report, "open", remembered)
     job = Job(
         str(source),
-        "run",
+        Mode.RUN,
         numbers={"concurrency": 1},
         base_url=sb.url,
         report_dir=str(tmp_path / "r"),

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from offboard.sandbox import RequestRecord, Sandbox
+
 from .conftest import KEY, world
 
 
@@ -21,7 +23,7 @@ def outcomes(directory: Path) -> list[str]:
     return [r["outcome"] for r in results(directory)]
 
 
-def deletes(sb) -> list:
+def deletes(sb: Sandbox) -> list[RequestRecord]:
     return [r for r in sb.requests() if r.method == "DELETE"]
 
 

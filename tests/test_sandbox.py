@@ -427,7 +427,7 @@ def test_request_log_records_arrival_order_and_query() -> None:
     ]
     assert isinstance(records[0], RequestRecord) and records[0].time <= records[1].time
     with pytest.raises(AttributeError):
-        records[0].status = 500  # type: ignore[misc]
+        records[0].status = 500  # type: ignore[misc]  # frozen: the refusal is what is tested
 
 
 # -- running ----------------------------------------------------------------------------------

@@ -218,7 +218,8 @@ def with_login(login: Any) -> dict[str, Any]:
     (world(activity_log="denied"),
      "test: activity_log: expected one of allowed, forbidden, not_found, got str 'denied'"),
     (world(activity_log=["forbidden"]),
-     "test: activity_log: expected one of allowed, forbidden, not_found, got list ['forbidden']"),
+     "test: activity_log: expected one of allowed, forbidden, not_found, "
+     "got list ['forbidden']"),
 ])
 def test_bad_login_history_is_a_one_line_error_naming_the_key(mapping: dict[str, Any],
                                                               message: str) -> None:

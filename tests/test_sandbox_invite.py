@@ -36,7 +36,8 @@ def invite(api: httpx.Client, email: str, account: int, role: Any = None,
 
 
 def state(sb: Sandbox) -> dict[str, Any]:
-    return httpx.get(sb.url + "/_sandbox/state").json()
+    answer: dict[str, Any] = httpx.get(sb.url + "/_sandbox/state").json()
+    return answer
 
 
 def memberships(snapshot: dict[str, Any]) -> dict[str, dict[str, str]]:

@@ -10,14 +10,18 @@ import json
 import re
 import shlex
 import signal
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any, TypedDict
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import WORLD, world
+from offboard.sandbox import Sandbox
+
+from .conftest import WORLD, Cli, world
 from .test_cron_e2e import USERS, journal_lines, many, start, wait_for
 from .test_plan_and_guards_e2e import _run_on_a_terminal
 from .test_run_e2e import deletes, results
@@ -217,12 +221,20 @@ _RUN_LINES = re.compile(r"^(Batch|Started|Finished|Resumed|Read back) .*\n|"
                         r"\b(base_url|resume)=\S+", re.M)
 
 
-def _comparable(directory: Path) -> dict[str, object]:
+class _Comparable(TypedDict):
+    files: list[str]
+    tables: dict[str, list[dict[str, str]]]  # each CSV's rows
+    summary: dict[str, Any]
+    text: str  # summary.txt
+    page: list[tuple[str, str]]  # report.html's (data- attribute, figure) pairs
+
+
+def _comparable(directory: Path) -> _Comparable:
     """A report with what legitimately differs between runs taken out: times, request IDs
     (random per request), the read-back's cost, and for the row whose revoke may have been
     applied, how it came to be unsure (a kill, or a lost answer) and its attempts."""
     files = {p.name for p in directory.iterdir() if not p.name.startswith(".")}
-    tables = {}
+    tables: dict[str, list[dict[str, str]]] = {}
     for name in sorted(files):
         if name.endswith(".csv"):
             tables[name] = [
@@ -238,7 +250,7 @@ def _comparable(directory: Path) -> dict[str, object]:
     # The commands the page offers name the report directory and the sandbox's port.
     text = re.sub(r"http://127\.0\.0\.1:\d+", "URL", text)
     text = re.sub(rf"(?<![\w./-]){directory.name}(?=/|\s|$)", "DIR", text)
-    page = re.findall(r"<[^>]*\b(data-[\w-]+(?:=\"[^\"]*\")?)[^>]*>(\d+)<",
+    page: list[tuple[str, str]] = re.findall(r"<[^>]*\b(data-[\w-]+(?:=\"[^\"]*\")?)[^>]*>(\d+)<",
                       (directory / "report.html").read_text())
     return {"files": sorted(files), "tables": tables, "summary": summary, "text": text,
             "page": page}
@@ -451,7 +463,8 @@ MODES = {"text": (), "quiet": ("-q",), "json": ("--log-format", "json"),
          "json-quiet": ("--log-format", "json", "-q")}
 
 
-def _invoke(cli, sb, source: str, mode: tuple[str, ...], rows: str):
+def _invoke(cli: Cli, sb: Sandbox, source: str, mode: tuple[str, ...], rows: str
+            ) -> subprocess.CompletedProcess[str]:
     """Run one kind of SOURCE (a file, a folder, a resume, a plan) once, in one mode."""
     if source == "folder":
         (cli.cwd / "jobs").mkdir()

@@ -12,17 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 
-from offboard.core.models import Outcome
-from offboard.core.settings import Secret
+from offboard.core.models import Exchange, Outcome
+from offboard.core.settings import Secret, Settings
 from offboard.execute.classify import classify
 from offboard.http.api import Api, make_client
 
-from .conftest import KEY, world
+from .conftest import KEY, Cli, world
 from .helpers import FakeClock, routed, scripted, settings
 from .test_run_e2e import results
 
@@ -142,7 +143,7 @@ def test_transport_errors_and_answers_that_echo_the_key_are_redacted():
     assert not leaks(f"{config.api_key}") and not leaks(repr(config.api_key))
 
 
-async def _only(error: Exception, config):
+async def _only(error: Exception, config: Settings) -> Exchange:
     """The Exchange of a revoke whose every attempt raises `error`."""
     async with make_client(config, scripted([error] * config.max_attempts)) as client:
         return await Api(config, client, FakeClock(), random.Random(1)).revoke(10, 101)
@@ -183,8 +184,19 @@ def test_a_redirect_is_never_followed_and_the_key_stays_here(status):
     assert outcome is Outcome.FAILED and "redirect" in message and "not followed" in message
 
 
+class _Server(ThreadingHTTPServer):
+    """A loopback server that keeps the requests it got, and where its redirects point."""
+
+    def __init__(self, host: str, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__((host, 0), handler)
+        self.seen: list[tuple[str, str, str | None]] = []  # (method, path, Authorization)
+        self.elsewhere = ""  # the origin a redirect sends the client to
+
+
 class _Recorder(BaseHTTPRequestHandler):
     """Records every request it gets; answers 200 (the host a redirect would leak the key to)."""
+
+    server: _Server  # serving() makes every server these handlers answer for
 
     def _any(self) -> None:
         self.server.seen.append((self.command, self.path, self.headers.get("Authorization")))
@@ -194,14 +206,16 @@ class _Recorder(BaseHTTPRequestHandler):
 
     do_GET = do_DELETE = _any
 
-    def log_message(self, *args) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
 class _Redirector(BaseHTTPRequestHandler):
     """An API that knows the key's user, but redirects the user list and every revoke."""
 
-    def _json(self, body) -> None:
+    server: _Server
+
+    def _json(self, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -224,14 +238,13 @@ class _Redirector(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._redirect(307)
 
-    def log_message(self, *args) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
 @contextmanager
-def serving(handler, host: str) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer((host, 0), handler)
-    server.seen = []
+def serving(handler: type[BaseHTTPRequestHandler], host: str) -> Iterator[_Server]:
+    server = _Server(host, handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -264,7 +277,7 @@ FORMULAS = {"eq": "=HYPERLINK(\"http://x\",\"y\")", "plus": "+1+2", "minus": "-3
             "at": "@SUM(A1)", "tab": "\t=1", "plain": "HR-2291 - ok"}
 
 
-def _formula_batch(cli, formulas: dict[str, str]) -> None:
+def _formula_batch(cli: Cli, formulas: dict[str, str]) -> None:
     header = ",".join(["account", "user", *formulas])
     cells = ",".join('"' + v.replace('"', '""') + '"' for v in formulas.values())
     cli.write("l.csv", f"{header}\n10,101,{cells}\n10,=cmd@t.example,{cells}\n-10,102,{cells}\n")

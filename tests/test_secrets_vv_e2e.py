@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import world
+from .conftest import Cli, StartSandbox, world
 from .test_run_e2e import results
 from .test_secrets_e2e import EVERY_OUTCOME, EVERYTHING, SCRIPT, leaks, report_texts
 
@@ -16,7 +16,8 @@ FORMATS = {"text": [], "json": ["--log-format", "json"]}
 
 
 @pytest.mark.parametrize("form", list(FORMATS))
-def test_the_key_never_appears_at_double_verbose(cli, sandbox, form: str) -> None:
+def test_the_key_never_appears_at_double_verbose(cli: Cli, sandbox: StartSandbox, form: str
+                                                 ) -> None:
     """run and plan with -vv on a batch with a 5xx and a 401: neither the key nor its secret
     part is in stdout, stderr or any report file (hidden ones included)."""
     sb = sandbox(world(faults=SCRIPT))

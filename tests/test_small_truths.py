@@ -20,7 +20,7 @@ from offboard.cli.serve_sandbox import port_problem
 from offboard.http.api import Api, DirectoryError, make_client
 from offboard.sandbox import PortUnavailable, Sandbox, SandboxError, load_world
 
-from .conftest import world
+from .conftest import Cli, StartSandbox, world
 from .helpers import FakeClock, routed, settings
 from .test_run_e2e import results
 
@@ -105,7 +105,7 @@ def test_whoami_accepts_a_positive_user_id() -> None:
     assert whoami(7)[:2] == (7, "")
 
 
-def test_the_sandbox_can_misreport_current_user(sandbox) -> None:
+def test_the_sandbox_can_misreport_current_user(sandbox: StartSandbox) -> None:
     """The `current_user` fault changes only clients/me's currentUser; the world is unchanged."""
     sb = sandbox(world(faults={"current_user": -5}))
     with httpx.Client(base_url=sb.url, headers={"Authorization": f"APIKey {sb.api_key}"}) as c:
@@ -122,7 +122,8 @@ def test_the_current_user_fault_must_be_an_integer() -> None:
 
 
 @pytest.mark.parametrize("current_user", [0, -5])
-def test_a_run_whose_key_user_is_unknown_sends_no_delete(cli, sandbox, current_user: int) -> None:
+def test_a_run_whose_key_user_is_unknown_sends_no_delete(cli: Cli, sandbox: StartSandbox,
+                                                         current_user: int) -> None:
     """clients/me answering currentUser 0 or negative: exit 3, no DELETE sent, every row
     not_attempted, and the cause on stderr (JSON log) and in the text output."""
     sb = sandbox(world(faults={"current_user": current_user}))
@@ -143,7 +144,7 @@ def test_a_run_whose_key_user_is_unknown_sends_no_delete(cli, sandbox, current_u
     assert cause in text.stdout + text.stderr
 
 
-def test_the_stderr_line_counts_rows_in_good_english(cli, sandbox) -> None:
+def test_the_stderr_line_counts_rows_in_good_english(cli: Cli, sandbox: StartSandbox) -> None:
     """'1 row needs a person', '2 rows need a person': the line cron mails is read by people."""
     sb = sandbox()
     cli.write("one.csv", "account,user\n30,104\n")

@@ -5,11 +5,12 @@ import io
 import pytest
 
 from offboard.core.errors import SourceError
+from offboard.core.models import Row
 from offboard.plan.rows import parse
 from offboard.source.read import parse_csv, read_source
 
 
-def rows_of(text: str | bytes):
+def rows_of(text: str | bytes) -> tuple[list[Row], list[str]]:
     data = text.encode() if isinstance(text, str) else text
     return parse_csv(data, "t.csv")
 
@@ -89,10 +90,11 @@ def test_yaml_row_list_numbers_positions_and_carries_keys(tmp_path):
     path.write_text("- {account: 1, user: 2, ticket: T-1}\n- just text\n"
                     "- {account: 3, email: a@b.io}\n")
     batch = read_source(str(path))
-    assert [r.number for r in batch.rows] == [1, 2, 3]
-    assert batch.rows[0].extra == {"ticket": "T-1"} and batch.columns == ("ticket",)
-    assert "expected a mapping with account and user" in batch.rows[1].problem
-    assert batch.rows[2].user == "a@b.io"
+    rows = list(batch.rows)
+    assert [r.number for r in rows] == [1, 2, 3]
+    assert rows[0].extra == {"ticket": "T-1"} and batch.columns == ("ticket",)
+    assert "expected a mapping with account and user" in rows[1].problem
+    assert rows[2].user == "a@b.io"
 
 
 def test_job_file_with_users_input_and_settings(tmp_path):
@@ -132,5 +134,5 @@ def test_yaml_alias_bomb_is_read_without_expanding(tmp_path):
     path.write_text("sandbox:\n" + "".join(f"  {a}\n" for a in anchors)
                     + "users: [{account: 1, user: *a8, ticket: T}]\n")
     batch = read_source(str(path))
-    assert parse(batch.rows[0]) == (
+    assert parse(next(iter(batch.rows))) == (
         "user: must be a positive integer ID or an email address, found a list")

@@ -72,7 +72,8 @@ def test_run_without_rows_imports_nothing_to_send(command, tmp_path):
 
 
 @pytest.mark.parametrize("command", ["run", "plan"])
-def test_run_without_rows_reports_as_the_session_would(command, tmp_path, monkeypatch):
+def test_run_without_rows_reports_as_the_session_would(command: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The shortcut for a batch without rows writes what the full session writes for it."""
     (tmp_path / "empty.csv").write_text("account,user\n")
 

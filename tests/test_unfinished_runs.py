@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from offboard.core.locks import exclusive
+from offboard.sandbox import Sandbox
 
-from .conftest import world
+from .conftest import Cli, world
 from .test_cron_e2e import USERS, journal_lines, many, start, wait_for
 from .test_run_e2e import results
 
 ROWS = 12
 
 
-def _killed(cli, sb, *args: str) -> Path:
+def _killed(cli: Cli, sb: Sandbox, *args: str) -> Path:
     """Start `run l.csv` against sb, kill -9 it once two rows are journaled; its directory."""
     cli.write("l.csv", many(ROWS))
     process = start(cli, "run", "l.csv", "--base-url", sb.url, "--concurrency", "1", *args)
@@ -36,7 +38,11 @@ def _killed(cli, sb, *args: str) -> Path:
         )
         return found[0] if found and found[0].is_dir() else None
 
-    wait_for(lambda: directory() is not None and len(journal_lines(directory())) >= 2)
+    def two_journaled() -> bool:
+        found = directory()
+        return found is not None and len(journal_lines(found)) >= 2
+
+    wait_for(two_journaled)
     process.kill()
     process.communicate(timeout=10)
     found = directory()
@@ -44,7 +50,7 @@ def _killed(cli, sb, *args: str) -> Path:
     return found
 
 
-def _the_line(done, *, code: int = 2) -> str:
+def _the_line(done: subprocess.CompletedProcess[str], *, code: int = 2) -> str:
     assert done.returncode == code, (done.returncode, done.stderr)
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr

@@ -224,7 +224,7 @@ class Session:
         """Decided once per batch: a resume reuses the run's answer, a run from a plan the
         plan's; only a first run decides from the user list."""
         if self.previous is not None and self.previous.deletions is not None:
-            return self.previous.deletions  # type: ignore[no-any-return]
+            return self.previous.deletions
         if self.planned is not None:
             return self.planned.deletions
         return decider.decide(directory)

@@ -49,7 +49,7 @@ class Previous:
     settled: Mapping[RowKey, Mapping[str, Any]]
     in_flight: frozenset[RowKey]
     options: Mapping[str, Any] | None = None  # as recorded in run.json (None: not recorded)
-    deletions: Any = None  # the run's deletions.Deletions, as recorded (None: decide again)
+    deletions: Deletions | None = None  # the run's, as recorded (None: decide again)
     people: Mapping[int, Person] = field(default_factory=dict)  # the batch's users, recorded
 
     def record(self, key: RowKey) -> Mapping[str, Any]:

@@ -57,9 +57,11 @@ def progress_bar(total: int, stream: TextIO) -> Iterator[OnResult]:
 class _Display(Progress):
     """rich's progress table, then the outcome counts on their own lines."""
 
-    def __init__(self, counts: _Counts, *columns: ProgressColumn, **options: object) -> None:
+    def __init__(
+        self, counts: _Counts, *columns: ProgressColumn, console: Console, transient: bool
+    ) -> None:
         self.counts = counts  # before rich's __init__, which may draw already
-        super().__init__(*columns, **options)  # type: ignore[arg-type]
+        super().__init__(*columns, console=console, transient=transient)
 
     def get_renderables(self) -> Iterable[RenderableType]:
         yield self.make_tasks_table(self.tasks)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -53,6 +54,6 @@ def sha256_of(*handles: BinaryIO) -> str:
     digest = hashlib.sha256()
     for handle in handles:
         with handle:
-            for chunk in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
+            for chunk in iter(partial(handle.read, 1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()

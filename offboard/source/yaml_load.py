@@ -32,6 +32,8 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+
 
 
 def _decimal(loader: yaml.SafeLoader, node: yaml.Node) -> int | str:
+    # The stubs take only a ScalarNode; `!!int [1]` brings any node, and PyYAML's own check
+    # then raises the ConstructorError that load_yaml turns into a SourceError.
     text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
     # Huge numbers stay text: plan/rows.py reports them as too large for an ID.
     return int(text, 10) if len(text) <= 30 else text
