@@ -102,7 +102,8 @@ class Cell:
         spec: dict[str, Any] = {"shape": self.shape}
         if self.shape == "changing":
             spec["schedule"] = [[0, self.schedule[0][1]]] + [
-                [round(t + shift, 3), r] for t, r in self.schedule[1:]]
+                [round(t + shift, 3), r] for t, r in self.schedule[1:]
+            ]
             if self.within:
                 spec["within"] = self.within
         else:
@@ -121,20 +122,27 @@ class Cell:
             steps = ", ".join(f"{r:g} from {t:g} s" for t, r in self.schedule)
             return f"{self.within or 'sliding_window'} {steps}"
         extra = (f" burst {self.burst:g}" if self.burst is not None else "") + (
-            f" tolerance {self.tolerance:g} s" if self.tolerance is not None else "")
+            f" tolerance {self.tolerance:g} s" if self.tolerance is not None else ""
+        )
         return f"{self.shape} {self.rate:g}/s{extra}"
 
     def rows(self) -> int:
         """Rows for `seconds` at exactly L: the integral of the schedule."""
         steps = self.schedule or ((0.0, self.rate),)
-        total = sum(r * (min(self.seconds, nxt) - t) for (t, r), nxt in
-                    zip(steps, [s for s, _ in steps[1:]] + [self.seconds], strict=True)
-                    if t < self.seconds)
+        total = sum(
+            r * (min(self.seconds, nxt) - t)
+            for (t, r), nxt in zip(steps, [s for s, _ in steps[1:]] + [self.seconds], strict=True)
+            if t < self.seconds
+        )
         return max(4, round(total))
 
     def scaled(self, factor: float) -> Cell:
-        return replace(self, seconds=self.seconds * factor, grace=max(2.0, self.grace * factor),
-                       schedule=tuple((t * factor, r) for t, r in self.schedule))
+        return replace(
+            self,
+            seconds=self.seconds * factor,
+            grace=max(2.0, self.grace * factor),
+            schedule=tuple((t * factor, r) for t, r in self.schedule),
+        )
 
 
 CELLS = (
@@ -172,8 +180,10 @@ class Schedule:
             return 0.0
         starts = [-math.inf] + [s for s, _ in self.steps[1:]]
         ends = [*starts[1:], math.inf]
-        return sum(rate * max(0.0, min(b, end) - max(a, start))
-                   for start, end, (_, rate) in zip(starts, ends, self.steps, strict=True))
+        return sum(
+            rate * max(0.0, min(b, end) - max(a, start))
+            for start, end, (_, rate) in zip(starts, ends, self.steps, strict=True)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +223,19 @@ def figures(records: Sequence[dict[str, Any]], schedule: Schedule) -> Figures:
     for r in records:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     if not deletes:
-        return Figures(len(records), len(records), 0, statuses, 0.0, 0.0, None, None,
-                       statuses.get(429, 0) / len(records) if records else 0.0, None,
-                       _peak(times))
+        return Figures(
+            len(records),
+            len(records),
+            0,
+            statuses,
+            0.0,
+            0.0,
+            None,
+            None,
+            statuses.get(429, 0) / len(records) if records else 0.0,
+            None,
+            _peak(times),
+        )
     t0 = min(r["time"] for r in deletes)
     end = max(r["time"] for r in deletes)
 
@@ -226,16 +246,21 @@ def figures(records: Sequence[dict[str, Any]], schedule: Schedule) -> Figures:
         return (bisect_left(good, b + 1e-9) - bisect_left(good, a)) / allowed
 
     return Figures(
-        requests=len(records), gets=sum(1 for r in records if r["method"] == "GET"),
-        deletes=len(deletes), statuses=statuses, before_deletes=t0 - times[0], span=end - t0,
+        requests=len(records),
+        gets=sum(1 for r in records if r["method"] == "GET"),
+        deletes=len(deletes),
+        statuses=statuses,
+        before_deletes=t0 - times[0],
+        span=end - t0,
         after_10s=goodput(t0 + 10, end) if end > t0 + 10 else None,
         within_10s=goodput(t0, min(t0 + 10, end)),
         share_429=statuses.get(429, 0) / len(records),
-        to_08=_time_to(good, schedule, 0.8, times[0]), peak_1s=_peak(times))
+        to_08=_time_to(good, schedule, 0.8, times[0]),
+        peak_1s=_peak(times),
+    )
 
 
-def _time_to(good: Sequence[float], schedule: Schedule, share: float,
-             start: float) -> float | None:
+def _time_to(good: Sequence[float], schedule: Schedule, share: float, start: float) -> float | None:
     """Seconds from `start` to the first accepted arrival at which the trailing 1 s holds
     share x L accepted arrivals (that one included)."""
     lo = 0
@@ -282,8 +307,14 @@ def write_world(path: Path, users: int, faults: dict[str, Any]) -> Path:
 
 
 def offboard_argv(cell: Cell, rows_csv: Path, url: str, rows: int, report: Path) -> list[str]:
-    return h.offboard_argv(rows_csv, url, rate=cell.client_rate, concurrency=cell.concurrency,
-                           cap=rows, report_dir=report)
+    return h.offboard_argv(
+        rows_csv,
+        url,
+        rate=cell.client_rate,
+        concurrency=cell.concurrency,
+        cap=rows,
+        report_dir=report,
+    )
 
 
 def run_cell(cell: Cell, work: Path, env: dict[str, str], lead: float) -> Outcome:
@@ -307,25 +338,39 @@ def run_cell(cell: Cell, work: Path, env: dict[str, str], lead: float) -> Outcom
     schedule = Schedule(tuple((zero + t - LATENCY, float(r)) for t, r in steps))
     found = figures(records, schedule)
     first_delete = min((r["time"] for r in records if r["method"] == "DELETE"), default=started)
-    return Outcome(cell, rows, argv, faults, measured, found, h.report_counts(report),
-                   lead=first_delete - started,
-                   changes=[start - first_delete for start, _ in schedule.steps[1:]])
+    return Outcome(
+        cell,
+        rows,
+        argv,
+        faults,
+        measured,
+        found,
+        h.report_counts(report),
+        lead=first_delete - started,
+        changes=[start - first_delete for start, _ in schedule.steps[1:]],
+    )
 
 
-def run_cells(cells: Sequence[Cell], work: Path, env: dict[str, str],
-              progress: Callable[[str], None]) -> list[Outcome]:
+def run_cells(
+    cells: Sequence[Cell], work: Path, env: dict[str, str], progress: Callable[[str], None]
+) -> list[Outcome]:
     """Every cell in turn. A `changing` cell's lead is that of an earlier cell with the limiter
     it starts with (the same shape and rate, so the same look-ups), else the earlier cells'
     median."""
     done: list[Outcome] = []
     for cell in cells:
         measured = [o for o in done if o.figures.deletes]
-        same = [o.lead for o in measured if o.cell.shape == (cell.within or "sliding_window")
-                and o.cell.rate == cell.rate]
+        same = [
+            o.lead
+            for o in measured
+            if o.cell.shape == (cell.within or "sliding_window") and o.cell.rate == cell.rate
+        ]
         leads = sorted(o.lead for o in measured)
         lead = same[-1] if same else leads[len(leads) // 2] if leads else DEFAULT_LEAD
-        progress(f"[{cell.name}: {cell.rows()} rows, ~{cell.seconds:g} s at L; load average "
-                 f"{os.getloadavg()[0]:.2f}]")
+        progress(
+            f"[{cell.name}: {cell.rows()} rows, ~{cell.seconds:g} s at L; load average "
+            f"{os.getloadavg()[0]:.2f}]"
+        )
         done.append(run_cell(cell, work, env, lead))
     return done
 
@@ -333,9 +378,24 @@ def run_cells(cells: Sequence[Cell], work: Path, env: dict[str, str],
 # -- the report ---------------------------------------------------------------------------------
 
 
-HEADERS = ("cell", "limiter", "hint", "--rate", "rows", "requests (GETs)", "s to 1st DELETE",
-           ">10s goodput/L", "<10s goodput/L", "429 share", "to 0.8 L s", "peak 1 s", "exit",
-           "wall s", "outcomes", "bar")
+HEADERS = (
+    "cell",
+    "limiter",
+    "hint",
+    "--rate",
+    "rows",
+    "requests (GETs)",
+    "s to 1st DELETE",
+    ">10s goodput/L",
+    "<10s goodput/L",
+    "429 share",
+    "to 0.8 L s",
+    "peak 1 s",
+    "exit",
+    "wall s",
+    "outcomes",
+    "bar",
+)
 
 
 def table_row(o: Outcome) -> list[str]:
@@ -346,40 +406,65 @@ def table_row(o: Outcome) -> list[str]:
 
     misses = f.misses(c.client_rate)
     killed = o.measured.returncode < 0
-    return [c.name, c.limiter(), c.hint or "default", f"{c.client_rate:g}", str(o.rows),
-            f"{f.requests} ({f.gets})", f"{f.before_deletes:.2f}", ratio(f.after_10s),
-            ratio(f.within_10s), f"{f.share_429 * 100:.1f}%",
-            "never" if f.to_08 is None else f"{f.to_08:.1f}", str(f.peak_1s),
-            f"{o.measured.returncode}{f' (cut at {c.deadline:.0f} s)' if killed else ''}",
-            f"{o.measured.wall:.1f}",
-            " ".join(f"{k}={v}" for k, v in sorted(o.counts.items())) or "none",
-            "met" if not misses else "missed " + ", ".join(misses)]
+    return [
+        c.name,
+        c.limiter(),
+        c.hint or "default",
+        f"{c.client_rate:g}",
+        str(o.rows),
+        f"{f.requests} ({f.gets})",
+        f"{f.before_deletes:.2f}",
+        ratio(f.after_10s),
+        ratio(f.within_10s),
+        f"{f.share_429 * 100:.1f}%",
+        "never" if f.to_08 is None else f"{f.to_08:.1f}",
+        str(f.peak_1s),
+        f"{o.measured.returncode}{f' (cut at {c.deadline:.0f} s)' if killed else ''}",
+        f"{o.measured.wall:.1f}",
+        " ".join(f"{k}={v}" for k, v in sorted(o.counts.items())) or "none",
+        "met" if not misses else "missed " + ", ".join(misses),
+    ]
 
 
 def markdown(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(x) for x in col) for col in zip(headers, *rows, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(
-            x.ljust(w) if i < 3 else x.rjust(w)
-            for i, (x, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+        return (
+            "| "
+            + " | ".join(
+                x.ljust(w) if i < 3 else x.rjust(w)
+                for i, (x, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + " |"
+        )
 
-    rule = "| " + " | ".join("-" * w if i < 3 else "-" * (w - 1) + ":"
-                             for i, w in enumerate(widths)) + " |"
+    rule = (
+        "| "
+        + " | ".join("-" * w if i < 3 else "-" * (w - 1) + ":" for i, w in enumerate(widths))
+        + " |"
+    )
     return [line(headers), rule, *(line(r) for r in rows)]
 
 
 def machine_lines() -> list[str]:
     model = ""
     with contextlib.suppress(OSError):
-        model = next((line.split(":", 1)[1].strip() for line in
-                      Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name")), "")
-    return [f"date -u: {datetime.now(UTC).strftime('%a %b %d %H:%M:%S UTC %Y')}",
-            f"machine: nproc {len(os.sched_getaffinity(0))}, "
-            f"{model or platform.processor()}; load average "
-            + " ".join(f"{x:.2f}" for x in os.getloadavg()),
-            f"Python {platform.python_version()} ({platform.platform()})"]
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    return [
+        f"date -u: {datetime.now(UTC).strftime('%a %b %d %H:%M:%S UTC %Y')}",
+        f"machine: nproc {len(os.sched_getaffinity(0))}, "
+        f"{model or platform.processor()}; load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        f"Python {platform.python_version()} ({platform.platform()})",
+    ]
 
 
 def report(outcomes: Sequence[Outcome], say: Callable[[str], None]) -> None:
@@ -389,54 +474,85 @@ def report(outcomes: Sequence[Outcome], say: Callable[[str], None]) -> None:
     for o in outcomes:
         if o.changes:
             at = ", ".join(f"{x:.2f} s" for x in o.changes)
-            say(f"{o.cell.name}: the limit changed at {at} after the first DELETE "
-                f"(the client's first DELETE came {o.lead:.2f} s after its start).")
+            say(
+                f"{o.cell.name}: the limit changed at {at} after the first DELETE "
+                f"(the client's first DELETE came {o.lead:.2f} s after its start)."
+            )
     say("Rerun a cell by hand (`benchmarks/adaptive.py --files DIR` writes its world and rows):")
     for o in outcomes:
-        argv = ["python", "-m", "offboard", "sandbox", "--port", "0", "--scenario",
-                f"{o.cell.name}-world.json"]
+        argv = [
+            "python",
+            "-m",
+            "offboard",
+            "sandbox",
+            "--port",
+            "0",
+            "--scenario",
+            f"{o.cell.name}-world.json",
+        ]
         client = ["python", *o.argv[1:]]
         client[client.index("--base-url") + 1] = "URL"
         client[4] = f"{o.cell.name}-rows.csv"
         client[client.index("--report-dir") + 1] = "REPORT_DIR"
-        say(f"- {o.cell.name}: faults {json.dumps(o.faults)}; `{' '.join(argv)}`, then "
-            f"`GCORE_API_KEY={h.KEY} {' '.join(client)}`")
+        say(
+            f"- {o.cell.name}: faults {json.dumps(o.faults)}; `{' '.join(argv)}`, then "
+            f"`GCORE_API_KEY={h.KEY} {' '.join(client)}`"
+        )
 
 
 def results(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     """Every figure, for run.py's --json."""
-    return [{"cell": o.cell.name, "limiter": o.cell.limiter(), "faults": o.faults,
-             "rate": o.cell.client_rate, "rows": o.rows, "requests": o.figures.requests,
-             "gets": o.figures.gets, "statuses": o.figures.statuses,
-             "before_deletes": o.figures.before_deletes, "after_10s": o.figures.after_10s,
-             "within_10s": o.figures.within_10s, "share_429": o.figures.share_429,
-             "to_08": o.figures.to_08, "peak_1s": o.figures.peak_1s,
-             "returncode": o.measured.returncode, "wall": o.measured.wall,
-             "counts": o.counts, "changes": o.changes,
-             "misses": o.figures.misses(o.cell.client_rate)} for o in outcomes]
+    return [
+        {
+            "cell": o.cell.name,
+            "limiter": o.cell.limiter(),
+            "faults": o.faults,
+            "rate": o.cell.client_rate,
+            "rows": o.rows,
+            "requests": o.figures.requests,
+            "gets": o.figures.gets,
+            "statuses": o.figures.statuses,
+            "before_deletes": o.figures.before_deletes,
+            "after_10s": o.figures.after_10s,
+            "within_10s": o.figures.within_10s,
+            "share_429": o.figures.share_429,
+            "to_08": o.figures.to_08,
+            "peak_1s": o.figures.peak_1s,
+            "returncode": o.measured.returncode,
+            "wall": o.measured.wall,
+            "counts": o.counts,
+            "changes": o.changes,
+            "misses": o.figures.misses(o.cell.client_rate),
+        }
+        for o in outcomes
+    ]
 
 
 def heading(scale: float) -> str:
-    return (f"== Adaptive per limiter shape (issue 12): `offboard run --concurrency {CONCURRENCY}`"
-            f" against a sandbox limiting to L (429, Retry-After: 1), latency "
-            f"{LATENCY * 1000:g} ms, offboard not told L"
-            f"{f'; every cell {scale:g} x its length' if scale != 1 else ''} ==")
+    return (
+        f"== Adaptive per limiter shape (issue 12): `offboard run --concurrency {CONCURRENCY}`"
+        f" against a sandbox limiting to L (429, Retry-After: 1), latency "
+        f"{LATENCY * 1000:g} ms, offboard not told L"
+        f"{f'; every cell {scale:g} x its length' if scale != 1 else ''} =="
+    )
 
 
-def section(work: Path, env: dict[str, str], scale: float,
-            say: Callable[[str], None]) -> list[dict[str, Any]]:
+def section(
+    work: Path, env: dict[str, str], scale: float, say: Callable[[str], None]
+) -> list[dict[str, Any]]:
     """run.py's `shapes` section: every cell (`scale` x its length), then the table."""
     say(heading(scale))
-    say("From the sandbox's log. t0 = first DELETE. goodput/L: accepted DELETEs per second "
+    say(
+        "From the sandbox's log. t0 = first DELETE. goodput/L: accepted DELETEs per second "
         "/ L, after t0 + 10 s and within it (for `changing`, / the integral of L). 429 share: "
         "of every request. to 0.8 L: from the first request. peak 1 s: most arrivals in any "
         "1 s. Bar: >10s >= 0.9, <10s >= 0.8, 429s <= 2%, peak <= --rate. Rows: L x the "
         "cell's seconds; a client still running at 1.25 x that + 10 s is killed (exit -9) and "
-        "measured so far.")
+        "measured so far."
+    )
     # A smoke run (scaled down) takes two cells: one fixed limit, and the changing one (its
     # schedule is placed from the first's start-up time), so the test suite stays quick.
-    cells = ([c.scaled(scale) for c in CELLS if c.name in QUICK_CELLS] if scale != 1
-             else list(CELLS))
+    cells = [c.scaled(scale) for c in CELLS if c.name in QUICK_CELLS] if scale != 1 else list(CELLS)
     started = time.perf_counter()
     outcomes = run_cells(cells, work, env, say)
     say("")
@@ -455,16 +571,23 @@ def write_files(cells: Sequence[Cell], out: Path) -> None:
     for cell in cells:
         rows = cell.rows()
         h.write_rows(out / f"{cell.name}-rows.csv", h.user_ids(rows))
-        write_world(out / f"{cell.name}-world.json", rows,
-                    {"latency": LATENCY, "rate_limit": cell.spec(shift=DEFAULT_LEAD)})
-        print(f"{cell.name}: {out / cell.name}-world.json, {out / cell.name}-rows.csv "
-              f"({rows} rows)")
+        write_world(
+            out / f"{cell.name}-world.json",
+            rows,
+            {"latency": LATENCY, "rate_limit": cell.spec(shift=DEFAULT_LEAD)},
+        )
+        print(
+            f"{cell.name}: {out / cell.name}-world.json, {out / cell.name}-rows.csv ({rows} rows)"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", default=",".join(c.name for c in CELLS),
-                        help=f"comma-separated: {','.join(c.name for c in CELLS)}")
+    parser.add_argument(
+        "--cells",
+        default=",".join(c.name for c in CELLS),
+        help=f"comma-separated: {','.join(c.name for c in CELLS)}",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny cells: a smoke run")
     parser.add_argument("--files", metavar="DIR", help="only write each cell's world and rows")
     args = parser.parse_args()

@@ -22,27 +22,35 @@ from collections.abc import Iterator
 import httpcore
 
 
-async def worker(rows: Iterator[tuple[str, str]], base_url: str, headers: list[tuple[str, str]],
-                 counts: Counter[str]) -> None:
+async def worker(
+    rows: Iterator[tuple[str, str]],
+    base_url: str,
+    headers: list[tuple[str, str]],
+    counts: Counter[str],
+) -> None:
     async with httpcore.AsyncConnectionPool(max_connections=1) as pool:
         for account, user in rows:
             try:
                 response = await pool.request(
-                    "DELETE", f"{base_url}/iam/clients/{account}/client-users/{user}",
-                    headers=headers)
+                    "DELETE",
+                    f"{base_url}/iam/clients/{account}/client-users/{user}",
+                    headers=headers,
+                )
                 counts[str(response.status)] += 1
             except httpcore.NetworkError as exc:
                 counts[type(exc).__name__] += 1
 
 
-async def revoke_all(rows: list[tuple[str, str]], base_url: str, concurrency: int
-                     ) -> Counter[str]:
+async def revoke_all(rows: list[tuple[str, str]], base_url: str, concurrency: int) -> Counter[str]:
     counts: Counter[str] = Counter()
-    headers = [("Authorization", f"APIKey {os.environ['GCORE_API_KEY']}"),
-               ("Accept", "application/json")]
+    headers = [
+        ("Authorization", f"APIKey {os.environ['GCORE_API_KEY']}"),
+        ("Accept", "application/json"),
+    ]
     shared = iter(rows)  # one iterator: each row is taken by exactly one worker
-    await asyncio.gather(*(worker(shared, base_url.rstrip("/"), headers, counts)
-                           for _ in range(concurrency)))
+    await asyncio.gather(
+        *(worker(shared, base_url.rstrip("/"), headers, counts) for _ in range(concurrency))
+    )
     return counts
 
 

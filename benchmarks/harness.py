@@ -39,21 +39,44 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # -- inputs -----------------------------------------------------------------------------------
 
 
-def write_world(path: Path, users: int, *, latency: float, rate_limit: int | None = None,
-                first_user: int = FIRST_USER) -> Path:
+def write_world(
+    path: Path,
+    users: int,
+    *,
+    latency: float,
+    rate_limit: int | None = None,
+    first_user: int = FIRST_USER,
+) -> Path:
     """A sandbox world: the key's user administers account 1000, which has `users` plain members
     (ids first_user..), each with an email. Written as JSON, which the YAML loader reads."""
-    members = [{"id": KEY_USER, "email": "it-admin@bench.example", "name": "IT Admin",
-                "roles": {str(ACCOUNT): "Administrators"}}]
-    members += [{"id": first_user + i, "email": f"leaver{first_user + i}@bench.example",
-                 "roles": {str(ACCOUNT): "Users"}} for i in range(users)]
+    members = [
+        {
+            "id": KEY_USER,
+            "email": "it-admin@bench.example",
+            "name": "IT Admin",
+            "roles": {str(ACCOUNT): "Administrators"},
+        }
+    ]
+    members += [
+        {
+            "id": first_user + i,
+            "email": f"leaver{first_user + i}@bench.example",
+            "roles": {str(ACCOUNT): "Users"},
+        }
+        for i in range(users)
+    ]
     faults: dict[str, Any] = {"latency": latency}
     if rate_limit is not None:
         faults["rate_limit"] = rate_limit
         faults["retry_after"] = 1
-    world = {"api_key": KEY, "account": ACCOUNT, "key_user": KEY_USER,
-             "accounts": [{"id": ACCOUNT, "name": "Bench Co"}], "users": members,
-             "faults": faults}
+    world = {
+        "api_key": KEY,
+        "account": ACCOUNT,
+        "key_user": KEY_USER,
+        "accounts": [{"id": ACCOUNT, "name": "Bench Co"}],
+        "users": members,
+        "faults": faults,
+    }
     path.write_text(json.dumps(world), encoding="utf-8")
     return path
 
@@ -99,9 +122,11 @@ def write_padded_rows(path: Path, send: Sequence[int], total: int) -> dict[str, 
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("GCORE_") and k not in ("OFFBOARD_DEBUG",
-                                                       "PYTHONDONTWRITEBYTECODE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GCORE_") and k not in ("OFFBOARD_DEBUG", "PYTHONDONTWRITEBYTECODE")
+    }
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
@@ -110,8 +135,12 @@ def child_env(**extra: str) -> dict[str, str]:
 
 def compile_offboard() -> None:
     """offboard's bytecode beside its code, as installing it would write it."""
-    subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "offboard"),
-                    str(BENCH)], env=child_env(), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [PYTHON, "-m", "compileall", "-q", str(ROOT / "offboard"), str(BENCH)],
+        env=child_env(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def proc_cpu(pid: int) -> float:
@@ -137,13 +166,17 @@ class SandboxProcess:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
 
     def argv(self) -> list[str]:
-        return [PYTHON, "-m", "offboard", "sandbox", "--port", "0", "--scenario",
-                str(self.world)]
+        return [PYTHON, "-m", "offboard", "sandbox", "--port", "0", "--scenario", str(self.world)]
 
     def __enter__(self) -> SandboxProcess:
         self.proc = subprocess.Popen(
-            self.argv(), cwd=ROOT, env=child_env(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=self._stderr)
+            self.argv(),
+            cwd=ROOT,
+            env=child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+        )
         timer = threading.Timer(self.start_timeout, self.proc.kill)
         timer.start()
         try:
@@ -157,8 +190,10 @@ class SandboxProcess:
             timer.cancel()
         if not self.url:
             self._stderr.seek(0)
-            raise RuntimeError(f"the {self.kind} did not start: "
-                               + self._stderr.read().decode(errors="replace")[-2000:])
+            raise RuntimeError(
+                f"the {self.kind} did not start: "
+                + self._stderr.read().decode(errors="replace")[-2000:]
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -174,8 +209,9 @@ class SandboxProcess:
 
     def log(self) -> list[dict[str, Any]]:
         """Every API request so far: {time, method, path, query, status, applied, request_id}."""
-        records: list[dict[str, Any]] = httpx.get(f"{self.url}{self.log_path}", timeout=120,
-                                                  trust_env=False).json()
+        records: list[dict[str, Any]] = httpx.get(
+            f"{self.url}{self.log_path}", timeout=120, trust_env=False
+        ).json()
         return records
 
     def stop(self) -> None:
@@ -203,17 +239,36 @@ class ThreadedServerProcess(SandboxProcess):
     kind = "threaded server"
     log_path = "/_log"
 
-    def __init__(self, users: int, *, latency: float, first_user: int = FIRST_USER,
-                 start_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        users: int,
+        *,
+        latency: float,
+        first_user: int = FIRST_USER,
+        start_timeout: float = 120.0,
+    ) -> None:
         super().__init__(Path(), start_timeout)
         self.users = users
         self.latency = latency
         self.first_user = first_user
 
     def argv(self) -> list[str]:
-        return [PYTHON, str(BENCH / "threaded_server.py"), "--key", KEY, "--users",
-                str(self.users), "--first-user", str(self.first_user), "--account",
-                str(ACCOUNT), "--key-user", str(KEY_USER), "--latency", f"{self.latency:g}"]
+        return [
+            PYTHON,
+            str(BENCH / "threaded_server.py"),
+            "--key",
+            KEY,
+            "--users",
+            str(self.users),
+            "--first-user",
+            str(self.first_user),
+            "--account",
+            str(ACCOUNT),
+            "--key-user",
+            str(KEY_USER),
+            "--latency",
+            f"{self.latency:g}",
+        ]
 
 
 def _wait4(pid: int, timeout: float) -> tuple[int, int, Any]:
@@ -245,13 +300,20 @@ class Measured:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def measure(label: str, argv: Sequence[str], env: dict[str, str], cwd: Path,
-            sandbox: SandboxProcess | None = None, timeout: float = 900) -> Measured:
+def measure(
+    label: str,
+    argv: Sequence[str],
+    env: dict[str, str],
+    cwd: Path,
+    sandbox: SandboxProcess | None = None,
+    timeout: float = 900,
+) -> Measured:
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         sandbox_before = sandbox.cpu() if sandbox else 0.0
         started = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+        )
         try:
             _, status, usage = _wait4(proc.pid, timeout)
         except TimeoutError:
@@ -262,16 +324,39 @@ def measure(label: str, argv: Sequence[str], env: dict[str, str], cwd: Path,
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Measured(label, proc.returncode, wall, usage.ru_utime + usage.ru_stime,
-                        usage.ru_maxrss / 1024, out.read().decode(errors="replace"),
-                        err.read().decode(errors="replace"), sandbox_cpu)
+        return Measured(
+            label,
+            proc.returncode,
+            wall,
+            usage.ru_utime + usage.ru_stime,
+            usage.ru_maxrss / 1024,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+            sandbox_cpu,
+        )
 
 
-def offboard_argv(rows: Path, url: str, *, rate: float, concurrency: int, cap: int,
-                  report_dir: Path) -> list[str]:
-    return [PYTHON, "-m", "offboard", "run", str(rows), "--base-url", url,
-            "--rate", f"{rate:g}", "--concurrency", str(concurrency),
-            "--max-revocations", str(cap), "--report-dir", str(report_dir), "-q"]
+def offboard_argv(
+    rows: Path, url: str, *, rate: float, concurrency: int, cap: int, report_dir: Path
+) -> list[str]:
+    return [
+        PYTHON,
+        "-m",
+        "offboard",
+        "run",
+        str(rows),
+        "--base-url",
+        url,
+        "--rate",
+        f"{rate:g}",
+        "--concurrency",
+        str(concurrency),
+        "--max-revocations",
+        str(cap),
+        "--report-dir",
+        str(report_dir),
+        "-q",
+    ]
 
 
 def report_counts(report_dir: Path) -> dict[str, int]:

@@ -24,8 +24,10 @@ from pathlib import Path
 Func = tuple[str, int, str]  # (filename, line, name), as pstats keys them
 
 ROOT = Path(__file__).resolve().parent.parent
-STDLIB = sorted({Path(sysconfig.get_paths()[k]).resolve() for k in ("stdlib", "platstdlib")},
-                key=lambda p: -len(p.parts))
+STDLIB = sorted(
+    {Path(sysconfig.get_paths()[k]).resolve() for k in ("stdlib", "platstdlib")},
+    key=lambda p: -len(p.parts),
+)
 C_FUNCTION = re.compile(r"<built-in method ([\w.]+)>|<method '\w+' of '([\w.]+)' objects>")
 C_MODULES = {"posix": "os", "imp": "importlib", "lsprof": "cProfile", "thread": "threading"}
 CALLERS = {"builtins", "marshal"}  # C modules whose time is better told by who called them
@@ -38,7 +40,7 @@ def short(filename: str) -> str:
     parts = path.parts
     for marker in ("site-packages", "dist-packages"):
         if marker in parts:
-            return "/".join(parts[len(parts) - parts[::-1].index(marker):])
+            return "/".join(parts[len(parts) - parts[::-1].index(marker) :])
     resolved = path.resolve() if path.is_absolute() else path
     for base in (*STDLIB, ROOT):
         if resolved.is_relative_to(base):
@@ -57,7 +59,7 @@ def own_group(func: Func) -> str | None:
             return None  # isinstance, len, str.join, list.append, ...: the caller's
         return C_MODULES.get(module, module)
     if filename.startswith("<frozen "):
-        return filename[len("<frozen "):-1].split(".", 1)[0]
+        return filename[len("<frozen ") : -1].split(".", 1)[0]
     if filename.startswith("<"):
         return None  # `<string>` and other generated code
     where = short(filename)
@@ -99,17 +101,23 @@ def summarise(path: str | Path, groups: int = 25, functions: int = 20) -> list[s
         for name, share in shares(func).items():
             by_group[name] = by_group.get(name, 0.0) + entry[2] * share
     ranked = sorted(by_group.items(), key=lambda item: -item[1])
-    lines = [f"Profiled CPU: {total:.3f} s, the own time of every function cProfile saw "
-             "(profiler overhead included, so shares are indicative).",
-             "", f"CPU by package (top {min(groups, len(ranked))} of {len(ranked)}):",
-             f"  {'share':>6}  {'CPU s':>7}  package"]
+    lines = [
+        f"Profiled CPU: {total:.3f} s, the own time of every function cProfile saw "
+        "(profiler overhead included, so shares are indicative).",
+        "",
+        f"CPU by package (top {min(groups, len(ranked))} of {len(ranked)}):",
+        f"  {'share':>6}  {'CPU s':>7}  package",
+    ]
     lines += [f"  {t / total:6.1%}  {t:7.3f}  {name}" for name, t in ranked[:groups]]
     rest = sum(t for _, t in ranked[groups:])
     if rest:
         lines.append(f"  {rest / total:6.1%}  {rest:7.3f}  ({len(ranked) - groups} more)")
     top = sorted(table.items(), key=lambda item: -item[1][2])[:functions]
-    lines += ["", f"Top {len(top)} functions by own CPU (cumulative includes callees):",
-              f"  {'share':>6}  {'own s':>7}  {'cum s':>7}  {'calls':>8}  function"]
+    lines += [
+        "",
+        f"Top {len(top)} functions by own CPU (cumulative includes callees):",
+        f"  {'share':>6}  {'own s':>7}  {'cum s':>7}  {'calls':>8}  function",
+    ]
     for (filename, line, name), (_, calls, own, cumulative, _) in top:
         where = name if filename == "~" else f"{short(filename)}:{line} {name}"
         lines.append(f"  {own / total:6.1%}  {own:7.3f}  {cumulative:7.3f}  {calls:8d}  {where}")

@@ -37,8 +37,9 @@ class CubicController:
         if self.limit is None:
             return self.ceiling
         elapsed = max(0.0, now - self.probe_from)
-        climbing = self.limit * (self.MARGIN + (1 - self.MARGIN)
-                                 * (elapsed / self.PROBE_SECONDS) ** 3)
+        climbing = self.limit * (
+            self.MARGIN + (1 - self.MARGIN) * (elapsed / self.PROBE_SECONDS) ** 3
+        )
         return max(self.MIN_RATE, min(self.ceiling, climbing))
 
     def reserve(self, now: float) -> float:
@@ -59,8 +60,13 @@ class CubicController:
     def sent(self, now: float) -> None:
         self.next_slot = now + 1.0 / self.rate(now)
 
-    def on_answer(self, now: float, status: int | None, retry_after: float | None = None,
-                  sent_at: float | None = None) -> None:
+    def on_answer(
+        self,
+        now: float,
+        status: int | None,
+        retry_after: float | None = None,
+        sent_at: float | None = None,
+    ) -> None:
         if status is None:
             return
         if status != 429:

@@ -50,8 +50,9 @@ class Controller(Protocol):
         """A request started at `now`."""
         ...
 
-    def on_answer(self, now: float, status: int | None, retry_after: float | None,
-                  sent_at: float) -> object: ...
+    def on_answer(
+        self, now: float, status: int | None, retry_after: float | None, sent_at: float
+    ) -> object: ...
 
 
 POLL = 0.05  # the waiting request re-reads next_start at least this often (as rate/limiter.py)
@@ -60,8 +61,16 @@ POLL = 0.05  # the waiting request re-reads next_start at least this often (as r
 # ---------------------------------------------------------------------------------------------
 # The cells.
 
-SHAPES = ("token_bucket_1", "token_bucket_L4", "token_bucket_2L", "fixed_window",
-          "sliding_window", "gcra", "changing", "none")
+SHAPES = (
+    "token_bucket_1",
+    "token_bucket_L4",
+    "token_bucket_2L",
+    "fixed_window",
+    "sliding_window",
+    "gcra",
+    "changing",
+    "none",
+)
 WARMUP = 10.0  # "after the first 10 s"
 WITHIN = 10.0  # "within 10 s of the start or of a change"
 RUN_REQUESTS = 400  # each cell runs 40 s, or long enough for this many requests at A
@@ -79,8 +88,10 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return (f"{self.shape} {self.hint} L={self.limit:g} rate={self.rate:g} "
-                f"c={self.concurrency} rtt={self.rtt * 1000:g}ms")
+        return (
+            f"{self.shape} {self.hint} L={self.limit:g} rate={self.rate:g} "
+            f"c={self.concurrency} rtt={self.rtt * 1000:g}ms"
+        )
 
     def schedule(self) -> list[tuple[float, float]]:
         """[(from, L)]: the server's limit over time."""
@@ -139,8 +150,9 @@ class Figures:
         if not nolimit:
             for i, g in enumerate(self.goodput_starts):
                 if g < 0.8:
-                    out.append(f"goodput within 10 s of {'start' if i == 0 else 'change'} "
-                               f"{g:.3f} < 0.8")
+                    out.append(
+                        f"goodput within 10 s of {'start' if i == 0 else 'change'} {g:.3f} < 0.8"
+                    )
         elif self.time_to_a is None or self.time_to_a > 2.0:
             out.append(f"time to 0.95 A {self.time_to_a} > 2 s")
         if self.share_429 > 0.02:
@@ -159,8 +171,9 @@ class _Event:
     data: tuple[object, ...] = field(compare=False, default=())
 
 
-def simulate(cell: Cell, make: Callable[[float], Controller], seed: int = 1,
-             max_attempts: int = 5) -> Figures:
+def simulate(
+    cell: Cell, make: Callable[[float], Controller], seed: int = 1, max_attempts: int = 5
+) -> Figures:
     """Run `cell` against the controller `make(--rate)` gives, in virtual time."""
     rng = random.Random(seed)
     controller = make(cell.rate)
@@ -235,6 +248,7 @@ def simulate(cell: Cell, make: Callable[[float], Controller], seed: int = 1,
 
 def _parse(headers: dict[str, str]) -> float | None:
     from offboard.http.retry import retry_after
+
     return retry_after(headers)
 
 
@@ -284,8 +298,17 @@ def _figures(cell: Cell, sends: list[float], accepted: list[float], refused: int
             time_to_a = t
             break
     total = len(sends)
-    return Figures(cell, after, starts, refused / total if total else 0.0, peak, time_to,
-                   time_to_a, total, refused)
+    return Figures(
+        cell,
+        after,
+        starts,
+        refused / total if total else 0.0,
+        peak,
+        time_to,
+        time_to_a,
+        total,
+        refused,
+    )
 
 
 def matrix(full: bool = False) -> Iterator[Cell]:
@@ -301,12 +324,14 @@ def matrix(full: bool = False) -> Iterator[Cell]:
                             rate = min(10_000.0, factor * limit)
                             if shape == "none" and hint != "seconds":
                                 continue
-                            if not full and hint != "seconds" and (concurrency, rtt) not in (
-                                    (64, 0.005), (4, 0.2)):
+                            if (
+                                not full
+                                and hint != "seconds"
+                                and (concurrency, rtt) not in ((64, 0.005), (4, 0.2))
+                            ):
                                 continue
                             a = min(limit, rate, concurrency / rtt)
                             seconds = max(40.0, RUN_REQUESTS / a)
                             if shape == "changing":
                                 seconds *= 1.5
                             yield Cell(shape, hint, limit, rate, concurrency, rtt, seconds)
-

@@ -30,9 +30,11 @@ def row(f: Figures) -> str:
     starts = " ".join(f"{g:.2f}" for g in f.goodput_starts)
     t08 = "-" if f.time_to_08 is None else f"{f.time_to_08:.1f}"
     verdict = "ok" if not f.failures() else "FAIL: " + "; ".join(f.failures())
-    return (f"{c.shape:<16} {c.hint:<7} {c.limit:>5g} {c.rate:>6g} {c.concurrency:>3} "
-            f"{c.rtt * 1000:>4g} {f.goodput_after:>6.3f} {starts:<15} {f.share_429:>6.2%} "
-            f"{f.peak_window:>6} {t08:>5}  {verdict}")
+    return (
+        f"{c.shape:<16} {c.hint:<7} {c.limit:>5g} {c.rate:>6g} {c.concurrency:>3} "
+        f"{c.rtt * 1000:>4g} {f.goodput_after:>6.3f} {starts:<15} {f.share_429:>6.2%} "
+        f"{f.peak_window:>6} {t08:>5}  {verdict}"
+    )
 
 
 def main() -> int:
@@ -41,9 +43,11 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="the unpruned matrix")
     parser.add_argument("--failing", action="store_true", help="print failing cells only")
     parser.add_argument("--summary", action="store_true", help="per-shape summary only")
-    parser.add_argument("--write-shortfalls", metavar="JSON",
-                        help="write each failing cell's shortfalls "
-                             "(tests/rate_sim_shortfalls.json)")
+    parser.add_argument(
+        "--write-shortfalls",
+        metavar="JSON",
+        help="write each failing cell's shortfalls (tests/rate_sim_shortfalls.json)",
+    )
     args = parser.parse_args()
     make = LegacyController if args.legacy else AdaptiveController
     started = time.perf_counter()
@@ -52,8 +56,10 @@ def main() -> int:
     name = "legacy (pre-issue-12)" if args.legacy else "new (offboard/rate/control.py)"
     print(f"controller: {name}; {len(figures)} cells in {took:.1f} s of CPU")
     if not args.summary:
-        print(f"{'shape':<16} {'hint':<7} {'L':>5} {'--rate':>6} {'c':>3} {'rtt':>4} "
-              f"{'>10s/A':>6} {'<10s/A':<15} {'429s':>6} {'peak1s':>6} {'t0.8A':>5}  verdict")
+        print(
+            f"{'shape':<16} {'hint':<7} {'L':>5} {'--rate':>6} {'c':>3} {'rtt':>4} "
+            f"{'>10s/A':>6} {'<10s/A':<15} {'429s':>6} {'peak1s':>6} {'t0.8A':>5}  verdict"
+        )
         for f in figures:
             if not args.failing or f.failures():
                 print(row(f))
@@ -61,13 +67,17 @@ def main() -> int:
     for f in figures:
         by_shape[f.cell.shape].append(f)
     print()
-    print(f"{'shape':<16} {'cells':>5} {'failing':>7} {'min >10s/A':>10} {'min <10s/A':>10} "
-          f"{'max 429s':>8}")
+    print(
+        f"{'shape':<16} {'cells':>5} {'failing':>7} {'min >10s/A':>10} {'min <10s/A':>10} "
+        f"{'max 429s':>8}"
+    )
     for shape, group in by_shape.items():
-        print(f"{shape:<16} {len(group):>5} {sum(1 for f in group if f.failures()):>7} "
-              f"{min(f.goodput_after for f in group):>10.3f} "
-              f"{min(min(f.goodput_starts) for f in group):>10.3f} "
-              f"{max(f.share_429 for f in group):>8.2%}")
+        print(
+            f"{shape:<16} {len(group):>5} {sum(1 for f in group if f.failures()):>7} "
+            f"{min(f.goodput_after for f in group):>10.3f} "
+            f"{min(min(f.goodput_starts) for f in group):>10.3f} "
+            f"{max(f.share_429 for f in group):>8.2%}"
+        )
     failing = sum(1 for f in figures if f.failures())
     if args.write_shortfalls:
         known = {f.cell.label: f.failures() for f in figures if f.failures()}

@@ -19,15 +19,17 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 
-async def worker(host: str, port: int, key: str, todo: list[tuple[str, str]],
-                 counts: Counter[str]) -> None:
+async def worker(
+    host: str, port: int, key: str, todo: list[tuple[str, str]], counts: Counter[str]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while todo:
             account, user = todo.pop()
             writer.write(
                 f"DELETE /iam/clients/{account}/client-users/{user} HTTP/1.1\r\n"
-                f"Host: {host}:{port}\r\nAuthorization: APIKey {key}\r\n\r\n".encode())
+                f"Host: {host}:{port}\r\nAuthorization: APIKey {key}\r\n\r\n".encode()
+            )
             head = await reader.readuntil(b"\r\n\r\n")
             status = head[9:12].decode()
             length = 0
@@ -46,8 +48,12 @@ async def run(url: str, key: str, rows: list[tuple[str, str]], connections: int)
     parts = urlsplit(url)
     counts: Counter[str] = Counter()
     todo = list(reversed(rows))
-    await asyncio.gather(*(worker(parts.hostname or "127.0.0.1", parts.port or 80, key, todo,
-                                  counts) for _ in range(connections)))
+    await asyncio.gather(
+        *(
+            worker(parts.hostname or "127.0.0.1", parts.port or 80, key, todo, counts)
+            for _ in range(connections)
+        )
+    )
     return counts
 
 

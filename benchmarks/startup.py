@@ -28,8 +28,10 @@ class Bench(Protocol):
 
 
 def section(bench: Bench, runs: int = RUNS) -> None:
-    say(f"== Startup: CPU of commands that do little, {runs} runs each (user + system, from "
-        "wait4, interpreter start included) ==")
+    say(
+        f"== Startup: CPU of commands that do little, {runs} runs each (user + system, from "
+        "wait4, interpreter start included) =="
+    )
     empty = bench.path("empty.csv")
     empty.write_text("account,user\n", encoding="utf-8")
     commands: list[tuple[str, list[str], bool]] = [
@@ -38,12 +40,17 @@ def section(bench: Bench, runs: int = RUNS) -> None:
         ("offboard run --help", [h.PYTHON, "-m", "offboard", "run", "--help"], True),
     ]
     for command in ("run", "plan"):
-        commands.append((f"offboard {command} (a CSV with no rows) -q",
-                         [h.PYTHON, "-m", "offboard", command, str(empty), "-q",
-                          "--report-dir", "{report}"], True))
+        commands.append(
+            (
+                f"offboard {command} (a CSV with no rows) -q",
+                [h.PYTHON, "-m", "offboard", command, str(empty), "-q", "--report-dir", "{report}"],
+                True,
+            )
+        )
     if not bench.sdk_missing:
-        commands.append(("python -c 'import gcore' (the SDK's import)",
-                         [h.PYTHON, "-c", "import gcore"], False))
+        commands.append(
+            ("python -c 'import gcore' (the SDK's import)", [h.PYTHON, "-c", "import gcore"], False)
+        )
     lines, figures = [], {}
     for label, argv, checked in commands:
         seconds: list[float] = []
@@ -59,10 +66,19 @@ def section(bench: Bench, runs: int = RUNS) -> None:
             continue
         least, median, most = min(seconds), statistics.median(seconds), max(seconds)
         figures[label] = {"min": least, "median": median, "max": most, "checked": checked}
-        lines.append([label, fmt(least, 3), fmt(median, 3), fmt(most, 3),
-                      verdict(median < LIMIT) if checked else ""])
+        lines.append(
+            [
+                label,
+                fmt(least, 3),
+                fmt(median, 3),
+                fmt(most, 3),
+                verdict(median < LIMIT) if checked else "",
+            ]
+        )
     table(["command", "CPU s min", "median", "max", f"< {LIMIT} s (median)"], lines)
-    say("The first run of a run command after its template cache is cleared also compiles "
-        "report.html's templates (about 0.06 s more); every later one loads them compiled.")
+    say(
+        "The first run of a run command after its template cache is cleared also compiles "
+        "report.html's templates (about 0.06 s more); every later one loads them compiled."
+    )
     bench.results["startup"] = figures
     say()

@@ -48,8 +48,11 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
     root = parser.parse_args().repo / "offboard"
     graph = arrows(root)
-    inner = {m: d for m, d in graph.items()
-             if not m.startswith("offboard.sandbox") and m not in ("offboard", "offboard.__main__")}
+    inner = {
+        m: d
+        for m, d in graph.items()
+        if not m.startswith("offboard.sandbox") and m not in ("offboard", "offboard.__main__")
+    }
     modules = {m for m in inner if not (root / Path(*m.split(".")[1:]) / "__init__.py").exists()}
 
     @cache
@@ -57,15 +60,24 @@ def main() -> None:
         below = [t for t in inner.get(module, ()) if t in inner]
         return 1 + max((depth(t) for t in below), default=0)
 
-    lines = {m: len((root / Path(*m.split(".")[1:])).with_suffix(".py").read_text(
-        encoding="utf-8").splitlines()) for m in modules}
+    lines = {
+        m: len(
+            (root / Path(*m.split(".")[1:]))
+            .with_suffix(".py")
+            .read_text(encoding="utf-8")
+            .splitlines()
+        )
+        for m in modules
+    }
     count = sum(len({t for t in d if t in inner}) for m, d in inner.items() if m in modules)
     stages = Counter(m.split(".")[1] if m.count(".") > 1 else "(top level)" for m in modules)
     print(f"modules (sandbox and package faces left out): {len(modules)}")
     print(f"import arrows between them: {count}")
     print(f"layers (longest import chain): {max(depth(m) for m in modules)}")
-    print(f"lines: {sum(lines.values())}; largest module: "
-          f"{max(lines.values())} ({max(lines, key=lines.__getitem__)})")
+    print(
+        f"lines: {sum(lines.values())}; largest module: "
+        f"{max(lines.values())} ({max(lines, key=lines.__getitem__)})"
+    )
     print(f"modules over 300 lines: {sum(n > 300 for n in lines.values())}")
     print("per folder: " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items())))
 

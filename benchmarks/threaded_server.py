@@ -28,8 +28,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 ROLES = {"Administrators": 1, "Users": 2}
-UNAUTHORIZED = ("Authentication credentials were not provided or given token not valid "
-                "for any token type.")
+UNAUTHORIZED = (
+    "Authentication credentials were not provided or given token not valid for any token type."
+)
 NOT_MEMBER = "User is not found in the specified account."
 MEMBER = re.compile(r"/iam/clients/(\d+)/client-users/(\d+)/?")
 TOKENS = re.compile(r"/iam/v2/clients/(\d+)/tokens/?")
@@ -47,16 +48,37 @@ class Directory:
         self.log: list[dict[str, Any] | None] = []
 
     def user(self, user_id: int, role: str) -> dict[str, Any]:
-        email = ("it-admin@bench.example" if user_id == self.key_user
-                 else f"leaver{user_id}@bench.example")
-        return {"id": user_id, "email": email, "name": None, "lang": "en", "phone": None,
-                "company": "Bench Co", "reseller": 1, "client": self.account, "deleted": False,
-                "groups": [{"id": ROLES[role], "name": role}], "activated": True,
-                "sso_auth": False, "two_fa": False, "auth_types": ["password"],
-                "user_type": "common", "is_active": True,
-                "client_and_roles": [{"client_id": self.account,
-                                      "client_company_name": "Bench Co", "user_id": user_id,
-                                      "user_roles": [str(ROLES[role])]}]}
+        email = (
+            "it-admin@bench.example"
+            if user_id == self.key_user
+            else f"leaver{user_id}@bench.example"
+        )
+        return {
+            "id": user_id,
+            "email": email,
+            "name": None,
+            "lang": "en",
+            "phone": None,
+            "company": "Bench Co",
+            "reseller": 1,
+            "client": self.account,
+            "deleted": False,
+            "groups": [{"id": ROLES[role], "name": role}],
+            "activated": True,
+            "sso_auth": False,
+            "two_fa": False,
+            "auth_types": ["password"],
+            "user_type": "common",
+            "is_active": True,
+            "client_and_roles": [
+                {
+                    "client_id": self.account,
+                    "client_company_name": "Bench Co",
+                    "user_id": user_id,
+                    "user_roles": [str(ROLES[role])],
+                }
+            ],
+        }
 
     def answer(self, method: str, path: str, query: dict[str, str]) -> tuple[int, Any]:
         """(status, JSON body or None for an empty body) for an authorised API request."""
@@ -64,16 +86,24 @@ class Directory:
             with self.lock:
                 members = sorted(self.members.items())
             users = [self.user(u, role) for u, role in members]
-            return 200, {"id": self.account, "users": users, "email": "it-admin@bench.example",
-                         "name": None, "status": "active", "companyName": "Bench Co",
-                         "currentUser": self.key_user, "deleted": False, "is_test": False}
+            return 200, {
+                "id": self.account,
+                "users": users,
+                "email": "it-admin@bench.example",
+                "name": None,
+                "status": "active",
+                "companyName": "Bench Co",
+                "currentUser": self.key_user,
+                "deleted": False,
+                "is_test": False,
+            }
         if method == "GET" and path.rstrip("/") == "/iam/users":
             with self.lock:
                 members = sorted(self.members.items())
             if "limit" not in query:  # as Gcore: no limit, no envelope
                 return 200, [self.user(u, role) for u, role in members]
             limit, offset = int(query["limit"]), int(query.get("offset", 0))
-            page = [self.user(u, role) for u, role in members[offset:offset + limit]]
+            page = [self.user(u, role) for u, role in members[offset : offset + limit]]
             return 200, {"count": len(members), "results": page}
         if method == "GET" and path.rstrip("/") == "/iam/activity_log/logins":
             return 200, {"count": 0, "result": []}
@@ -88,8 +118,11 @@ class Directory:
                     del self.members[user]
             if role is None:
                 return 404, {"message": NOT_MEMBER}
-            return (200, None) if method == "DELETE" else (
-                200, {"user_role": {"id": ROLES[role], "name": role}})
+            return (
+                (200, None)
+                if method == "DELETE"
+                else (200, {"user_role": {"id": ROLES[role], "name": role}})
+            )
         return 404, {"message": "Not found."}
 
 
@@ -141,8 +174,14 @@ class Handler(BaseHTTPRequestHandler):
         applied = method == "DELETE" and status == 200
         with self.directory.lock:
             self.directory.log[slot] = {
-                "time": arrived, "method": method, "path": parts.path, "query": parts.query,
-                "status": status, "applied": applied, "request_id": request_id}
+                "time": arrived,
+                "method": method,
+                "path": parts.path,
+                "query": parts.query,
+                "status": status,
+                "applied": applied,
+                "request_id": request_id,
+            }
         self.reply(status, body, request_id)
 
     def reply(self, status: int, body: Any, request_id: str) -> None:

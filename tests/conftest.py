@@ -21,15 +21,25 @@ WORLD: dict[str, Any] = {
     "api_key": KEY,
     "account": 10,
     "key_user": 1,
-    "accounts": [{"id": 10, "name": "Ten"}, {"id": 20, "name": "Twenty"},
-                 {"id": 30, "name": "Thirty"}],
+    "accounts": [
+        {"id": 10, "name": "Ten"},
+        {"id": 20, "name": "Twenty"},
+        {"id": 30, "name": "Thirty"},
+    ],
     "users": [
-        {"id": 1, "email": "admin@t.example", "roles": {10: "Administrators",
-                                                        20: "Administrators"}},
+        {
+            "id": 1,
+            "email": "admin@t.example",
+            "roles": {10: "Administrators", 20: "Administrators"},
+        },
         {"id": 101, "email": "ann@t.example", "roles": {10: "Users", 20: "Users"}},
         {"id": 102, "email": "Bob@T.example", "roles": {10: "Users"}},
-        {"id": 103, "email": "cy@t.example", "roles": {10: "Engineers"},
-         "tokens": [{"id": 900, "account": 10, "name": "ci"}]},
+        {
+            "id": 103,
+            "email": "cy@t.example",
+            "roles": {10: "Engineers"},
+            "tokens": [{"id": 900, "account": 10, "name": "ci"}],
+        },
         {"id": 104, "email": "di@t.example", "roles": {30: "Users"}},
         {"id": 105, "email": "ed@t.example", "roles": {10: "Users"}},
         {"id": 106, "email": "flo@t.example", "roles": {10: "Users"}},
@@ -54,8 +64,7 @@ def sandbox() -> Iterator[StartSandbox]:
     with ExitStack() as stack:
 
         def start(mapping: dict[str, Any] | None = None) -> Sandbox:
-            return stack.enter_context(Sandbox(load_world(mapping or WORLD, origin="test"),
-                                               port=0))
+            return stack.enter_context(Sandbox(load_world(mapping or WORLD, origin="test"), port=0))
 
         yield start
 
@@ -66,17 +75,32 @@ class Cli:
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
 
-    def __call__(self, *args: str, key: str | None = KEY, stdin: str | None = None,
-                 env: dict[str, str] | None = None, timeout: float = 60
-                 ) -> subprocess.CompletedProcess[str]:
-        environ = {k: v for k, v in os.environ.items()
-                   if not k.startswith("GCORE_") and k != "OFFBOARD_DEBUG"}
+    def __call__(
+        self,
+        *args: str,
+        key: str | None = KEY,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("GCORE_") and k != "OFFBOARD_DEBUG"
+        }
         if key is not None:
             environ["GCORE_API_KEY"] = key
         environ.update(env or {})
         return subprocess.run(
-            [sys.executable, "-m", "offboard", *args], cwd=self.cwd, env=environ,
-            input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+            [sys.executable, "-m", "offboard", *args],
+            cwd=self.cwd,
+            env=environ,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def write(self, name: str, text: str) -> Path:
         path = self.cwd / name

@@ -29,8 +29,12 @@ class FakeClock:
 
 def settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
-        "base_url": "https://api.example.test", "api_key": Secret("42_s3cr3tvalue"),
-        "rate": 1000.0, "concurrency": 4, "max_attempts": 5, "timeout": 5.0,
+        "base_url": "https://api.example.test",
+        "api_key": Secret("42_s3cr3tvalue"),
+        "rate": 1000.0,
+        "concurrency": 4,
+        "max_attempts": 5,
+        "timeout": 5.0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -39,8 +43,9 @@ def settings(**overrides: object) -> Settings:
 Reply = httpx.Response | Exception
 
 
-def scripted(replies: Iterable[Reply], seen: list[httpx.Request] | None = None
-             ) -> httpx.MockTransport:
+def scripted(
+    replies: Iterable[Reply], seen: list[httpx.Request] | None = None
+) -> httpx.MockTransport:
     """A transport that answers each request with the next reply (or raises it)."""
     queue = list(replies)
 
@@ -55,8 +60,9 @@ def scripted(replies: Iterable[Reply], seen: list[httpx.Request] | None = None
     return httpx.MockTransport(handler)
 
 
-def routed(route: Callable[[httpx.Request], httpx.Response],
-           seen: list[httpx.Request] | None = None) -> httpx.MockTransport:
+def routed(
+    route: Callable[[httpx.Request], httpx.Response], seen: list[httpx.Request] | None = None
+) -> httpx.MockTransport:
     def handler(request: httpx.Request) -> httpx.Response:
         if seen is not None:
             seen.append(request)

@@ -29,18 +29,26 @@ def recently(days: float) -> str:
 def users_with_logins() -> list[dict[str, Any]]:
     users = [dict(u) for u in WORLD["users"]]
     # Ann (101) left on 2026-11-20 and signed in on the 30th; Bob (102) signed in yesterday.
-    users[1]["logins"] = [{"at": recently(0.5), "account": 10, "successful": False},
-                          {"at": "2026-11-30T09:00:00Z", "account": 10, "ip": "198.51.100.7",
-                           "user_agent": "Mozilla/5.0 (X11)"},
-                          {"at": "2026-11-19T09:00:00Z", "account": 10}]
+    users[1]["logins"] = [
+        {"at": recently(0.5), "account": 10, "successful": False},
+        {
+            "at": "2026-11-30T09:00:00Z",
+            "account": 10,
+            "ip": "198.51.100.7",
+            "user_agent": "Mozilla/5.0 (X11)",
+        },
+        {"at": "2026-11-19T09:00:00Z", "account": 10},
+    ]
     users[2]["logins"] = [{"at": recently(1), "account": 10, "ip": "203.0.113.9"}]
     return users
 
 
-BATCH = ("account,user,ticket,leave_date\n"
-         "10,101,T1,2026-11-20\n"
-         "20,ann@t.example,T1,2026-11-20\n"
-         "10,105,T2,2026-11-01\n")
+BATCH = (
+    "account,user,ticket,leave_date\n"
+    "10,101,T1,2026-11-20\n"
+    "20,ann@t.example,T1,2026-11-20\n"
+    "10,105,T2,2026-11-01\n"
+)
 
 
 def test_a_login_after_leave_date_is_flagged_everywhere_and_plan_exits_1(cli, sandbox):
@@ -54,14 +62,51 @@ def test_a_login_after_leave_date_is_flagged_everywhere_and_plan_exits_1(cli, sa
     assert "after their leave_date" in done.stderr
     out = cli.cwd / "p"
     listed = read_csv(out / "logins_after_leaving.csv")
-    assert [(r["row"], r["account"], r["user_id"], r["email"], r["leave_date"], r["login_at"],
-             r["ip_address"], r["user_agent"]) for r in listed] == [
-        ("2", "10", "101", "ann@t.example", "2026-11-20", "2026-11-30T09:00:00Z",
-         "198.51.100.7", "Mozilla/5.0 (X11)"),
-        ("3", "20", "101", "ann@t.example", "2026-11-20", "2026-11-30T09:00:00Z",
-         "198.51.100.7", "Mozilla/5.0 (X11)")]
-    assert list(listed[0]) == ["row", "account", "user", "user_id", "email", "leave_date",
-                               "login_at", "ip_address", "user_agent"]
+    assert [
+        (
+            r["row"],
+            r["account"],
+            r["user_id"],
+            r["email"],
+            r["leave_date"],
+            r["login_at"],
+            r["ip_address"],
+            r["user_agent"],
+        )
+        for r in listed
+    ] == [
+        (
+            "2",
+            "10",
+            "101",
+            "ann@t.example",
+            "2026-11-20",
+            "2026-11-30T09:00:00Z",
+            "198.51.100.7",
+            "Mozilla/5.0 (X11)",
+        ),
+        (
+            "3",
+            "20",
+            "101",
+            "ann@t.example",
+            "2026-11-20",
+            "2026-11-30T09:00:00Z",
+            "198.51.100.7",
+            "Mozilla/5.0 (X11)",
+        ),
+    ]
+    assert list(listed[0]) == [
+        "row",
+        "account",
+        "user",
+        "user_id",
+        "email",
+        "leave_date",
+        "login_at",
+        "ip_address",
+        "user_agent",
+    ]
     assert stat.S_IMODE(os.stat(out / "logins_after_leaving.csv").st_mode) == 0o600
     rows = read_csv(out / "results.csv")
     assert "signed in after leaving" in rows[0]["message"]
@@ -123,17 +168,32 @@ def test_an_unreadable_log_is_one_warning_and_the_plan_succeeds(cli, sandbox, an
     assert "unknown" in (cli.cwd / "p" / "summary.txt").read_text()
 
 
-@pytest.mark.parametrize(("name", "text", "where"), [
-    ("l.csv", "account,user,leave_date\n10,101,2026-11-20\n10,102,30/11/2026\n",
-     "l.csv: row 3: leave_date: not a date"),
-    ("l.csv", "account,user,leave_date\n10,101,2099-01-01\n",
-     "l.csv: row 2: leave_date: 2099-01-01 is in the future"),
-    ("l.yaml", "- {account: 10, user: 101, leave_date: 2026-02-30}\n",
-     "l.yaml: row 1: leave_date: not a real date"),
-    ("j.yaml", "users:\n  - {account: 10, user: 101}\n  - {account: 10, user: 102, "
-               "leave_date: soon}\n",
-     "j.yaml: users: row 2: leave_date: not a date"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        (
+            "l.csv",
+            "account,user,leave_date\n10,101,2026-11-20\n10,102,30/11/2026\n",
+            "l.csv: row 3: leave_date: not a date",
+        ),
+        (
+            "l.csv",
+            "account,user,leave_date\n10,101,2099-01-01\n",
+            "l.csv: row 2: leave_date: 2099-01-01 is in the future",
+        ),
+        (
+            "l.yaml",
+            "- {account: 10, user: 101, leave_date: 2026-02-30}\n",
+            "l.yaml: row 1: leave_date: not a real date",
+        ),
+        (
+            "j.yaml",
+            "users:\n  - {account: 10, user: 101}\n  - {account: 10, user: 102, "
+            "leave_date: soon}\n",
+            "j.yaml: users: row 2: leave_date: not a date",
+        ),
+    ],
+)
 def test_a_bad_leave_date_refuses_the_batch_before_any_request(cli, sandbox, name, text, where):
     """A leave_date that is not a date, or is in the future: one line, exit 2, nothing sent."""
     sb = sandbox()
@@ -141,8 +201,9 @@ def test_a_bad_leave_date_refuses_the_batch_before_any_request(cli, sandbox, nam
     for command in (("plan",), ("run", "--yes")):
         done = cli(*command, name, "--base-url", sb.url)
         assert done.returncode == 2, done.stderr
-        assert done.stderr.strip().splitlines() == [f"offboard: {done.stderr.split(': ', 1)[1]}"
-                                                    .strip()]
+        assert done.stderr.strip().splitlines() == [
+            f"offboard: {done.stderr.split(': ', 1)[1]}".strip()
+        ]
         assert where in done.stderr
     assert sb.requests() == []
 
@@ -158,14 +219,28 @@ def test_every_leaver_s_last_login_is_listed_by_the_plan(cli, sandbox):
     assert done.returncode == 1, done.stderr
     out = cli.cwd / "p"
     listed = read_csv(out / "last_logins.csv")
-    assert list(listed[0]) == ["row", "account", "user", "user_id", "email", "name", "flag",
-                               "leave_date", "login_at", "ip_address", "user_agent", "note"]
-    assert [(r["row"], r["user_id"], r["flag"], r["login_at"], r["ip_address"])
-            for r in listed] == [
+    assert list(listed[0]) == [
+        "row",
+        "account",
+        "user",
+        "user_id",
+        "email",
+        "name",
+        "flag",
+        "leave_date",
+        "login_at",
+        "ip_address",
+        "user_agent",
+        "note",
+    ]
+    assert [
+        (r["row"], r["user_id"], r["flag"], r["login_at"], r["ip_address"]) for r in listed
+    ] == [
         ("2", "101", "after_leaving", "2026-11-30T09:00:00Z", "198.51.100.7"),
         ("3", "101", "after_leaving", "2026-11-30T09:00:00Z", "198.51.100.7"),
         ("4", "105", "quiet", "", ""),
-        ("5", "102", "active", users[2]["logins"][0]["at"], "203.0.113.9")]
+        ("5", "102", "active", users[2]["logins"][0]["at"], "203.0.113.9"),
+    ]
     assert listed[0]["user_agent"] == "Mozilla/5.0 (X11)"
     assert stat.S_IMODE(os.stat(out / "last_logins.csv").st_mode) == 0o600
     html = (out / "report.html").read_text()
@@ -177,8 +252,12 @@ def test_every_leaver_s_last_login_is_listed_by_the_plan(cli, sandbox):
     assert "Last successful sign-in of each leaver (3)" in text
     assert "No successful sign-in seen for the other 1 leaver in the login log" in text
     summary = json.loads((out / "summary.json").read_text())
-    assert {k: summary["logins"][k] for k in ("after_leaving", "active", "quiet", "unknown")} \
-        == {"after_leaving": 2, "active": 1, "quiet": 1, "unknown": 0}
+    assert {k: summary["logins"][k] for k in ("after_leaving", "active", "quiet", "unknown")} == {
+        "after_leaving": 2,
+        "active": 1,
+        "quiet": 1,
+        "unknown": 0,
+    }
 
 
 @pytest.mark.parametrize("mode", [("-q",), ("--log-format", "json", "-q"), ()])
@@ -207,8 +286,9 @@ def test_the_prompt_on_a_terminal_names_the_leaver_who_signed_in_after_leaving(c
 
     sb = sandbox(world(users=users_with_logins()))
     cli.write("l.csv", "account,user,leave_date\n10,101,2026-11-20\n10,102,\n")
-    code, screen = _run_on_a_terminal(cli, ["run", "l.csv", "--base-url", sb.url,
-                                            "--report-dir", "no"], "n")
+    code, screen = _run_on_a_terminal(
+        cli, ["run", "l.csv", "--base-url", sb.url, "--report-dir", "no"], "n"
+    )
     assert code == 2, screen
     before = screen.split("Proceed?")[0]
     assert "POSSIBLE SECURITY INCIDENT: signed in after their leave_date: 1" in before
@@ -231,8 +311,9 @@ def test_active_days_in_a_job_file_and_the_command_line_wins(cli, sandbox):
     before = len(sb.requests())
     bad = cli("plan", "bad.yaml", "--base-url", sb.url)
     assert bad.returncode == 2
-    assert bad.stderr.strip() == ("offboard: bad.yaml: active_days: must be a whole number of "
-                                  "days, 0 to 3650")
+    assert bad.stderr.strip() == (
+        "offboard: bad.yaml: active_days: must be a whole number of days, 0 to 3650"
+    )
     assert len(sb.requests()) == before
 
 
@@ -244,16 +325,32 @@ def test_metrics_count_logins_after_leaving_for_alerting(cli, sandbox):
     sb = sandbox(world(users=users_with_logins()))
     cli.write("l.csv", "account,user,leave_date\n10,101,2026-11-20\n10,102,\n")
     prom = cli.cwd / "offboard.prom"
-    done = cli("run", "l.csv", "--base-url", sb.url, "-q", "--report-dir", "r",
-               "--metrics-file", str(prom))
+    done = cli(
+        "run", "l.csv", "--base-url", sb.url, "-q", "--report-dir", "r", "--metrics-file", str(prom)
+    )
     assert done.returncode == 0, done.stderr
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in text_string_to_metric_families(prom.read_text()) for s in f.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(prom.read_text())
+        for s in f.samples
+    }
     assert samples[("offboard_logins_after_leaving", (("job", "l"),))] == 1
     assert samples[("offboard_batch_logins_after_leaving", ())] == 1
-    clean = cli("run", "l.csv", "--base-url", sandbox(world()).url, "-q", "--report-dir", "s",
-                "--metrics-file", str(prom))
+    clean = cli(
+        "run",
+        "l.csv",
+        "--base-url",
+        sandbox(world()).url,
+        "-q",
+        "--report-dir",
+        "s",
+        "--metrics-file",
+        str(prom),
+    )
     assert clean.returncode == 0, clean.stderr
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in text_string_to_metric_families(prom.read_text()) for s in f.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(prom.read_text())
+        for s in f.samples
+    }
     assert samples[("offboard_batch_logins_after_leaving", ())] == 0

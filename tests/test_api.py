@@ -32,19 +32,34 @@ def revoke_one(api: Api) -> Awaitable[Exchange]:
 
 # The overload taking `coro` comes first: the other's **overrides would swallow it.
 @overload
-def call(transport: httpx.AsyncBaseTransport, *, clock: FakeClock | None = None,
-         coro: Callable[[Api], Awaitable[T]], on_retry: OnRetry | None = None,
-         **overrides: Any) -> tuple[T, Api, FakeClock]: ...
+def call(
+    transport: httpx.AsyncBaseTransport,
+    *,
+    clock: FakeClock | None = None,
+    coro: Callable[[Api], Awaitable[T]],
+    on_retry: OnRetry | None = None,
+    **overrides: Any,
+) -> tuple[T, Api, FakeClock]: ...
 
 
 @overload
-def call(transport: httpx.AsyncBaseTransport, *, clock: FakeClock | None = None,
-         on_retry: OnRetry | None = None, **overrides: Any) -> tuple[Exchange, Api, FakeClock]: ...
+def call(
+    transport: httpx.AsyncBaseTransport,
+    *,
+    clock: FakeClock | None = None,
+    on_retry: OnRetry | None = None,
+    **overrides: Any,
+) -> tuple[Exchange, Api, FakeClock]: ...
 
 
-def call(transport: httpx.AsyncBaseTransport, *, clock: FakeClock | None = None,
-         coro: Callable[[Api], Awaitable[Any]] = revoke_one, on_retry: OnRetry | None = None,
-         **overrides: Any) -> tuple[Any, Api, FakeClock]:
+def call(
+    transport: httpx.AsyncBaseTransport,
+    *,
+    clock: FakeClock | None = None,
+    coro: Callable[[Api], Awaitable[Any]] = revoke_one,
+    on_retry: OnRetry | None = None,
+    **overrides: Any,
+) -> tuple[Any, Api, FakeClock]:
     """Run one coroutine against an Api built on `transport`; return (result, api, clock)."""
     clock = clock or FakeClock()
     config = settings(**overrides)
@@ -60,8 +75,9 @@ def call(transport: httpx.AsyncBaseTransport, *, clock: FakeClock | None = None,
 
 def test_retries_5xx_then_succeeds_with_backoff():
     """503, 503, 200: revoked on the third attempt after two jittered, growing waits."""
-    exchange, _, clock = call(scripted([httpx.Response(503), httpx.Response(503),
-                                        httpx.Response(200)]))
+    exchange, _, clock = call(
+        scripted([httpx.Response(503), httpx.Response(503), httpx.Response(200)])
+    )
     assert (exchange.status, exchange.attempts) == (200, 3)
     waits = [s for s in clock.sleeps if s > 0.01]
     assert len(waits) == 2
@@ -70,8 +86,9 @@ def test_retries_5xx_then_succeeds_with_backoff():
 
 def test_gives_up_after_max_attempts():
     """A persistent 502 is tried exactly max_attempts times and the last answer kept."""
-    exchange, _, _ = call(scripted([httpx.Response(502, json={"message": "bad gw"})] * 3),
-                          max_attempts=3)
+    exchange, _, _ = call(
+        scripted([httpx.Response(502, json={"message": "bad gw"})] * 3), max_attempts=3
+    )
     assert (exchange.status, exchange.attempts, exchange.message) == (502, 3, "bad gw")
 
 
@@ -88,7 +105,8 @@ def test_retry_after_seconds_is_honoured_and_pauses_the_whole_run():
     clock = FakeClock()
     exchange, api, _ = call(
         scripted([httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200)]),
-        clock=clock)
+        clock=clock,
+    )
     assert exchange.status == 200
     assert 7.0 in clock.sleeps
     assert api.limiter.controller.resume_at == pytest.approx(7.0)
@@ -96,8 +114,9 @@ def test_retry_after_seconds_is_honoured_and_pauses_the_whole_run():
 
 def test_retry_after_ms_wins_over_backoff():
     """retry-after-ms: 1500 means a 1.5 s wait."""
-    _, _, clock = call(scripted([httpx.Response(503, headers={"retry-after-ms": "1500"}),
-                                 httpx.Response(200)]))
+    _, _, clock = call(
+        scripted([httpx.Response(503, headers={"retry-after-ms": "1500"}), httpx.Response(200)])
+    )
     assert 1.5 in clock.sleeps
 
 
@@ -121,12 +140,16 @@ def test_a_very_long_retry_after_fails_the_row_instead_of_hanging():
 # -- Retry-After values that cannot be taken at their word (see http/retry.py) ---------------
 
 
-def retries_logged(transport: httpx.AsyncBaseTransport, **overrides: Any
-                   ) -> tuple[Exchange, Api, FakeClock, list[tuple[str, float]]]:
+def retries_logged(
+    transport: httpx.AsyncBaseTransport, **overrides: Any
+) -> tuple[Exchange, Api, FakeClock, list[tuple[str, float]]]:
     """(exchange, api, clock, [(reason, wait) of each retry, as its log line gets them])."""
     retries: list[tuple[str, float]] = []
-    exchange, api, clock = call(transport, on_retry=lambda m, p, n, reason, wait: retries.append(
-        (reason, wait)), **overrides)
+    exchange, api, clock = call(
+        transport,
+        on_retry=lambda m, p, n, reason, wait: retries.append((reason, wait)),
+        **overrides,
+    )
     return exchange, api, clock, retries
 
 
@@ -140,11 +163,13 @@ def backoffs(count: int) -> list[float]:
 def test_an_unusable_retry_after_is_ignored_and_the_retry_says_so(value):
     """Negative, NaN, infinite or garbage: the retry backs off as without a hint (the
     run-wide pause is the 1 s default) and its log line names the ignored value."""
-    exchange, api, clock, retries = retries_logged(scripted([
-        httpx.Response(429, headers={"Retry-After": value}), httpx.Response(200)]))
+    exchange, api, clock, retries = retries_logged(
+        scripted([httpx.Response(429, headers={"Retry-After": value}), httpx.Response(200)])
+    )
     assert (exchange.status, exchange.attempts) == (200, 2)
     assert [reason for reason, _ in retries] == [
-        f"HTTP 429 (ignored an unusable Retry-After ({value!r}))"]
+        f"HTTP 429 (ignored an unusable Retry-After ({value!r}))"
+    ]
     assert [wait for _, wait in retries] == pytest.approx(backoffs(1))
     assert clock.sleeps[0] == pytest.approx(backoffs(1)[0])
     # The run-wide pause, which the retry then waits out too.
@@ -153,32 +178,38 @@ def test_an_unusable_retry_after_is_ignored_and_the_retry_says_so(value):
 
 
 def test_an_unusable_retry_after_ms_is_ignored_too():
-    exchange, _, clock, retries = retries_logged(scripted([
-        httpx.Response(503, headers={"retry-after-ms": "abc"}), httpx.Response(200)]))
+    exchange, _, clock, retries = retries_logged(
+        scripted([httpx.Response(503, headers={"retry-after-ms": "abc"}), httpx.Response(200)])
+    )
     assert exchange.status == 200
     assert [s for s in clock.sleeps if s > 0.01] == [pytest.approx(backoffs(1)[0])]
     assert [reason for reason, _ in retries] == [
-        "HTTP 503 (ignored an unusable retry-after-ms ('abc'))"]
+        "HTTP 503 (ignored an unusable retry-after-ms ('abc'))"
+    ]
     assert [wait for _, wait in retries] == pytest.approx(backoffs(1))
 
 
 def test_a_row_that_fails_on_unusable_hints_says_so_once_in_its_message():
     """Every attempt with garbage: the row's message names it once, not once per attempt."""
     exchange, _, _, retries = retries_logged(
-        scripted([httpx.Response(429, headers={"Retry-After": "-1"})] * 3), max_attempts=3)
+        scripted([httpx.Response(429, headers={"Retry-After": "-1"})] * 3), max_attempts=3
+    )
     assert (exchange.status, exchange.attempts) == (429, 3)
     assert [wait for _, wait in retries] == pytest.approx(backoffs(2))
     assert exchange.note == " (ignored an unusable Retry-After ('-1'))"
     _, message = classify(exchange)
-    assert message == "gave up after 3 attempts; last answer 429 (ignored an unusable " \
-                      "Retry-After ('-1'))"
+    assert (
+        message == "gave up after 3 attempts; last answer 429 (ignored an unusable "
+        "Retry-After ('-1'))"
+    )
 
 
 def test_a_retry_after_date_in_the_past_retries_at_once():
     """Only the server's clock: wait 0 s, no note."""
     past = format_datetime(datetime.now(UTC) - timedelta(days=2), usegmt=True)
-    exchange, _, clock, retries = retries_logged(scripted([
-        httpx.Response(429, headers={"Retry-After": past}), httpx.Response(200)]))
+    exchange, _, clock, retries = retries_logged(
+        scripted([httpx.Response(429, headers={"Retry-After": past}), httpx.Response(200)])
+    )
     assert (exchange.status, exchange.attempts, exchange.note) == (200, 2, "")
     assert retries == [("HTTP 429", 0.0)] and clock.time < 0.01
 
@@ -186,16 +217,19 @@ def test_a_retry_after_date_in_the_past_retries_at_once():
 NEXT_YEAR = format_datetime(datetime.now(UTC) + timedelta(days=365), usegmt=True)
 
 
-@pytest.mark.parametrize(("value", "shown"), [
-    ("121", "121 s"),
-    ("7200", "7200 s"),
-    ("86400", "86400 s"),
-    (str(10**12), "more than a day"),
-    ("99999999999999999999", "more than a day"),
-    ("1e308", "more than a day"),
-    # An id, not the date: xdist's workers must collect the same test names.
-    pytest.param(NEXT_YEAR, "more than a day", id="a date next year"),
-])
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("121", "121 s"),
+        ("7200", "7200 s"),
+        ("86400", "86400 s"),
+        (str(10**12), "more than a day"),
+        ("99999999999999999999", "more than a day"),
+        ("1e308", "more than a day"),
+        # An id, not the date: xdist's workers must collect the same test names.
+        pytest.param(NEXT_YEAR, "more than a day", id="a date next year"),
+    ],
+)
 def test_a_retry_after_over_the_cap_fails_the_row_naming_a_readable_figure(value, shown):
     """Over RETRY_AFTER_CAP (an hour or far more): not retried, not slept, the run not held for
     the server's figure (only the pause of a 429 without a usable hint, 1 s), and the message
@@ -204,13 +238,16 @@ def test_a_retry_after_over_the_cap_fails_the_row_naming_a_readable_figure(value
     assert (exchange.status, exchange.attempts) == (429, 1)
     assert exchange.retry_after is not None and exchange.retry_after > RETRY_AFTER_CAP
     assert clock.time < 0.01 and api.limiter.controller.resume_at == NO_HINT_PAUSE
-    assert exchange.note == (f" (the API asked to wait {shown}; offboard waits at most "
-                             f"{RETRY_AFTER_CAP:g} s)")
+    assert exchange.note == (
+        f" (the API asked to wait {shown}; offboard waits at most {RETRY_AFTER_CAP:g} s)"
+    )
     assert "e+" not in classify(exchange)[1]
 
 
-@pytest.mark.parametrize("value", ["", " ", "1,2", "  3 ", "٣", "été",
-                                   "​", "0x10", "1_0", "Mon, 32 Jan 2026 25:00:00 GMT"])
+@pytest.mark.parametrize(
+    "value",
+    ["", " ", "1,2", "  3 ", "٣", "été", "​", "0x10", "1_0", "Mon, 32 Jan 2026 25:00:00 GMT"],
+)
 def test_no_retry_after_value_raises(value):
     """Whatever the header holds, the request ends with an answer, never a traceback."""
     response = httpx.Response(503, headers=[(b"Retry-After", value.encode())])  # raw bytes
@@ -243,8 +280,7 @@ def test_401_aborts_and_nothing_more_is_sent():
 
 def test_dropped_connection_then_404_is_marked_maybe_applied():
     """A revoke that lost its answer and then got 404 may have been applied."""
-    exchange, _, _ = call(scripted([httpx.RemoteProtocolError("peer closed"),
-                                    httpx.Response(404)]))
+    exchange, _, _ = call(scripted([httpx.RemoteProtocolError("peer closed"), httpx.Response(404)]))
     assert (exchange.status, exchange.maybe_applied) == (404, True)
 
 
@@ -262,8 +298,9 @@ def test_connect_error_then_404_is_plain_missing():
 
 def test_429_then_404_is_plain_missing():
     """A 429 is a refusal before any work, so a later 404 is trusted."""
-    exchange, _, _ = call(scripted([httpx.Response(429, headers={"Retry-After": "0"}),
-                                    httpx.Response(404)]))
+    exchange, _, _ = call(
+        scripted([httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(404)])
+    )
     assert not exchange.maybe_applied
 
 
@@ -299,8 +336,9 @@ def test_every_attempt_passes_the_limiter():
 def test_request_shape_key_header_and_no_redirects():
     """DELETE path, `Authorization: APIKey <key>`, and a 301 is returned, not followed."""
     seen: list[httpx.Request] = []
-    exchange, _, _ = call(scripted([httpx.Response(301, headers={"Location": "https://evil.test/"})],
-                                   seen))
+    exchange, _, _ = call(
+        scripted([httpx.Response(301, headers={"Location": "https://evil.test/"})], seen)
+    )
     assert seen[0].method == "DELETE" and seen[0].url.path == URL
     assert seen[0].headers["authorization"] == "APIKey 42_s3cr3tvalue"
     assert exchange.status == 301 and len(seen) == 1
@@ -330,8 +368,9 @@ def test_user_list_pages_with_limit_and_advances_by_page_length():
 
     def route(request):
         offset = int(request.url.params["offset"])
-        return httpx.Response(200, json={"count": 250,
-                                         "results": _users(offset, min(offset + 40, 250))})
+        return httpx.Response(
+            200, json={"count": 250, "results": _users(offset, min(offset + 40, 250))}
+        )
 
     directory, _, _ = call(routed(route, seen), coro=lambda api: api.list_users())
     assert all("limit" in r.url.params for r in seen)
@@ -341,18 +380,23 @@ def test_user_list_pages_with_limit_and_advances_by_page_length():
 
 def test_user_list_skips_deleted_users_and_keeps_shared_emails():
     """Deleted users are not matched; two live users with one email are both kept."""
-    users = [{"id": 1, "email": "a@x.io", "deleted": True},
-             {"id": 2, "email": "B@x.io", "deleted": False},
-             {"id": 3, "email": "b@X.io", "deleted": False}]
-    directory, _, _ = call(scripted([httpx.Response(200, json={"count": 3, "results": users})]),
-                           coro=lambda api: api.list_users())
+    users = [
+        {"id": 1, "email": "a@x.io", "deleted": True},
+        {"id": 2, "email": "B@x.io", "deleted": False},
+        {"id": 3, "email": "b@X.io", "deleted": False},
+    ]
+    directory, _, _ = call(
+        scripted([httpx.Response(200, json={"count": 3, "results": users})]),
+        coro=lambda api: api.list_users(),
+    )
     assert dict(directory.by_email) == {"b@x.io": [2, 3]}
 
 
 def test_user_list_accepts_a_plain_array_answer():
     """If a server ignores limit and answers a plain array, that is the whole list."""
-    directory, _, _ = call(scripted([httpx.Response(200, json=_users(1, 4))]),
-                           coro=lambda api: api.list_users())
+    directory, _, _ = call(
+        scripted([httpx.Response(200, json=_users(1, 4))]), coro=lambda api: api.list_users()
+    )
     assert sorted(directory.by_email) == ["u1@example.com", "u2@example.com", "u3@example.com"]
 
 
@@ -366,20 +410,25 @@ def test_retry_budget_stops_retries_when_the_api_fails_broadly():
         second = await api.revoke(3, 4)
         return first, second
 
-    (first, second), _, _ = call(scripted([httpx.Response(503)] * 3, seen), coro=two,
-                                 max_attempts=5)
+    (first, second), _, _ = call(
+        scripted([httpx.Response(503)] * 3, seen), coro=two, max_attempts=5
+    )
     assert (first.attempts, second.attempts, len(seen)) == (2, 1, 3)
     assert "retry budget" in first.note and "retry budget" in second.note
 
 
 def test_retry_budget_refills_on_success_and_ignores_429():
     """A retried request that succeeds refunds its cost; 429s never spend the budget."""
+
     async def go(api):
         await api.revoke(1, 2)
         return api.budget.tokens
 
-    replies = [httpx.Response(503), httpx.Response(429, headers={"Retry-After": "0"}),
-               httpx.Response(200)]
+    replies = [
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "0"}),
+        httpx.Response(200),
+    ]
     tokens, _, _ = call(scripted(replies), coro=go)
     assert tokens == 500
 
@@ -452,9 +501,12 @@ class _Pages(httpx.AsyncBaseTransport):
         self.in_flight -= 1
         if offset == self.fail_offset:
             return httpx.Response(404, json={"message": "gone"})
-        page = self.users[offset:offset + 100]
-        answer = httpx.Response(200, json={"count": len(self.users), "results": page},
-                                headers={"x-request-id": f"p{offset}"})
+        page = self.users[offset : offset + 100]
+        answer = httpx.Response(
+            200,
+            json={"count": len(self.users), "results": page},
+            headers={"x-request-id": f"p{offset}"},
+        )
         if offset == 0 and self.after_first is not None:
             self.after_first()
             self.after_first = None

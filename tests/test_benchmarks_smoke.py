@@ -19,14 +19,23 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "benchmarks" / "run.py"
 HAS_SDK = importlib.util.find_spec("gcore") is not None
-NO_SDK = ("the official SDK `gcore` is not installed (pip install -e '.[bench]'): "
-          "the SDK comparison is skipped; offboard and the naive loop still ran")
+NO_SDK = (
+    "the official SDK `gcore` is not installed (pip install -e '.[bench]'): "
+    "the SDK comparison is skipped; offboard and the naive loop still ran"
+)
 
 
 def run_quick(*args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
-    done = subprocess.run([sys.executable, str(RUN), "--quick", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=240, check=False)
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--quick", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert "Finished in" in done.stdout
     return done.stdout
@@ -69,9 +78,15 @@ def assert_shapes_measured(output: str) -> None:
 @pytest.mark.timeout(300)
 def test_quick_benchmark_runs_every_section() -> None:
     output = run_quick()
-    for heading in ("== The sandbox's own ceiling", "== offboard vs the official SDK",
-                    "== offboard's achieved rate", "== Adaptive", "== Adaptive per limiter shape",
-                    "== Memory", "== Verification"):
+    for heading in (
+        "== The sandbox's own ceiling",
+        "== offboard vs the official SDK",
+        "== offboard's achieved rate",
+        "== Adaptive",
+        "== Adaptive per limiter shape",
+        "== Memory",
+        "== Verification",
+    ):
         assert heading in output
     assert not re.search(r"\berror\b|exit \d+:", output), output
     assert re.search(r"Sandbox ceiling \(best raw rate\): [\d,]+ req/s", output)
@@ -80,18 +95,23 @@ def test_quick_benchmark_runs_every_section() -> None:
     assert line(output, "offboard / naive")
     assert line(output, "offboard / floor")
     assert re.search(r"The sandbox's own ceiling here: .* reaches [\d,]+ req/s", output)
-    assert line(output, r"offboard's CPU per row / the floor's \(no target\): whole process "
-                r"[\d.]+ x")
+    assert line(
+        output,
+        r"offboard's CPU per row / the floor's \(no target\): whole process "
+        r"[\d.]+ x",
+    )
     assert "== Profile" not in output  # only with --profile
     assert numbers(line(output, r"100 +8 +100 +\d+ +[\d.,]+ "))  # quick mode's rate setting
     assert re.search(r"^20 +100 +30 ", output, re.MULTILINE)  # the adaptive run
     assert_shapes_measured(output)
     assert "Ratio large / small:" in output  # the memory pair
     # the read-back: 1 row is read per row, 150 rows by one listing page, all verified
-    assert re.search(r"^1 +51 +1 +per_row +1 \(0 listing \+ 1 per row\).* 1/1$", output,
-                     re.MULTILINE), output
-    assert re.search(r"^150 +200 +150 +listing +1 \(1 listing \+ 0 per row\).* 150/150$",
-                     output, re.MULTILINE), output
+    assert re.search(
+        r"^1 +51 +1 +per_row +1 \(0 listing \+ 1 per row\).* 1/1$", output, re.MULTILINE
+    ), output
+    assert re.search(
+        r"^150 +200 +150 +listing +1 \(1 listing \+ 0 per row\).* 150/150$", output, re.MULTILINE
+    ), output
     if not HAS_SDK:
         assert "SKIPPED the SDK" in output
 
@@ -102,10 +122,16 @@ def test_quick_benchmark_measures_the_official_sdk() -> None:
     output = run_quick("--only", "compare")
     assert_client_measured(output, "sdk")
     assert line(output, "offboard / sdk")
-    assert line(output, r"Target: offboard's CPU per 1,000 rows \(whole process\) <= 0\.15 x "
-                r"the SDK script's: .* -> (NOT )?MET\b")
-    assert line(output, r"Target: offboard's whole-run throughput >= 5 x the SDK script's: "
-                r".* -> (NOT )?MET")
+    assert line(
+        output,
+        r"Target: offboard's CPU per 1,000 rows \(whole process\) <= 0\.15 x "
+        r"the SDK script's: .* -> (NOT )?MET\b",
+    )
+    assert line(
+        output,
+        r"Target: offboard's whole-run throughput >= 5 x the SDK script's: "
+        r".* -> (NOT )?MET",
+    )
     assert line(output, r"Target: offboard's marginal CPU per row <= 0\.6 ms: n/a")  # quick
 
 

@@ -29,8 +29,9 @@ class Unheard:
         pass
 
 
-def run_rows(users: list[int], answer: Callable[[int], int], threshold: int
-             ) -> tuple[list[Outcome], list[int], str]:
+def run_rows(
+    users: list[int], answer: Callable[[int], int], threshold: int
+) -> tuple[list[Outcome], list[int], str]:
     """Revoke `users` in ACCOUNT one at a time, the DELETE for user u answered answer(u):
     (outcomes in row order, users whose DELETE was sent, the abort reason)."""
     seen: list[httpx.Request] = []
@@ -45,8 +46,15 @@ def run_rows(users: list[int], answer: Callable[[int], int], threshold: int
     async def go() -> str:
         async with make_client(config, routed(route, seen)) as client:
             api = Api(config, client, FakeClock(), random.Random(1))
-            await execute(actions, api, 1, Revoker(), subscribers=Subscribers(Unheard()),
-                          ordered=ordered.append, hard_stop=anyio.CancelScope())
+            await execute(
+                actions,
+                api,
+                1,
+                Revoker(),
+                subscribers=Subscribers(Unheard()),
+                ordered=ordered.append,
+                hard_stop=anyio.CancelScope(),
+            )
             return api.abort_reason
 
     reason = anyio.run(go)
@@ -65,10 +73,16 @@ def test_trips_at_exactly_n_consecutive_failed_rows() -> None:
 
 def test_a_row_that_succeeds_resets_the_count() -> None:
     """fail, fail, ok, then fail x3: the breaker trips on the sixth row, not the third."""
-    outcomes, sent, _ = run_rows(list(range(100, 110)),
-                                 lambda user: 200 if user == 102 else 503, threshold=3)
-    assert outcomes == [Outcome.FAILED, Outcome.FAILED, Outcome.REVOKED,
-                        *[Outcome.FAILED] * 3, *[Outcome.NOT_ATTEMPTED] * 4]
+    outcomes, sent, _ = run_rows(
+        list(range(100, 110)), lambda user: 200 if user == 102 else 503, threshold=3
+    )
+    assert outcomes == [
+        Outcome.FAILED,
+        Outcome.FAILED,
+        Outcome.REVOKED,
+        *[Outcome.FAILED] * 3,
+        *[Outcome.NOT_ATTEMPTED] * 4,
+    ]
     assert sent == list(range(100, 106))
 
 

@@ -23,8 +23,11 @@ TABLE = [
     (Exchange(503, 5, message="busy"), Outcome.FAILED, "after 5 attempts; last answer 503"),
     (Exchange(429, 5), Outcome.FAILED, "last answer 429"),
     (Exchange(429, 1, note=" (the API asked to wait 3600 s)"), Outcome.FAILED, "wait 3600 s"),
-    (Exchange(None, 2, error="ReadError", note=" (not retried: budget)"), Outcome.FAILED,
-     "ReadError (not retried: budget)"),
+    (
+        Exchange(None, 2, error="ReadError", note=" (not retried: budget)"),
+        Outcome.FAILED,
+        "ReadError (not retried: budget)",
+    ),
     (Exchange(None, 5, error="ConnectError: refused"), Outcome.FAILED, "ConnectError"),
     (Exchange(400, 1, message="bad"), Outcome.FAILED, "unexpected answer 400: bad"),
     (Exchange(409, 1), Outcome.FAILED, "unexpected answer 409"),

@@ -15,14 +15,30 @@ from offboard.cli.main import cli as group
 from offboard.core.defaults import DEFAULT_ACTIVE_DAYS, DEFAULT_MAX_REVOCATIONS, DEFAULTS
 
 # The options every command that talks to the API takes, with one definition each.
-COMMON = ("--base-url", "--api-key-file", "--rate", "--concurrency", "--max-attempts",
-          "--timeout", "--log-format", "--verbose", "--quiet", "--metrics-file")
+COMMON = (
+    "--base-url",
+    "--api-key-file",
+    "--rate",
+    "--concurrency",
+    "--max-attempts",
+    "--timeout",
+    "--log-format",
+    "--verbose",
+    "--quiet",
+    "--metrics-file",
+)
 
 
 def offboard(*args: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("GCORE_", "OFFBOARD_"))}
-    return subprocess.run([sys.executable, "-m", "offboard", *args], env=environ,
-                          capture_output=True, text=True, check=False, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "offboard", *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
 
 
 USAGE_ERRORS = {
@@ -86,9 +102,13 @@ def test_the_command_list_says_each_command_in_a_whole_sentence():
 def test_every_command_takes_the_common_options_defined_once(name):
     """plan and restore take each common option exactly as run does (name, type, default,
     help): one definition, applied to every command."""
+
     def described(command_name: str) -> dict[str, dict[str, object]]:
-        return {opt: param.to_info_dict() for param in group.commands[command_name].params
-                for opt in param.opts}
+        return {
+            opt: param.to_info_dict()
+            for param in group.commands[command_name].params
+            for opt in param.opts
+        }
 
     run, other = described("run"), described(name)
     for flag in COMMON:
@@ -100,8 +120,12 @@ def test_every_command_takes_the_common_options_defined_once(name):
 def test_help_shows_the_defaults_from_where_they_live(name):
     """Each command's help shows the numeric defaults, read from settings.DEFAULTS."""
     text = " ".join(offboard(name, "--help").stdout.split())
-    for flag, key in [("--rate", "rate"), ("--concurrency", "concurrency"),
-                      ("--max-attempts", "max_attempts"), ("--timeout", "timeout")]:
+    for flag, key in [
+        ("--rate", "rate"),
+        ("--concurrency", "concurrency"),
+        ("--max-attempts", "max_attempts"),
+        ("--timeout", "timeout"),
+    ]:
         value = DEFAULTS[key]
         shown = f"{value:g}" if isinstance(value, float) else str(value)
         assert re.search(rf"{flag} \S+ .*?\[default: {re.escape(shown)}\]", text), (flag, text)
@@ -125,10 +149,15 @@ def test_a_default_shown_is_still_not_given():
 def test_completion_script_is_offered_by_click():
     """`_OFFBOARD_COMPLETE=bash_source offboard` prints a bash completion script (README)."""
     environ = {**os.environ, "_OFFBOARD_COMPLETE": "bash_source"}
-    done = subprocess.run([sys.executable, "-c", "from offboard.cli.main import main; main()"],
-                          env=environ, capture_output=True, text=True, check=False, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", "from offboard.cli.main import main; main()"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert done.returncode == 0 and "_offboard_completion" in done.stdout, done.stderr
-
 
 
 @pytest.mark.parametrize("form", ["text", "json"])
@@ -137,13 +166,20 @@ def test_a_plan_from_stdin_offers_no_command_that_cannot_work(cli, sandbox, form
     checked), but one line saying why there is none and what to do; the pages offer none."""
     sb = sandbox()
     args = ["plan", "-", "--base-url", sb.url, "--report-dir", "p"]
-    done = cli(*args, *(["--log-format", "json"] if form == "json" else []),
-               stdin="account,user\n10,101\n")
+    done = cli(
+        *args, *(["--log-format", "json"] if form == "json" else []), stdin="account,user\n10,101\n"
+    )
     assert done.returncode == 0, done.stderr
     assert "plan.json" not in done.stdout + done.stderr
-    said = [json.loads(line)["message"] for line in done.stderr.splitlines()
-            if json.loads(line)["event"] == "warning"] if form == "json" else \
-        done.stderr.splitlines()
+    said = (
+        [
+            json.loads(line)["message"]
+            for line in done.stderr.splitlines()
+            if json.loads(line)["event"] == "warning"
+        ]
+        if form == "json"
+        else done.stderr.splitlines()
+    )
     assert [line for line in said if "made from stdin" in line and "save the rows" in line]
     page = (cli.cwd / "p" / "summary.txt").read_text(encoding="utf-8")
     assert "To run exactly this plan" not in page and "plan.json" not in page

@@ -149,8 +149,9 @@ def load_spec() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def spec() -> OpenAPI:
     if not SPEC.is_file():
-        unavailable(f"Gcore's IAM OpenAPI spec not found at {SPEC} "
-                    "(set OFFBOARD_GCORE_SPEC to its path)")
+        unavailable(
+            f"Gcore's IAM OpenAPI spec not found at {SPEC} (set OFFBOARD_GCORE_SPEC to its path)"
+        )
     document = load_spec()
     nullable_as_31(document)
     one_of_as_any_of(document)
@@ -168,11 +169,17 @@ def template_of(spec: OpenAPI, method: str, path: str) -> tuple[str, str]:
     raise AssertionError(f"{method} {path}: no such operation in the spec")
 
 
-def validate_request(spec: OpenAPI, method: str, path: str, query: str,
-                     authorization: str) -> tuple[str, str]:
+def validate_request(
+    spec: OpenAPI, method: str, path: str, query: str, authorization: str
+) -> tuple[str, str]:
     assert AUTHORIZATION.match(authorization), "no `APIKey <key>` Authorization header"
-    request = MockRequest(HOST, method, path, args=dict(parse_qsl(query, keep_blank_values=True)),
-                          headers={"Authorization": authorization})
+    request = MockRequest(
+        HOST,
+        method,
+        path,
+        args=dict(parse_qsl(query, keep_blank_values=True)),
+        headers={"Authorization": authorization},
+    )
     spec.validate_request(request)  # raises on an unknown path/method, a bad parameter, no key
     assert len(parse_qsl(query)) == len(dict(parse_qsl(query))), f"repeated parameter: {query}"
     return template_of(spec, method, path)
@@ -181,13 +188,18 @@ def validate_request(spec: OpenAPI, method: str, path: str, query: str,
 # -- (a) requests ----------------------------------------------------------------------------------
 
 # The key's user (1) administers 10 and 20; 103 has a live token in 10 that blocks its revoke.
-USERS = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators",
-                                                         20: "Administrators"}}]
-USERS += [{"id": 100 + i, "email": f"u{i}@t.example", "roles": {10: "Users", 20: "Users"}}
-          for i in range(8)]
+USERS = [
+    {"id": 1, "email": "admin@t.example", "roles": {10: "Administrators", 20: "Administrators"}}
+]
+USERS += [
+    {"id": 100 + i, "email": f"u{i}@t.example", "roles": {10: "Users", 20: "Users"}}
+    for i in range(8)
+]
 USERS[4]["tokens"] = [{"id": 900, "account": 10, "name": "ci"}]
-BATCH = ("account,user\n10,101\n10,u2@t.example\n20,U2@T.example\n10,103\n20,109\n30,104\n"
-         "10,105\n20,106\n")
+BATCH = (
+    "account,user\n10,101\n10,u2@t.example\n20,U2@T.example\n10,103\n20,109\n30,104\n"
+    "10,105\n20,106\n"
+)
 
 
 def conformance_world(**faults: Any) -> dict[str, Any]:
@@ -200,28 +212,45 @@ def validate_log(spec: OpenAPI, sb: Sandbox) -> set[tuple[str, str]]:
     seen = set()
     for record in sb.requests():
         assert record.status != 401, f"{record.method} {record.path}: the key was not accepted"
-        seen.add(validate_request(spec, record.method, record.path, record.query,
-                                  f"APIKey {KEY}"))
+        seen.add(validate_request(spec, record.method, record.path, record.query, f"APIKey {KEY}"))
     return seen
 
 
 def test_requests_of_run_and_resume_follow_the_spec(spec, cli, sandbox):
     """`run` (emails resolved over several pages, a token-blocked row, a forbidden account),
     then `--resume` after failures: every request is a spec operation with valid parameters."""
-    sb = sandbox(conformance_world(scripted=[
-        {"account": 10, "user": 105, "responses": [503]},
-        {"account": 20, "user": 106, "responses": [502]}]))
+    sb = sandbox(
+        conformance_world(
+            scripted=[
+                {"account": 10, "user": 105, "responses": [503]},
+                {"account": 20, "user": 106, "responses": [502]},
+            ]
+        )
+    )
     cli.write("l.csv", BATCH)
-    first = cli("run", "l.csv", "--base-url", sb.url, "--rate", "200", "--max-attempts", "1",
-                "--report-dir", "o")
+    first = cli(
+        "run",
+        "l.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "200",
+        "--max-attempts",
+        "1",
+        "--report-dir",
+        "o",
+    )
     assert first.returncode == 1, first.stderr
     again = cli("run", "l.csv", "--base-url", sb.url, "--rate", "200", "--resume", "o")
     assert again.returncode == 1, again.stderr
     seen = validate_log(spec, sb)
-    assert seen == {("get", "/iam/clients/me"), ("get", "/iam/users"),
-                    ("get", "/iam/activity_log/logins"),
-                    ("delete", "/iam/clients/{clientId}/client-users/{userId}"),
-                    ("get", "/iam/v2/clients/{clientId}/tokens")}
+    assert seen == {
+        ("get", "/iam/clients/me"),
+        ("get", "/iam/users"),
+        ("get", "/iam/activity_log/logins"),
+        ("delete", "/iam/clients/{clientId}/client-users/{userId}"),
+        ("get", "/iam/v2/clients/{clientId}/tokens"),
+    }
     pages = [r.query for r in sb.requests() if r.path == "/iam/users"]
     assert len(pages) >= 6 and all("limit=" in q for q in pages)  # 3 pages, twice
 
@@ -233,8 +262,17 @@ def test_requests_of_plan_and_delete_tokens_follow_the_spec(spec, cli, sandbox):
     cli.write("l.csv", BATCH)
     planned = cli("plan", "l.csv", "--base-url", sb.url, "--rate", "200", "--report-dir", "p")
     assert planned.returncode == 1, planned.stderr
-    done = cli("run", "l.csv", "--base-url", sb.url, "--rate", "200", "--delete-tokens",
-               "--report-dir", "o")
+    done = cli(
+        "run",
+        "l.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "200",
+        "--delete-tokens",
+        "--report-dir",
+        "o",
+    )
     assert done.returncode == 1, done.stderr
     assert validate_log(spec, sb) == USED
 
@@ -280,18 +318,28 @@ def test_every_api_call_sends_a_spec_request_with_the_key_header(spec):
     seen = set()
     for request in recording.requests:
         assert request.url.host == "127.0.0.1"
-        seen.add(validate_request(spec, request.method, request.url.path,
-                                  request.url.query.decode(), request.headers["Authorization"]))
+        seen.add(
+            validate_request(
+                spec,
+                request.method,
+                request.url.path,
+                request.url.query.decode(),
+                request.headers["Authorization"],
+            )
+        )
     assert seen == USED
 
 
-@pytest.mark.parametrize(("method", "path", "query", "authorization", "why"), [
-    ("GET", "/iam/users", "limit=lots", "APIKey 1_x", "Query parameter error"),
-    ("GET", "/iam/clients/ten/client-users/1", "", "APIKey 1_x", "Path parameter error"),
-    ("POST", "/iam/clients/me", "", "APIKey 1_x", "not found"),
-    ("GET", "/iam/nothing", "", "APIKey 1_x", "not found"),
-    ("GET", "/iam/clients/me", "", "Bearer 1_x", "APIKey"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "query", "authorization", "why"),
+    [
+        ("GET", "/iam/users", "limit=lots", "APIKey 1_x", "Query parameter error"),
+        ("GET", "/iam/clients/ten/client-users/1", "", "APIKey 1_x", "Path parameter error"),
+        ("POST", "/iam/clients/me", "", "APIKey 1_x", "not found"),
+        ("GET", "/iam/nothing", "", "APIKey 1_x", "not found"),
+        ("GET", "/iam/clients/me", "", "Bearer 1_x", "APIKey"),
+    ],
+)
 def test_the_validator_does_catch_bad_requests(spec, method, path, query, authorization, why):
     """The check is not vacuous: a bad parameter, path, method or auth header fails it."""
     with pytest.raises(Exception, match=why):
@@ -307,16 +355,26 @@ def demo() -> Iterator[Sandbox]:
         yield sb
 
 
-def answer(spec: OpenAPI, sb: Sandbox, method: str, path: str, query: str = ""
-           ) -> httpx.Response:
+def answer(spec: OpenAPI, sb: Sandbox, method: str, path: str, query: str = "") -> httpx.Response:
     """Call the sandbox, validate its answer against the spec, return it."""
     with httpx.Client(base_url=sb.url, headers={"Authorization": f"APIKey {sb.api_key}"}) as c:
         response = c.request(method, path, params=dict(parse_qsl(query)))
-    request = MockRequest(HOST, method, path, args=dict(parse_qsl(query)),
-                          headers={"Authorization": f"APIKey {sb.api_key}"})
-    spec.validate_response(request, MockResponse(
-        response.content, response.status_code, dict(response.headers),
-        content_type=response.headers.get("content-type", "")))
+    request = MockRequest(
+        HOST,
+        method,
+        path,
+        args=dict(parse_qsl(query)),
+        headers={"Authorization": f"APIKey {sb.api_key}"},
+    )
+    spec.validate_response(
+        request,
+        MockResponse(
+            response.content,
+            response.status_code,
+            dict(response.headers),
+            content_type=response.headers.get("content-type", ""),
+        ),
+    )
     return response
 
 
@@ -334,8 +392,7 @@ def test_reads_answer_with_the_spec_schemas(spec, demo):
     assert "next" in middle and "previous" in middle
     answer(spec, demo, "GET", "/iam/users", "limit=50&offset=0")
     assert answer(spec, demo, "GET", f"/iam/clients/{HQ}/client-users/11").status_code == 200
-    assert answer(spec, demo, "GET", f"/iam/clients/{PARTNER}/client-users/15"
-                  ).status_code == 403
+    assert answer(spec, demo, "GET", f"/iam/clients/{PARTNER}/client-users/15").status_code == 403
     assert answer(spec, demo, "GET", f"/iam/clients/{LABS}/client-users/12").status_code == 404
     tokens = answer(spec, demo, "GET", f"/iam/v2/clients/{HQ}/tokens", "issued_by=13").json()
     assert {t["id"] for t in tokens} == {501, 502, 503}
@@ -346,14 +403,14 @@ def test_reads_answer_with_the_spec_schemas(spec, demo):
 def test_users_without_limit_is_an_array_of_spec_users(spec, demo):
     """Without `limit`, Gcore answers a plain array (not the spec's PaginatedUsersArray); the
     sandbox copies that, and each element is still a valid spec User."""
-    with httpx.Client(base_url=demo.url, headers={"Authorization": f"APIKey {demo.api_key}"}
-                      ) as c:
+    with httpx.Client(base_url=demo.url, headers={"Authorization": f"APIKey {demo.api_key}"}) as c:
         users = c.get("/iam/users").json()
     assert isinstance(users, list) and len(users) == 9
     envelope = {"count": len(users), "results": users}  # the spec's shape around the same users
     request = MockRequest(HOST, "GET", "/iam/users", headers={"Authorization": "APIKey 1_x"})
-    spec.validate_response(request, MockResponse(
-        json.dumps(envelope).encode(), 200, content_type="application/json"))
+    spec.validate_response(
+        request, MockResponse(json.dumps(envelope).encode(), 200, content_type="application/json")
+    )
 
 
 @pytest.fixture
@@ -386,14 +443,18 @@ def test_the_401_answer_is_one_the_spec_defines(spec, demo):
         assert response.status_code == 401
         spec.validate_response(
             MockRequest(HOST, "GET", path, headers={"Authorization": "APIKey 1_wrong"}),
-            MockResponse(response.content, 401, content_type="application/json"))
+            MockResponse(response.content, 401, content_type="application/json"),
+        )
 
 
 def test_nullable_rewrite():
     """`nullable: true` becomes a null type (and a null enum member); others are untouched."""
-    schema = {"a": {"type": "string", "nullable": True, "enum": ["x"]},
-              "b": {"$ref": "#/c", "nullable": True}, "c": {"type": "integer"},
-              "d": [{"type": "boolean", "nullable": False}]}
+    schema = {
+        "a": {"type": "string", "nullable": True, "enum": ["x"]},
+        "b": {"$ref": "#/c", "nullable": True},
+        "c": {"type": "integer"},
+        "d": [{"type": "boolean", "nullable": False}],
+    }
     fixed = copy.deepcopy(schema)
     nullable_as_31(fixed)
     assert fixed["a"] == {"type": ["string", "null"], "enum": ["x", None]}
@@ -405,19 +466,25 @@ def test_the_validator_does_catch_bad_answers(spec, demo):
     """The response check is not vacuous: a token with a string id, a ClientBase missing its
     required fields, or an unknown group name fails it; so does a null exp_date under the spec
     as published (3.0-style `nullable` read as 3.1), which is why nullable_as_31 exists."""
-    with httpx.Client(base_url=demo.url, headers={"Authorization": f"APIKey {demo.api_key}"}
-                      ) as c:
-        token = next(t for t in c.get(f"/iam/v2/clients/{HQ}/tokens").json()
-                     if t["exp_date"] is None)
-    tokens = MockRequest(HOST, "GET", f"/iam/v2/clients/{HQ}/tokens",
-                         headers={"Authorization": "APIKey 1_x"})
+    with httpx.Client(base_url=demo.url, headers={"Authorization": f"APIKey {demo.api_key}"}) as c:
+        token = next(
+            t for t in c.get(f"/iam/v2/clients/{HQ}/tokens").json() if t["exp_date"] is None
+        )
+    tokens = MockRequest(
+        HOST, "GET", f"/iam/v2/clients/{HQ}/tokens", headers={"Authorization": "APIKey 1_x"}
+    )
     me = MockRequest(HOST, "GET", "/iam/clients/me", headers={"Authorization": "APIKey 1_x"})
     role = {**token["client_user"], "role": {"id": 1, "name": "Bosses"}}
-    for request, body in [(tokens, [{**token, "id": "501"}]), (me, {"id": 1000}),
-                          (tokens, [{**token, "client_user": role}])]:
+    for request, body in [
+        (tokens, [{**token, "id": "501"}]),
+        (me, {"id": 1000}),
+        (tokens, [{**token, "client_user": role}]),
+    ]:
         with pytest.raises(Exception, match=r"InvalidData|not valid"):
-            spec.validate_response(request, MockResponse(
-                json.dumps(body).encode(), 200, content_type="application/json"))
+            spec.validate_response(
+                request,
+                MockResponse(json.dumps(body).encode(), 200, content_type="application/json"),
+            )
     as_published = load_spec()["components"]["schemas"]["Token-2"]["properties"]["exp_date"]
     assert as_published["nullable"] is True
     errors = Draft202012Validator(as_published).iter_errors(None)
@@ -433,8 +500,16 @@ def test_invites_and_login_history_answer_with_the_spec_schemas(spec, sandbox):
     headers = {"Authorization": f"APIKey {KEY}"}
     path = "/iam/clients/invite_user"
     invites: list[tuple[dict[str, Any], int]] = [
-        ({"email": "new@t.example", "user_role": {"id": 2, "name": "Users"}, "client_id": 10,
-          "lang": "de", "name": "New"}, 200),
+        (
+            {
+                "email": "new@t.example",
+                "user_role": {"id": 2, "name": "Users"},
+                "client_id": 10,
+                "lang": "de",
+                "name": "New",
+            },
+            200,
+        ),
         ({"email": "u0@t.example", "user_role": {"id": 5}, "client_id": 30}, 403),
         ({"email": "new@t.example", "user_role": {"name": "Engineers"}, "client_id": 20}, 200),
         ({"email": "u0@t.example", "user_role": {"id": 2}, "client_id": 10}, 400),
@@ -447,35 +522,62 @@ def test_invites_and_login_history_answer_with_the_spec_schemas(spec, sandbox):
             spec.validate_request(request)  # a well-formed request, as a client would send
         response = httpx.post(sb.url + path, content=data, headers=headers)
         assert response.status_code == status, response.text
-        spec.validate_response(request, MockResponse(
-            response.content, status, content_type=response.headers["content-type"]))
+        spec.validate_response(
+            request,
+            MockResponse(response.content, status, content_type=response.headers["content-type"]),
+        )
     with httpx.Client(base_url=sb.url, headers=headers) as c:
         for query in ("limit=2&offset=0", "limit=2&offset=2", "limit=2&offset=4", "", "limit=0"):
             response = c.get("/iam/activity_log/logins", params=dict(parse_qsl(query)))
             spec.validate_response(
-                MockRequest(HOST, "GET", "/iam/activity_log/logins",
-                            args=dict(parse_qsl(query)), headers=headers),
-                MockResponse(response.content, response.status_code,
-                             content_type=response.headers["content-type"]))
+                MockRequest(
+                    HOST,
+                    "GET",
+                    "/iam/activity_log/logins",
+                    args=dict(parse_qsl(query)),
+                    headers=headers,
+                ),
+                MockResponse(
+                    response.content,
+                    response.status_code,
+                    content_type=response.headers["content-type"],
+                ),
+            )
     forbidden = sandbox(world(activity_log="forbidden"))
     response = httpx.get(forbidden.url + "/iam/activity_log/logins", headers=headers)
     assert response.status_code == 403
-    spec.validate_response(MockRequest(HOST, "GET", "/iam/activity_log/logins", headers=headers),
-                           MockResponse(response.content, 403))
+    spec.validate_response(
+        MockRequest(HOST, "GET", "/iam/activity_log/logins", headers=headers),
+        MockResponse(response.content, 403),
+    )
 
 
 def test_the_new_schemas_do_catch_bad_answers(spec):
     """Not vacuous: an invite 200 without user_id, an "already invited" line in other words, and
     a login item without `user` all fail the (fixed) spec."""
-    invite = MockRequest(HOST, "POST", "/iam/clients/invite_user", headers={
-        "Authorization": "APIKey 1_x"}, data=b"{}")
-    logins = MockRequest(HOST, "GET", "/iam/activity_log/logins",
-                         headers={"Authorization": "APIKey 1_x"})
-    item = {"id": 10, "login_at": "2026-11-01T09:00:00Z", "ip_address": "192.0.2.1",
-            "user_agent": "x", "is_successful": True, "auth_type": "password"}
-    for request, body, status in [(invite, {"status": "sent"}, 200),
-                                  (invite, ["User 11 was invited to client 10"], 400),
-                                  (logins, {"count": 1, "result": [item]}, 200)]:
+    invite = MockRequest(
+        HOST,
+        "POST",
+        "/iam/clients/invite_user",
+        headers={"Authorization": "APIKey 1_x"},
+        data=b"{}",
+    )
+    logins = MockRequest(
+        HOST, "GET", "/iam/activity_log/logins", headers={"Authorization": "APIKey 1_x"}
+    )
+    item = {
+        "id": 10,
+        "login_at": "2026-11-01T09:00:00Z",
+        "ip_address": "192.0.2.1",
+        "user_agent": "x",
+        "is_successful": True,
+        "auth_type": "password",
+    }
+    for request, body, status in [
+        (invite, {"status": "sent"}, 200),
+        (invite, ["User 11 was invited to client 10"], 400),
+        (logins, {"count": 1, "result": [item]}, 200),
+    ]:
         with pytest.raises(Exception, match=r"InvalidData|not valid"):
             spec.validate_response(request, MockResponse(json.dumps(body).encode(), status))
 
@@ -518,10 +620,26 @@ def test_a_missing_spec_skips_locally_and_fails_in_ci(tmp_path, required):
     if required:
         environ["OFFBOARD_GCORE_SPEC_REQUIRED"] = "1"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-q", "-rs",
-         f"{Path(__file__)}::test_nullable_rewrite",  # needs no spec: passes either way
-         f"{Path(__file__)}::test_the_validator_does_catch_bad_requests"],  # 5 need it
-        cwd=ROOT, env=environ, capture_output=True, text=True, check=False, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "-q",
+            "-rs",
+            f"{Path(__file__)}::test_nullable_rewrite",  # needs no spec: passes either way
+            f"{Path(__file__)}::test_the_validator_does_catch_bad_requests",
+        ],  # 5 need it
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     if required:
         assert done.returncode == 1 and "missing.yaml" in done.stdout, done.stdout
         assert "OFFBOARD_GCORE_SPEC_REQUIRED=1" in done.stdout and " skipped" not in done.stdout

@@ -62,8 +62,10 @@ def test_slots_are_lent_one_request_at_a_time():
             return httpx.Response(200, json={})
 
     async def go() -> None:
-        async with Connections(settings(concurrency=3), Slow()) as connections, \
-                anyio.create_task_group() as group:
+        async with (
+            Connections(settings(concurrency=3), Slow()) as connections,
+            anyio.create_task_group() as group,
+        ):
             for _ in range(12):
                 group.start_soon(connections.request, "GET", "/iam/clients/me")
 
@@ -83,10 +85,28 @@ def tls_server(tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed: no certificate to test TLS with")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                    str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

@@ -22,7 +22,8 @@ from .conftest import KEY, WORLD, Cli, world
 from .test_run_e2e import results
 
 USERS: list[dict[str, Any]] = [
-    {"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
+    {"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}
+]
 USERS += [{"id": 200 + i, "email": f"p{i}@t.example", "roles": {10: "Users"}} for i in range(40)]
 
 
@@ -33,9 +34,14 @@ def many(rows: int) -> str:
 def start(cli: Cli, *args: str) -> subprocess.Popen[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
     environ["GCORE_API_KEY"] = KEY
-    return subprocess.Popen([sys.executable, "-m", "offboard", *args], cwd=cli.cwd,
-                            env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "offboard", *args],
+        cwd=cli.cwd,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> None:
@@ -49,8 +55,9 @@ def journal_lines(directory: Path) -> list[dict[str, Any]]:
     path = directory / "results.jsonl"
     if not path.exists():
         return []
-    records: list[dict[str, Any]] = [json.loads(x) for x in path.read_text().splitlines()
-                                     if x.endswith("}")]
+    records: list[dict[str, Any]] = [
+        json.loads(x) for x in path.read_text().splitlines() if x.endswith("}")
+    ]
     return records
 
 
@@ -63,8 +70,19 @@ def test_kill_9_then_resume_settles_every_row_and_revokes_nothing_twice(cli, san
     twice, and no row the journal had settled is sent again."""
     sb = sandbox(world(users=USERS, faults={"latency": 0.15}))
     cli.write("l.csv", many(30))
-    process = start(cli, "run", "l.csv", "--base-url", sb.url, "--rate", "100",
-                    "--concurrency", "4", "--report-dir", "o")
+    process = start(
+        cli,
+        "run",
+        "l.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "100",
+        "--concurrency",
+        "4",
+        "--report-dir",
+        "o",
+    )
     wait_for(lambda: len(journal_lines(cli.cwd / "o")) >= 8)
     process.kill()
     process.communicate(timeout=10)
@@ -76,18 +94,19 @@ def test_kill_9_then_resume_settles_every_row_and_revokes_nothing_twice(cli, san
     assert len(rows) == 30 and {r["outcome"] for r in rows} <= {"revoked", "missing"}
     assert all("may have revoked" in r["message"] for r in rows if r["outcome"] == "missing")
     assert max(applied_deletes(sb).values()) == 1 and len(applied_deletes(sb)) == 30
-    resent = {r.path.rsplit("/", 1)[1] for r in sb.requests()[sent_before:]
-              if r.method == "DELETE"}
+    resent = {r.path.rsplit("/", 1)[1] for r in sb.requests()[sent_before:] if r.method == "DELETE"}
     assert not resent & settled_before
     assert json.loads((cli.cwd / "o" / "summary.json").read_text())["resumed"] == len(
-        settled_before)
+        settled_before
+    )
 
 
 def test_resume_retries_what_needs_it_and_refuses_another_source(cli, sandbox):
     """Resume keeps revoked/missing rows, sends failed/token_blocked ones again, and refuses a
     different SOURCE with exit 2."""
-    sb = sandbox(world(faults={"scripted": [{"account": 10, "user": 105,
-                                             "responses": [503, 503]}]}))
+    sb = sandbox(
+        world(faults={"scripted": [{"account": 10, "user": 105, "responses": [503, 503]}]})
+    )
     cli.write("l.csv", "account,user\n10,101\n20,102\n10,105\n")
     first = cli("run", "l.csv", "--base-url", sb.url, "--max-attempts", "2", "--report-dir", "o")
     assert first.returncode == 1
@@ -118,8 +137,11 @@ def holds(process: subprocess.Popen[str], lock: Path, sb: Sandbox, since: int = 
     only once flock succeeded) and the sandbox has answered a DELETE after request `since`
     (so its signal handler is installed: SIGTERM means exit 3, not a kill)."""
     assert process.poll() is None, process.communicate()[1]
-    return (lock.exists() and lock.read_text().strip() == str(process.pid)
-            and any(r.method == "DELETE" for r in sb.requests()[since:]))
+    return (
+        lock.exists()
+        and lock.read_text().strip() == str(process.pid)
+        and any(r.method == "DELETE" for r in sb.requests()[since:])
+    )
 
 
 def stop(process: subprocess.Popen[str]) -> int:
@@ -144,11 +166,17 @@ def test_a_second_run_on_the_same_job_or_directory_exits_2_naming_the_pid(cli, s
         assert second.returncode == 2 and f"PID {first.pid}" in second.stderr, second.stderr
         assert stop(first) == 3
     sent = len(sb.requests())
-    with running(cli, "run", "in.csv", "--base-url", sb.url, "--concurrency", "1",
-                 "--report-dir", "q") as first:
+    with running(
+        cli, "run", "in.csv", "--base-url", sb.url, "--concurrency", "1", "--report-dir", "q"
+    ) as first:
         # --resume reads run.json before it asks for the lock: wait for both.
-        wait_for(lambda: holds(first, cli.cwd / "q" / ".offboard" / "lock", sb, since=sent)
-                 and (cli.cwd / "q" / ".offboard" / "run.json").exists(), timeout=60)
+        wait_for(
+            lambda: (
+                holds(first, cli.cwd / "q" / ".offboard" / "lock", sb, since=sent)
+                and (cli.cwd / "q" / ".offboard" / "run.json").exists()
+            ),
+            timeout=60,
+        )
         third = cli("run", "in.csv", "--base-url", sb.url, "--resume", "q")
         assert first.poll() is None, "the first run ended before the resume was refused"
         assert third.returncode == 2 and f"PID {first.pid}" in third.stderr, third.stderr
@@ -160,8 +188,19 @@ def test_sigterm_finishes_in_flight_and_writes_a_complete_report(cli, sandbox):
     (unsent ones not_attempted), exit 3."""
     sb = sandbox(world(users=USERS, faults={"latency": 0.25}))
     cli.write("l.csv", many(20))
-    process = start(cli, "run", "l.csv", "--base-url", sb.url, "--rate", "100",
-                    "--concurrency", "2", "--report-dir", "o")
+    process = start(
+        cli,
+        "run",
+        "l.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "100",
+        "--concurrency",
+        "2",
+        "--report-dir",
+        "o",
+    )
     wait_for(lambda: len(journal_lines(cli.cwd / "o")) >= 2)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=20)
@@ -203,21 +242,38 @@ def test_metrics_file_is_valid_textfile_format(cli, sandbox):
     """--metrics-file: parseable by Prometheus' own parser; last_success survives a failed run."""
     sb = sandbox()
     cli.write("l.csv", "account,user\n10,101\n20,102\n")
-    assert cli("run", "l.csv", "--base-url", sb.url, "--metrics-file", "m.prom",
-               "--report-dir", "a").returncode == 0
-    first = {(s.name, tuple(sorted(s.labels.items()))): s.value
-             for family in text_string_to_metric_families((cli.cwd / "m.prom").read_text())
-             for s in family.samples}
+    assert (
+        cli(
+            "run", "l.csv", "--base-url", sb.url, "--metrics-file", "m.prom", "--report-dir", "a"
+        ).returncode
+        == 0
+    )
+    first = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families((cli.cwd / "m.prom").read_text())
+        for s in family.samples
+    }
     assert first[("offboard_rows", (("job", "l"), ("outcome", "revoked")))] == 1
     assert first[("offboard_requests", (("job", "l"), ("status", "200")))] >= 2
     success = first[("offboard_last_success_timestamp_seconds", ())]
     assert abs(success - time.time()) < 60
-    bad = cli("run", "l.csv", "--base-url", sb.url, "--metrics-file", "m.prom",
-              "--report-dir", "b", key="4242_nope")
+    bad = cli(
+        "run",
+        "l.csv",
+        "--base-url",
+        sb.url,
+        "--metrics-file",
+        "m.prom",
+        "--report-dir",
+        "b",
+        key="4242_nope",
+    )
     assert bad.returncode == 3
-    second = {(s.name, tuple(sorted(s.labels.items()))): s.value
-              for family in text_string_to_metric_families((cli.cwd / "m.prom").read_text())
-              for s in family.samples}
+    second = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families((cli.cwd / "m.prom").read_text())
+        for s in family.samples
+    }
     assert second[("offboard_last_success_timestamp_seconds", ())] == success
     assert second[("offboard_job_exit_code", (("job", "l"),))] == 3
     assert not list(cli.cwd.glob(".m.prom*"))
@@ -226,8 +282,9 @@ def test_metrics_file_is_valid_textfile_format(cli, sandbox):
 def test_jobs_folder_runs_each_job_once_and_resumes_the_interrupted_one(cli, sandbox):
     """A jobs/ folder: a done job is skipped, an interrupted one is resumed, a new one runs;
     the next run skips all three; no pair is ever revoked twice."""
-    users = USERS + [{"id": 300 + i, "email": f"q{i}@t.example", "roles": {10: "Users"}}
-                     for i in range(3)]
+    users = USERS + [
+        {"id": 300 + i, "email": f"q{i}@t.example", "roles": {10: "Users"}} for i in range(3)
+    ]
     sb = sandbox(world(users=users, faults={"latency": 0.1}))
     jobs = cli.cwd / "jobs"
     jobs.mkdir()
@@ -244,14 +301,18 @@ def test_jobs_folder_runs_each_job_once_and_resumes_the_interrupted_one(cli, san
     wait_for(lambda: len(journal_lines(b_dir)) >= 5)
     process.kill()
     process.communicate(timeout=10)
-    (jobs / "c-new.yaml").write_text("users: [{account: 10, user: 301}, {account: 10, "
-                                     "user: 302}]\n")
+    (jobs / "c-new.yaml").write_text(
+        "users: [{account: 10, user: 301}, {account: 10, user: 302}]\n"
+    )
     second = cli("run", "jobs", env=env)
     assert second.returncode == 0, second.stderr
     assert "a-done.yaml: skipped: finished" in second.stderr
     recorded = json.loads(state.read_text())["jobs"]
     assert {name: entry["status"] for name, entry in recorded.items()} == {
-        "a-done.yaml": "finished", "b-cut.yaml": "finished", "c-new.yaml": "finished"}
+        "a-done.yaml": "finished",
+        "b-cut.yaml": "finished",
+        "c-new.yaml": "finished",
+    }
     assert recorded["b-cut.yaml"]["report_dir"] == str(b_dir.relative_to(cli.cwd))
     assert len(results(b_dir)) == 24
     before = len(sb.requests())
@@ -269,8 +330,9 @@ def test_jobs_folder_exit_code_is_the_worst_and_sandbox_jobs_are_left_alone(cli,
     jobs.mkdir()
     (jobs / "ok.yaml").write_text("users: [{account: 10, user: 101}]\n")
     (jobs / "typo.yaml").write_text("users: [{account: 10, user: 102}]\nrat: 3\n")
-    (jobs / "demo.yaml").write_text("users: [{account: 10, user: 105}]\nsandbox: "
-                                    + json.dumps(WORLD) + "\n")
+    (jobs / "demo.yaml").write_text(
+        "users: [{account: 10, user: 105}]\nsandbox: " + json.dumps(WORLD) + "\n"
+    )
     done = cli("run", "jobs", env={"GCORE_BASE_URL": sb.url})
     assert done.returncode == 2
     assert "unknown key 'rat'" in done.stderr and "demo.yaml: not run: a sandbox job" in done.stderr

@@ -19,8 +19,11 @@ CASES = {
     # Bruno by ID, then by email: the second row is a duplicate of the first.
     "id_then_email": ("1000,12\n1000,bruno.keller@acme.example\n", 1, ["true", "false"]),
     # Bruno twice, then Alice in both her accounts.
-    "twice_then_both": ("1000,12\n1000,12\n1000,11\n2000,11\n", 2,
-                        ["true", "false", "false", "true"]),
+    "twice_then_both": (
+        "1000,12\n1000,12\n1000,11\n2000,11\n",
+        2,
+        ["true", "false", "false", "true"],
+    ),
 }
 
 
@@ -33,10 +36,13 @@ def test_a_duplicate_row_does_not_stop_a_deleted_user_from_being_counted(cli, ca
     cli.write("l.csv", "account,user\n" + rows)
     plan = cli("plan", "l.csv", "--sandbox", "--report-dir", "p")
     assert plan.returncode == 0, plan.stderr
-    assert json.loads((cli.cwd / "p" / "summary.json").read_text())[
-        "users_would_be_deleted"] == deleted
-    code, screen = _run_on_a_terminal(cli, ["run", "l.csv", "--sandbox", "--report-dir", "r",
-                                            "--metrics-file", "m.prom"], "y")
+    assert (
+        json.loads((cli.cwd / "p" / "summary.json").read_text())["users_would_be_deleted"]
+        == deleted
+    )
+    code, screen = _run_on_a_terminal(
+        cli, ["run", "l.csv", "--sandbox", "--report-dir", "r", "--metrics-file", "m.prom"], "y"
+    )
     assert code == 0, screen
     assert f"deleted: {deleted}" in screen
     run = cli.cwd / "r"

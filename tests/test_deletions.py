@@ -6,12 +6,17 @@ from offboard.core.directory import Directory
 from offboard.core.models import Action, Outcome, Result, Row
 from offboard.plan.deletions import Decider, Deletions, Tracker
 
-DIRECTORY = Directory.from_users([
-    {"id": 7, "email": "two@x.io", "client_and_roles": [{"client_id": 10}, {"client_id": 20}]},
-    {"id": 8, "email": "one@x.io", "client_and_roles": [{"client_id": 10}]},
-    {"id": 9, "email": "three@x.io", "client_and_roles": [{"client_id": 10}, {"client_id": 20},
-                                                           {"client_id": 30}]},
-])
+DIRECTORY = Directory.from_users(
+    [
+        {"id": 7, "email": "two@x.io", "client_and_roles": [{"client_id": 10}, {"client_id": 20}]},
+        {"id": 8, "email": "one@x.io", "client_and_roles": [{"client_id": 10}]},
+        {
+            "id": 9,
+            "email": "three@x.io",
+            "client_and_roles": [{"client_id": 10}, {"client_id": 20}, {"client_id": 30}],
+        },
+    ]
+)
 
 
 def send(number: int, account: int, user_id: int) -> Action:
@@ -26,17 +31,38 @@ def decide(actions: Iterable[Action], directory: Directory | None) -> Deletions:
     return decider.decide(directory)
 
 
-def settled(number: int, account: int, user_id: int, outcome: Outcome = Outcome.REVOKED,
-            message: str = "", maybe: bool = False) -> Result:
-    return Result(Row(number, str(account), str(user_id)), outcome, account, user_id,
-                  message=message, maybe_applied=maybe)
+def settled(
+    number: int,
+    account: int,
+    user_id: int,
+    outcome: Outcome = Outcome.REVOKED,
+    message: str = "",
+    maybe: bool = False,
+) -> Result:
+    return Result(
+        Row(number, str(account), str(user_id)),
+        outcome,
+        account,
+        user_id,
+        message=message,
+        maybe_applied=maybe,
+    )
 
 
 def test_a_user_is_deleted_when_the_batch_revokes_every_listed_account():
     """Two of two accounts: deleted; two of three: not; one of one: deleted; a user the
     list does not know: unknown, never "not deleted"."""
-    answer = decide([send(2, 10, 7), send(3, 20, 7), send(4, 10, 9), send(5, 20, 9),
-                     send(6, 10, 8), send(7, 10, 42)], DIRECTORY)
+    answer = decide(
+        [
+            send(2, 10, 7),
+            send(3, 20, 7),
+            send(4, 10, 9),
+            send(5, 20, 9),
+            send(6, 10, 8),
+            send(7, 10, 42),
+        ],
+        DIRECTORY,
+    )
     assert dict(answer.accounts) == {7: {10, 20}, 8: {10}}
     assert answer.unknown == {42} and len(answer) == 2
     assert [answer.planned_mark(7, n) for n in (2, 3)] == [False, True]

@@ -2,13 +2,17 @@
 
 from offboard.core.directory import Directory, Person
 
-LISTING = Directory.from_users([
-    {"id": 1, "email": "admin@x.io", "client_and_roles": [{"client_id": 10}]},
-    # A new user with the email of user 8, whom the run being resumed deleted.
-    {"id": 30, "email": "one@x.io", "client_and_roles": [{"client_id": 20}]},
-])
-RECORDED = {8: Person(8, "One@x.io", frozenset({10}), "One", "", {10: (1,)}),
-            7: Person(7, "two@x.io", frozenset({10, 20}), "Two", "", {10: (1,), 20: (1,)})}
+LISTING = Directory.from_users(
+    [
+        {"id": 1, "email": "admin@x.io", "client_and_roles": [{"client_id": 10}]},
+        # A new user with the email of user 8, whom the run being resumed deleted.
+        {"id": 30, "email": "one@x.io", "client_and_roles": [{"client_id": 20}]},
+    ]
+)
+RECORDED = {
+    8: Person(8, "One@x.io", frozenset({10}), "One", "", {10: (1,)}),
+    7: Person(7, "two@x.io", frozenset({10, 20}), "Two", "", {10: (1,), 20: (1,)}),
+}
 
 
 def test_a_resume_resolves_the_emails_its_run_resolved():

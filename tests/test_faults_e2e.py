@@ -45,22 +45,35 @@ FAST = ("--rate", "200", "--concurrency", "4")
 # 20), 316 is reached by email, 320 has a live token in 10, 321 is only in 30.
 USERS: list[dict[str, Any]] = [
     {"id": 1, "email": "admin@f.example", "roles": {10: "Administrators", 20: "Administrators"}},
-    *({"id": 300 + i, "email": f"p{i}@f.example",
-       "roles": {10: "Users", 20: "Users"} if i < 4 else {10: "Users"}} for i in range(17)),
-    {"id": 320, "email": "tok@f.example", "roles": {10: "Engineers"},
-     "tokens": [{"id": 950, "account": 10, "name": "ci"}]},
+    *(
+        {
+            "id": 300 + i,
+            "email": f"p{i}@f.example",
+            "roles": {10: "Users", 20: "Users"} if i < 4 else {10: "Users"},
+        }
+        for i in range(17)
+    ),
+    {
+        "id": 320,
+        "email": "tok@f.example",
+        "roles": {10: "Engineers"},
+        "tokens": [{"id": 950, "account": 10, "name": "ci"}],
+    },
     {"id": 321, "email": "far@f.example", "roles": {30: "Users"}},
 ]
 
 # The batch, from line 2 (the header is line 1); the comments say how a row ends without faults.
-BATCH = [*(f"10,{300 + i},T{i}" for i in range(16)),
-         "20,300,A", "20,301,B",
-         "20,310,C",               # missing: not in 20
-         "10,p16@F.example,D",     # by email, case-insensitive
-         "10,320,E",               # token_blocked
-         "30,321,F",               # forbidden
-         "10,abc,G",               # invalid
-         "10,300,H"]               # duplicate of line 2
+BATCH = [
+    *(f"10,{300 + i},T{i}" for i in range(16)),
+    "20,300,A",
+    "20,301,B",
+    "20,310,C",  # missing: not in 20
+    "10,p16@F.example,D",  # by email, case-insensitive
+    "10,320,E",  # token_blocked
+    "30,321,F",  # forbidden
+    "10,abc,G",  # invalid
+    "10,300,H",
+]  # duplicate of line 2
 
 
 def finished(done: subprocess.CompletedProcess[str], code: int) -> None:
@@ -85,25 +98,29 @@ def membership(path: str) -> tuple[int, int] | None:
 
 
 def applied_revokes(log: Iterable[RequestRecord]) -> Counter[tuple[int, int]]:
-    return Counter(pair for r in log if r.method == "DELETE" and r.applied
-                   and (pair := membership(r.path)) is not None)
+    return Counter(
+        pair
+        for r in log
+        if r.method == "DELETE" and r.applied and (pair := membership(r.path)) is not None
+    )
 
 
 def revokes_sent(log: Iterable[RequestRecord]) -> Counter[tuple[int, int]]:
-    return Counter(pair for r in log if r.method == "DELETE"
-                   and (pair := membership(r.path)) is not None)
+    return Counter(
+        pair for r in log if r.method == "DELETE" and (pair := membership(r.path)) is not None
+    )
 
 
-def check_against_sandbox(directory: Path, state: Sandbox, log: Sequence[RequestRecord],
-                          lines: Sequence[str] = BATCH) -> list[dict[str, str]]:
+def check_against_sandbox(
+    directory: Path, state: Sandbox, log: Sequence[RequestRecord], lines: Sequence[str] = BATCH
+) -> list[dict[str, str]]:
     """The invariants of the module docstring; returns the results.csv rows."""
     rows = results(directory)
     expected = [n for n, line in enumerate(lines, start=2) if line.strip()]
     assert [int(r["row"]) for r in rows] == expected, "a row was lost, repeated or invented"
     journal = [json.loads(x) for x in (directory / "results.jsonl").read_text().splitlines()]
     assert sorted(j["row"] for j in journal) == expected
-    assert {j["row"]: j["outcome"] for j in journal} == {int(r["row"]): r["outcome"]
-                                                          for r in rows}
+    assert {j["row"]: j["outcome"] for j in journal} == {int(r["row"]): r["outcome"] for r in rows}
     summary = json.loads((directory / "summary.json").read_text())
     assert summary["rows"] == len(rows)
     tally = Counter(r["outcome"] for r in rows)
@@ -111,8 +128,11 @@ def check_against_sandbox(directory: Path, state: Sandbox, log: Sequence[Request
 
     applied, sent = applied_revokes(log), revokes_sent(log)
     assert not [pair for pair, n in applied.items() if n > 1], f"revoked twice: {applied}"
-    listed = {(int(r["account"]), int(r["user_id"])) for r in rows
-              if r["user_id"] and r["account"].isdigit()}
+    listed = {
+        (int(r["account"]), int(r["user_id"]))
+        for r in rows
+        if r["user_id"] and r["account"].isdigit()
+    }
     assert set(sent) <= listed, f"DELETE for a pair not in the batch: {set(sent) - listed}"
     for r in rows:
         outcome, message = r["outcome"], r["message"]
@@ -140,8 +160,17 @@ def test_random_5xx_on_30_percent_of_requests(cli, sandbox):
     attempts every member row ends revoked, the rest as they would without faults."""
     sb = sandbox(fault_world(error_rate=0.3, seed=11))
     write_batch(cli)
-    done = cli("run", "leavers.csv", "--base-url", sb.url, *FAST, "--max-attempts", "10",
-               "--report-dir", "o")
+    done = cli(
+        "run",
+        "leavers.csv",
+        "--base-url",
+        sb.url,
+        *FAST,
+        "--max-attempts",
+        "10",
+        "--report-dir",
+        "o",
+    )
     finished(done, 1)
     rows = check_against_sandbox(cli.cwd / "o", sb, sb.requests())
     statuses = Counter(r.status for r in sb.requests())
@@ -157,8 +186,14 @@ def test_429_storm_with_retry_after(cli, sandbox):
     429s (Retry-After seconds, retry-after-ms, none): every row still settles, revoked once.
     (A Retry-After of an hour: see test_a_retry_after_beyond_the_cap_does_not_stall_the_run.)"""
     scripted = [
-        {"account": 10, "user": 301, "responses": [{"status": 429, "retry_after_ms": 150},
-                                                   {"status": 429, "retry_after": 0}]},
+        {
+            "account": 10,
+            "user": 301,
+            "responses": [
+                {"status": 429, "retry_after_ms": 150},
+                {"status": 429, "retry_after": 0},
+            ],
+        },
         {"account": 10, "user": 302, "responses": [{"status": 429, "retry_after_ms": 300}]},
         {"account": 10, "user": 303, "responses": [429]},
     ]
@@ -166,8 +201,17 @@ def test_429_storm_with_retry_after(cli, sandbox):
     lines = [*BATCH[:4], BATCH[19], BATCH[20], BATCH[22], BATCH[23]]
     write_batch(cli, lines)
     started = time.monotonic()
-    done = cli("run", "leavers.csv", "--base-url", sb.url, *FAST, "--max-attempts", "10",
-               "--report-dir", "o")
+    done = cli(
+        "run",
+        "leavers.csv",
+        "--base-url",
+        sb.url,
+        *FAST,
+        "--max-attempts",
+        "10",
+        "--report-dir",
+        "o",
+    )
     took = time.monotonic() - started
     finished(done, 1)
     rows = check_against_sandbox(cli.cwd / "o", sb, sb.requests(), lines)
@@ -176,15 +220,19 @@ def test_429_storm_with_retry_after(cli, sandbox):
     by_user = {r["user"]: r for r in rows}
     assert by_user["301"]["outcome"] == "revoked" and int(by_user["301"]["attempts"]) >= 3
     assert [r["outcome"] for r in rows] == ["revoked"] * 5 + [
-        "token_blocked", "invalid", "duplicate"]
+        "token_blocked",
+        "invalid",
+        "duplicate",
+    ]
     # No stall: no gap between requests is longer than the slowest pacing (1 / MIN_RATE) and
     # the longest hint here, and the whole run stays short. Three scripted 429s in a row, the
     # last with none of ours in the second before it, once pinned the controller at MIN_RATE
     # (47 s here); such a 429 now halves the limit instead (rate_control._refused).
     times = [r.time for r in sb.requests()]
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert max(gaps) <= 1 / MIN_RATE + 1.0, [(round(r.time, 2), r.method, r.path, r.status)
-                                             for r in sb.requests()]
+    assert max(gaps) <= 1 / MIN_RATE + 1.0, [
+        (round(r.time, 2), r.method, r.path, r.status) for r in sb.requests()
+    ]
     assert took < 30
 
 
@@ -200,8 +248,9 @@ def test_answers_slower_than_the_client_timeout(cli, sandbox):
     sb = sandbox(fault_world(latency=0.05, scripted=scripted))
     lines = BATCH[:4] + BATCH[16:19]
     write_batch(cli, lines)
-    done = cli("run", "leavers.csv", "--base-url", sb.url, *FAST, "--timeout", "1",
-               "--report-dir", "o")
+    done = cli(
+        "run", "leavers.csv", "--base-url", sb.url, *FAST, "--timeout", "1", "--report-dir", "o"
+    )
     finished(done, 0)
     rows = check_against_sandbox(cli.cwd / "o", sb, sb.requests(), lines)
     got = {(r["account"], r["user"]): (r["outcome"], r["message"]) for r in rows}
@@ -217,8 +266,19 @@ def test_every_answer_slower_than_the_timeout_aborts_before_any_revoke(cli, sand
     lines = BATCH[:3] + BATCH[21:23]
     write_batch(cli, lines)
     started = time.monotonic()
-    done = cli("run", "leavers.csv", "--base-url", sb.url, *FAST, "--timeout", "0.3",
-               "--max-attempts", "2", "--report-dir", "o")
+    done = cli(
+        "run",
+        "leavers.csv",
+        "--base-url",
+        sb.url,
+        *FAST,
+        "--timeout",
+        "0.3",
+        "--max-attempts",
+        "2",
+        "--report-dir",
+        "o",
+    )
     finished(done, 3)
     assert time.monotonic() - started < 10
     rows = check_against_sandbox(cli.cwd / "o", sb, sb.requests(), lines)
@@ -234,8 +294,18 @@ def test_connections_dropped_after_the_revoke_was_applied(cli, sandbox):
     (--delete-tokens) ends with no access either way."""
     sb = sandbox(fault_world(drop_rate=0.3, seed=5))
     write_batch(cli)
-    done = cli("run", "leavers.csv", "--base-url", sb.url, *FAST, "--delete-tokens",
-               "--max-attempts", "10", "--report-dir", "o")
+    done = cli(
+        "run",
+        "leavers.csv",
+        "--base-url",
+        sb.url,
+        *FAST,
+        "--delete-tokens",
+        "--max-attempts",
+        "10",
+        "--report-dir",
+        "o",
+    )
     finished(done, 1)
     rows = check_against_sandbox(cli.cwd / "o", sb, sb.requests())
     # A drop cuts any revoke's answer, applied (200) or not (a retry's 404, a 403).
@@ -273,10 +343,31 @@ def test_sandbox_killed_mid_run_and_restarted_on_the_same_port(cli):
     with ExitStack() as stack:
         first = stack.enter_context(Sandbox(world))
         process = subprocess.Popen(
-            [sys.executable, "-m", "offboard", "run", "leavers.csv", "--base-url", first.url,
-             "--rate", "200", "--concurrency", "2", "--timeout", "2", "--max-attempts", "10",
-             "--report-dir", "o"],
-            cwd=cli.cwd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "offboard",
+                "run",
+                "leavers.csv",
+                "--base-url",
+                first.url,
+                "--rate",
+                "200",
+                "--concurrency",
+                "2",
+                "--timeout",
+                "2",
+                "--max-attempts",
+                "10",
+                "--report-dir",
+                "o",
+            ],
+            cwd=cli.cwd,
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
         def kill_if_running() -> None:
             if process.poll() is None:
@@ -298,9 +389,15 @@ def test_sandbox_killed_mid_run_and_restarted_on_the_same_port(cli):
     assert sum(applied_revokes(before).values()) >= 5
     assert any(int(r["attempts"]) >= 2 for r in rows)  # retried through the gap
     assert any(membership(r.path) for r in second.requests()), (  # the batch went on after it
-        [(round(r.time, 2), r.method, r.path, r.status) for r in log])
-    assert [r["outcome"] for r in rows[19:]] == ["revoked", "token_blocked", "forbidden",
-                                                 "invalid", "duplicate"]
+        [(round(r.time, 2), r.method, r.path, r.status) for r in log]
+    )
+    assert [r["outcome"] for r in rows[19:]] == [
+        "revoked",
+        "token_blocked",
+        "forbidden",
+        "invalid",
+        "duplicate",
+    ]
     assert all(r["outcome"] in ("revoked", "missing") for r in rows[:18])
     assert rows[18]["outcome"] == "missing"
 
@@ -310,8 +407,9 @@ def test_a_retry_after_beyond_the_cap_does_not_stall_the_run():
     back for the capped 120 s either (README: "fails the row instead of stalling the batch")."""
     clock = FakeClock()
     config = settings()
-    transport = scripted([httpx.Response(429, headers={"Retry-After": "3600"}),
-                          httpx.Response(200)])
+    transport = scripted(
+        [httpx.Response(429, headers={"Retry-After": "3600"}), httpx.Response(200)]
+    )
 
     async def two_rows():
         async with make_client(config, transport) as client:
@@ -329,13 +427,23 @@ def test_a_server_answering_429_to_everything_ends_the_run_not_attempted(cli, sa
     (refused with 429s, so never acted on) and stderr naming the cause, instead of grinding
     through --max-attempts x rows with pauses. (No hint: the model's own, about 10,000 s,
     would fail each row at once instead, past RETRY_AFTER_CAP.)"""
-    sb = sandbox(fault_world(rate_limit={"shape": "sliding_window", "rate": 0.0001,
-                                         "hint": "none"}))
+    sb = sandbox(
+        fault_world(rate_limit={"shape": "sliding_window", "rate": 0.0001, "hint": "none"})
+    )
     lines = BATCH[:16]
     write_batch(cli, lines)
     started = time.monotonic()
-    done = cli("run", "leavers.csv", "--base-url", sb.url, *FAST, "--max-attempts", "50",
-               "--report-dir", "o")
+    done = cli(
+        "run",
+        "leavers.csv",
+        "--base-url",
+        sb.url,
+        *FAST,
+        "--max-attempts",
+        "50",
+        "--report-dir",
+        "o",
+    )
     took = time.monotonic() - started
     finished(done, 3)
     assert "429" in done.stderr and "refusing this key" in done.stderr, done.stderr

@@ -21,8 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("command", [[], ["run"], ["sandbox"]])
 def test_every_command_has_help_with_an_example(command):
     """`-h` works on every command and shows an Example block."""
-    done = subprocess.run([sys.executable, "-m", "offboard", *command, "-h"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "offboard", *command, "-h"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0 and "Example:" in done.stdout
 
 
@@ -83,8 +87,9 @@ def test_ci_runs_the_linters_before_the_tests_from_the_test_extra():
 
 def test_demo_on_the_sandbox_shows_every_main_outcome(cli):
     """`offboard run jobs/demo.yaml --sandbox` needs no key and shows each main outcome."""
-    done = cli("run", str(ROOT / "jobs" / "demo.yaml"), "--sandbox", "--report-dir", "demo",
-               key=None)
+    done = cli(
+        "run", str(ROOT / "jobs" / "demo.yaml"), "--sandbox", "--report-dir", "demo", key=None
+    )
     assert done.returncode == 1, done.stderr
     import csv
 
@@ -100,15 +105,21 @@ def test_sandbox_command_serves_until_stopped(tmp_path):
     """`offboard sandbox --port 0` prints its URL, answers, and stops on SIGTERM."""
     import httpx
 
-    process = subprocess.Popen([sys.executable, "-m", "offboard", "sandbox", "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "offboard", "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+", line)
         assert url, line
-        answer = httpx.get(f"{url.group(0)}/iam/clients/me",
-                           headers={"Authorization": "APIKey sandbox_4f1c2a9e0b7d"})
+        answer = httpx.get(
+            f"{url.group(0)}/iam/clients/me",
+            headers={"Authorization": "APIKey sandbox_4f1c2a9e0b7d"},
+        )
         assert answer.status_code == 200 and answer.json()["currentUser"] == 1
     finally:
         process.terminate()

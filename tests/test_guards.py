@@ -11,16 +11,19 @@ from offboard.core.settings import Protection
 from offboard.plan.deletions import Decider
 from offboard.plan.guards import check_cap, guard
 
-DIRECTORY = Directory.from_users([
-    {"id": 1, "email": "it@x.io", "client_and_roles": [{"client_id": 10}]},
-    {"id": 7, "email": "Boss@X.io", "client_and_roles": [{"client_id": 10}, {"client_id": 20}]},
-    {"id": 8, "email": "eve@x.io", "client_and_roles": [{"client_id": 10}]},
-    {"id": 9, "email": "nobody@x.io"},
-])
+DIRECTORY = Directory.from_users(
+    [
+        {"id": 1, "email": "it@x.io", "client_and_roles": [{"client_id": 10}]},
+        {"id": 7, "email": "Boss@X.io", "client_and_roles": [{"client_id": 10}, {"client_id": 20}]},
+        {"id": 8, "email": "eve@x.io", "client_and_roles": [{"client_id": 10}]},
+        {"id": 9, "email": "nobody@x.io"},
+    ]
+)
 
 
-def hold_back(actions: Iterable[Action], protection: Protection, directory: Directory | None
-              ) -> list[Action]:
+def hold_back(
+    actions: Iterable[Action], protection: Protection, directory: Directory | None
+) -> list[Action]:
     return [guard(action, protection, directory) for action in actions]
 
 
@@ -38,8 +41,13 @@ def send(number: int, account: int, user_id: int, user: str | None = None) -> Ac
 def test_own_user_and_protected_ids_and_emails_are_skipped():
     """The key's user, a protected ID and a protected email (matched via the list) are held."""
     protection = Protection.parse(["8", "boss@x.io"], "--protect").merged_own(1)
-    actions = [send(2, 10, 1), send(3, 10, 7), send(4, 20, 8), send(5, 10, 9),
-               Action(Row(6, "x", "y"), None, None, Outcome.INVALID, "bad")]
+    actions = [
+        send(2, 10, 1),
+        send(3, 10, 7),
+        send(4, 20, 8),
+        send(5, 10, 9),
+        Action(Row(6, "x", "y"), None, None, Outcome.INVALID, "bad"),
+    ]
     held = hold_back(actions, protection, DIRECTORY)
     assert [a.outcome for a in held] == [Outcome.SKIPPED] * 3 + [None, Outcome.INVALID]
     assert "own user" in held[0].message and "protected" in held[1].message

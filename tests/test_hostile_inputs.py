@@ -43,24 +43,40 @@ ODD_USERS: list[dict[str, Any]] = [
 HOSTILE_WORLD = {**WORLD, "users": [*WORLD["users"], *ODD_USERS]}
 
 
-def run_file(cli: Cli, sb: Sandbox, source: Path | str, *args: str, timeout: float = 30
-             ) -> tuple[subprocess.CompletedProcess[str], float]:
+def run_file(
+    cli: Cli, sb: Sandbox, source: Path | str, *args: str, timeout: float = 30
+) -> tuple[subprocess.CompletedProcess[str], float]:
     """Copy a corpus file (or use one already in the work directory) and run it."""
     name = Path(source).name
     if Path(source).is_absolute():
         shutil.copy(source, cli.cwd / name)
     started = time.monotonic()
-    done = cli("run", name, "--base-url", sb.url, "--rate", "200", "--report-dir", "o", *args,
-               timeout=timeout)
+    done = cli(
+        "run",
+        name,
+        "--base-url",
+        sb.url,
+        "--rate",
+        "200",
+        "--report-dir",
+        "o",
+        *args,
+        timeout=timeout,
+    )
     return done, time.monotonic() - started
 
 
-def assert_refused(cli: Cli, sb: Sandbox, done: subprocess.CompletedProcess[str], took: float,
-                   name: str, words: str) -> None:
+def assert_refused(
+    cli: Cli,
+    sb: Sandbox,
+    done: subprocess.CompletedProcess[str],
+    took: float,
+    name: str,
+    words: str,
+) -> None:
     assert done.returncode == 2, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr
-    assert done.stderr.startswith(f"offboard: {name}") and done.stderr.count("\n") == 1, (
-        done.stderr)
+    assert done.stderr.startswith(f"offboard: {name}") and done.stderr.count("\n") == 1, done.stderr
     assert words in done.stderr, done.stderr
     assert took < QUICK
     assert sb.requests() == []
@@ -69,8 +85,11 @@ def assert_refused(cli: Cli, sb: Sandbox, done: subprocess.CompletedProcess[str]
 
 def assert_never_sent(sb: Sandbox, rows: list[dict[str, str]]) -> None:
     """No DELETE names an invalid row: every revoke sent is for a row that was usable."""
-    usable = {(int(r["account"]), int(r["user_id"])) for r in rows
-              if r["outcome"] != "invalid" and r["user_id"]}
+    usable = {
+        (int(r["account"]), int(r["user_id"]))
+        for r in rows
+        if r["outcome"] != "invalid" and r["user_id"]
+    }
     assert set(revokes_sent(sb.requests())) <= usable
     assert all(not r["user_id"] for r in rows if r["outcome"] == "invalid")
 
@@ -78,16 +97,16 @@ def assert_never_sent(sb: Sandbox, rows: list[dict[str, str]]) -> None:
 # -- refused whole: exit 2 ------------------------------------------------------------------------
 
 REFUSED = [
-    ("binary.csv", "line 1: not UTF-8 text"),          # a PNG header and every byte value
-    ("latin1.csv", "line 2: not UTF-8 text"),          # José Müller saved as latin-1
-    ("utf16-bom.csv", "line 1: not UTF-8 text"),       # Excel's "Unicode text"
+    ("binary.csv", "line 1: not UTF-8 text"),  # a PNG header and every byte value
+    ("latin1.csv", "line 2: not UTF-8 text"),  # José Müller saved as latin-1
+    ("utf16-bom.csv", "line 1: not UTF-8 text"),  # Excel's "Unicode text"
     ("utf16le-no-bom.csv", "line 1: contains NUL bytes"),
     ("nul-in-middle.csv", "line 3: contains NUL bytes"),
-    ("semicolon.csv", "semicolon-separated"),          # a European-locale export
+    ("semicolon.csv", "semicolon-separated"),  # a European-locale export
     ("unterminated-quote.csv", "not valid CSV"),
-    ("python-tag.yaml", "not valid YAML"),             # !!python/object/apply:os.system
-    ("python-tag-job.yaml", "not valid YAML"),         # ... as a job file's name:
-    ("python-name.yaml", "not valid YAML"),            # !!python/name:os.system
+    ("python-tag.yaml", "not valid YAML"),  # !!python/object/apply:os.system
+    ("python-tag-job.yaml", "not valid YAML"),  # ... as a job file's name:
+    ("python-name.yaml", "not valid YAML"),  # !!python/name:os.system
     ("billion-laughs-job.yaml", "protect: each entry must be"),  # an alias bomb as protect:
 ]
 
@@ -104,13 +123,15 @@ def test_unreadable_corpus_files_are_refused(cli, sandbox, name, words):
 
 def _ten_megabyte_field(directory: Path) -> str:
     (directory / "big-field.csv").write_text(
-        "account,user,note\n10,101," + "x" * 10_000_000 + "\n10,102,ok\n")
+        "account,user,note\n10,101," + "x" * 10_000_000 + "\n10,102,ok\n"
+    )
     return "big-field.csv"
 
 
 def _ten_megabyte_quoted_field(directory: Path) -> str:
     (directory / "big-quoted.csv").write_text(
-        'account,user,note\n10,101,"' + "x\n" * 5_000_000 + '"\n')
+        'account,user,note\n10,101,"' + "x\n" * 5_000_000 + '"\n'
+    )
     return "big-quoted.csv"
 
 
@@ -126,7 +147,8 @@ def _deeply_nested_mapping(directory: Path) -> str:
 
 def _deeply_nested_field(directory: Path) -> str:
     (directory / "deep-field.yaml").write_text(
-        "- {account: 10, user: " + "[" * 500 + "101" + "]" * 500 + "}\n")
+        "- {account: 10, user: " + "[" * 500 + "101" + "]" * 500 + "}\n"
+    )
     return "deep-field.yaml"
 
 
@@ -154,8 +176,7 @@ def test_an_alias_bomb_in_a_sandbox_world_is_refused(cli, sandbox):
     message describes the value without expanding it."""
     shutil.copy(HOSTILE / "billion-laughs-sandbox.yaml", cli.cwd)
     started = time.monotonic()
-    done = cli("run", "billion-laughs-sandbox.yaml", "--sandbox", "--report-dir", "o",
-               timeout=30)
+    done = cli("run", "billion-laughs-sandbox.yaml", "--sandbox", "--report-dir", "o", timeout=30)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith("offboard: billion-laughs-sandbox.yaml: sandbox: ")
     assert done.stderr.count("\n") == 1 and len(done.stderr) < 300
@@ -220,15 +241,29 @@ def test_odd_but_valid_emails_resolve_to_the_right_user(cli, sandbox):
     assert done.returncode == 1 and took < QUICK, done.stderr
     rows = results(cli.cwd / "o")
     got = [(r["outcome"], r["user_id"]) for r in rows]
-    assert got == [("revoked", "201"), ("revoked", "102"), ("revoked", "202"),
-                   ("revoked", "203"), ("revoked", "204"), ("revoked", "205"),
-                   ("revoked", "105"), ("revoked", "206")] + [("invalid", "")] * 4 + [
-                       ("missing", "")]
+    assert got == [
+        ("revoked", "201"),
+        ("revoked", "102"),
+        ("revoked", "202"),
+        ("revoked", "203"),
+        ("revoked", "204"),
+        ("revoked", "205"),
+        ("revoked", "105"),
+        ("revoked", "206"),
+    ] + [("invalid", "")] * 4 + [("missing", "")]
     assert all(r["message"] == "user: not a valid email address" for r in rows[8:12])
     assert rows[12]["message"] == "no user has this email"
     assert_never_sent(sb, rows)
     assert sorted(u for _, u in revokes_sent(sb.requests())) == [
-        102, 105, 201, 202, 203, 204, 205, 206]
+        102,
+        105,
+        201,
+        202,
+        203,
+        204,
+        205,
+        206,
+    ]
     assert not any(sb.has_access(10, u) for u in (102, 105, 201, 202, 203, 204, 205, 206))
 
 
@@ -236,8 +271,14 @@ def test_very_long_lines_run(cli, sandbox):
     """A row of 200,000 fields is invalid (the other rows run); a 100 KB carried cell and a
     120 KB column name are carried exactly."""
     sb = sandbox(HOSTILE_WORLD)
-    cli.write("wide.csv", "account,user,note\n10,101," + ",".join(["y"] * 200_000)
-              + "\n10,102," + "z" * 100_000 + "\n")
+    cli.write(
+        "wide.csv",
+        "account,user,note\n10,101,"
+        + ",".join(["y"] * 200_000)
+        + "\n10,102,"
+        + "z" * 100_000
+        + "\n",
+    )
     done, took = run_file(cli, sb, "wide.csv")
     assert done.returncode == 1 and took < QUICK, done.stderr
     rows = results(cli.cwd / "o")
@@ -260,8 +301,11 @@ def test_billion_laughs_row_list_is_invalid_rows(cli, sandbox):
     assert done.returncode == 1 and took < QUICK, done.stderr
     rows = results(cli.cwd / "o")
     assert [r["outcome"] for r in rows] == ["invalid"] * 9 + ["revoked"]
-    assert all(r["message"] == f"row {r['row']}: expected a mapping with account and user, "
-               "like {account: 1000, user: alice@example.com}; got a list" for r in rows[:9])
+    assert all(
+        r["message"] == f"row {r['row']}: expected a mapping with account and user, "
+        "like {account: 1000, user: alice@example.com}; got a list"
+        for r in rows[:9]
+    )
     assert_never_sent(sb, rows)
 
 
@@ -285,10 +329,26 @@ def run_bomb(cli: Cli, sb: Sandbox, *args: str) -> tuple[subprocess.CompletedPro
     started = time.monotonic()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "offboard", "run", BOMB_FIELDS.name, "--base-url", sb.url,
-             "--rate", "200", *args], cwd=cli.cwd, env=environ, capture_output=True, text=True,
-            timeout=QUICK, check=False,
-            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY)))
+            [
+                sys.executable,
+                "-m",
+                "offboard",
+                "run",
+                BOMB_FIELDS.name,
+                "--base-url",
+                sb.url,
+                "--rate",
+                "200",
+                *args,
+            ],
+            cwd=cli.cwd,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=QUICK,
+            check=False,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY)),
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"offboard {' '.join(args)} did not finish within {QUICK:g} s")
     return done, time.monotonic() - started
@@ -352,8 +412,9 @@ def test_a_date_that_does_not_exist_is_carried_as_text(cli, sandbox):
     assert "2024-02-30" in (cli.cwd / "o" / "results.csv").read_text()
 
 
-@pytest.mark.parametrize(("name", "written"), [("octal-id.yaml", "0101"),
-                                              ("sexagesimal-id.yaml", "1:41")])
+@pytest.mark.parametrize(
+    ("name", "written"), [("octal-id.yaml", "0101"), ("sexagesimal-id.yaml", "1:41")]
+)
 def test_yaml_1_1_number_forms_never_revoke_another_user(cli, sandbox, name, written):
     """An ID written `0101` or `1:41` is either invalid or the decimal number the person typed;
     never a DELETE for the octal (65) or base-60 (101) reading."""

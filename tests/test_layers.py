@@ -14,8 +14,20 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "offboard"
 
-STAGES = ("core", "source", "plan", "rate", "http", "journal", "execute", "report", "job",
-          "restore", "inbox", "cli")
+STAGES = (
+    "core",
+    "source",
+    "plan",
+    "rate",
+    "http",
+    "journal",
+    "execute",
+    "report",
+    "job",
+    "restore",
+    "inbox",
+    "cli",
+)
 SANDBOX_USERS = frozenset({"job", "cli"})
 
 
@@ -33,14 +45,26 @@ def imports_of(path: Path, root: Path = PACKAGE) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package[: len(package) - node.level + 1]
-                targets = [".".join([*base, node.module])] if node.module else [
-                    ".".join([*base, alias.name]) for alias in node.names]
+                targets = (
+                    [".".join([*base, node.module])]
+                    if node.module
+                    else [".".join([*base, alias.name]) for alias in node.names]
+                )
             else:
                 targets = [node.module or ""]
             # `from offboard.sandbox import shapes` depends on the module, not the package face
-            targets = [f"{targets[0]}.{alias.name}" if len(targets) == 1 and node.module
-                       and _is_module(f"{targets[0]}.{alias.name}", root) else targets[0]
-                       for alias in node.names] if len(targets) == 1 and node.module else targets
+            targets = (
+                [
+                    f"{targets[0]}.{alias.name}"
+                    if len(targets) == 1
+                    and node.module
+                    and _is_module(f"{targets[0]}.{alias.name}", root)
+                    else targets[0]
+                    for alias in node.names
+                ]
+                if len(targets) == 1 and node.module
+                else targets
+            )
             found |= {t for t in targets if t == "offboard" or t.startswith("offboard.")}
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("offboard")}

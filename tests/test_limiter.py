@@ -93,7 +93,7 @@ class WindowServer:
         self.refused = 0
 
     def answer(self, now: float) -> bool:
-        recent = [t for t in self.accepted[-self.limit:] if t > now - 1.0]
+        recent = [t for t in self.accepted[-self.limit :] if t > now - 1.0]
         if len(recent) >= self.limit:
             self.refused += 1
             return False
@@ -105,6 +105,7 @@ def test_adaptive_rate_finds_an_unknown_limit_through_the_async_wrapper():
     """One task at a time through RateLimiter (answers come back at once) against a server
     allowing L in any second, told --rate 5 L: after 10 s the goodput is >= 0.9 L and at
     most 2% of requests were refused."""
+
     async def drive(limiter: RateLimiter, clock: FakeClock, server: WindowServer) -> None:
         while clock.now() < 40:
             sent_at = await limiter.acquire()
@@ -268,7 +269,7 @@ def test_a_429_with_none_of_ours_in_its_second_halves_the_limit_not_floors_it():
         ctl.sent(sent_at)
         ctl.on_answer(sent_at + 0.01, 429, None, sent_at=sent_at)
         cruise = ctl.rate(ctl.resume_at + climbed)
-        assert cruise == pytest.approx(found / 2 ** halving, rel=0.05)
+        assert cruise == pytest.approx(found / 2**halving, rel=0.05)
     assert cruise > MIN_RATE
 
 
@@ -278,15 +279,18 @@ def test_adaptive_controller_not_adaptive_keeps_the_rate():
     assert ctl.rate(5.0) == 7 and ctl.resume_at == 1.0
 
 
-@pytest.mark.parametrize(("given", "pause", "note"), [
-    (None, NO_HINT_PAUSE, ""),
-    (0.0, 0.0, ""),
-    (2.5, 2.5, ""),
-    (-3.0, NO_HINT_PAUSE, "ignored an unusable Retry-After (-3.0)"),
-    (float("nan"), NO_HINT_PAUSE, "ignored an unusable Retry-After (nan)"),
-    (float("inf"), NO_HINT_PAUSE, "ignored an unusable Retry-After (inf)"),
-    (7200.0, RETRY_AFTER_MAX, "the API asked to wait 7200 s; capped at 3600 s"),
-])
+@pytest.mark.parametrize(
+    ("given", "pause", "note"),
+    [
+        (None, NO_HINT_PAUSE, ""),
+        (0.0, 0.0, ""),
+        (2.5, 2.5, ""),
+        (-3.0, NO_HINT_PAUSE, "ignored an unusable Retry-After (-3.0)"),
+        (float("nan"), NO_HINT_PAUSE, "ignored an unusable Retry-After (nan)"),
+        (float("inf"), NO_HINT_PAUSE, "ignored an unusable Retry-After (inf)"),
+        (7200.0, RETRY_AFTER_MAX, "the API asked to wait 7200 s; capped at 3600 s"),
+    ],
+)
 def test_bad_retry_after_has_defined_behaviour(given, pause, note):
     """None -> 1 s; negative, NaN, infinite -> 1 s with a note; over an hour -> an hour,
     with a note the caller can log."""
@@ -299,25 +303,34 @@ def test_bad_retry_after_has_defined_behaviour(given, pause, note):
     assert ctl.resume_at == pause
 
 
-@pytest.mark.parametrize(("headers", "seconds"), [
-    ({"retry-after": "-5"}, None),  # negative: no hint (the caller then waits 1 s)
-    ({"retry-after": "soon"}, None),  # garbage
-    ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date in the past: now
-    ({"retry-after-ms": "-1", "retry-after": "2"}, 2.0),  # a bad ms hint falls back
-    ({"retry-after-ms": "abc"}, None),
-    ({"retry-after-ms": "250"}, 0.25),
-    ({"retry-after": "7200"}, 7200.0),  # http/api.py fails the row past RETRY_AFTER_CAP, saying so
-])
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "-5"}, None),  # negative: no hint (the caller then waits 1 s)
+        ({"retry-after": "soon"}, None),  # garbage
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date in the past: now
+        ({"retry-after-ms": "-1", "retry-after": "2"}, 2.0),  # a bad ms hint falls back
+        ({"retry-after-ms": "abc"}, None),
+        ({"retry-after-ms": "250"}, 0.25),
+        (
+            {"retry-after": "7200"},
+            7200.0,
+        ),  # http/api.py fails the row past RETRY_AFTER_CAP, saying so
+    ],
+)
 def test_retry_after_header_parsing_of_bad_values(headers, seconds):
     assert retry_after(headers) == seconds
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("0", "--rate: must be greater than 0, found 0.0"),
-    ("-1", "--rate: must be greater than 0, found -1.0"),
-    ("nan", "--rate: must be greater than 0, found nan"),
-    ("abc", "Invalid value for '--rate': 'abc' is not a valid float"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "--rate: must be greater than 0, found 0.0"),
+        ("-1", "--rate: must be greater than 0, found -1.0"),
+        ("nan", "--rate: must be greater than 0, found nan"),
+        ("abc", "Invalid value for '--rate': 'abc' is not a valid float"),
+    ],
+)
 def test_bad_rate_is_refused_before_anything_is_sent(value, message, tmp_path):
     """--rate 0, negative, NaN or not a number: exit 2 naming --rate, nothing sent (the
     base URL is a closed port)."""
@@ -326,8 +339,24 @@ def test_bad_rate_is_refused_before_anything_is_sent(value, message, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
     env["GCORE_API_KEY"] = "42_s3cr3tvalue"
     done = subprocess.run(
-        [sys.executable, "-m", "offboard", "run", str(rows), f"--rate={value}",
-         "--base-url", "http://127.0.0.1:9", "--report-dir", str(tmp_path / "o")],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False)
+        [
+            sys.executable,
+            "-m",
+            "offboard",
+            "run",
+            str(rows),
+            f"--rate={value}",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--report-dir",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     assert message in done.stderr

@@ -21,14 +21,24 @@ LAST_RUN = "offboard_last_run_timestamp_seconds"
 
 def read(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """{(sample name, sorted labels): value} of the file, parsed by prometheus_client."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(path.read_text(encoding="utf-8"))
-            for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(path.read_text(encoding="utf-8"))
+        for s in family.samples
+    }
 
 
 def done(job: str = "leavers", **changes: Any) -> JobMetrics:
-    finished = JobMetrics(job=job, counts={"revoked": 2, "missing": 1}, open_rows=0, exit_code=0,
-                          duration=1.5, users_deleted=1, requests={"200": 3, "429": 1}, retries=1)
+    finished = JobMetrics(
+        job=job,
+        counts={"revoked": 2, "missing": 1},
+        open_rows=0,
+        exit_code=0,
+        duration=1.5,
+        users_deleted=1,
+        requests={"200": 3, "429": 1},
+        retries=1,
+    )
     return replace(finished, **changes)
 
 
@@ -39,8 +49,14 @@ def refused(job: str = "broken") -> JobMetrics:
 def test_two_jobs_each_have_their_own_labelled_series_and_totals(tmp_path):
     """Two jobs of a folder run: both jobs' series present under their own `job` label, summed."""
     path = tmp_path / "m.prom"
-    other = done("hr-2291", counts={"revoked": 1, "forbidden": 2}, open_rows=2, exit_code=1,
-                 requests={"200": 1, "403": 2}, retries=0)
+    other = done(
+        "hr-2291",
+        counts={"revoked": 1, "forbidden": 2},
+        open_rows=2,
+        exit_code=1,
+        requests={"200": 1, "403": 2},
+        retries=0,
+    )
     write_metrics(path, [done(), other], exit_code=1, nothing_open=False, now=NOW)
     m = read(path)
     assert m[("offboard_rows", (("job", "leavers"), ("outcome", "revoked")))] == 2
@@ -78,11 +94,27 @@ def test_every_series_has_help_and_is_a_gauge(tmp_path):
     path = tmp_path / "m.prom"
     write_metrics(path, [done()], exit_code=0, nothing_open=True, now=NOW)
     families = list(text_string_to_metric_families(path.read_text(encoding="utf-8")))
-    assert {f.name for f in families} == {f"offboard_{name}" for name in (
-        "rows", "rows_open", "job_exit_code", "job_duration_seconds", "users_deleted", "requests",
-        "retries", "logins_after_leaving", "batch_rows", "batch_rows_open",
-        "batch_logins_after_leaving", "exit_code", "jobs", "files_not_run",
-        "last_run_timestamp_seconds", "last_success_timestamp_seconds")}
+    assert {f.name for f in families} == {
+        f"offboard_{name}"
+        for name in (
+            "rows",
+            "rows_open",
+            "job_exit_code",
+            "job_duration_seconds",
+            "users_deleted",
+            "requests",
+            "retries",
+            "logins_after_leaving",
+            "batch_rows",
+            "batch_rows_open",
+            "batch_logins_after_leaving",
+            "exit_code",
+            "jobs",
+            "files_not_run",
+            "last_run_timestamp_seconds",
+            "last_success_timestamp_seconds",
+        )
+    }
     assert all(f.type == "gauge" and f.documentation for f in families)
 
 
@@ -98,8 +130,9 @@ def test_last_success_is_carried_over_from_the_previous_file(tmp_path):
     """nothing_open=False: last_success keeps the previous file's value, over several runs."""
     path = tmp_path / "m.prom"
     write_metrics(path, [done()], exit_code=0, nothing_open=True, now=NOW)
-    write_metrics(path, [done(open_rows=1, exit_code=1)], exit_code=1, nothing_open=False,
-                  now=NOW + 60)
+    write_metrics(
+        path, [done(open_rows=1, exit_code=1)], exit_code=1, nothing_open=False, now=NOW + 60
+    )
     write_metrics(path, [refused("leavers")], exit_code=2, nothing_open=False, now=NOW + 120)
     assert read(path)[(LAST_SUCCESS, ())] == NOW
 
@@ -107,13 +140,18 @@ def test_last_success_is_carried_over_from_the_previous_file(tmp_path):
 def test_last_success_is_absent_on_a_first_write_with_rows_open(tmp_path):
     """No previous file and rows still open: no last_success sample (the family has none)."""
     path = tmp_path / "m.prom"
-    write_metrics(path, [done(open_rows=1, exit_code=1)], exit_code=1, nothing_open=False,
-                  now=NOW)
+    write_metrics(path, [done(open_rows=1, exit_code=1)], exit_code=1, nothing_open=False, now=NOW)
     assert not [key for key in read(path) if key[0] == LAST_SUCCESS]
 
 
-@pytest.mark.parametrize("previous", [b"not {{ prometheus", b"\xff\xfe\x00garbage",
-                                      b'offboard_last_success_timestamp_seconds{job="l"} 5\n'])
+@pytest.mark.parametrize(
+    "previous",
+    [
+        b"not {{ prometheus",
+        b"\xff\xfe\x00garbage",
+        b'offboard_last_success_timestamp_seconds{job="l"} 5\n',
+    ],
+)
 def test_garbled_or_foreign_previous_file_counts_as_no_previous_success(tmp_path, previous):
     """A garbled, non-UTF-8 or old-format (labelled) previous file is tolerated: no carry-over."""
     path = tmp_path / "m.prom"
@@ -127,8 +165,12 @@ def test_garbled_or_foreign_previous_file_counts_as_no_previous_success(tmp_path
 def test_last_run_is_always_this_run(tmp_path):
     """last_run is `now` on every write: success, rows open, refused, and no jobs at all."""
     path = tmp_path / "m.prom"
-    runs = [([done()], 0, True), ([done(open_rows=1)], 1, False), ([refused()], 2, False),
-            ([], 0, True)]
+    runs = [
+        ([done()], 0, True),
+        ([done(open_rows=1)], 1, False),
+        ([refused()], 2, False),
+        ([], 0, True),
+    ]
     for step, (jobs, code, nothing_open) in enumerate(runs):
         write_metrics(path, jobs, exit_code=code, nothing_open=nothing_open, now=NOW + step)
         m = read(path)
@@ -139,8 +181,14 @@ def test_last_run_is_always_this_run(tmp_path):
 def test_files_not_run_has_a_sample_per_reason_and_none_when_empty(tmp_path):
     """files_not_run: one sample per reason given; none at all when nothing was left out."""
     path = tmp_path / "m.prom"
-    write_metrics(path, [done()], exit_code=0, nothing_open=True, now=NOW,
-                  files_not_run={"not_a_job_file": 2, "unreadable": 1})
+    write_metrics(
+        path,
+        [done()],
+        exit_code=0,
+        nothing_open=True,
+        now=NOW,
+        files_not_run={"not_a_job_file": 2, "unreadable": 1},
+    )
     m = read(path)
     assert m[("offboard_files_not_run", (("reason", "not_a_job_file"),))] == 2
     assert m[("offboard_files_not_run", (("reason", "unreadable"),))] == 1
@@ -185,8 +233,9 @@ def test_job_names_with_quotes_backslashes_and_newlines_round_trip(tmp_path):
     names = ['say "hi"', "C:\\jobs\\x", "two\nlines", 'all \\ " \n of them', "naïve ü"]
     write_metrics(path, [done(name) for name in names], exit_code=0, nothing_open=True, now=NOW)
     m = read(path)
-    assert {dict(labels)["job"] for name, labels in m if name == "offboard_job_exit_code"} \
-        == set(names)
+    assert {dict(labels)["job"] for name, labels in m if name == "offboard_job_exit_code"} == set(
+        names
+    )
     for name in names:
         assert m[("offboard_rows", (("job", name), ("outcome", "revoked")))] == 2
 

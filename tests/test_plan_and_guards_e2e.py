@@ -17,16 +17,23 @@ from .test_run_e2e import deletes, results
 # 103 also has an expired token 902. Only 900 may ever be deleted for 103.
 USERS = [dict(u) for u in WORLD["users"]]
 USERS[0] = {**USERS[0], "tokens": [{"id": 901, "account": 10, "name": "automation"}]}
-USERS[3] = {**USERS[3], "tokens": [{"id": 900, "account": 10, "name": "ci"},
-                                    {"id": 902, "account": 10, "name": "old", "expired": True}]}
+USERS[3] = {
+    **USERS[3],
+    "tokens": [
+        {"id": 900, "account": 10, "name": "ci"},
+        {"id": 902, "account": 10, "name": "old", "expired": True},
+    ],
+}
 TOKENS_WORLD = world(users=USERS)
 
-BATCH = ("account,user,ticket\n"
-         "10,101,T1\n"            # 2 would_revoke (keeps account 20)
-         "10,bob@t.example,T2\n"  # 3 would_revoke, last account: Bob would be deleted
-         "20,102,T3\n"            # 4 missing
-         "10,103,T4\n"            # 5 token_blocked (token 900)
-         "30,104,T5\n")           # 6 forbidden
+BATCH = (
+    "account,user,ticket\n"
+    "10,101,T1\n"  # 2 would_revoke (keeps account 20)
+    "10,bob@t.example,T2\n"  # 3 would_revoke, last account: Bob would be deleted
+    "20,102,T3\n"  # 4 missing
+    "10,103,T4\n"  # 5 token_blocked (token 900)
+    "30,104,T5\n"
+)  # 6 forbidden
 
 
 def test_plan_sends_no_delete_and_reports_what_run_would_do(cli, sandbox):
@@ -38,8 +45,13 @@ def test_plan_sends_no_delete_and_reports_what_run_would_do(cli, sandbox):
     assert done.returncode == 1, done.stderr
     assert not [r for r in sb.requests() if r.method != "GET"]
     rows = results(cli.cwd / "p")
-    assert [r["outcome"] for r in rows] == ["would_revoke", "would_revoke", "missing",
-                                            "token_blocked", "forbidden"]
+    assert [r["outcome"] for r in rows] == [
+        "would_revoke",
+        "would_revoke",
+        "missing",
+        "token_blocked",
+        "forbidden",
+    ]
     assert "would delete the user" in rows[1]["message"]
     assert "would delete" not in rows[0]["message"]
     assert "900" in rows[3]["message"] and "902" not in rows[3]["message"]
@@ -67,12 +79,19 @@ def test_run_plan_sends_exactly_the_reviewed_rows(cli, sandbox):
     assert done.returncode == 1, done.stderr
     sent = sb.requests()[before:]
     assert sorted(r.path for r in sent if r.method == "DELETE") == [
-        "/iam/clients/10/client-users/101", "/iam/clients/10/client-users/102",
-        "/iam/clients/10/client-users/103"]
+        "/iam/clients/10/client-users/101",
+        "/iam/clients/10/client-users/102",
+        "/iam/clients/10/client-users/103",
+    ]
     assert len([r for r in sent if r.path == "/iam/users"]) == 2
     rows = results(cli.cwd / "r")
-    assert [r["outcome"] for r in rows] == ["revoked", "revoked", "missing", "token_blocked",
-                                            "forbidden"]
+    assert [r["outcome"] for r in rows] == [
+        "revoked",
+        "revoked",
+        "missing",
+        "token_blocked",
+        "forbidden",
+    ]
     assert rows[2]["message"].startswith("at plan time:") and rows[0]["ticket"] == "T1"
     summary = json.loads((cli.cwd / "r" / "summary.json").read_text())
     assert summary["plan"]["path"] == "p/plan.json" and len(summary["plan"]["sha256"]) == 64
@@ -102,12 +121,25 @@ def test_the_keys_own_user_and_protected_users_are_skipped(cli, sandbox):
     """The key's user (from /iam/clients/me), --protect ID, --protect email and the job's
     protect: list are never revoked."""
     sb = sandbox()
-    cli.write("job.yaml", "protect: [ed@t.example]\nusers:\n"
-                          "  - {account: 10, user: 1}\n  - {account: 10, user: 101}\n"
-                          "  - {account: 10, user: 102}\n  - {account: 10, user: 105}\n"
-                          "  - {account: 10, user: 106}\n")
-    done = cli("run", "job.yaml", "--base-url", sb.url, "--protect", "101",
-               "--protect", "FLO@t.example", "--report-dir", "o")
+    cli.write(
+        "job.yaml",
+        "protect: [ed@t.example]\nusers:\n"
+        "  - {account: 10, user: 1}\n  - {account: 10, user: 101}\n"
+        "  - {account: 10, user: 102}\n  - {account: 10, user: 105}\n"
+        "  - {account: 10, user: 106}\n",
+    )
+    done = cli(
+        "run",
+        "job.yaml",
+        "--base-url",
+        sb.url,
+        "--protect",
+        "101",
+        "--protect",
+        "FLO@t.example",
+        "--report-dir",
+        "o",
+    )
     assert done.returncode == 1, done.stderr
     rows = results(cli.cwd / "o")
     assert [r["outcome"] for r in rows] == ["skipped", "skipped", "revoked", "skipped", "skipped"]
@@ -120,8 +152,9 @@ def test_the_cap_refuses_the_whole_batch(cli, sandbox):
     """More revocations than the cap: exit 2, no DELETE, no report; raising it runs."""
     sb = sandbox()
     cli.write("l.csv", "account,user\n10,101\n10,102\n10,105\n10,zz\n")
-    refused = cli("run", "l.csv", "--base-url", sb.url, "--max-revocations", "2",
-                  "--report-dir", "o")
+    refused = cli(
+        "run", "l.csv", "--base-url", sb.url, "--max-revocations", "2", "--report-dir", "o"
+    )
     assert refused.returncode == 2 and "more than the cap of 2" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert deletes(sb) == [] and not (cli.cwd / "o").exists()
@@ -134,8 +167,14 @@ def _run_on_a_terminal(cli: Cli, args: Sequence[str], answer: str | None) -> tup
     """Run the CLI with stdin/stdout/stderr on a pseudo-terminal; type `answer` at a prompt."""
     main, secondary = pty.openpty()
     environ = {**os.environ, "GCORE_API_KEY": KEY, "TERM": "dumb"}
-    process = subprocess.Popen([sys.executable, "-m", "offboard", *args], cwd=cli.cwd,
-                               env=environ, stdin=secondary, stdout=secondary, stderr=secondary)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "offboard", *args],
+        cwd=cli.cwd,
+        env=environ,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
     os.close(secondary)
     seen, answered = b"", False
     deadline = time.monotonic() + 30
@@ -159,16 +198,19 @@ def test_a_terminal_asks_for_confirmation_with_the_counts(cli, sandbox):
     'y' runs; --yes skips it; without a TTY (cron) there is no prompt."""
     sb = sandbox()
     cli.write("l.csv", "account,user\n10,101\n10,102\n20,101\n")
-    code, screen = _run_on_a_terminal(cli, ["run", "l.csv", "--base-url", sb.url,
-                                            "--report-dir", "no"], "n")
+    code, screen = _run_on_a_terminal(
+        cli, ["run", "l.csv", "--base-url", sb.url, "--report-dir", "no"], "n"
+    )
     assert code == 2 and "Revoke 3 accesses (2 users in 2 accounts)" in screen
     assert "deleted: 2" in screen and deletes(sb) == []
-    code, screen = _run_on_a_terminal(cli, ["run", "l.csv", "--base-url", sb.url,
-                                            "--report-dir", "yes"], "y")
+    code, screen = _run_on_a_terminal(
+        cli, ["run", "l.csv", "--base-url", sb.url, "--report-dir", "yes"], "y"
+    )
     assert code == 0 and len(deletes(sb)) == 3
     sb2 = sandbox()
-    code, screen = _run_on_a_terminal(cli, ["run", "l.csv", "--base-url", sb2.url, "--yes",
-                                            "--report-dir", "flag"], None)
+    code, screen = _run_on_a_terminal(
+        cli, ["run", "l.csv", "--base-url", sb2.url, "--yes", "--report-dir", "flag"], None
+    )
     assert code == 0 and "Proceed?" not in screen
     sb3 = sandbox()
     piped = cli("run", "l.csv", "--base-url", sb3.url, "--report-dir", "cron")
@@ -211,8 +253,12 @@ def test_summary_is_an_audit_record_without_the_key(cli, sandbox):
     """summary.json names version, options, source and hash, OS user and host, key user."""
     sb = sandbox()
     cli.write("l.csv", "account,user\n10,101\n")
-    assert cli("run", "l.csv", "--base-url", sb.url, "--protect", "105", "--report-dir",
-               "o").returncode == 0
+    assert (
+        cli(
+            "run", "l.csv", "--base-url", sb.url, "--protect", "105", "--report-dir", "o"
+        ).returncode
+        == 0
+    )
     text = (cli.cwd / "o" / "summary.json").read_text()
     summary = json.loads(text)
     assert summary["offboard_version"] and summary["key_user"] == 1
@@ -227,12 +273,16 @@ def test_the_prompt_names_who_is_deleted_and_every_token_to_delete(cli, sandbox)
     --delete-tokens, each token it would delete with its name and issuer."""
     sb = sandbox(TOKENS_WORLD)
     cli.write("l.csv", "account,user\n10,101\n20,101\n10,103\n10,105\n")
-    code, screen = _run_on_a_terminal(cli, ["run", "l.csv", "--base-url", sb.url,
-                                            "--delete-tokens", "--report-dir", "o"], "n")
+    code, screen = _run_on_a_terminal(
+        cli, ["run", "l.csv", "--base-url", sb.url, "--delete-tokens", "--report-dir", "o"], "n"
+    )
     assert code == 2 and deletes(sb) == []
     assert "deleted: 3" in screen
-    for who in ("<ann@t.example> (user 101)", "<cy@t.example> (user 103)",
-                "<ed@t.example> (user 105)"):
+    for who in (
+        "<ann@t.example> (user 101)",
+        "<cy@t.example> (user 103)",
+        "<ed@t.example> (user 105)",
+    ):
         assert who in screen
     assert "token 900 'ci' issued by cy@t.example in account 10" in screen
     assert "901" not in screen and "902" not in screen  # another user's, and an expired one

@@ -29,17 +29,49 @@ pytest.importorskip("hypothesis", reason="hypothesis is not installed (test extr
 from hypothesis import HealthCheck, example, given, reject, settings
 from hypothesis import strategies as st
 
-PROPERTY = settings(max_examples=200, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow,
-                                           HealthCheck.function_scoped_fixture])
+PROPERTY = settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 # -- CSV -------------------------------------------------------------------------------------------
 
-CSV_TOKENS = st.sampled_from([
-    "account", "user", "Account ", "USER_ID", "email", "client_id", "ticket", ",", ";", '"',
-    '""', "\n", "\r\n", "\r", " ", "\t", "10", "-5", "0", "1e3", "9" * 30, "ann@t.example",
-    "=1+2", "@x", "\ufeff", "\x00", "é", "\u2028", "\ufffd", "a" * 50,
-])
+CSV_TOKENS = st.sampled_from(
+    [
+        "account",
+        "user",
+        "Account ",
+        "USER_ID",
+        "email",
+        "client_id",
+        "ticket",
+        ",",
+        ";",
+        '"',
+        '""',
+        "\n",
+        "\r\n",
+        "\r",
+        " ",
+        "\t",
+        "10",
+        "-5",
+        "0",
+        "1e3",
+        "9" * 30,
+        "ann@t.example",
+        "=1+2",
+        "@x",
+        "\ufeff",
+        "\x00",
+        "é",
+        "\u2028",
+        "\ufffd",
+        "a" * 50,
+    ]
+)
 CSV_TEXT = st.lists(CSV_TOKENS, max_size=60).map("".join)
 
 
@@ -80,13 +112,65 @@ def test_parse_csv_raises_only_source_error_on_csv_shaped_text(text, encoding):
 
 # -- YAML ------------------------------------------------------------------------------------------
 
-YAML_TOKENS = st.sampled_from([
-    "- ", "-", "{", "}", "[", "]", ": ", ":", ", ", "\n", "  ", "? ", "&a ", "*a", "&b ", "*b",
-    "account", "user", "users", "input", "rate", "name", "sandbox", "protect", "ticket", "10",
-    "101", "-5", "0", "0.5", ".inf", "~", "null", "true", "yes", "'q'", '"dq"', "ann@t.example",
-    "!!str ", "!!python/object:os.system ", "!!set ", "!!binary ", "!!omap ", "<<: ", "#", "|",
-    ">", "---", "...", "%YAML 1.1\n", "\t", "\x85", "\ufeff", "é", "9" * 30,
-])
+YAML_TOKENS = st.sampled_from(
+    [
+        "- ",
+        "-",
+        "{",
+        "}",
+        "[",
+        "]",
+        ": ",
+        ":",
+        ", ",
+        "\n",
+        "  ",
+        "? ",
+        "&a ",
+        "*a",
+        "&b ",
+        "*b",
+        "account",
+        "user",
+        "users",
+        "input",
+        "rate",
+        "name",
+        "sandbox",
+        "protect",
+        "ticket",
+        "10",
+        "101",
+        "-5",
+        "0",
+        "0.5",
+        ".inf",
+        "~",
+        "null",
+        "true",
+        "yes",
+        "'q'",
+        '"dq"',
+        "ann@t.example",
+        "!!str ",
+        "!!python/object:os.system ",
+        "!!set ",
+        "!!binary ",
+        "!!omap ",
+        "<<: ",
+        "#",
+        "|",
+        ">",
+        "---",
+        "...",
+        "%YAML 1.1\n",
+        "\t",
+        "\x85",
+        "\ufeff",
+        "é",
+        "9" * 30,
+    ]
+)
 YAML_TEXT = st.lists(YAML_TOKENS, max_size=50).map("".join)
 
 
@@ -95,7 +179,8 @@ def _pyyaml_constructor_bug(exc: BaseException) -> bool:
     that test_hostile_inputs.py::test_yaml_values_pyyaml_cannot_build_are_refused tracks."""
     frames = traceback.extract_tb(exc.__traceback__)
     return isinstance(exc, ValueError) and any(
-        f.filename.replace("\\", "/").endswith("yaml/constructor.py") for f in frames)
+        f.filename.replace("\\", "/").endswith("yaml/constructor.py") for f in frames
+    )
 
 
 def read_yaml_text(text: str, directory: Path) -> None:
@@ -137,11 +222,15 @@ def test_yaml_reader_raises_only_source_error_on_yaml_shaped_text(scratch, text)
 # -- plan.parse ------------------------------------------------------------------------------------
 
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=80),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=80),
     st.text(alphabet=string.digits, min_size=1, max_size=40),
     st.from_regex(r"\A[^@\s]{1,20}@[^@\s]{1,20}\Z"),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(),
-                                                         max_size=2),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )
 
 
@@ -167,9 +256,11 @@ def test_parse_of_a_5000_digit_id_is_a_problem_not_a_crash():
 
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=4),
-    max_leaves=10)
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
 
 _BY_ANNOTATION = {
     "int | None": st.none() | st.integers(),
@@ -184,10 +275,16 @@ _BY_ANNOTATION = {
 def exchanges() -> st.SearchStrategy[Exchange]:
     """Any Exchange: every field from its annotation (so new fields are covered too)."""
     fields = {f.name: _BY_ANNOTATION[str(f.type)] for f in dataclasses.fields(Exchange)}
-    fields["status"] = st.none() | st.integers() | st.sampled_from(
-        [200, 204, 301, 302, 307, 400, 401, 403, 404, 409, 429, 500, 502, 503, 504])
+    fields["status"] = (
+        st.none()
+        | st.integers()
+        | st.sampled_from(
+            [200, 204, 301, 302, 307, 400, 401, 403, 404, 409, 429, 500, 502, 503, 504]
+        )
+    )
     fields["message"] = st.text(max_size=200) | st.sampled_from(
-        ["You can't remove the user as they have active tokens", "TOKEN", ""])
+        ["You can't remove the user as they have active tokens", "TOKEN", ""]
+    )
     return st.builds(Exchange, **fields)
 
 

@@ -84,16 +84,26 @@ def test_hints():
 
 
 def test_the_matrix_covers_every_shape_and_hint_and_is_deterministic():
-    assert {c.shape for c in CELLS} == {"token_bucket_1", "token_bucket_L4", "token_bucket_2L",
-                                        "fixed_window", "sliding_window", "gcra", "changing",
-                                        "none"}
+    assert {c.shape for c in CELLS} == {
+        "token_bucket_1",
+        "token_bucket_L4",
+        "token_bucket_2L",
+        "fixed_window",
+        "sliding_window",
+        "gcra",
+        "changing",
+        "none",
+    }
     assert {c.hint for c in CELLS} == {"seconds", "ms", "none"}
     assert {c.limit for c in CELLS} == {2, 20, 200}
     assert len({c.label for c in CELLS}) == len(CELLS)
     cell = Cell("token_bucket_2L", "seconds", 20, 100, 16, 0.02)
     first, second = simulate(cell, AdaptiveController), simulate(cell, AdaptiveController)
     assert (first.goodput_after, first.refused, first.requests) == (
-        second.goodput_after, second.refused, second.requests)
+        second.goodput_after,
+        second.refused,
+        second.requests,
+    )
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=[c.label for c in CELLS])
@@ -132,10 +142,12 @@ def test_limiter_specs_as_a_world_would_give_them():
     assert isinstance(limiter_from_spec({"shape": "gcra", "rate": 3, "tolerance": 0.1}), Gcra)
     changing = limiter_from_spec({"shape": "changing", "schedule": [[0, 20], [30, 5], [60, 20]]})
     assert isinstance(changing, Changing) and isinstance(changing.inner, SlidingWindow)
-    for bad, where in (({"shape": "token_bucket", "rate": 0}, "rate_limit.rate"),
-                       ({"shape": "cone", "rate": 1}, "rate_limit.shape"),
-                       ({"shape": "changing"}, "rate_limit.schedule"),
-                       (True, "rate_limit")):
+    for bad, where in (
+        ({"shape": "token_bucket", "rate": 0}, "rate_limit.rate"),
+        ({"shape": "cone", "rate": 1}, "rate_limit.shape"),
+        ({"shape": "changing"}, "rate_limit.schedule"),
+        (True, "rate_limit"),
+    ):
         with pytest.raises(ValueError, match=where):
             limiter_from_spec(bad)
 

@@ -12,15 +12,27 @@ from offboard.journal.writer import Report
 from offboard.report.lists import Written, neutralise, write_lists
 
 ROWS = [
-    Result(Row(2, "1", "9", {"ticket": "=HYPERLINK(\"x\")", "message": "hi"}),
-           Outcome.REVOKED, 1, 9, 200, 1, "rid", "access removed"),
-    Result(Row(3, "-1", "x", {"ticket": "+1", "message": ""}), Outcome.INVALID,
-           message="account: must be a positive integer ID"),
+    Result(
+        Row(2, "1", "9", {"ticket": '=HYPERLINK("x")', "message": "hi"}),
+        Outcome.REVOKED,
+        1,
+        9,
+        200,
+        1,
+        "rid",
+        "access removed",
+    ),
+    Result(
+        Row(3, "-1", "x", {"ticket": "+1", "message": ""}),
+        Outcome.INVALID,
+        message="account: must be a positive integer ID",
+    ),
 ]
 
 
-def written(tmp_path: Path, verdicts: Mapping[int, Mapping[str, Any]] | None = None
-            ) -> tuple[Path, Report, Written]:
+def written(
+    tmp_path: Path, verdicts: Mapping[int, Mapping[str, Any]] | None = None
+) -> tuple[Path, Report, Written]:
     directory = tmp_path / "r"
     report = Report.create(directory, ["ticket", "message"], {"command": "run"})
     report.open()
@@ -28,8 +40,11 @@ def written(tmp_path: Path, verdicts: Mapping[int, Mapping[str, Any]] | None = N
         report.settled(result)
         report.write(result)
     ordered = report.close()
-    return directory, report, write_lists(directory, report.header, ordered, Mode.RUN,
-                                          verdicts or {})
+    return (
+        directory,
+        report,
+        write_lists(directory, report.header, ordered, Mode.RUN, verdicts or {}),
+    )
 
 
 def test_report_files_columns_and_permissions(tmp_path):
@@ -37,22 +52,43 @@ def test_report_files_columns_and_permissions(tmp_path):
     only offboard reads is in .offboard/; files are 0600, directories 0700."""
     directory, _, _ = written(tmp_path)
     names = sorted(p.name for p in directory.iterdir())
-    assert names == [".offboard", "invalid.csv", "missing.csv", "results.csv",
-                     "results.jsonl", "revoked.csv", "token_blocked.csv"]
+    assert names == [
+        ".offboard",
+        "invalid.csv",
+        "missing.csv",
+        "results.csv",
+        "results.jsonl",
+        "revoked.csv",
+        "token_blocked.csv",
+    ]
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert stat.S_IMODE((directory / ".offboard").stat().st_mode) == 0o700
-    assert {stat.S_IMODE(p.stat().st_mode) for p in directory.rglob("*") if p.is_file()} == {
-        0o600}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in directory.rglob("*") if p.is_file()} == {0o600}
     raw = (directory / "results.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbfrow,")
     lines = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
-    assert lines[0] == ["row", "account", "user", "user_id", "outcome", "http_status", "attempts",
-                        "request_id", "message", "name", "email", "user_deleted", "verified",
-                        "settled_at", "ticket", "input_message"]
-    assert lines[1][14] == "'=HYPERLINK(\"x\")" and lines[2][1] == "'-1" and lines[2][14] == "'+1"
+    assert lines[0] == [
+        "row",
+        "account",
+        "user",
+        "user_id",
+        "outcome",
+        "http_status",
+        "attempts",
+        "request_id",
+        "message",
+        "name",
+        "email",
+        "user_deleted",
+        "verified",
+        "settled_at",
+        "ticket",
+        "input_message",
+    ]
+    assert lines[1][14] == '\'=HYPERLINK("x")' and lines[2][1] == "'-1" and lines[2][14] == "'+1"
     journal = [json.loads(x) for x in (directory / "results.jsonl").read_text().splitlines()]
     assert not (directory / "results.jsonl").read_bytes().startswith(b"\xef\xbb\xbf")
-    assert journal[0]["account"] == 1 and journal[0]["ticket"] == "=HYPERLINK(\"x\")"
+    assert journal[0]["account"] == 1 and journal[0]["ticket"] == '=HYPERLINK("x")'
     assert (directory / "missing.csv").read_text(encoding="utf-8-sig").count("\n") == 1
 
 
@@ -70,8 +106,9 @@ def test_a_contradicting_read_back_turns_the_row_failed(tmp_path):
     verdict = {"verified": False, "outcome": "failed", "message": "still there"}
     directory, _, result = written(tmp_path, {2: verdict})
     assert result.totals.counts["revoked"] == 0 and result.totals.counts["failed"] == 1
-    rows = list(csv.DictReader((directory / "failed.csv").read_text(
-        encoding="utf-8-sig").splitlines()))
+    rows = list(
+        csv.DictReader((directory / "failed.csv").read_text(encoding="utf-8-sig").splitlines())
+    )
     assert rows[0]["verified"] == "false" and rows[0]["message"] == "still there"
     assert (directory / "revoked.csv").read_text(encoding="utf-8-sig").count("\n") == 1
 
@@ -79,4 +116,12 @@ def test_a_contradicting_read_back_turns_the_row_failed(tmp_path):
 def test_neutralise():
     """Only cells a spreadsheet would run are changed."""
     assert [neutralise(c) for c in ["=1+1", "@SUM", "-2", "+3", "\tx", "plain", "a=b", ""]] == [
-        "'=1+1", "'@SUM", "'-2", "'+3", "'\tx", "plain", "a=b", ""]
+        "'=1+1",
+        "'@SUM",
+        "'-2",
+        "'+3",
+        "'\tx",
+        "plain",
+        "a=b",
+        "",
+    ]

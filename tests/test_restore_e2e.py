@@ -30,8 +30,11 @@ def state(sb: Any) -> dict[str, Any]:
 def members(snapshot: dict[str, Any]) -> dict[str, dict[str, str]]:
     """{email: memberships} of the users who exist (IDs left out: re-created users get new
     ones)."""
-    return {u["email"].lower(): u["memberships"] for u in snapshot["users"] if u["exists"]
-            and u["memberships"]}
+    return {
+        u["email"].lower(): u["memberships"]
+        for u in snapshot["users"]
+        if u["exists"] and u["memberships"]
+    }
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -43,8 +46,7 @@ def revoke_three(cli: Cli, sb: Sandbox) -> Path:
     """ann keeps account 20; Bob loses his last account (Gcore deletes him); cy's token is
     deleted first."""
     cli.write("leavers.csv", LEAVERS)
-    done = cli("run", "leavers.csv", "--base-url", sb.url, "--delete-tokens",
-               "--report-dir", "run")
+    done = cli("run", "leavers.csv", "--base-url", sb.url, "--delete-tokens", "--report-dir", "run")
     assert done.returncode == 0, done.stderr
     return cli.cwd / "run"
 
@@ -57,12 +59,16 @@ def test_run_then_restore_gives_back_every_access_with_its_role(cli, sandbox):
     report = revoke_three(cli, sb)
     assert not sb.has_access(10, 101) and not sb.has_access(10, 103)
 
-    planned = cli("restore", str(report), "--base-url", sb.url, "--plan",
-                  "--report-dir", "restore-plan")
+    planned = cli(
+        "restore", str(report), "--base-url", sb.url, "--plan", "--report-dir", "restore-plan"
+    )
     assert planned.returncode == 0, planned.stderr
     plan_rows = rows(cli.cwd / "restore-plan" / "results.csv")
     assert [(r["row"], r["outcome"]) for r in plan_rows] == [
-        ("2", "would_restore"), ("3", "would_restore"), ("4", "would_restore")]
+        ("2", "would_restore"),
+        ("3", "would_restore"),
+        ("4", "would_restore"),
+    ]
     assert "creates a new user" in plan_rows[1]["message"]  # Bob was deleted
     assert not [r for r in sb.requests() if r.method == "POST"]  # the plan sent nothing
 
@@ -71,7 +77,10 @@ def test_run_then_restore_gives_back_every_access_with_its_role(cli, sandbox):
     out = cli.cwd / "restore"
     restored = rows(out / "results.csv")
     assert [(r["row"], r["outcome"], r["role"]) for r in restored] == [
-        ("2", "restored", "Users"), ("3", "restored", "Users"), ("4", "restored", "Engineers")]
+        ("2", "restored", "Users"),
+        ("3", "restored", "Users"),
+        ("4", "restored", "Engineers"),
+    ]
     assert restored[1]["new_user_id"] and restored[1]["new_user_id"] != "102"
     assert "a new user" in restored[1]["message"]
     gone = rows(out / "tokens_gone.csv")
@@ -104,14 +113,32 @@ def test_a_member_again_is_left_alone_and_a_selection_restores_only_it(cli, sand
     `already_member`, and no invite is sent for them."""
     sb = sandbox()
     report = revoke_three(cli, sb)
-    done = cli("restore", str(report), "--base-url", sb.url, "--user", "ann@t.example",
-               "--report-dir", "r1")
+    done = cli(
+        "restore",
+        str(report),
+        "--base-url",
+        sb.url,
+        "--user",
+        "ann@t.example",
+        "--report-dir",
+        "r1",
+    )
     assert done.returncode == 0, done.stderr
     assert [r["outcome"] for r in rows(cli.cwd / "r1" / "results.csv")] == ["restored"]
     assert sb.has_access(10, 101) and not sb.has_access(10, 103)
     posts = len([r for r in sb.requests() if r.method == "POST"])
-    done = cli("restore", str(report), "--base-url", sb.url, "--user", "101",
-               "--report-dir", "r2", "--resume", str(cli.cwd / "r1"))
+    done = cli(
+        "restore",
+        str(report),
+        "--base-url",
+        sb.url,
+        "--user",
+        "101",
+        "--report-dir",
+        "r2",
+        "--resume",
+        str(cli.cwd / "r1"),
+    )
     assert done.returncode == 0, done.stderr
     assert len([r for r in sb.requests() if r.method == "POST"]) == posts
 
@@ -164,8 +191,9 @@ def test_a_role_that_no_longer_exists_is_a_per_row_failure_never_a_guess(cli, sa
     assert done.returncode == 1, done.stderr
     assert json.loads((cli.cwd / "r" / "summary.json").read_text("utf-8"))["exit_code"] == 1
     by_row = {r["row"]: r for r in rows(cli.cwd / "r" / "results.csv")}
-    assert by_row["2"]["outcome"] == "not_restorable" and "no longer exists" in \
-        by_row["2"]["message"]
+    assert (
+        by_row["2"]["outcome"] == "not_restorable" and "no longer exists" in by_row["2"]["message"]
+    )
     assert by_row["3"]["outcome"] == by_row["4"]["outcome"] == "restored"
     assert not sb.has_access(10, 101)
 
@@ -224,8 +252,19 @@ def test_sigterm_mid_restore_reports_every_row_and_resume_finishes(cli, sandbox)
 
     sb = sandbox(world(faults={"latency": 0.3}))
     report = revoke_three(cli, sb)
-    process = start(cli, "restore", str(report), "--base-url", sb.url, "--concurrency", "1",
-                    "--rate", "2", "--report-dir", "r")
+    process = start(
+        cli,
+        "restore",
+        str(report),
+        "--base-url",
+        sb.url,
+        "--concurrency",
+        "1",
+        "--rate",
+        "2",
+        "--report-dir",
+        "r",
+    )
     journal = cli.cwd / "r" / ".offboard" / "journal.jsonl"
     wait_for(lambda: journal.exists() and journal.read_text().count("\n") >= 1)
     process.send_signal(signal.SIGTERM)
@@ -234,6 +273,6 @@ def test_sigterm_mid_restore_reports_every_row_and_resume_finishes(cli, sandbox)
     outcomes = [r["outcome"] for r in rows(cli.cwd / "r" / "results.csv")]
     assert len(outcomes) == 3 and "not_attempted" in outcomes and "restored" in outcomes
     line = next(x for x in err.splitlines() if "--resume" in x)
-    resumed = cli(*shlex.split(line[line.index("offboard restore"):])[1:])
+    resumed = cli(*shlex.split(line[line.index("offboard restore") :])[1:])
     assert resumed.returncode == 0, resumed.stderr
     assert [r["outcome"] for r in rows(cli.cwd / "r" / "results.csv")] == ["restored"] * 3

@@ -22,8 +22,11 @@ def posts(sb: Any) -> int:
 
 def samples(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     text = path.read_text(encoding="utf-8")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_json_mode_restore_prints_nothing_but_json(cli, sandbox):
@@ -32,8 +35,17 @@ def test_json_mode_restore_prints_nothing_but_json(cli, sandbox):
     sb = sandbox()
     report = revoke_three(cli, sb)
     for extra, outcome in ((["--plan"], "would_restore"), ([], "restored")):
-        done = cli("restore", str(report), "--base-url", sb.url, "--log-format", "json",
-                   "--report-dir", f"r{len(extra)}", *extra)
+        done = cli(
+            "restore",
+            str(report),
+            "--base-url",
+            sb.url,
+            "--log-format",
+            "json",
+            "--report-dir",
+            f"r{len(extra)}",
+            *extra,
+        )
         assert done.returncode == 0, done.stderr
         assert done.stdout == ""
         events = [json.loads(line) for line in done.stderr.splitlines()]
@@ -49,8 +61,7 @@ def test_json_mode_restore_refusal_is_one_json_line(cli, sandbox):
     """A refused restore in JSON mode: one JSON error event, exit 2."""
     sb = sandbox()
     report = revoke_three(cli, sb)
-    done = cli("restore", str(report), "--base-url", sb.url, "--row", "99",
-               "--log-format", "json")
+    done = cli("restore", str(report), "--base-url", sb.url, "--row", "99", "--log-format", "json")
     assert done.returncode == 2 and done.stdout == ""
     [line] = done.stderr.splitlines()
     event = json.loads(line)
@@ -74,8 +85,16 @@ def test_restore_writes_its_own_metrics(cli, sandbox):
     tokens gone, requests; none of the run's series (a restore must not reset its alerts)."""
     sb = sandbox()
     report = revoke_three(cli, sb)
-    done = cli("restore", str(report), "--base-url", sb.url, "--report-dir", "r",
-               "--metrics-file", "restore.prom")
+    done = cli(
+        "restore",
+        str(report),
+        "--base-url",
+        sb.url,
+        "--report-dir",
+        "r",
+        "--metrics-file",
+        "restore.prom",
+    )
     assert done.returncode == 0, done.stderr
     got = samples(cli.cwd / "restore.prom")
     job = (("job", "run"),)
@@ -93,13 +112,28 @@ def test_a_refused_restore_still_writes_metrics_and_a_runs_file_is_refused(cli, 
     refused (exit 2, nothing sent, the file unchanged)."""
     sb = sandbox()
     report = revoke_three(cli, sb)
-    refused = cli("restore", str(report), "--base-url", sb.url, "--row", "99",
-                  "--metrics-file", "restore.prom")
+    refused = cli(
+        "restore",
+        str(report),
+        "--base-url",
+        sb.url,
+        "--row",
+        "99",
+        "--metrics-file",
+        "restore.prom",
+    )
     assert refused.returncode == 2
-    assert samples(cli.cwd / "restore.prom")[("offboard_restore_exit_code",
-                                              (("job", "run"),))] == 2
-    ran = cli("run", "leavers.csv", "--base-url", sb.url, "--report-dir", "again",
-              "--metrics-file", "run.prom")
+    assert samples(cli.cwd / "restore.prom")[("offboard_restore_exit_code", (("job", "run"),))] == 2
+    ran = cli(
+        "run",
+        "leavers.csv",
+        "--base-url",
+        sb.url,
+        "--report-dir",
+        "again",
+        "--metrics-file",
+        "run.prom",
+    )
     assert ran.returncode == 0, ran.stderr
     before = (cli.cwd / "run.prom").read_bytes()
     done = cli("restore", str(report), "--base-url", sb.url, "--metrics-file", "run.prom")
@@ -129,17 +163,23 @@ def test_a_user_added_back_outside_offboard_is_left_alone_without_a_post(cli, sa
     assert posts(sb) == 0
 
 
-FORMULAS = ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(1)"]
+FORMULAS = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(1)"]
 
 
 def test_a_restores_csvs_neutralise_formula_cells_as_the_runs_do(cli, sandbox):
     """Names and token names starting with = + - @ are quoted in every CSV a restore writes
     (results, restored, tokens_gone), exactly as report_files.neutralise quotes the run's."""
     users = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
-    users += [{"id": 101 + i, "email": f"u{i}@t.example", "name": name,
-               "roles": {10: "Users", 20: "Users"},
-               "tokens": [{"id": 900 + i, "account": 10, "name": name}]}
-              for i, name in enumerate(FORMULAS)]
+    users += [
+        {
+            "id": 101 + i,
+            "email": f"u{i}@t.example",
+            "name": name,
+            "roles": {10: "Users", 20: "Users"},
+            "tokens": [{"id": 900 + i, "account": 10, "name": name}],
+        }
+        for i, name in enumerate(FORMULAS)
+    ]
     sb = sandbox(world(users=users))
     cli.write("l.csv", "account,user\n" + "".join(f"10,{101 + i}\n" for i in range(4)))
     run = cli("run", "l.csv", "--base-url", sb.url, "--delete-tokens", "--report-dir", "run")

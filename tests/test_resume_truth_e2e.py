@@ -28,16 +28,25 @@ HELD = (210, 220, 230, 239)
 
 
 def email_world() -> dict[str, Any]:
-    users = [ADMIN, *({"id": 200 + i, "email": f"e{i}@b2.example", "name": f"E {i}",
-                       "roles": {10: "Users"}} for i in range(PEOPLE))]
+    users = [
+        ADMIN,
+        *(
+            {"id": 200 + i, "email": f"e{i}@b2.example", "name": f"E {i}", "roles": {10: "Users"}}
+            for i in range(PEOPLE)
+        ),
+    ]
     held = [{"account": 10, "user": u, "responses": [{"delay": 100}]} for u in HELD]
     return world(users=users, faults={"scripted": held})
 
 
 def kill_with_held_rows_in_flight(cli: Cli, sb: Sandbox, directory: Path, *args: str) -> None:
     process = start(cli, *args)
-    wait_for(lambda: len(journal_lines(directory)) >= PEOPLE - len(HELD)
-             and not any(sb.has_access(10, u) for u in HELD))
+    wait_for(
+        lambda: (
+            len(journal_lines(directory)) >= PEOPLE - len(HELD)
+            and not any(sb.has_access(10, u) for u in HELD)
+        )
+    )
     process.kill()  # SIGKILL: no handler, nothing written after this point
     process.communicate(timeout=10)
     assert len(journal_lines(directory)) == PEOPLE - len(HELD)
@@ -50,7 +59,11 @@ def check_resumed(directory: Path) -> None:
     for row in held:
         number = int(row["user_id"]) - 200
         assert (row["outcome"], row["name"], row["email"], row["user_deleted"]) == (
-            "missing", f"E {number}", f"e{number}@b2.example", "true")
+            "missing",
+            f"E {number}",
+            f"e{number}@b2.example",
+            "true",
+        )
         assert row["user"] == f"e{number}@b2.example" and row["attempts"] == "1"
         assert "an earlier attempt may have revoked the access" in row["message"]
         assert "killed or interrupted with this request in flight" in row["message"]
@@ -65,18 +78,34 @@ def test_a_resume_resolves_emails_as_the_killed_run_did(cli, sandbox):
     gives those rows their user (ID, name, email), `missing` saying the run was killed with
     the request in flight, and counts the four users as deleted (40 in all)."""
     sb = sandbox(email_world())
-    cli.write("b.csv", "account,user\n" + "".join(f"10,e{i}@b2.example\n"
-                                                  for i in range(PEOPLE)))
+    cli.write("b.csv", "account,user\n" + "".join(f"10,e{i}@b2.example\n" for i in range(PEOPLE)))
     directory = cli.cwd / "cut"
-    kill_with_held_rows_in_flight(cli, sb, directory, "run", "b.csv", "--base-url", sb.url,
-                                  "--rate", "50", "--concurrency", "8", "--timeout", "120",
-                                  "--report-dir", "cut")
+    kill_with_held_rows_in_flight(
+        cli,
+        sb,
+        directory,
+        "run",
+        "b.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "50",
+        "--concurrency",
+        "8",
+        "--timeout",
+        "120",
+        "--report-dir",
+        "cut",
+    )
     resumed = cli("run", "b.csv", "--base-url", sb.url, "--resume", "cut")
     assert resumed.returncode == 0, resumed.stderr
     check_resumed(directory)
     # Each held row was sent once more (the held requests never finish in the log), got 404.
-    again = [(r.path.rsplit("/", 1)[1], r.status) for r in deletes(sb)
-             if int(r.path.rsplit("/", 1)[1]) in HELD]
+    again = [
+        (r.path.rsplit("/", 1)[1], r.status)
+        for r in deletes(sb)
+        if int(r.path.rsplit("/", 1)[1]) in HELD
+    ]
     assert sorted(again) == [(str(u), 404) for u in HELD]
 
 
@@ -88,7 +117,8 @@ def test_a_jobs_folder_resumes_a_killed_email_job_the_same_way(cli, sandbox):
     jobs.mkdir()
     (jobs / "hr.yaml").write_text(
         "report_dir: ../cut\nrate: 50\nconcurrency: 8\ntimeout: 120\nusers:\n"
-        + "".join(f"  - {{account: 10, user: e{i}@b2.example}}\n" for i in range(PEOPLE)))
+        + "".join(f"  - {{account: 10, user: e{i}@b2.example}}\n" for i in range(PEOPLE))
+    )
     directory = cli.cwd / "cut"
     kill_with_held_rows_in_flight(cli, sb, directory, "run", "jobs", "--base-url", sb.url)
     again = cli("run", "jobs", "--base-url", sb.url)
@@ -108,8 +138,11 @@ def test_a_token_blocked_row_is_sent_again_once_its_token_is_gone(cli, sandbox, 
         directory = cli.cwd / "r"
     else:
         (cli.cwd / "jobs").mkdir()
-        cli.write("jobs/hr.yaml", "report_dir: ../r\nusers:\n" + "".join(
-            f"  - {{account: {a}, user: {u}}}\n" for a, u in rows))
+        cli.write(
+            "jobs/hr.yaml",
+            "report_dir: ../r\nusers:\n"
+            + "".join(f"  - {{account: {a}, user: {u}}}\n" for a, u in rows),
+        )
         command = ["run", "jobs", "--base-url", sb.url]
         directory = cli.cwd / "r"
     first = cli(*command)

@@ -19,13 +19,16 @@ def http_date(offset: timedelta) -> str:
     return format_datetime(NOW + offset, usegmt=True)
 
 
-@pytest.mark.parametrize(("value", "seconds"), [
-    ("7", 7.0),
-    ("0", 0.0),
-    ("1.5", 1.5),
-    ("  3 ", 3.0),  # surrounding whitespace is not part of the value
-    (http_date(timedelta(seconds=30)), 30.0),
-])
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("7", 7.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("  3 ", 3.0),  # surrounding whitespace is not part of the value
+        (http_date(timedelta(seconds=30)), 30.0),
+    ],
+)
 def test_usable_retry_after_is_read_as_seconds(value, seconds):
     """Seconds or an HTTP date, nothing ignored."""
     hint = read_retry_after({"retry-after": value}, NOW)
@@ -39,22 +42,25 @@ def test_a_date_in_the_past_means_now():
     assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
 
 
-@pytest.mark.parametrize(("value", "shown"), [
-    ("-3", "'-3'"),
-    ("-0.5", "'-0.5'"),
-    ("nan", "'nan'"),
-    ("NaN", "'NaN'"),
-    ("inf", "'inf'"),
-    ("-inf", "'-inf'"),
-    ("1e400", "'1e400'"),  # a float overflow is infinite
-    ("soon", "'soon'"),
-    ("", "''"),
-    ("   ", "''"),
-    ("1,2", "'1,2'"),  # two Retry-After headers joined by the HTTP client
-    ("Fri, 99 Foo 2026 99:99:99 GMT", "'Fri, 99 Foo 2026 99:99:99 GMT'"),
-    ("скоро", "'скоро'"),
-    ("\x00\x1b[31m", "'\\x00\\x1b[31m'"),  # shown escaped, never raw in a log line
-])
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("-3", "'-3'"),
+        ("-0.5", "'-0.5'"),
+        ("nan", "'nan'"),
+        ("NaN", "'NaN'"),
+        ("inf", "'inf'"),
+        ("-inf", "'-inf'"),
+        ("1e400", "'1e400'"),  # a float overflow is infinite
+        ("soon", "'soon'"),
+        ("", "''"),
+        ("   ", "''"),
+        ("1,2", "'1,2'"),  # two Retry-After headers joined by the HTTP client
+        ("Fri, 99 Foo 2026 99:99:99 GMT", "'Fri, 99 Foo 2026 99:99:99 GMT'"),
+        ("скоро", "'скоро'"),
+        ("\x00\x1b[31m", "'\\x00\\x1b[31m'"),  # shown escaped, never raw in a log line
+    ],
+)
 def test_an_unusable_retry_after_is_ignored_as_if_absent_and_named(value, shown):
     """Negative, NaN, infinite or garbage: no hint (the caller backs off as without one),
     and a note naming the value."""
@@ -90,14 +96,17 @@ def test_retry_after_ms_wins_and_absent_headers_say_nothing():
     assert (hint.seconds, hint.ignored) == (None, "")
 
 
-@pytest.mark.parametrize(("headers", "at_least"), [
-    ({"retry-after": "7200"}, 7200.0),
-    ({"retry-after": str(10**12)}, 1e12),
-    ({"retry-after": "99999999999999999999"}, 1e20),
-    ({"retry-after": "1e308"}, 1e308),
-    ({"retry-after-ms": "1e308"}, 1e305),
-    ({"retry-after": http_date(timedelta(days=365))}, 365 * 86400.0),
-])
+@pytest.mark.parametrize(
+    ("headers", "at_least"),
+    [
+        ({"retry-after": "7200"}, 7200.0),
+        ({"retry-after": str(10**12)}, 1e12),
+        ({"retry-after": "99999999999999999999"}, 1e20),
+        ({"retry-after": "1e308"}, 1e308),
+        ({"retry-after-ms": "1e308"}, 1e305),
+        ({"retry-after": http_date(timedelta(days=365))}, 365 * 86400.0),
+    ],
+)
 def test_an_absurdly_long_retry_after_is_kept_as_the_servers_figure(headers, at_least):
     """Finite and over the cap: returned as is; http/api.py fails the row, naming it."""
     seconds = read_retry_after(headers, NOW).seconds
@@ -108,8 +117,11 @@ def test_an_absurdly_long_retry_after_is_kept_as_the_servers_figure(headers, at_
 @given(ms=st.one_of(st.none(), st.text()), seconds=st.one_of(st.none(), st.text()))
 def test_no_header_value_raises(ms, seconds):
     """Any text in either header: None or a finite, non-negative number of seconds."""
-    headers = {name: value for name, value in (("retry-after-ms", ms), ("retry-after", seconds))
-               if value is not None}
+    headers = {
+        name: value
+        for name, value in (("retry-after-ms", ms), ("retry-after", seconds))
+        if value is not None
+    }
     hint = read_retry_after(headers, NOW)
     assert hint.seconds is None or (math.isfinite(hint.seconds) and hint.seconds >= 0)
     assert "\n" not in hint.ignored

@@ -24,9 +24,18 @@ HAS_TOKENS = {"message": "You can't remove the user as they have active tokens"}
 
 def token(token_id: int, user_id: int = USER, **flags: bool) -> dict[str, Any]:
     """A TokenResponse as Gcore lists it (live unless flagged)."""
-    return {"id": token_id, "name": f"t{token_id}", "deleted": False, "expired": False,
-            **flags, "client_user": {"user_id": user_id, "client_id": ACCOUNT,
-                                     "deleted": flags.get("deleted", False)}}
+    return {
+        "id": token_id,
+        "name": f"t{token_id}",
+        "deleted": False,
+        "expired": False,
+        **flags,
+        "client_user": {
+            "user_id": user_id,
+            "client_id": ACCOUNT,
+            "deleted": flags.get("deleted", False),
+        },
+    }
 
 
 class TokenApi:
@@ -40,8 +49,11 @@ class TokenApi:
         self.seen: list[httpx.Request] = []
 
     def blocking(self) -> set[int]:
-        return {t["id"] for t in self.listed if t["client_user"]["user_id"] == USER
-                and not t["deleted"] and not t["expired"]} - self.deleted
+        return {
+            t["id"]
+            for t in self.listed
+            if t["client_user"]["user_id"] == USER and not t["deleted"] and not t["expired"]
+        } - self.deleted
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path

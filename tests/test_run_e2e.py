@@ -29,31 +29,65 @@ def deletes(sb: Sandbox) -> list[RequestRecord]:
 
 def test_every_outcome_from_a_csv(cli, sandbox):
     """Each kind of row ends with the contract's outcome, in input order, exit 1."""
-    sb = sandbox(world(faults={"scripted": [
-        {"account": 10, "user": 105, "responses": [503, 503, 503]}]}))
-    cli.write("leavers.csv",
-              "account,user,ticket\n"
-              "10,101,T1\n"            # 2 revoked (keeps account 20)
-              "10,bob@t.example,T2\n"  # 3 revoked by email, case-insensitive; user deleted
-              "20,102,T3\n"            # 4 missing: not in account 20
-              "10,103,T4\n"            # 5 token_blocked
-              "30,104,T5\n"            # 6 forbidden
-              "10,105,T6\n"            # 7 failed: 503 on every attempt
-              "10,zed@t.example,T7\n"  # 8 missing: no such email
-              "\n"                     # 9 blank line, still counted
-              "10,abc,T8\n"            # 10 invalid
-              "10,101,T9\n")           # 11 duplicate
-    done = cli("run", "leavers.csv", "--base-url", sb.url, "--rate", "50",
-               "--max-attempts", "3", "--report-dir", "out")
+    sb = sandbox(
+        world(faults={"scripted": [{"account": 10, "user": 105, "responses": [503, 503, 503]}]})
+    )
+    cli.write(
+        "leavers.csv",
+        "account,user,ticket\n"
+        "10,101,T1\n"  # 2 revoked (keeps account 20)
+        "10,bob@t.example,T2\n"  # 3 revoked by email, case-insensitive; user deleted
+        "20,102,T3\n"  # 4 missing: not in account 20
+        "10,103,T4\n"  # 5 token_blocked
+        "30,104,T5\n"  # 6 forbidden
+        "10,105,T6\n"  # 7 failed: 503 on every attempt
+        "10,zed@t.example,T7\n"  # 8 missing: no such email
+        "\n"  # 9 blank line, still counted
+        "10,abc,T8\n"  # 10 invalid
+        "10,101,T9\n",
+    )  # 11 duplicate
+    done = cli(
+        "run",
+        "leavers.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "50",
+        "--max-attempts",
+        "3",
+        "--report-dir",
+        "out",
+    )
     assert done.returncode == 1, done.stderr
     rows = results(cli.cwd / "out")
     assert [(r["row"], r["outcome"]) for r in rows] == [
-        ("2", "revoked"), ("3", "revoked"), ("4", "missing"), ("5", "token_blocked"),
-        ("6", "forbidden"), ("7", "failed"), ("8", "missing"), ("10", "invalid"),
-        ("11", "duplicate")]
-    assert list(rows[0]) == ["row", "account", "user", "user_id", "outcome", "http_status",
-                             "attempts", "request_id", "message", "name", "email",
-                             "user_deleted", "verified", "settled_at", "ticket"]
+        ("2", "revoked"),
+        ("3", "revoked"),
+        ("4", "missing"),
+        ("5", "token_blocked"),
+        ("6", "forbidden"),
+        ("7", "failed"),
+        ("8", "missing"),
+        ("10", "invalid"),
+        ("11", "duplicate"),
+    ]
+    assert list(rows[0]) == [
+        "row",
+        "account",
+        "user",
+        "user_id",
+        "outcome",
+        "http_status",
+        "attempts",
+        "request_id",
+        "message",
+        "name",
+        "email",
+        "user_deleted",
+        "verified",
+        "settled_at",
+        "ticket",
+    ]
     assert rows[1]["user_id"] == "102" and rows[1]["user"] == "bob@t.example"
     assert rows[5]["attempts"] == "3" and "503" in rows[5]["message"]
     assert all(r["request_id"] for r in rows[:6])
@@ -68,12 +102,29 @@ def test_every_outcome_from_a_csv(cli, sandbox):
     assert summary["counts"]["revoked"] == 2 and summary["source"] == "leavers.csv"
     listed = sorted(p.name for p in (cli.cwd / "out").iterdir())
     # What people open; what only offboard reads back is in the hidden .offboard/ folder.
-    assert listed == [".offboard", "duplicate.csv", "failed.csv", "forbidden.csv",
-                      "invalid.csv", "last_logins.csv", "missing.csv", "report.html", "results.csv",
-                      "results.jsonl", "revoked.csv", "summary.json", "summary.txt",
-                      "token_blocked.csv"]
+    assert listed == [
+        ".offboard",
+        "duplicate.csv",
+        "failed.csv",
+        "forbidden.csv",
+        "invalid.csv",
+        "last_logins.csv",
+        "missing.csv",
+        "report.html",
+        "results.csv",
+        "results.jsonl",
+        "revoked.csv",
+        "summary.json",
+        "summary.txt",
+        "token_blocked.csv",
+    ]
     assert sorted(p.name for p in (cli.cwd / "out" / ".offboard").iterdir()) == [
-        "inflight.jsonl", "journal.jsonl", "lock", "ordered.jsonl", "run.json"]
+        "inflight.jsonl",
+        "journal.jsonl",
+        "lock",
+        "ordered.jsonl",
+        "run.json",
+    ]
     assert "token_blocked" in done.stdout and "Report:" in done.stdout
 
 
@@ -106,8 +157,17 @@ def test_bad_key_aborts_with_exit_3_and_sends_nothing_more(cli, sandbox):
     report, every usable row not_attempted, and no other request."""
     sb = sandbox()
     cli.write("l.csv", "account,user\n10,101\n10,102\n10,105\n10,abc\n")
-    done = cli("run", "l.csv", "--base-url", sb.url, "--concurrency", "1", "--report-dir", "o",
-               key="4242_wrongwrongwrong")
+    done = cli(
+        "run",
+        "l.csv",
+        "--base-url",
+        sb.url,
+        "--concurrency",
+        "1",
+        "--report-dir",
+        "o",
+        key="4242_wrongwrongwrong",
+    )
     assert done.returncode == 3, done.stderr
     rows = results(cli.cwd / "o")
     assert [r["outcome"] for r in rows] == ["not_attempted"] * 3 + ["invalid"]
@@ -152,8 +212,9 @@ def test_header_only_csv_is_exit_0_with_an_empty_report(cli, sandbox):
 def test_stdin_source(cli, sandbox):
     """`-` reads CSV from stdin."""
     sb = sandbox()
-    done = cli("run", "-", "--base-url", sb.url, "--report-dir", "o",
-               stdin="account,user\n10,101\n")
+    done = cli(
+        "run", "-", "--base-url", sb.url, "--report-dir", "o", stdin="account,user\n10,101\n"
+    )
     assert done.returncode == 0 and outcomes(cli.cwd / "o") == ["revoked"]
 
 
@@ -164,8 +225,11 @@ def test_yaml_row_list_and_job_file_settings(cli, sandbox):
     assert cli("run", "rows.yaml", "--base-url", sb.url, "--report-dir", "a").returncode == 1
     assert outcomes(cli.cwd / "a") == ["revoked", "invalid"]
     cli.write("in.csv", "account,user\n10,105\n")
-    cli.write("job.yaml", "name: hr\nrate: 7\nconcurrency: 2\nreport_dir: job-out\n"
-                          "users: [{account: 10, user: 106}]\ninput: in.csv\n")
+    cli.write(
+        "job.yaml",
+        "name: hr\nrate: 7\nconcurrency: 2\nreport_dir: job-out\n"
+        "users: [{account: 10, user: 106}]\ninput: in.csv\n",
+    )
     done = cli("run", "job.yaml", "--base-url", sb.url, "--rate", "9")
     assert done.returncode == 0, done.stderr
     options = json.loads((cli.cwd / "job-out" / "summary.json").read_text())["options"]
@@ -176,8 +240,19 @@ def test_yaml_row_list_and_job_file_settings(cli, sandbox):
 def test_retries_honour_retry_after_and_pause_the_whole_run(cli, sandbox):
     """503 then 429 (Retry-After 1) then 200: revoked in 3 attempts, and during the
     pause no other request starts."""
-    sb = sandbox(world(faults={"scripted": [
-        {"account": 10, "user": 101, "responses": [503, {"status": 429, "retry_after": 1}]}]}))
+    sb = sandbox(
+        world(
+            faults={
+                "scripted": [
+                    {
+                        "account": 10,
+                        "user": 101,
+                        "responses": [503, {"status": 429, "retry_after": 1}],
+                    }
+                ]
+            }
+        )
+    )
     cli.write("l.csv", "account,user\n10,101\n10,102\n10,105\n10,106\n20,101\n")
     done = cli("run", "l.csv", "--base-url", sb.url, "--rate", "50", "--report-dir", "o")
     assert done.returncode == 0, done.stderr
@@ -191,8 +266,7 @@ def test_retries_honour_retry_after_and_pause_the_whole_run(cli, sandbox):
 
 def test_dropped_connection_after_revoke_is_missing_with_a_warning(cli, sandbox):
     """The revoke is applied but its answer lost; the retry's 404 says so."""
-    sb = sandbox(world(faults={"scripted": [{"account": 10, "user": 101,
-                                             "responses": ["drop"]}]}))
+    sb = sandbox(world(faults={"scripted": [{"account": 10, "user": 101, "responses": ["drop"]}]}))
     cli.write("l.csv", "account,user\n10,101\n")
     done = cli("run", "l.csv", "--base-url", sb.url, "--report-dir", "o")
     assert done.returncode == 0, done.stderr
@@ -204,8 +278,9 @@ def test_dropped_connection_after_revoke_is_missing_with_a_warning(cli, sandbox)
 
 def test_timeout_after_sending_then_404_is_missing_with_a_warning(cli, sandbox):
     """A revoke whose answer comes after --timeout: retried, 404, flagged as maybe applied."""
-    sb = sandbox(world(faults={"scripted": [{"account": 10, "user": 101,
-                                             "responses": [{"delay": 3}]}]}))
+    sb = sandbox(
+        world(faults={"scripted": [{"account": 10, "user": 101, "responses": [{"delay": 3}]}]})
+    )
     cli.write("l.csv", "account,user\n10,101\n")
     done = cli("run", "l.csv", "--base-url", sb.url, "--timeout", "1", "--report-dir", "o")
     assert done.returncode == 0, done.stderr
@@ -217,15 +292,32 @@ def test_rate_ceiling_holds_in_every_one_second_window(cli, sandbox):
     """Counted from the sandbox's own log: no 1 s window holds more than rate + 10%,
     retries and the user list included."""
     users = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
-    users += [{"id": 1000 + i, "email": f"u{i}@t.example", "roles": {10: "Users"}}
-              for i in range(70)]
-    faults = {"page_size_max": 20, "scripted": [
-        {"account": 10, "user": 1000 + i, "responses": [503]} for i in range(0, 70, 7)]}
+    users += [
+        {"id": 1000 + i, "email": f"u{i}@t.example", "roles": {10: "Users"}} for i in range(70)
+    ]
+    faults = {
+        "page_size_max": 20,
+        "scripted": [
+            {"account": 10, "user": 1000 + i, "responses": [503]} for i in range(0, 70, 7)
+        ],
+    }
     sb = sandbox(world(users=users, faults=faults))
     lines = [f"10,{1000 + i}" for i in range(60)] + [f"10,u{i}@t.example" for i in range(60, 70)]
     cli.write("l.csv", "account,user\n" + "\n".join(lines) + "\n")
-    done = cli("run", "l.csv", "--base-url", sb.url, "--rate", "20", "--concurrency", "8",
-               "--max-revocations", "70", "--report-dir", "o")
+    done = cli(
+        "run",
+        "l.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "20",
+        "--concurrency",
+        "8",
+        "--max-revocations",
+        "70",
+        "--report-dir",
+        "o",
+    )
     assert done.returncode == 0, done.stderr
     times = sorted(r.time for r in sb.requests())
     assert len(times) >= 70 + 10 + 4  # revokes, retries, user pages
@@ -237,15 +329,15 @@ def test_rate_ceiling_holds_in_every_one_second_window(cli, sandbox):
 
 def test_key_never_appears_in_output_or_report(cli, sandbox):
     """A run with every kind of row: neither the key nor its secret part is printed or saved."""
-    sb = sandbox(world(faults={"scripted": [{"account": 10, "user": 105,
-                                             "responses": [500, 500]}]}))
+    sb = sandbox(
+        world(faults={"scripted": [{"account": 10, "user": 105, "responses": [500, 500]}]})
+    )
     cli.write("l.csv", "account,user\n10,101\n10,103\n30,104\n10,105\n10,x\n10,101\n")
     done = cli("run", "l.csv", "--base-url", sb.url, "--max-attempts", "2", "--report-dir", "o")
     bad = cli("run", "l.csv", "--base-url", sb.url, "--report-dir", "p", key=KEY + "x")
     secret = KEY.split("_", 1)[1]
     texts = [done.stdout, done.stderr, bad.stdout, bad.stderr]
-    texts += [p.read_text() for d in ("o", "p") for p in (cli.cwd / d).rglob("*")
-              if p.is_file()]
+    texts += [p.read_text() for d in ("o", "p") for p in (cli.cwd / d).rglob("*") if p.is_file()]
     assert done.returncode == 1 and bad.returncode == 3
     assert not any(secret in text for text in texts)
 
@@ -260,28 +352,56 @@ def test_formula_cells_are_neutralised(cli, sandbox):
         assert "'=HYPERLINK" in (cli.cwd / "o" / name).read_text()
 
 
-@pytest.mark.parametrize(("files", "args", "env", "words"), [
-    ({}, ["run", "nope.csv"], {}, "nope.csv: no such file"),
-    ({"e.csv": ""}, ["run", "e.csv"], {}, "e.csv: the file is empty"),
-    ({"c.csv": "name,x\na,b\n"}, ["run", "c.csv"], {}, "no 'account' column"),
-    ({"c.txt": "account,user\n"}, ["run", "c.txt"], {}, "not a .csv"),
-    ({"j.yaml": "users: []\nrate_limit: 1\n"}, ["run", "j.yaml"], {}, "unknown key 'rate_limit'"),
-    ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv"], {"GCORE_API_KEY": ""}, "no API key"),
-    ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv", "--base-url", "http://api.gcore.com"],
-     {}, "plain http:// is refused"),
-    ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv"],
-     {"GCORE_BASE_URL": "http://10.1.2.3"}, "GCORE_BASE_URL: plain http://"),
-    ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv", "--rate", "0"], {}, "--rate: must be"),
-    ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv", "--rate", "fast"], {}, "'fast'"),
-    ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv", "--bogus"], {}, "No such option"),
-    ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv", "--api-key-file", "none"], {},
-     "cannot read the key"),
-    ({"c.csv": "account,user\n1,2\n", "o/x": "x"}, ["run", "c.csv", "--report-dir", "o"], {},
-     "already holds files"),
-    ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv", "--sandbox", "--base-url",
-                                        "https://x.test"], {}, "--sandbox brings its own"),
-    ({}, ["run"], {}, "Missing argument"),
-])
+@pytest.mark.parametrize(
+    ("files", "args", "env", "words"),
+    [
+        ({}, ["run", "nope.csv"], {}, "nope.csv: no such file"),
+        ({"e.csv": ""}, ["run", "e.csv"], {}, "e.csv: the file is empty"),
+        ({"c.csv": "name,x\na,b\n"}, ["run", "c.csv"], {}, "no 'account' column"),
+        ({"c.txt": "account,user\n"}, ["run", "c.txt"], {}, "not a .csv"),
+        (
+            {"j.yaml": "users: []\nrate_limit: 1\n"},
+            ["run", "j.yaml"],
+            {},
+            "unknown key 'rate_limit'",
+        ),
+        ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv"], {"GCORE_API_KEY": ""}, "no API key"),
+        (
+            {"c.csv": "account,user\n1,2\n"},
+            ["run", "c.csv", "--base-url", "http://api.gcore.com"],
+            {},
+            "plain http:// is refused",
+        ),
+        (
+            {"c.csv": "account,user\n1,2\n"},
+            ["run", "c.csv"],
+            {"GCORE_BASE_URL": "http://10.1.2.3"},
+            "GCORE_BASE_URL: plain http://",
+        ),
+        ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv", "--rate", "0"], {}, "--rate: must be"),
+        ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv", "--rate", "fast"], {}, "'fast'"),
+        ({"c.csv": "account,user\n1,2\n"}, ["run", "c.csv", "--bogus"], {}, "No such option"),
+        (
+            {"c.csv": "account,user\n1,2\n"},
+            ["run", "c.csv", "--api-key-file", "none"],
+            {},
+            "cannot read the key",
+        ),
+        (
+            {"c.csv": "account,user\n1,2\n", "o/x": "x"},
+            ["run", "c.csv", "--report-dir", "o"],
+            {},
+            "already holds files",
+        ),
+        (
+            {"c.csv": "account,user\n1,2\n"},
+            ["run", "c.csv", "--sandbox", "--base-url", "https://x.test"],
+            {},
+            "--sandbox brings its own",
+        ),
+        ({}, ["run"], {}, "Missing argument"),
+    ],
+)
 def test_refusals_are_one_line_exit_2_and_send_nothing(cli, sandbox, files, args, env, words):
     """Each refusal: exit 2, one line on stderr naming the problem, no report, no request."""
     sb = sandbox()
@@ -310,9 +430,24 @@ def test_progress_only_on_a_terminal(cli, sandbox):
     main, secondary = pty.openpty()
     environ = {**os.environ, "GCORE_API_KEY": KEY, "TERM": "xterm"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "offboard", "run", "l.csv", "--base-url", sb.url,
-         "--rate", "4", "--report-dir", "b"],
-        cwd=cli.cwd, env=environ, stdout=subprocess.DEVNULL, stderr=secondary)
+        [
+            sys.executable,
+            "-m",
+            "offboard",
+            "run",
+            "l.csv",
+            "--base-url",
+            sb.url,
+            "--rate",
+            "4",
+            "--report-dir",
+            "b",
+        ],
+        cwd=cli.cwd,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=secondary,
+    )
     os.close(secondary)
     seen = b""
     while True:
@@ -332,13 +467,28 @@ def test_circuit_breaker_stops_a_run_against_an_api_that_only_answers_503(cli, s
     """Every revoke answered 503: after --max-consecutive-failures rows the run aborts,
     exit 3, the rest not_attempted and resumable."""
     users = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
-    users += [{"id": 500 + i, "email": f"z{i}@t.example", "roles": {10: "Users"}}
-              for i in range(30)]
+    users += [
+        {"id": 500 + i, "email": f"z{i}@t.example", "roles": {10: "Users"}} for i in range(30)
+    ]
     scripted = [{"account": 10, "user": 500 + i, "responses": [503] * 5} for i in range(30)]
     sb = sandbox(world(users=users, faults={"scripted": scripted}))
     cli.write("l.csv", "account,user\n" + "".join(f"10,{500 + i}\n" for i in range(30)))
-    done = cli("run", "l.csv", "--base-url", sb.url, "--rate", "200", "--concurrency", "2",
-               "--max-attempts", "2", "--max-consecutive-failures", "4", "--report-dir", "o")
+    done = cli(
+        "run",
+        "l.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "200",
+        "--concurrency",
+        "2",
+        "--max-attempts",
+        "2",
+        "--max-consecutive-failures",
+        "4",
+        "--report-dir",
+        "o",
+    )
     assert done.returncode == 3, done.stderr
     rows = results(cli.cwd / "o")
     counts = {o: sum(r["outcome"] == o for r in rows) for o in ("failed", "not_attempted")}
@@ -351,8 +501,18 @@ def test_an_api_answering_only_503_sends_no_revoke(cli, sandbox):
     """If even /iam/clients/me fails, the key's own user is unknown: nothing is revoked, exit 3."""
     sb = sandbox(world(faults={"error_rate": 1.0}))
     cli.write("l.csv", "account,user\n10,101\n10,102\n")
-    done = cli("run", "l.csv", "--base-url", sb.url, "--rate", "200", "--max-attempts", "2",
-               "--report-dir", "o")
+    done = cli(
+        "run",
+        "l.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "200",
+        "--max-attempts",
+        "2",
+        "--report-dir",
+        "o",
+    )
     assert done.returncode == 3
     assert [r["outcome"] for r in results(cli.cwd / "o")] == ["not_attempted"] * 2
     assert deletes(sb) == []
@@ -361,12 +521,25 @@ def test_an_api_answering_only_503_sends_no_revoke(cli, sandbox):
 def test_adaptive_rate_against_an_unknown_server_limit(cli, sandbox):
     """--rate far above a sandbox limit: every row still revoked, few requests refused."""
     users = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
-    users += [{"id": 700 + i, "email": f"w{i}@t.example", "roles": {10: "Users"}}
-              for i in range(60)]
+    users += [
+        {"id": 700 + i, "email": f"w{i}@t.example", "roles": {10: "Users"}} for i in range(60)
+    ]
     sb = sandbox(world(users=users, faults={"rate_limit": 20}))
     cli.write("l.csv", "account,user\n" + "".join(f"10,{700 + i}\n" for i in range(60)))
-    done = cli("run", "l.csv", "--base-url", sb.url, "--rate", "100", "--concurrency", "8",
-               "--max-revocations", "60", "--report-dir", "o")
+    done = cli(
+        "run",
+        "l.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "100",
+        "--concurrency",
+        "8",
+        "--max-revocations",
+        "60",
+        "--report-dir",
+        "o",
+    )
     assert done.returncode == 0, done.stderr
     log = sb.requests()
     refused = sum(r.status == 429 for r in log)

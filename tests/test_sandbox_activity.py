@@ -24,17 +24,37 @@ def world(**top: Any) -> dict[str, Any]:
         "key_user": 1,
         "accounts": [{"id": 10, "name": "Ten"}, {"id": 20, "name": "Twenty"}],
         "users": [
-            {"id": 1, "email": "admin@t.example",
-             "roles": {10: "Administrators", 20: "Administrators"}},
-            {"id": 2, "email": "two@t.example", "roles": {10: "Users"}, "logins": [
-                {"at": "2026-11-01T08:00:00Z", "account": 10},
-                {"at": "2026-11-30T09:00:00+01:00", "account": 10, "ip": "2001:db8::7",
-                 "user_agent": "curl/8.5", "successful": False, "auth_type": "sso"},
-                {"at": "2026-11-29T12:00:00Z", "account": 20},
-            ]},
-            {"id": 3, "email": "three@t.example", "roles": {10: "Users", 20: "Users"},
-             "logins": [{"at": "2026-11-30T08:00:00Z", "account": 10},
-                        {"at": "2026-11-15T10:30:00.250000Z", "account": 10}]},
+            {
+                "id": 1,
+                "email": "admin@t.example",
+                "roles": {10: "Administrators", 20: "Administrators"},
+            },
+            {
+                "id": 2,
+                "email": "two@t.example",
+                "roles": {10: "Users"},
+                "logins": [
+                    {"at": "2026-11-01T08:00:00Z", "account": 10},
+                    {
+                        "at": "2026-11-30T09:00:00+01:00",
+                        "account": 10,
+                        "ip": "2001:db8::7",
+                        "user_agent": "curl/8.5",
+                        "successful": False,
+                        "auth_type": "sso",
+                    },
+                    {"at": "2026-11-29T12:00:00Z", "account": 20},
+                ],
+            },
+            {
+                "id": 3,
+                "email": "three@t.example",
+                "roles": {10: "Users", 20: "Users"},
+                "logins": [
+                    {"at": "2026-11-30T08:00:00Z", "account": 10},
+                    {"at": "2026-11-15T10:30:00.250000Z", "account": 10},
+                ],
+            },
         ],
         **top,
     }
@@ -51,8 +71,9 @@ def sb() -> Iterator[Sandbox]:
 
 
 def get(sandbox: Sandbox, **params: Any) -> httpx.Response:
-    return httpx.get(sandbox.url + LOGINS, params=params,
-                     headers={"Authorization": f"APIKey {sandbox.api_key}"})
+    return httpx.get(
+        sandbox.url + LOGINS, params=params, headers={"Authorization": f"APIKey {sandbox.api_key}"}
+    )
 
 
 def test_the_key_accounts_logins_newest_first_in_the_spec_shape(sb: Sandbox) -> None:
@@ -68,8 +89,14 @@ def test_the_key_accounts_logins_newest_first_in_the_spec_shape(sb: Sandbox) -> 
         (2, "2026-11-01T08:00:00Z"),
     ]
     assert result[0] == {
-        "id": 10, "login_at": "2026-11-30T08:00:00Z", "ip_address": "2001:db8::7",
-        "user_agent": "curl/8.5", "is_successful": False, "auth_type": "sso", "user": 2}
+        "id": 10,
+        "login_at": "2026-11-30T08:00:00Z",
+        "ip_address": "2001:db8::7",
+        "user_agent": "curl/8.5",
+        "is_successful": False,
+        "auth_type": "sso",
+        "user": 2,
+    }
     assert result[-1]["ip_address"] == "192.0.2.1" and result[-1]["is_successful"] is True
     assert result[-1]["auth_type"] == "password" and result[-1]["user_agent"]
 
@@ -96,11 +123,15 @@ def test_pages_follow_limit_and_offset_with_next_and_previous(sb: Sandbox) -> No
         query = dict(part.split("=") for part in page["next"].split("?")[1].split("&"))
     assert walked == everything
     assert get(sb, limit=10, offset=10).json() == {
-        "count": 4, "previous": "/activity_log/logins?offset=0&limit=10", "result": []}
+        "count": 4,
+        "previous": "/activity_log/logins?offset=0&limit=10",
+        "result": [],
+    }
 
 
-@pytest.mark.parametrize("params", [{"limit": "ten"}, {"limit": 0}, {"offset": -1},
-                                    {"offset": "x", "limit": 2}])
+@pytest.mark.parametrize(
+    "params", [{"limit": "ten"}, {"limit": 0}, {"offset": -1}, {"offset": "x", "limit": 2}]
+)
 def test_bad_limit_or_offset_is_400(sb: Sandbox, params: dict[str, Any]) -> None:
     """A limit that is not a positive integer, or an offset below 0, is 400 with a message."""
     answer = get(sb, **params)
@@ -120,27 +151,38 @@ def test_the_history_outlives_revokes_and_is_not_a_membership_read() -> None:
     """A user deleted by a revoke keeps their logins in the log; an invited user has none."""
     with start(world()) as sandbox:
         headers = {"Authorization": f"APIKey {sandbox.api_key}"}
-        assert httpx.delete(sandbox.url + "/iam/clients/10/client-users/2",
-                            headers=headers).status_code == 200
+        assert (
+            httpx.delete(
+                sandbox.url + "/iam/clients/10/client-users/2", headers=headers
+            ).status_code
+            == 200
+        )
         assert not sandbox.user_exists(2)
-        invited = httpx.post(sandbox.url + "/iam/clients/invite_user", headers=headers, json={
-            "email": "two@t.example", "user_role": {"id": 2}, "client_id": 10})
+        invited = httpx.post(
+            sandbox.url + "/iam/clients/invite_user",
+            headers=headers,
+            json={"email": "two@t.example", "user_role": {"id": 2}, "client_id": 10},
+        )
         assert invited.json()["user_id"] == 4
         users = [item["user"] for item in get(sandbox).json()["result"]]
         assert users == [2, 3, 3, 2]
 
 
-@pytest.mark.parametrize(("flag", "status", "body"), [
-    ("forbidden", 403, FORBIDDEN), ("not_found", 404, {"message": "Not found."})])
-def test_the_activity_log_flag_answers_403_or_404(flag: str, status: int,
-                                                  body: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("flag", "status", "body"),
+    [("forbidden", 403, FORBIDDEN), ("not_found", 404, {"message": "Not found."})],
+)
+def test_the_activity_log_flag_answers_403_or_404(
+    flag: str, status: int, body: dict[str, str]
+) -> None:
     """`activity_log: forbidden` (or `not_found`) makes the endpoint refuse the key, so a client
     can test its "no permission: last login unknown" path; other endpoints are unaffected."""
     with start(world(activity_log=flag)) as sandbox:
         answer = get(sandbox, limit=10)
         assert answer.status_code == status and answer.json() == body
-        me = httpx.get(sandbox.url + "/iam/clients/me",
-                       headers={"Authorization": f"APIKey {sandbox.api_key}"})
+        me = httpx.get(
+            sandbox.url + "/iam/clients/me", headers={"Authorization": f"APIKey {sandbox.api_key}"}
+        )
         assert me.status_code == 200
 
 
@@ -185,44 +227,76 @@ def with_login(login: Any) -> dict[str, Any]:
     return mapping
 
 
-@pytest.mark.parametrize(("mapping", "message"), [
-    (with_login({"account": 10}), "test: users[1].logins[0].at: required key is missing"),
-    (with_login({"at": "2026-11-30T09:00:00Z"}),
-     "test: users[1].logins[0].account: required key is missing"),
-    (with_login({"at": "2026-11-30T09:00:00Z", "account": 10, "when": 1}),
-     "test: users[1].logins[0].when: unknown key (allowed: account, at, auth_type, ip, "
-     "successful, user_agent)"),
-    (with_login({"at": "2026-11-30T09:00:00", "account": 10}),
-     "test: users[1].logins[0].at: needs a time zone (e.g. 2026-11-30T09:00:00Z): "
-     "2026-11-30T09:00:00"),
-    (with_login({"at": "30/11/2026", "account": 10}),
-     "test: users[1].logins[0].at: not an RFC 3339 time (e.g. 2026-11-30T09:00:00Z): "
-     "'30/11/2026'"),
-    (with_login({"at": 1764493200, "account": 10}),
-     "test: users[1].logins[0].at: expected an RFC 3339 time (e.g. 2026-11-30T09:00:00Z), "
-     "got int 1764493200"),
-    (with_login({"at": "2026-11-30T09:00:00Z", "account": 30}),
-     "test: users[1].logins[0].account: 30 is not listed under accounts"),
-    (with_login({"at": "2026-11-30T09:00:00Z", "account": "10"}),
-     "test: users[1].logins[0].account: expected an integer, got str '10'"),
-    (with_login({"at": "2026-11-30T09:00:00Z", "account": 10, "ip": "10.0.0.300"}),
-     "test: users[1].logins[0].ip: not an IP address: '10.0.0.300'"),
-    (with_login({"at": "2026-11-30T09:00:00Z", "account": 10, "successful": "yes"}),
-     "test: users[1].logins[0].successful: expected true or false, got str 'yes'"),
-    (with_login({"at": "2026-11-30T09:00:00Z", "account": 10, "auth_type": ""}),
-     "test: users[1].logins[0].auth_type: expected a non-empty string, got str ''"),
-    (with_login("2026-11-30T09:00:00Z"),
-     "test: users[1].logins[0]: expected a mapping, got str '2026-11-30T09:00:00Z'"),
-    ({**world(), "users": [{**world()["users"][0], "logins": {"at": 1}}]},
-     "test: users[0].logins: expected a list, got dict {'at': 1}"),
-    (world(activity_log="denied"),
-     "test: activity_log: expected one of allowed, forbidden, not_found, got str 'denied'"),
-    (world(activity_log=["forbidden"]),
-     "test: activity_log: expected one of allowed, forbidden, not_found, "
-     "got list ['forbidden']"),
-])
-def test_bad_login_history_is_a_one_line_error_naming_the_key(mapping: dict[str, Any],
-                                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        (with_login({"account": 10}), "test: users[1].logins[0].at: required key is missing"),
+        (
+            with_login({"at": "2026-11-30T09:00:00Z"}),
+            "test: users[1].logins[0].account: required key is missing",
+        ),
+        (
+            with_login({"at": "2026-11-30T09:00:00Z", "account": 10, "when": 1}),
+            "test: users[1].logins[0].when: unknown key (allowed: account, at, auth_type, ip, "
+            "successful, user_agent)",
+        ),
+        (
+            with_login({"at": "2026-11-30T09:00:00", "account": 10}),
+            "test: users[1].logins[0].at: needs a time zone (e.g. 2026-11-30T09:00:00Z): "
+            "2026-11-30T09:00:00",
+        ),
+        (
+            with_login({"at": "30/11/2026", "account": 10}),
+            "test: users[1].logins[0].at: not an RFC 3339 time (e.g. 2026-11-30T09:00:00Z): "
+            "'30/11/2026'",
+        ),
+        (
+            with_login({"at": 1764493200, "account": 10}),
+            "test: users[1].logins[0].at: expected an RFC 3339 time (e.g. 2026-11-30T09:00:00Z), "
+            "got int 1764493200",
+        ),
+        (
+            with_login({"at": "2026-11-30T09:00:00Z", "account": 30}),
+            "test: users[1].logins[0].account: 30 is not listed under accounts",
+        ),
+        (
+            with_login({"at": "2026-11-30T09:00:00Z", "account": "10"}),
+            "test: users[1].logins[0].account: expected an integer, got str '10'",
+        ),
+        (
+            with_login({"at": "2026-11-30T09:00:00Z", "account": 10, "ip": "10.0.0.300"}),
+            "test: users[1].logins[0].ip: not an IP address: '10.0.0.300'",
+        ),
+        (
+            with_login({"at": "2026-11-30T09:00:00Z", "account": 10, "successful": "yes"}),
+            "test: users[1].logins[0].successful: expected true or false, got str 'yes'",
+        ),
+        (
+            with_login({"at": "2026-11-30T09:00:00Z", "account": 10, "auth_type": ""}),
+            "test: users[1].logins[0].auth_type: expected a non-empty string, got str ''",
+        ),
+        (
+            with_login("2026-11-30T09:00:00Z"),
+            "test: users[1].logins[0]: expected a mapping, got str '2026-11-30T09:00:00Z'",
+        ),
+        (
+            {**world(), "users": [{**world()["users"][0], "logins": {"at": 1}}]},
+            "test: users[0].logins: expected a list, got dict {'at': 1}",
+        ),
+        (
+            world(activity_log="denied"),
+            "test: activity_log: expected one of allowed, forbidden, not_found, got str 'denied'",
+        ),
+        (
+            world(activity_log=["forbidden"]),
+            "test: activity_log: expected one of allowed, forbidden, not_found, "
+            "got list ['forbidden']",
+        ),
+    ],
+)
+def test_bad_login_history_is_a_one_line_error_naming_the_key(
+    mapping: dict[str, Any], message: str
+) -> None:
     """Each mistake in `logins` or `activity_log` fails the load with one line naming it."""
     with pytest.raises(SandboxError) as raised:
         load_world(mapping, origin="test")

@@ -74,8 +74,10 @@ def test_token_bucket_of_20_with_burst_5_holds_about_one_per_50_ms() -> None:
 def test_fixed_window_resets_on_the_second_boundary() -> None:
     """Three in each window [k, k + 1) s since the sandbox started: three more are accepted
     just after the boundary though the last three were accepted 0.55 s before."""
-    with Sandbox(small_world(rate_limit={"shape": "fixed_window", "rate": 3})) as sb, \
-            client(sb) as c:
+    with (
+        Sandbox(small_world(rate_limit={"shape": "fixed_window", "rate": 3})) as sb,
+        client(sb) as c,
+    ):
         t0 = time.monotonic()  # the sandbox started before this
         sleep_until(t0 + 0.5)
         assert statuses(c, 4) == [200, 200, 200, 429]
@@ -84,8 +86,10 @@ def test_fixed_window_resets_on_the_second_boundary() -> None:
 
 
 def test_sliding_window_counts_any_second() -> None:
-    with Sandbox(small_world(rate_limit={"shape": "sliding_window", "rate": 3})) as sb, \
-            client(sb) as c:
+    with (
+        Sandbox(small_world(rate_limit={"shape": "sliding_window", "rate": 3})) as sb,
+        client(sb) as c,
+    ):
         first = time.monotonic()
         assert statuses(c, 4) == [200, 200, 200, 429]
         sleep_until(first + 0.6)
@@ -120,8 +124,12 @@ def test_changing_limit_follows_its_schedule_from_the_sandbox_start() -> None:
 
 
 def test_changing_limit_within_a_token_bucket() -> None:
-    spec = {"shape": "changing", "within": "token_bucket", "burst": 2,
-            "schedule": [[0, 1], [30, 100]]}
+    spec = {
+        "shape": "changing",
+        "within": "token_bucket",
+        "burst": 2,
+        "schedule": [[0, 1], [30, 100]],
+    }
     with Sandbox(small_world(rate_limit=spec)) as sb, client(sb) as c:
         assert statuses(c, 3) == [200, 200, 429]
 
@@ -167,10 +175,13 @@ def test_hint_none_gives_no_hint_at_all() -> None:
     assert answer.json()["message"] == "Request was throttled."
 
 
-@pytest.mark.parametrize(("hint", "headers"), [
-    ("seconds", {"retry-after": "1"}), ("ms", {"retry-after-ms": "1"}), ("none", {})])
+@pytest.mark.parametrize(
+    ("hint", "headers"),
+    [("seconds", {"retry-after": "1"}), ("ms", {"retry-after-ms": "1"}), ("none", {})],
+)
 def test_a_tiny_wait_is_still_a_hint_of_one_second_or_one_millisecond(
-        hint: str, headers: dict[str, str]) -> None:
+    hint: str, headers: dict[str, str]
+) -> None:
     """Never a hint of 0, which would invite the client straight back into the refusal."""
     now = [0.0]
     spec = {"shape": "token_bucket", "rate": 1000, "burst": 1, "hint": hint}
@@ -189,84 +200,135 @@ def test_an_integer_rate_limit_still_answers_the_worlds_retry_after() -> None:
     assert answers[1].headers["retry-after"] == "7"
     assert "retry-after-ms" not in answers[1].headers
     assert answers[1].json()["message"] == (
-        "Request was throttled. Expected available in 7 seconds.")
+        "Request was throttled. Expected available in 7 seconds."
+    )
 
 
-@pytest.mark.parametrize(("rate_limit", "message"), [
-    (0, "faults.rate_limit: must be >= 1, got 0"),
-    ("fast", "faults.rate_limit: expected an integer, got str 'fast'"),
-    ({"rate": 20}, "faults.rate_limit.shape: expected one of token_bucket, fixed_window, "
-                   "sliding_window, gcra, changing, got NoneType None"),
-    ({"shape": "cone", "rate": 20}, "faults.rate_limit.shape: expected one of"),
-    ({"shape": "token_bucket"}, "faults.rate_limit.rate: required key is missing"),
-    ({"shape": "token_bucket", "rate": 0}, "faults.rate_limit.rate: must be a positive number"),
-    ({"shape": "token_bucket", "rate": 20, "burst": -1},
-     "faults.rate_limit.burst: must be a positive number, got -1"),
-    ({"shape": "token_bucket", "rate": "x"}, "faults.rate_limit.rate: expected a number"),
-    ({"shape": "fixed_window", "rate": 5, "burst": 2},
-     "faults.rate_limit.burst: unknown key (allowed: hint, rate, shape)"),
-    ({"shape": "token_bucket", "rate": 5, "hint": "sec"},
-     "faults.rate_limit.hint: expected one of seconds, ms, none, got str 'sec'"),
-    ({"shape": "gcra", "rate": 5, "hint": 1000},
-     "faults.rate_limit.hint: expected one of seconds, ms, none, got int 1000"),
-    ({"shape": "changing", "schedule": [[0, 5]], "hint": ["ms"]},
-     "faults.rate_limit.hint: expected one of seconds, ms, none, got list ['ms']"),
-    ({"shape": "gcra", "rate": 5, "tolerance": -0.1},
-     "faults.rate_limit.tolerance: must be >= 0"),
-    ({"shape": "changing", "rate": 5}, "faults.rate_limit.rate: unknown key"),
-    ({"shape": "changing"}, "faults.rate_limit.schedule: required key is missing"),
-    ({"shape": "changing", "schedule": []}, "faults.rate_limit.schedule: expected at least one"),
-    ({"shape": "changing", "schedule": [[0, 5], [0, 2]]},
-     "faults.rate_limit.schedule[1][0]: must be later than 0, got 0"),
-    ({"shape": "changing", "schedule": [[0, 5, 1]]},
-     "faults.rate_limit.schedule[0]: expected a [from seconds, rate] pair"),
-    ({"shape": "changing", "schedule": [[0, 0]]},
-     "faults.rate_limit.schedule[0][1]: must be a positive number"),
-    ({"shape": "changing", "schedule": [[0, 5]], "within": "changing"},
-     "faults.rate_limit.within: expected one of token_bucket, fixed_window, sliding_window, "
-     "gcra"),
-])
+@pytest.mark.parametrize(
+    ("rate_limit", "message"),
+    [
+        (0, "faults.rate_limit: must be >= 1, got 0"),
+        ("fast", "faults.rate_limit: expected an integer, got str 'fast'"),
+        (
+            {"rate": 20},
+            "faults.rate_limit.shape: expected one of token_bucket, fixed_window, "
+            "sliding_window, gcra, changing, got NoneType None",
+        ),
+        ({"shape": "cone", "rate": 20}, "faults.rate_limit.shape: expected one of"),
+        ({"shape": "token_bucket"}, "faults.rate_limit.rate: required key is missing"),
+        ({"shape": "token_bucket", "rate": 0}, "faults.rate_limit.rate: must be a positive number"),
+        (
+            {"shape": "token_bucket", "rate": 20, "burst": -1},
+            "faults.rate_limit.burst: must be a positive number, got -1",
+        ),
+        ({"shape": "token_bucket", "rate": "x"}, "faults.rate_limit.rate: expected a number"),
+        (
+            {"shape": "fixed_window", "rate": 5, "burst": 2},
+            "faults.rate_limit.burst: unknown key (allowed: hint, rate, shape)",
+        ),
+        (
+            {"shape": "token_bucket", "rate": 5, "hint": "sec"},
+            "faults.rate_limit.hint: expected one of seconds, ms, none, got str 'sec'",
+        ),
+        (
+            {"shape": "gcra", "rate": 5, "hint": 1000},
+            "faults.rate_limit.hint: expected one of seconds, ms, none, got int 1000",
+        ),
+        (
+            {"shape": "changing", "schedule": [[0, 5]], "hint": ["ms"]},
+            "faults.rate_limit.hint: expected one of seconds, ms, none, got list ['ms']",
+        ),
+        (
+            {"shape": "gcra", "rate": 5, "tolerance": -0.1},
+            "faults.rate_limit.tolerance: must be >= 0",
+        ),
+        ({"shape": "changing", "rate": 5}, "faults.rate_limit.rate: unknown key"),
+        ({"shape": "changing"}, "faults.rate_limit.schedule: required key is missing"),
+        (
+            {"shape": "changing", "schedule": []},
+            "faults.rate_limit.schedule: expected at least one",
+        ),
+        (
+            {"shape": "changing", "schedule": [[0, 5], [0, 2]]},
+            "faults.rate_limit.schedule[1][0]: must be later than 0, got 0",
+        ),
+        (
+            {"shape": "changing", "schedule": [[0, 5, 1]]},
+            "faults.rate_limit.schedule[0]: expected a [from seconds, rate] pair",
+        ),
+        (
+            {"shape": "changing", "schedule": [[0, 0]]},
+            "faults.rate_limit.schedule[0][1]: must be a positive number",
+        ),
+        (
+            {"shape": "changing", "schedule": [[0, 5]], "within": "changing"},
+            "faults.rate_limit.within: expected one of token_bucket, fixed_window, sliding_window, "
+            "gcra",
+        ),
+    ],
+)
 def test_bad_rate_limits_name_the_key(rate_limit: Any, message: str) -> None:
     with pytest.raises(SandboxError) as caught:
         small_world(rate_limit=rate_limit)
     assert str(caught.value).startswith(f"test: {message}"), str(caught.value)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("20", 20),
-    (" 7 ", 7),
-    ("token_bucket:rate=20,burst=5", {"shape": "token_bucket", "rate": 20.0, "burst": 5.0}),
-    ("fixed_window:rate=50", {"shape": "fixed_window", "rate": 50.0}),
-    ("sliding_window:rate=20", {"shape": "sliding_window", "rate": 20.0}),
-    ("gcra:rate=20,tolerance=0.1", {"shape": "gcra", "rate": 20.0, "tolerance": 0.1}),
-    ("changing:schedule=0:20/10:5/30:20",
-     {"shape": "changing", "within": "sliding_window",
-      "schedule": ((0.0, 20.0), (10.0, 5.0), (30.0, 20.0))}),
-    ("changing:schedule=0:20/10:5,within=token_bucket,burst=5",
-     {"shape": "changing", "within": "token_bucket", "burst": 5.0,
-      "schedule": ((0.0, 20.0), (10.0, 5.0))}),
-    ("token_bucket:rate=20,burst=5,hint=ms",
-     {"shape": "token_bucket", "rate": 20.0, "burst": 5.0, "hint": "ms"}),
-    ("gcra:rate=2,hint=none", {"shape": "gcra", "rate": 2.0, "hint": "none"}),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("20", 20),
+        (" 7 ", 7),
+        ("token_bucket:rate=20,burst=5", {"shape": "token_bucket", "rate": 20.0, "burst": 5.0}),
+        ("fixed_window:rate=50", {"shape": "fixed_window", "rate": 50.0}),
+        ("sliding_window:rate=20", {"shape": "sliding_window", "rate": 20.0}),
+        ("gcra:rate=20,tolerance=0.1", {"shape": "gcra", "rate": 20.0, "tolerance": 0.1}),
+        (
+            "changing:schedule=0:20/10:5/30:20",
+            {
+                "shape": "changing",
+                "within": "sliding_window",
+                "schedule": ((0.0, 20.0), (10.0, 5.0), (30.0, 20.0)),
+            },
+        ),
+        (
+            "changing:schedule=0:20/10:5,within=token_bucket,burst=5",
+            {
+                "shape": "changing",
+                "within": "token_bucket",
+                "burst": 5.0,
+                "schedule": ((0.0, 20.0), (10.0, 5.0)),
+            },
+        ),
+        (
+            "token_bucket:rate=20,burst=5,hint=ms",
+            {"shape": "token_bucket", "rate": 20.0, "burst": 5.0, "hint": "ms"},
+        ),
+        ("gcra:rate=2,hint=none", {"shape": "gcra", "rate": 2.0, "hint": "none"}),
+    ],
+)
 def test_rate_limit_option_syntax(text: str, expected: object) -> None:
     parsed = parse_rate_limit(text)
     assert (parsed if isinstance(parsed, int) else dict(parsed)) == expected
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("0", "--rate-limit: must be >= 1, got 0"),
-    ("fast", "--rate-limit: expected an integer or SHAPE:KEY=VALUE,..."),
-    ("token_bucket", "--rate-limit: rate: required key is missing"),
-    ("token_bucket:rate=0", "--rate-limit: rate: must be a positive number"),
-    ("token_bucket:rate=x", "--rate-limit: rate: expected a number, got 'x'"),
-    ("token_bucket:rate=2,bust=3", "--rate-limit: bust: unknown key"),
-    ("token_bucket:rate", "--rate-limit: expected KEY=VALUE, got 'rate'"),
-    ("changing:schedule=0-20", "--rate-limit: schedule: expected FROM:RATE pairs"),
-    ("token_bucket:rate=2,hint=millis",
-     "--rate-limit: hint: expected one of seconds, ms, none, got str 'millis'"),
-    ("gcra:rate=2,hint=", "--rate-limit: hint: expected one of seconds, ms, none, got str ''"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0", "--rate-limit: must be >= 1, got 0"),
+        ("fast", "--rate-limit: expected an integer or SHAPE:KEY=VALUE,..."),
+        ("token_bucket", "--rate-limit: rate: required key is missing"),
+        ("token_bucket:rate=0", "--rate-limit: rate: must be a positive number"),
+        ("token_bucket:rate=x", "--rate-limit: rate: expected a number, got 'x'"),
+        ("token_bucket:rate=2,bust=3", "--rate-limit: bust: unknown key"),
+        ("token_bucket:rate", "--rate-limit: expected KEY=VALUE, got 'rate'"),
+        ("changing:schedule=0-20", "--rate-limit: schedule: expected FROM:RATE pairs"),
+        (
+            "token_bucket:rate=2,hint=millis",
+            "--rate-limit: hint: expected one of seconds, ms, none, got str 'millis'",
+        ),
+        ("gcra:rate=2,hint=", "--rate-limit: hint: expected one of seconds, ms, none, got str ''"),
+    ],
+)
 def test_bad_rate_limit_option(text: str, message: str) -> None:
     with pytest.raises(SandboxError) as caught:
         parse_rate_limit(text)
@@ -282,8 +344,9 @@ DEMO_HEADERS = {"Authorization": f"APIKey {demo_world().api_key}"}
 
 def start_serving(command: list[str]) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "listening on" not in line:
@@ -302,8 +365,10 @@ def check_token_bucket_of_1_burst_2(command: list[str]) -> None:
         proc.communicate(timeout=10)
 
 
-SERVE = ("import sys; from offboard.cli.serve_sandbox import serve_scenario; "
-         "sys.exit(serve_scenario(0, None, sys.argv[1]))")
+SERVE = (
+    "import sys; from offboard.cli.serve_sandbox import serve_scenario; "
+    "sys.exit(serve_scenario(0, None, sys.argv[1]))"
+)
 
 
 def test_serve_scenario_rate_limit_overrides_the_world() -> None:
@@ -330,34 +395,60 @@ def test_serve_scenario_rate_limit_hint_ms_over_http() -> None:
 
 
 def test_serve_scenario_refuses_a_bad_hint_in_the_option_and_in_the_world_file(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """One line naming the field, from `--rate-limit` and from a `--scenario` world file."""
     with pytest.raises(SettingsError) as caught:
         serve_scenario(0, None, "token_bucket:rate=2,hint=soon")
-    assert str(caught.value) == ("--rate-limit: hint: expected one of seconds, ms, none, "
-                                 "got str 'soon'")
+    assert str(caught.value) == (
+        "--rate-limit: hint: expected one of seconds, ms, none, got str 'soon'"
+    )
     world = yaml.safe_load(DEMO_WORLD_PATH.read_text(encoding="utf-8"))
-    world["faults"] = {"rate_limit": {"shape": "token_bucket", "rate": 20, "burst": 5,
-                                      "hint": "soon"}}
+    world["faults"] = {
+        "rate_limit": {"shape": "token_bucket", "rate": 20, "burst": 5, "hint": "soon"}
+    }
     scenario = tmp_path / "world.yaml"
     scenario.write_text(yaml.safe_dump(world))
     with pytest.raises(SettingsError) as caught:
         serve_scenario(0, str(scenario))
-    assert str(caught.value) == (f"{scenario}: faults.rate_limit.hint: expected one of "
-                                 "seconds, ms, none, got str 'soon'")
+    assert str(caught.value) == (
+        f"{scenario}: faults.rate_limit.hint: expected one of seconds, ms, none, got str 'soon'"
+    )
     assert "\n" not in str(caught.value)
 
 
 @pytest.mark.skipif(not HAS_OPTION, reason="--rate-limit is not on the sandbox command yet")
 def test_sandbox_command_rate_limit_overrides_the_world() -> None:
-    check_token_bucket_of_1_burst_2([sys.executable, "-m", "offboard", "sandbox", "--port", "0",
-                                     "--rate-limit", "token_bucket:rate=1,burst=2"])
+    check_token_bucket_of_1_burst_2(
+        [
+            sys.executable,
+            "-m",
+            "offboard",
+            "sandbox",
+            "--port",
+            "0",
+            "--rate-limit",
+            "token_bucket:rate=1,burst=2",
+        ]
+    )
 
 
 @pytest.mark.skipif(not HAS_OPTION, reason="--rate-limit is not on the sandbox command yet")
 def test_sandbox_command_refuses_a_bad_rate_limit() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "offboard", "sandbox", "--port", "0",
-         "--rate-limit", "gcra:rate=-1"], capture_output=True, text=True, timeout=30)
+        [
+            sys.executable,
+            "-m",
+            "offboard",
+            "sandbox",
+            "--port",
+            "0",
+            "--rate-limit",
+            "gcra:rate=-1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     assert "--rate-limit: rate: must be a positive number" in done.stderr

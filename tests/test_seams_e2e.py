@@ -29,15 +29,18 @@ from .test_run_e2e import deletes, results
 
 def metrics(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of a textfile, parsed by Prometheus' own parser."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(path.read_text())
-            for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(path.read_text())
+        for s in family.samples
+    }
 
 
 def listing(folder: Path) -> dict[str, bytes]:
     """Every file under a folder (hidden ones too) with its content."""
-    return {str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def test_plan_on_a_folder_changes_nothing_then_the_run_revokes_everything(cli, sandbox):
@@ -80,20 +83,22 @@ def test_a_csv_in_the_folder_is_a_job_and_other_files_are_named_on_every_run(cli
         assert "hr-input.csv" not in done.stderr.replace("hr.yaml", "")
     assert not sb.has_access(10, 101) and not sb.user_exists(102)
     sent = [r.path for r in deletes(sb)]
-    assert sorted(sent) == ["/iam/clients/10/client-users/101",
-                            "/iam/clients/10/client-users/102"]
+    assert sorted(sent) == ["/iam/clients/10/client-users/101", "/iam/clients/10/client-users/102"]
 
 
 def test_a_job_with_rows_still_holding_access_stays_open_until_they_settle(cli, sandbox):
     """A job that ends with exit 1 is retried by the next folder run: only its open rows
     are sent again, forbidden rows are listed but not re-sent, and each run exits 1 while
     any row still holds access."""
-    sb = sandbox(world(faults={"scripted": [{"account": 10, "user": 105,
-                                             "responses": [503, 503]}]}))
+    sb = sandbox(
+        world(faults={"scripted": [{"account": 10, "user": 105, "responses": [503, 503]}]})
+    )
     jobs = cli.cwd / "jobs"
     jobs.mkdir()
-    (jobs / "hr.yaml").write_text("max_attempts: 2\nusers:\n  - {account: 10, user: 101}\n"
-                                  "  - {account: 10, user: 105}\n  - {account: 30, user: 104}\n")
+    (jobs / "hr.yaml").write_text(
+        "max_attempts: 2\nusers:\n  - {account: 10, user: 101}\n"
+        "  - {account: 10, user: 105}\n  - {account: 30, user: 104}\n"
+    )
     first = cli("run", "jobs", "--base-url", sb.url, "-q")
     assert first.returncode == 1
     assert sb.has_access(10, 105)
@@ -124,8 +129,17 @@ def test_quiet_prints_a_line_on_stderr_for_every_non_zero_exit(cli, sandbox):
     bad_key = cli("run", "l.csv", "--base-url", sb.url, "-q", key="4242_wrong")
     assert bad_key.returncode == 3 and "401" in bad_key.stderr
     assert "report" in bad_key.stderr
-    unreachable = cli("run", "l.csv", "--base-url", "http://127.0.0.1:9", "-q",
-                      "--max-attempts", "1", "--timeout", "2")
+    unreachable = cli(
+        "run",
+        "l.csv",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "-q",
+        "--max-attempts",
+        "1",
+        "--timeout",
+        "2",
+    )
     assert unreachable.returncode == 3 and "aborted" in unreachable.stderr
     assert "--resume" in unreachable.stderr
     cli.write("f.csv", "account,user\n30,104\n")
@@ -152,8 +166,9 @@ def test_metrics_after_a_folder_run_with_a_refused_job_and_after_a_no_op_run(cli
     jobs = cli.cwd / "jobs"
     jobs.mkdir()
     (jobs / "ok.yaml").write_text("users: [{account: 10, user: 101}]\n")
-    (jobs / "capped.yaml").write_text("max_revocations: 1\nusers: [{account: 10, user: 105},"
-                                      " {account: 10, user: 106}]\n")
+    (jobs / "capped.yaml").write_text(
+        "max_revocations: 1\nusers: [{account: 10, user: 105}, {account: 10, user: 106}]\n"
+    )
     (jobs / "readme.txt").write_text("x\n")
     prom = cli.cwd / "m.prom"
     first = cli("run", "jobs", "--base-url", sb.url, "-q", "--metrics-file", str(prom))
@@ -174,14 +189,25 @@ def test_metrics_after_a_folder_run_with_a_refused_job_and_after_a_no_op_run(cli
     assert m[("offboard_last_success_timestamp_seconds", ())] >= ran
     assert ("offboard_job_exit_code", (("job", "capped"),)) not in m
     cli.write("big.csv", "account,user\n10,105\n10,106\n")
-    refused = cli("run", "big.csv", "--base-url", sb.url, "-q", "--max-revocations", "1",
-                  "--metrics-file", str(prom))
+    refused = cli(
+        "run",
+        "big.csv",
+        "--base-url",
+        sb.url,
+        "-q",
+        "--max-revocations",
+        "1",
+        "--metrics-file",
+        str(prom),
+    )
     assert refused.returncode == 2 and "cap" in refused.stderr
     m = metrics(prom)
     assert m[("offboard_job_exit_code", (("job", "big"),))] == 2
     assert m[("offboard_exit_code", ())] == 2
-    assert m[("offboard_last_success_timestamp_seconds", ())] < m[
-        ("offboard_last_run_timestamp_seconds", ())]
+    assert (
+        m[("offboard_last_success_timestamp_seconds", ())]
+        < m[("offboard_last_run_timestamp_seconds", ())]
+    )
 
 
 # A batch with every outcome, a user in two accounts of the batch (deleted when both go)
@@ -189,36 +215,60 @@ def test_metrics_after_a_folder_run_with_a_refused_job_and_after_a_no_op_run(cli
 # the same in every run.
 # Two users' login history: 500 signed in after its rows' leave_date (an incident on both
 # rows), 200 long ago; the report's login lists and counts must survive a resume too.
-RESUME_USERS = [{**USERS[0], "roles": {10: "Administrators", 20: "Administrators"}},
-                {**USERS[1], "logins": [{"at": "2026-11-10T08:00:00Z", "account": 10}]},
-                *USERS[2:],
-                {"id": 500, "email": "two@t.example", "roles": {10: "Users", 20: "Users"},
-                 "logins": [{"at": "2026-11-25T08:00:00Z", "account": 10, "ip": "192.0.2.5"}]},
-                {"id": 501, "email": "tok@t.example", "roles": {10: "Users"},
-                 "tokens": [{"id": 950, "account": 10, "name": "ci"}]},
-                {"id": 502, "email": "far@t.example", "roles": {30: "Users"}}]
-RESUME_BATCH = ("account,user,ticket,leave_date\n"
-                + "".join(f"10,{200 + i},T{i},\n" for i in range(12))
-                + "10,500,A,2026-11-20\n10,501,B,\n30,502,C,\n10,999,D,\n20,500,E,2026-11-20\n"
-                + "10,200,F,\nx,1,G,\n"
-                + "".join(f"10,{212 + i},U{i},\n" for i in range(12)))
+RESUME_USERS = [
+    {**USERS[0], "roles": {10: "Administrators", 20: "Administrators"}},
+    {**USERS[1], "logins": [{"at": "2026-11-10T08:00:00Z", "account": 10}]},
+    *USERS[2:],
+    {
+        "id": 500,
+        "email": "two@t.example",
+        "roles": {10: "Users", 20: "Users"},
+        "logins": [{"at": "2026-11-25T08:00:00Z", "account": 10, "ip": "192.0.2.5"}],
+    },
+    {
+        "id": 501,
+        "email": "tok@t.example",
+        "roles": {10: "Users"},
+        "tokens": [{"id": 950, "account": 10, "name": "ci"}],
+    },
+    {"id": 502, "email": "far@t.example", "roles": {30: "Users"}},
+]
+RESUME_BATCH = (
+    "account,user,ticket,leave_date\n"
+    + "".join(f"10,{200 + i},T{i},\n" for i in range(12))
+    + "10,500,A,2026-11-20\n10,501,B,\n30,502,C,\n10,999,D,\n20,500,E,2026-11-20\n"
+    + "10,200,F,\nx,1,G,\n"
+    + "".join(f"10,{212 + i},U{i},\n" for i in range(12))
+)
 EMAILS = {str(u["id"]): u["email"] for u in RESUME_USERS}
 # The same batch with every user the list knows given by email (999 is nobody's ID).
 RESUME_BATCH_BY_EMAIL = "".join(
     ",".join([a, EMAILS.get(u, u), *rest]) + "\n" if a.isdigit() else line + "\n"
-    for line in RESUME_BATCH.splitlines() for a, u, *rest in [line.split(",")])
+    for line in RESUME_BATCH.splitlines()
+    for a, u, *rest in [line.split(",")]
+)
 # Row 18 (20,500) removes user 500's last account. In the run that is cut, its revoke is
 # applied and its answer held back, so kill -9 finds it in flight (a known point, no race);
 # the uninterrupted run loses that answer (a dropped connection after the revoke): both
 # then get the contract's `missing` with "an earlier attempt may have revoked".
 IN_FLIGHT_ROW, IN_FLIGHT_PAIR = "18", (20, 500)
 # Times, and what the read-back cost (a resume reads back only what was not yet verified).
-IGNORED = {"started_at", "finished_at", "run_id", "resumed", "duration_seconds",
-           "verify_method", "verify_requests"}
+IGNORED = {
+    "started_at",
+    "finished_at",
+    "run_id",
+    "resumed",
+    "duration_seconds",
+    "verify_method",
+    "verify_requests",
+}
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z")
 # Lines of summary.txt that say when, which run and what the read-back cost.
-_RUN_LINES = re.compile(r"^(Batch|Started|Finished|Resumed|Read back) .*\n|"
-                        r"\b(base_url|resume)=\S+", re.M)
+_RUN_LINES = re.compile(
+    r"^(Batch|Started|Finished|Resumed|Read back) .*\n|"
+    r"\b(base_url|resume)=\S+",
+    re.M,
+)
 
 
 class _Comparable(TypedDict):
@@ -238,22 +288,35 @@ def _comparable(directory: Path) -> _Comparable:
     for name in sorted(files):
         if name.endswith(".csv"):
             tables[name] = [
-                {k: v for k, v in row.items() if k not in ("request_id", "settled_at")
-                 and not (row["row"] == IN_FLIGHT_ROW and k in ("message", "attempts"))}
-                for row in _read(directory / name)]
+                {
+                    k: v
+                    for k, v in row.items()
+                    if k not in ("request_id", "settled_at")
+                    and not (row["row"] == IN_FLIGHT_ROW and k in ("message", "attempts"))
+                }
+                for row in _read(directory / name)
+            ]
     summary = json.loads((directory / "summary.json").read_text())
     summary = {k: v for k, v in summary.items() if k not in IGNORED}
     # Each run had its own sandbox (port); a resume names the directory it resumed.
-    summary["options"] = {k: v for k, v in summary["options"].items()
-                          if k not in ("resume", "base_url")}
+    summary["options"] = {
+        k: v for k, v in summary["options"].items() if k not in ("resume", "base_url")
+    }
     text = _RUN_LINES.sub("", _TIME.sub("T", (directory / "summary.txt").read_text()))
     # The commands the page offers name the report directory and the sandbox's port.
     text = re.sub(r"http://127\.0\.0\.1:\d+", "URL", text)
     text = re.sub(rf"(?<![\w./-]){directory.name}(?=/|\s|$)", "DIR", text)
-    page: list[tuple[str, str]] = re.findall(r"<[^>]*\b(data-[\w-]+(?:=\"[^\"]*\")?)[^>]*>(\d+)<",
-                      (directory / "report.html").read_text())
-    return {"files": sorted(files), "tables": tables, "summary": summary, "text": text,
-            "page": page}
+    page: list[tuple[str, str]] = re.findall(
+        r"<[^>]*\b(data-[\w-]+(?:=\"[^\"]*\")?)[^>]*>(\d+)<",
+        (directory / "report.html").read_text(),
+    )
+    return {
+        "files": sorted(files),
+        "tables": tables,
+        "summary": summary,
+        "text": text,
+        "page": page,
+    }
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -271,20 +334,24 @@ def test_a_resumed_report_equals_an_uninterrupted_one(cli, sandbox, kill_at, giv
     the same world (times, request IDs and the read-back's cost aside), rows given by ID or
     by email; a row in flight at the kill is `missing` and says the run was killed."""
     cli.write("l.csv", RESUME_BATCH if given == "id" else RESUME_BATCH_BY_EMAIL)
-    args = ["--rate", "200", "--concurrency", "1", "--max-revocations", "100",
-            "--timeout", "120"]
+    args = ["--rate", "200", "--concurrency", "1", "--max-revocations", "100", "--timeout", "120"]
     account, user = IN_FLIGHT_PAIR
     lost = {"scripted": [{"account": account, "user": user, "responses": ["drop"]}]}
     whole = sandbox(world(users=RESUME_USERS, faults=lost))
     done = cli("run", "l.csv", "--base-url", whole.url, *args, "--report-dir", "whole")
     assert done.returncode == 1, done.stderr
     held = {"scripted": [{"account": account, "user": user, "responses": [{"delay": 100}]}]}
-    cut = sandbox(world(users=RESUME_USERS, faults={
-        "latency": 0.05, **(held if kill_at == "in_flight" else lost)}))
+    cut = sandbox(
+        world(
+            users=RESUME_USERS,
+            faults={"latency": 0.05, **(held if kill_at == "in_flight" else lost)},
+        )
+    )
     directory = cli.cwd / "cut"
     if kill_at == "during_report":
-        assert cli("run", "l.csv", "--base-url", cut.url, *args,
-                   "--report-dir", "cut").returncode == 1
+        assert (
+            cli("run", "l.csv", "--base-url", cut.url, *args, "--report-dir", "cut").returncode == 1
+        )
         # What a kill inside the report phase leaves: the journal complete, no summary,
         # one list renamed into place, another still a half-written temporary.
         for name in ("summary.json", "report.html", "summary.txt"):
@@ -298,8 +365,12 @@ def test_a_resumed_report_equals_an_uninterrupted_one(cli, sandbox, kill_at, giv
         if kill_at == "before_first_request":
             wait_for(lambda: directory.exists())
         else:  # every row before row 18 journaled, row 18's revoke applied, its answer held
-            wait_for(lambda: len(journal_lines(directory)) >= int(IN_FLIGHT_ROW) - 2
-                     and not cut.has_access(account, user))
+            wait_for(
+                lambda: (
+                    len(journal_lines(directory)) >= int(IN_FLIGHT_ROW) - 2
+                    and not cut.has_access(account, user)
+                )
+            )
         process.kill()
         process.communicate(timeout=10)
         if kill_at == "before_first_request":
@@ -310,7 +381,11 @@ def test_a_resumed_report_equals_an_uninterrupted_one(cli, sandbox, kill_at, giv
     assert resumed.returncode == 1, resumed.stderr
     row = next(r for r in results(directory) if r["row"] == IN_FLIGHT_ROW)
     assert (row["outcome"], row["user_id"], row["email"], row["user_deleted"]) == (
-        "missing", "500", "two@t.example", "true")
+        "missing",
+        "500",
+        "two@t.example",
+        "true",
+    )
     assert "an earlier attempt may have revoked" in row["message"]
     if kill_at == "in_flight":
         assert "killed or interrupted with this request in flight" in row["message"]
@@ -335,8 +410,10 @@ def test_deletion_counts_agree_across_prompt_plan_and_run(cli, sandbox):
     """Who the batch deletes: the same number on the prompt, in the plan's summary and rows,
     and in the run's report, for a user in two accounts of the batch (deleted, marked on
     one row) and a user in three accounts with two in the batch (not deleted)."""
-    users = [*WORLD["users"], {"id": 107, "email": "tri@t.example",
-                               "roles": {10: "Users", 20: "Users", 30: "Users"}}]
+    users = [
+        *WORLD["users"],
+        {"id": 107, "email": "tri@t.example", "roles": {10: "Users", 20: "Users", 30: "Users"}},
+    ]
     sb = sandbox(world(users=users))
     cli.write("l.csv", "account,user\n10,101\n10,107\n20,101\n20,107\n10,102\n")
     plan = cli("plan", "l.csv", "--base-url", sb.url, "--report-dir", "p")
@@ -347,8 +424,9 @@ def test_deletion_counts_agree_across_prompt_plan_and_run(cli, sandbox):
     assert [r["deletes_user"] for r in rows] == [False, False, True, False, True]
     marked = [r["row"] for r in results(cli.cwd / "p") if "would delete" in r["message"]]
     assert marked == ["4", "6"]
-    code, screen = _run_on_a_terminal(cli, ["run", "l.csv", "--base-url", sb.url,
-                                            "--report-dir", "r"], "y")
+    code, screen = _run_on_a_terminal(
+        cli, ["run", "l.csv", "--base-url", sb.url, "--report-dir", "r"], "y"
+    )
     assert code == 0, screen
     assert "deleted: 2" in screen
     run_rows = results(cli.cwd / "r")
@@ -362,15 +440,27 @@ def test_pasted_hints_run_as_printed(cli, sandbox):
     """The plan's "to run this plan" line and the resume line after SIGTERM carry every
     option they need: pasted, they run; resume reuses the recorded options and refuses a
     contradicting one."""
-    users = [*USERS, *({"id": 240 + i, "email": f"r{i}@t.example", "roles": {10: "Users"}}
-                       for i in range(20))]
+    users = [
+        *USERS,
+        *({"id": 240 + i, "email": f"r{i}@t.example", "roles": {10: "Users"}} for i in range(20)),
+    ]
     sb = sandbox(world(users=users, faults={"latency": 0.2}))
     cli.write("l.csv", many(60))
-    plan = cli("plan", "l.csv", "--base-url", sb.url, "--max-revocations", "60",
-               "--rate", "100", "--report-dir", "p")
+    plan = cli(
+        "plan",
+        "l.csv",
+        "--base-url",
+        sb.url,
+        "--max-revocations",
+        "60",
+        "--rate",
+        "100",
+        "--report-dir",
+        "p",
+    )
     assert plan.returncode == 0, plan.stderr
     hint = next(line for line in plan.stdout.splitlines() if "offboard run" in line)
-    command = shlex.split(hint[hint.index("offboard run"):])
+    command = shlex.split(hint[hint.index("offboard run") :])
     assert "--base-url" in command and "--max-revocations" in command
     process = start(cli, *command[1:], "--report-dir", "r", "--rate", "50")
     wait_for(lambda: len(journal_lines(cli.cwd / "r")) >= 3)
@@ -378,7 +468,7 @@ def test_pasted_hints_run_as_printed(cli, sandbox):
     _, err = process.communicate(timeout=30)
     assert process.returncode == 3, err
     line = next(line for line in err.splitlines() if "--resume" in line)
-    resume = shlex.split(line[line.index("offboard run"):])
+    resume = shlex.split(line[line.index("offboard run") :])
     contradicting = cli(*resume[1:], "--rate", "7")
     assert contradicting.returncode == 2 and "--rate" in contradicting.stderr
     resumed = cli(*resume[1:])
@@ -440,8 +530,10 @@ def test_a_plan_made_with_another_keys_user_is_refused(cli, sandbox):
     first = sandbox()
     cli.write("l.csv", "account,user\n10,101\n")
     assert cli("plan", "l.csv", "--base-url", first.url, "--report-dir", "p").returncode == 0
-    users = [{**u, "roles": {10: "Administrators", 20: "Administrators"}} if u["id"] == 105
-             else u for u in WORLD["users"]]
+    users = [
+        {**u, "roles": {10: "Administrators", 20: "Administrators"}} if u["id"] == 105 else u
+        for u in WORLD["users"]
+    ]
     other = sandbox(world(users=users, key_user=105))
     done = cli("run", "p/plan.json", "--base-url", other.url, "--report-dir", "r")
     assert done.returncode == 2 and "user 1" in done.stderr and "105" in done.stderr
@@ -452,19 +544,25 @@ def test_a_sandbox_job_file_never_reaches_a_live_server(cli, sandbox):
     """A job file with a sandbox: world, run as a single file without --sandbox, is refused
     before any request."""
     sb = sandbox()
-    cli.write("demo.yaml", "users: [{account: 10, user: 101}]\nsandbox: "
-              + json.dumps(WORLD) + "\n")
+    cli.write(
+        "demo.yaml", "users: [{account: 10, user: 101}]\nsandbox: " + json.dumps(WORLD) + "\n"
+    )
     done = cli("run", "demo.yaml", "--base-url", sb.url)
     assert done.returncode == 2 and "--sandbox" in done.stderr
     assert sb.requests() == []
 
 
-MODES = {"text": (), "quiet": ("-q",), "json": ("--log-format", "json"),
-         "json-quiet": ("--log-format", "json", "-q")}
+MODES = {
+    "text": (),
+    "quiet": ("-q",),
+    "json": ("--log-format", "json"),
+    "json-quiet": ("--log-format", "json", "-q"),
+}
 
 
-def _invoke(cli: Cli, sb: Sandbox, source: str, mode: tuple[str, ...], rows: str
-            ) -> subprocess.CompletedProcess[str]:
+def _invoke(
+    cli: Cli, sb: Sandbox, source: str, mode: tuple[str, ...], rows: str
+) -> subprocess.CompletedProcess[str]:
     """Run one kind of SOURCE (a file, a folder, a resume, a plan) once, in one mode."""
     if source == "folder":
         (cli.cwd / "jobs").mkdir()
@@ -564,13 +662,27 @@ def test_kill_9_loses_no_settled_row_and_every_applied_revoke_is_accounted_for(c
     from offboard.journal.writer import IN_FLIGHT, JOURNAL
 
     users = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
-    users += [{"id": 200 + i, "email": f"p{i}@t.example", "roles": {10: "Users"}}
-              for i in range(300)]
+    users += [
+        {"id": 200 + i, "email": f"p{i}@t.example", "roles": {10: "Users"}} for i in range(300)
+    ]
     cut = sandbox(world(users=users, faults={"latency": 0.02}))
     cli.write("l.csv", "account,user\n" + "".join(f"10,{200 + i}\n" for i in range(300)))
     directory = cli.cwd / "r"
-    process = start(cli, "run", "l.csv", "--base-url", cut.url, "--rate", "10000",
-                    "--concurrency", "8", "--max-revocations", "300", "--report-dir", "r")
+    process = start(
+        cli,
+        "run",
+        "l.csv",
+        "--base-url",
+        cut.url,
+        "--rate",
+        "10000",
+        "--concurrency",
+        "8",
+        "--max-revocations",
+        "300",
+        "--report-dir",
+        "r",
+    )
     wait_for(lambda: len(journal_lines(directory)) >= 60)
     process.kill()  # SIGKILL: no handler, no flush, no fsync
     process.communicate(timeout=10)
@@ -581,8 +693,9 @@ def test_kill_9_loses_no_settled_row_and_every_applied_revoke_is_accounted_for(c
     assert len(journal) >= 60
     settled = {int(r["user"]) for r in journal}
     marked = {int(r["user"]) for r in in_flight}
-    applied = {int(r.path.rsplit("/", 1)[1]) for r in cut.requests()
-               if r.method == "DELETE" and r.applied}
+    applied = {
+        int(r.path.rsplit("/", 1)[1]) for r in cut.requests() if r.method == "DELETE" and r.applied
+    }
     assert applied <= settled | marked
     assert {int(r["user"]) for r in journal if r["outcome"] == "revoked"} <= applied
     resumed = cli("run", "l.csv", "--base-url", cut.url, "--resume", "r")

@@ -32,21 +32,35 @@ SECRET = KEY.split("_", 1)[1]  # the part after the account number: what must ne
 # Every outcome in one batch, run with --concurrency 1 so the rows go in order.
 EVERYTHING = (
     "account,user,ticket\n"
-    "10,101,T1\n"   # 2 revoked
-    "20,102,T2\n"   # 3 missing: not in account 20
-    "10,103,T3\n"   # 4 token_blocked
-    "30,104,T4\n"   # 5 forbidden
-    "10,105,T5\n"   # 6 failed: 503 on both attempts
-    "10,abc,T6\n"   # 7 invalid
-    "10,101,T7\n"   # 8 duplicate
-    "10,106,T8\n"   # 9 skipped: --protect 106
-    "20,101,T9\n"   # 10 failed: 401, the run aborts
+    "10,101,T1\n"  # 2 revoked
+    "20,102,T2\n"  # 3 missing: not in account 20
+    "10,103,T3\n"  # 4 token_blocked
+    "30,104,T4\n"  # 5 forbidden
+    "10,105,T5\n"  # 6 failed: 503 on both attempts
+    "10,abc,T6\n"  # 7 invalid
+    "10,101,T7\n"  # 8 duplicate
+    "10,106,T8\n"  # 9 skipped: --protect 106
+    "20,101,T9\n"  # 10 failed: 401, the run aborts
     "10,102,T10\n"  # 11 not_attempted
 )
-EVERY_OUTCOME = ["revoked", "missing", "token_blocked", "forbidden", "failed", "invalid",
-                 "duplicate", "skipped", "failed", "not_attempted"]
-SCRIPT = {"scripted": [{"account": 10, "user": 105, "responses": [503, 503]},
-                       {"account": 20, "user": 101, "responses": [401]}]}
+EVERY_OUTCOME = [
+    "revoked",
+    "missing",
+    "token_blocked",
+    "forbidden",
+    "failed",
+    "invalid",
+    "duplicate",
+    "skipped",
+    "failed",
+    "not_attempted",
+]
+SCRIPT = {
+    "scripted": [
+        {"account": 10, "user": 105, "responses": [503, 503]},
+        {"account": 20, "user": 101, "responses": [401]},
+    ]
+}
 
 MODES = {
     "text": [],
@@ -63,14 +77,16 @@ def leaks(text: str) -> bool:
 
 def report_texts(directory: Path) -> dict[str, str]:
     """Every file in a report directory, hidden ones (.offboard/lock) included."""
-    return {str(p.relative_to(directory)): p.read_text(encoding="utf-8", errors="replace")
-            for p in directory.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(directory)): p.read_text(encoding="utf-8", errors="replace")
+        for p in directory.rglob("*")
+        if p.is_file()
+    }
 
 
 def assert_private(directory: Path) -> None:
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in directory.rglob("*")
-             if p.is_file()}
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in directory.rglob("*") if p.is_file()}
     assert stat.S_IMODE((directory / ".offboard").stat().st_mode) == 0o700
     assert set(modes.values()) == {0o600}, modes
 
@@ -84,20 +100,56 @@ def test_the_key_never_appears_in_any_output_or_report(cli, sandbox, mode):
     sb = sandbox(world(faults=SCRIPT))
     cli.write("leavers.csv", EVERYTHING)
     debug = {"OFFBOARD_DEBUG": "1"}  # an internal error would print its traceback: check it too
-    done = cli("run", "leavers.csv", "--base-url", sb.url, "--rate", "200", "--concurrency", "1",
-               "--max-attempts", "2", "--protect", "106", "--report-dir", "run", *MODES[mode],
-               env=debug)
+    done = cli(
+        "run",
+        "leavers.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "200",
+        "--concurrency",
+        "1",
+        "--max-attempts",
+        "2",
+        "--protect",
+        "106",
+        "--report-dir",
+        "run",
+        *MODES[mode],
+        env=debug,
+    )
     assert done.returncode == 3, done.stderr
     assert [r["outcome"] for r in results(cli.cwd / "run")] == EVERY_OUTCOME
-    planned = cli("plan", "leavers.csv", "--base-url", sb.url, "--rate", "200",
-                  "--report-dir", "plan", *MODES[mode], env=debug)
+    planned = cli(
+        "plan",
+        "leavers.csv",
+        "--base-url",
+        sb.url,
+        "--rate",
+        "200",
+        "--report-dir",
+        "plan",
+        *MODES[mode],
+        env=debug,
+    )
     assert planned.returncode == 1, planned.stderr
-    files = {**{f"run/{k}": v for k, v in report_texts(cli.cwd / "run").items()},
-             **{f"plan/{k}": v for k, v in report_texts(cli.cwd / "plan").items()}}
-    assert {"run/.offboard/lock", "run/.offboard/run.json", "run/.offboard/inflight.jsonl",
-            "run/.offboard/journal.jsonl", "plan/plan.json"} <= set(files)
-    streams = {"run stdout": done.stdout, "run stderr": done.stderr,
-               "plan stdout": planned.stdout, "plan stderr": planned.stderr}
+    files = {
+        **{f"run/{k}": v for k, v in report_texts(cli.cwd / "run").items()},
+        **{f"plan/{k}": v for k, v in report_texts(cli.cwd / "plan").items()},
+    }
+    assert {
+        "run/.offboard/lock",
+        "run/.offboard/run.json",
+        "run/.offboard/inflight.jsonl",
+        "run/.offboard/journal.jsonl",
+        "plan/plan.json",
+    } <= set(files)
+    streams = {
+        "run stdout": done.stdout,
+        "run stderr": done.stderr,
+        "plan stdout": planned.stdout,
+        "plan stderr": planned.stderr,
+    }
     assert [name for name, text in {**streams, **files}.items() if leaks(text)] == []
     if mode == "json-verbose":
         events = [json.loads(line)["event"] for line in done.stderr.splitlines()]
@@ -121,10 +173,12 @@ def test_transport_errors_and_answers_that_echo_the_key_are_redacted():
     """An exception text or an API message that contains the key (some proxies echo the
     request) comes back with the key blanked out, and Secret never shows itself."""
     config = settings(api_key=Secret(KEY), max_attempts=2)
-    transport = scripted([
-        httpx.ConnectError(f"proxy refused Authorization: APIKey {KEY}"),
-        httpx.Response(500, json={"message": f"bad header 'APIKey {KEY}' (secret {SECRET})"}),
-    ])
+    transport = scripted(
+        [
+            httpx.ConnectError(f"proxy refused Authorization: APIKey {KEY}"),
+            httpx.Response(500, json={"message": f"bad header 'APIKey {KEY}' (secret {SECRET})"}),
+        ]
+    )
 
     async def go():
         async with make_client(config, transport) as client:
@@ -134,8 +188,10 @@ def test_transport_errors_and_answers_that_echo_the_key_are_redacted():
     assert exchange.status == 500 and not leaks(exchange.message)
     outcome, message = classify(exchange)
     assert outcome is Outcome.FAILED and not leaks(message)
-    for error in (httpx.ConnectError(f"proxy refused Authorization: APIKey {KEY}"),
-                  httpx.ReadError(f"reset after sending {SECRET}")):
+    for error in (
+        httpx.ConnectError(f"proxy refused Authorization: APIKey {KEY}"),
+        httpx.ReadError(f"reset after sending {SECRET}"),
+    ):
         failed = anyio.run(_only, error, config)
         assert failed.status is None and type(error).__name__ in failed.error
         assert not leaks(failed.error) and not leaks(classify(failed)[1])
@@ -262,8 +318,16 @@ def test_redirects_to_another_host_are_not_followed_end_to_end(cli):
     with serving(_Recorder, "127.0.0.2") as thief, serving(_Redirector, "127.0.0.1") as api:
         api.elsewhere = f"http://127.0.0.2:{thief.server_address[1]}"
         cli.write("l.csv", "account,user\n10,101\n")
-        done = cli("run", "l.csv", "--base-url", f"http://127.0.0.1:{api.server_address[1]}",
-                   "--max-attempts", "1", "--report-dir", "o")
+        done = cli(
+            "run",
+            "l.csv",
+            "--base-url",
+            f"http://127.0.0.1:{api.server_address[1]}",
+            "--max-attempts",
+            "1",
+            "--report-dir",
+            "o",
+        )
     assert done.returncode == 1, done.stderr
     (row,) = results(cli.cwd / "o")
     assert row["outcome"] == "failed" and row["http_status"] == "307"
@@ -273,8 +337,14 @@ def test_redirects_to_another_host_are_not_followed_end_to_end(cli):
 
 # -- spreadsheet formulas --------------------------------------------------------------------------
 
-FORMULAS = {"eq": "=HYPERLINK(\"http://x\",\"y\")", "plus": "+1+2", "minus": "-3+4",
-            "at": "@SUM(A1)", "tab": "\t=1", "plain": "HR-2291 - ok"}
+FORMULAS = {
+    "eq": '=HYPERLINK("http://x","y")',
+    "plus": "+1+2",
+    "minus": "-3+4",
+    "at": "@SUM(A1)",
+    "tab": "\t=1",
+    "plain": "HR-2291 - ok",
+}
 
 
 def _formula_batch(cli: Cli, formulas: dict[str, str]) -> None:

@@ -9,39 +9,58 @@ from offboard.core.settings import Secret, check_base_url, merge, read_api_key, 
 def test_command_line_wins_over_job_file_over_defaults():
     """--rate beats the job's rate; the job's concurrency beats the default."""
     merged = merge({"rate": 2, "concurrency": 8}, {"rate": 9.5, "concurrency": None}, "j.yaml")
-    assert merged == {"rate": 9.5, "concurrency": 8, "max_attempts": 5, "timeout": 30.0,
-                      "max_consecutive_failures": 10}
+    assert merged == {
+        "rate": 9.5,
+        "concurrency": 8,
+        "max_attempts": 5,
+        "timeout": 30.0,
+        "max_consecutive_failures": 10,
+    }
 
 
-@pytest.mark.parametrize(("job", "cli", "words"), [
-    ({"rate": "fast"}, {}, "j.yaml: rate: must be a number"),
-    ({"rate": 0}, {}, "j.yaml: rate: must be greater than 0"),
-    ({}, {"rate": -1.0}, "--rate: must be greater than 0"),
-    ({}, {"timeout": float("nan")}, "--timeout: must be greater than 0"),
-    ({"concurrency": 2.5}, {}, "must be a whole number"),
-    ({"max_attempts": True}, {}, "must be a whole number, found bool"),
-    ({"concurrency": 100000}, {}, "above the most"),
-])
+@pytest.mark.parametrize(
+    ("job", "cli", "words"),
+    [
+        ({"rate": "fast"}, {}, "j.yaml: rate: must be a number"),
+        ({"rate": 0}, {}, "j.yaml: rate: must be greater than 0"),
+        ({}, {"rate": -1.0}, "--rate: must be greater than 0"),
+        ({}, {"timeout": float("nan")}, "--timeout: must be greater than 0"),
+        ({"concurrency": 2.5}, {}, "must be a whole number"),
+        ({"max_attempts": True}, {}, "must be a whole number, found bool"),
+        ({"concurrency": 100000}, {}, "above the most"),
+    ],
+)
 def test_bad_numbers_name_their_origin(job, cli, words):
     """A bad value says whether it came from the job file or the command line."""
     with pytest.raises(SettingsError, match=words):
         merge(job, cli, "j.yaml")
 
 
-@pytest.mark.parametrize("url", ["https://api.gcore.com", "http://127.0.0.1:8080",
-                                 "http://localhost:1/", "http://[::1]:9", "http://127.9.9.9"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.gcore.com",
+        "http://127.0.0.1:8080",
+        "http://localhost:1/",
+        "http://[::1]:9",
+        "http://127.9.9.9",
+    ],
+)
 def test_allowed_base_urls(url):
     """https anywhere, plain http only to loopback."""
     assert check_base_url(url, "--base-url").startswith("http")
 
 
-@pytest.mark.parametrize(("url", "words"), [
-    ("http://api.gcore.com", "plain http:// is refused"),
-    ("http://10.0.0.5:8080", "plain http:// is refused"),
-    ("ftp://x", "must be an https"),
-    ("https://user:pw@api.gcore.com", "credentials"),
-    ("not a url", "must be an https"),
-])
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://api.gcore.com", "plain http:// is refused"),
+        ("http://10.0.0.5:8080", "plain http:// is refused"),
+        ("ftp://x", "must be an https"),
+        ("https://user:pw@api.gcore.com", "credentials"),
+        ("not a url", "must be an https"),
+    ],
+)
 def test_refused_base_urls(url, words):
     """Non-loopback http, other schemes and URLs with credentials are refused."""
     with pytest.raises(SettingsError, match=words):
@@ -58,12 +77,15 @@ def test_key_from_env_or_file_and_never_shown(tmp_path):
     assert "envsecret" not in f"{secret} {secret!r} {[secret]}"
 
 
-@pytest.mark.parametrize(("key_file_text", "env", "words"), [
-    (None, {}, "no API key"),
-    ("", {}, "empty"),
-    ("42_ab cd", {}, "spaces"),
-    ("42_ab\n99_cd", {}, "line breaks"),
-])
+@pytest.mark.parametrize(
+    ("key_file_text", "env", "words"),
+    [
+        (None, {}, "no API key"),
+        ("", {}, "empty"),
+        ("42_ab cd", {}, "spaces"),
+        ("42_ab\n99_cd", {}, "line breaks"),
+    ],
+)
 def test_bad_keys_are_refused_without_showing_them(tmp_path, key_file_text, env, words):
     """Missing, empty or malformed keys are refused; the message never holds the key."""
     path = None

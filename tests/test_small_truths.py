@@ -39,7 +39,11 @@ def test_a_busy_sandbox_port_is_one_line_naming_the_port_and_the_option(busy_por
     --port, no traceback, nothing served."""
     done = subprocess.run(
         [sys.executable, "-m", "offboard", "sandbox", "--port", str(busy_port)],
-        capture_output=True, text=True, timeout=30, check=False)
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
@@ -52,8 +56,10 @@ def test_a_port_the_os_refuses_names_the_reason_and_the_option() -> None:
     """A bind refused for another reason than "in use" still names the port, the OS's reason
     and --port."""
     line = port_problem(PortUnavailable("127.0.0.1", 80, "Permission denied", in_use=False))
-    assert line == ("port 80 on 127.0.0.1 cannot be used (Permission denied): choose another "
-                    "with --port N (--port 0 picks a free one)")
+    assert line == (
+        "port 80 on 127.0.0.1 cannot be used (Permission denied): choose another "
+        "with --port N (--port 0 picks a free one)"
+    )
 
 
 def test_a_busy_port_is_still_a_sandbox_error(busy_port: int) -> None:
@@ -87,10 +93,17 @@ def whoami(current_user: Any) -> tuple[int | None, str, list[httpx.Request]]:
     return user_id, message, seen
 
 
-@pytest.mark.parametrize(("value", "shown"), [
-    (0, "currentUser 0"), (-5, "currentUser -5"), (True, "currentUser true"),
-    ("7", 'currentUser "7"'), (None, "no currentUser"), (7.0, "currentUser 7.0"),
-])
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0, "currentUser 0"),
+        (-5, "currentUser -5"),
+        (True, "currentUser true"),
+        ("7", 'currentUser "7"'),
+        (None, "no currentUser"),
+        (7.0, "currentUser 7.0"),
+    ],
+)
 def test_whoami_refuses_a_current_user_that_is_not_a_user_id(value: Any, shown: str) -> None:
     """0, a negative, a bool, text, null or a float as currentUser is unknown: DirectoryError
     naming the endpoint and the value, never a user ID the guard would then trust."""
@@ -122,14 +135,14 @@ def test_the_current_user_fault_must_be_an_integer() -> None:
 
 
 @pytest.mark.parametrize("current_user", [0, -5])
-def test_a_run_whose_key_user_is_unknown_sends_no_delete(cli: Cli, sandbox: StartSandbox,
-                                                         current_user: int) -> None:
+def test_a_run_whose_key_user_is_unknown_sends_no_delete(
+    cli: Cli, sandbox: StartSandbox, current_user: int
+) -> None:
     """clients/me answering currentUser 0 or negative: exit 3, no DELETE sent, every row
     not_attempted, and the cause on stderr (JSON log) and in the text output."""
     sb = sandbox(world(faults={"current_user": current_user}))
     cli.write("l.csv", "account,user\n10,101\n10,1\n20,101\n")
-    done = cli("run", "l.csv", "--base-url", sb.url, "--report-dir", "o",
-               "--log-format", "json")
+    done = cli("run", "l.csv", "--base-url", sb.url, "--report-dir", "o", "--log-format", "json")
     assert done.returncode == 3 and "Traceback" not in done.stderr, done.stderr
     assert [r.method for r in sb.requests()] == ["GET"]  # clients/me, then nothing
     assert sb.has_access(10, 101) and sb.has_access(10, 1) and sb.has_access(20, 101)

@@ -49,19 +49,22 @@ def test_header_only_is_an_empty_batch():
     assert rows_of("account,user\n") == ([], [])
 
 
-@pytest.mark.parametrize(("data", "words"), [
-    (b"", "empty"),
-    (b"\n\n", "no header"),
-    (b"name,ticket\nx,y\n", "no 'account' column"),
-    (b"account;user\n1;2\n", "semicolon"),
-    (b"account,user,email\n1,2,a@b.c\n", "both name the user"),
-    (b"account,user,t,t\n1,2,3,4\n", "appears twice"),
-    ("account,user\n1,Jos\u00e9\n".encode("latin-1"), "line 2: not UTF-8"),
-    ("account,user\n1,2\n".encode("utf-16"), "not UTF-8"),
-    ("account,user\n1,2\n".encode("utf-16-le"), "NUL"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8"),
-    (b'account,user\n1,"unterminated\n', "not valid CSV"),
-])
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"", "empty"),
+        (b"\n\n", "no header"),
+        (b"name,ticket\nx,y\n", "no 'account' column"),
+        (b"account;user\n1;2\n", "semicolon"),
+        (b"account,user,email\n1,2,a@b.c\n", "both name the user"),
+        (b"account,user,t,t\n1,2,3,4\n", "appears twice"),
+        ("account,user\n1,Jos\u00e9\n".encode("latin-1"), "line 2: not UTF-8"),
+        ("account,user\n1,2\n".encode("utf-16"), "not UTF-8"),
+        ("account,user\n1,2\n".encode("utf-16-le"), "NUL"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8"),
+        (b'account,user\n1,"unterminated\n', "not valid CSV"),
+    ],
+)
 def test_unreadable_csv_is_refused_with_one_line(data, words):
     """Each unreadable CSV gives a one-line SourceError naming the problem."""
     with pytest.raises(SourceError) as caught:
@@ -72,8 +75,11 @@ def test_unreadable_csv_is_refused_with_one_line(data, words):
 def test_missing_file_directory_and_suffix(tmp_path):
     """Missing file, a directory, and an unknown suffix are refused."""
     (tmp_path / "x.txt").write_text("account,user\n")
-    for source, words in [(tmp_path / "no.csv", "no such file"), (tmp_path, "directory"),
-                          (tmp_path / "x.txt", "not a .csv")]:
+    for source, words in [
+        (tmp_path / "no.csv", "no such file"),
+        (tmp_path, "directory"),
+        (tmp_path / "x.txt", "not a .csv"),
+    ]:
         with pytest.raises(SourceError, match=words):
             read_source(str(source))
 
@@ -87,8 +93,9 @@ def test_stdin_is_csv():
 def test_yaml_row_list_numbers_positions_and_carries_keys(tmp_path):
     """A YAML list: rows numbered 1.., extra keys carried, non-mappings kept as problems."""
     path = tmp_path / "r.yaml"
-    path.write_text("- {account: 1, user: 2, ticket: T-1}\n- just text\n"
-                    "- {account: 3, email: a@b.io}\n")
+    path.write_text(
+        "- {account: 1, user: 2, ticket: T-1}\n- just text\n- {account: 3, email: a@b.io}\n"
+    )
     batch = read_source(str(path))
     rows = list(batch.rows)
     assert [r.number for r in rows] == [1, 2, 3]
@@ -107,16 +114,19 @@ def test_job_file_with_users_input_and_settings(tmp_path):
     assert batch.settings == {"name": "HR 2291", "rate": 2} and batch.name == "HR-2291"
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("users: [{account: 1, user: 2}]\nrate_limit: 3\n", "unknown key 'rate_limit'"),
-    ("rate: 3\n", "needs users"),
-    ("users: {account: 1}\n", "must be a list"),
-    ("input: nothere.csv\n", "no such file"),
-    ("!!python/object/apply:os.system ['echo hi']\n", "not valid YAML"),
-    ("a: [\n", "not valid YAML"),
-    ("42\n", "expected a list of rows"),
-    ("[" * 5000 + "]" * 5000 + "\n", "YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("users: [{account: 1, user: 2}]\nrate_limit: 3\n", "unknown key 'rate_limit'"),
+        ("rate: 3\n", "needs users"),
+        ("users: {account: 1}\n", "must be a list"),
+        ("input: nothere.csv\n", "no such file"),
+        ("!!python/object/apply:os.system ['echo hi']\n", "not valid YAML"),
+        ("a: [\n", "not valid YAML"),
+        ("42\n", "expected a list of rows"),
+        ("[" * 5000 + "]" * 5000 + "\n", "YAML"),
+    ],
+)
 def test_bad_yaml_is_refused_with_one_line(tmp_path, text, words):
     """Unsafe tags, syntax errors, unknown keys and wrong shapes are one-line refusals."""
     path = tmp_path / "j.yaml"
@@ -131,8 +141,12 @@ def test_yaml_alias_bomb_is_read_without_expanding(tmp_path):
     anchors = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     anchors += [f"a{i}: &a{i} [{','.join(['*a' + str(i - 1)] * 9)}]" for i in range(1, 9)]
     path = tmp_path / "bomb.yaml"
-    path.write_text("sandbox:\n" + "".join(f"  {a}\n" for a in anchors)
-                    + "users: [{account: 1, user: *a8, ticket: T}]\n")
+    path.write_text(
+        "sandbox:\n"
+        + "".join(f"  {a}\n" for a in anchors)
+        + "users: [{account: 1, user: *a8, ticket: T}]\n"
+    )
     batch = read_source(str(path))
     assert parse(next(iter(batch.rows))) == (
-        "user: must be a positive integer ID or an email address, found a list")
+        "user: must be a positive integer ID or an email address, found a list"
+    )

@@ -34,8 +34,17 @@ with contextlib.redirect_stdout(io.StringIO()):
 print(json.dumps({"exit": code, "modules": sorted(sys.modules)}))
 """
 # Each costs more CPU to import than the whole of `offboard --help`.
-HEAVY = {"httpx", "httpcore", "anyio", "rich", "jinja2", "tenacity", "uvicorn", "yaml",
-         "prometheus_client"}
+HEAVY = {
+    "httpx",
+    "httpcore",
+    "anyio",
+    "rich",
+    "jinja2",
+    "tenacity",
+    "uvicorn",
+    "yaml",
+    "prometheus_client",
+}
 # What only a run that sends (or draws) needs; a run without rows still writes report.html.
 SENDING = {"httpx", "httpcore", "anyio", "tenacity", "rich"}
 
@@ -43,16 +52,24 @@ SENDING = {"httpx", "httpcore", "anyio", "tenacity", "rich"}
 def loaded_by(args: list[str], cwd: Path) -> tuple[int, set[str]]:
     """Run the CLI with `args` in a new interpreter: its exit code and top-level packages."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("GCORE_", "OFFBOARD_"))}
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], cwd=cwd,
-                          env={**environ, "GCORE_API_KEY": "x"}, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)],
+        cwd=cwd,
+        env={**environ, "GCORE_API_KEY": "x"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.stdout, done.stderr
     probed = json.loads(done.stdout.splitlines()[-1])
     return probed["exit"], {name.partition(".")[0] for name in probed["modules"]}
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["plan"], ["restore"], ["sandbox"]],
-                         ids=lambda c: " ".join(c) or "offboard")
+@pytest.mark.parametrize(
+    "command",
+    [[], ["run"], ["plan"], ["restore"], ["sandbox"]],
+    ids=lambda c: " ".join(c) or "offboard",
+)
 def test_help_imports_no_heavy_package(command, tmp_path):
     """`offboard [COMMAND] --help` loads click and offboard's small modules, nothing heavy."""
     code, packages = loaded_by([*command, "--help"], tmp_path)
@@ -68,12 +85,14 @@ def test_run_without_rows_imports_nothing_to_send(command, tmp_path):
     assert code == 0
     assert not packages & SENDING
     assert {"summary.json", "report.html", "summary.txt", "results.csv", "missing.csv"} <= {
-        p.name for p in (tmp_path / "r").iterdir()}
+        p.name for p in (tmp_path / "r").iterdir()
+    }
 
 
 @pytest.mark.parametrize("command", ["run", "plan"])
-def test_run_without_rows_reports_as_the_session_would(command: str, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_without_rows_reports_as_the_session_would(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The shortcut for a batch without rows writes what the full session writes for it."""
     (tmp_path / "empty.csv").write_text("account,user\n")
 
@@ -83,15 +102,21 @@ def test_run_without_rows_reports_as_the_session_would(command: str, tmp_path: P
     seams = Seams(environ={"GCORE_API_KEY": "x"}, transport=httpx.MockTransport(unexpected))
 
     def report(name: str) -> Path:
-        job = Job(str(tmp_path / "empty.csv"), Mode(command), report_dir=str(tmp_path / name),
-                  verbosity=-1, run_id="0123456789ab")
+        job = Job(
+            str(tmp_path / "empty.csv"),
+            Mode(command),
+            report_dir=str(tmp_path / name),
+            verbosity=-1,
+            run_id="0123456789ab",
+        )
         assert run_one(job, seams).exit_code == 0
         return tmp_path / name
 
     shortcut = report("shortcut")
     # A batch that claims a row it does not have takes the full session, with the same rows.
-    monkeypatch.setattr(offboard.job.run, "read_source",
-                        lambda *a: replace(read_source(*a), row_count=1))
+    monkeypatch.setattr(
+        offboard.job.run, "read_source", lambda *a: replace(read_source(*a), row_count=1)
+    )
     session = report("session")
     files = report_files(shortcut)
     assert files == report_files(session)
@@ -100,8 +125,9 @@ def test_run_without_rows_reports_as_the_session_would(command: str, tmp_path: P
 
 
 def report_files(directory: Path) -> list[Path]:
-    return sorted(p.relative_to(directory) for p in directory.rglob("*")
-                  if p.is_file() and p.name != "lock")  # the lock holds the process ID
+    return sorted(
+        p.relative_to(directory) for p in directory.rglob("*") if p.is_file() and p.name != "lock"
+    )  # the lock holds the process ID
 
 
 def stable(directory: Path, path: Path) -> str:

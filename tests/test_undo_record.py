@@ -25,11 +25,23 @@ def journal(report: Path) -> list[dict[str, Any]]:
 
 def test_the_user_list_gives_each_users_role_in_each_account_and_language():
     """`client_and_roles` role IDs come as strings; anything malformed is left out."""
-    directory = Directory.from_users([
-        {"id": 7, "email": "a@x", "name": "A", "lang": "de", "client_and_roles": [
-            {"client_id": 10, "user_roles": ["2"]}, {"client_id": 20, "user_roles": ["1", "x"]},
-            {"client_id": "30", "user_roles": ["2"]}, "junk"]},
-        {"id": 8, "email": "b@x", "lang": 5, "client_and_roles": None}])
+    directory = Directory.from_users(
+        [
+            {
+                "id": 7,
+                "email": "a@x",
+                "name": "A",
+                "lang": "de",
+                "client_and_roles": [
+                    {"client_id": 10, "user_roles": ["2"]},
+                    {"client_id": 20, "user_roles": ["1", "x"]},
+                    {"client_id": "30", "user_roles": ["2"]},
+                    "junk",
+                ],
+            },
+            {"id": 8, "email": "b@x", "lang": 5, "client_and_roles": None},
+        ]
+    )
     a, b = directory.people[7], directory.people[8]
     assert a.roles == {10: (2,), 20: (1,)} and a.accounts == {10, 20} and a.lang == "de"
     assert b.roles == {} and b.lang == ""
@@ -45,17 +57,25 @@ def test_a_person_round_trips_through_run_json():
 def test_a_run_records_the_role_each_revoked_user_had(cli, sandbox):
     """Before the first DELETE, run.json has every user of the batch with their role IDs
     per account (Users = 2, Engineers = 5), e-mail, name and language."""
-    sb = sandbox(world(users=[*WORLD["users"][:2],
-                              {**WORLD["users"][3], "name": "Cy", "lang": "de"}]))
+    sb = sandbox(
+        world(users=[*WORLD["users"][:2], {**WORLD["users"][3], "name": "Cy", "lang": "de"}])
+    )
     cli.write("leavers.csv", "account,user\n10,101\n20,101\n10,103\n")
-    done = cli("run", "leavers.csv", "--base-url", sb.url, "--delete-tokens",
-               "--report-dir", "out")
+    done = cli("run", "leavers.csv", "--base-url", sb.url, "--delete-tokens", "--report-dir", "out")
     assert done.returncode == 0, done.stderr
     people = meta(cli.cwd / "out")["people"]
-    assert people["101"] == {"name": "", "email": "ann@t.example", "lang": "en",
-                             "roles": {"10": [2], "20": [2]}}
-    assert people["103"] == {"name": "Cy", "email": "cy@t.example", "lang": "de",
-                             "roles": {"10": [5]}}
+    assert people["101"] == {
+        "name": "",
+        "email": "ann@t.example",
+        "lang": "en",
+        "roles": {"10": [2], "20": [2]},
+    }
+    assert people["103"] == {
+        "name": "Cy",
+        "email": "cy@t.example",
+        "lang": "de",
+        "roles": {"10": [5]},
+    }
 
 
 def test_a_deleted_token_keeps_its_name_role_and_expiry_in_the_journal(cli, sandbox):
@@ -63,8 +83,7 @@ def test_a_deleted_token_keeps_its_name_role_and_expiry_in_the_journal(cli, sand
     a new one (its role is the group's name)."""
     sb = sandbox()
     cli.write("leavers.csv", "account,user\n10,103\n")
-    done = cli("run", "leavers.csv", "--base-url", sb.url, "--delete-tokens",
-               "--report-dir", "out")
+    done = cli("run", "leavers.csv", "--base-url", sb.url, "--delete-tokens", "--report-dir", "out")
     assert done.returncode == 0, done.stderr
     (record,) = [r for r in journal(cli.cwd / "out") if r.get("outcome") == "revoked"]
     (token,) = record["tokens"]

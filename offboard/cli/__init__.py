@@ -1,2 +1,1 @@
-"""The command line: click commands, the options defined once, one invocation.
-"""
+"""The command line: click commands, the options defined once, one invocation."""

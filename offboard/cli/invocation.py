@@ -39,8 +39,13 @@ def run(job: Job, seams: Seams | None = None) -> int:
     try:
         folder = _is_folder(job.source)
     except OffboardError as exc:
-        _write_metrics(job, [JobReport(Path(job.source).stem, job.source, exc.exit_code,
-                                       str(exc))], exc.exit_code, {}, log)
+        _write_metrics(
+            job,
+            [JobReport(Path(job.source).stem, job.source, exc.exit_code, str(exc))],
+            exc.exit_code,
+            {},
+            log,
+        )
         raise
     if folder:
         if job.mode is Mode.PLAN:
@@ -57,8 +62,13 @@ def run(job: Job, seams: Seams | None = None) -> int:
     try:
         report = run_one(job, seams, log.for_job(Path(job.source).stem))
     except OffboardError as exc:
-        _write_metrics(job, [JobReport(Path(job.source).stem, job.source, exc.exit_code,
-                                       str(exc))], exc.exit_code, {}, log)
+        _write_metrics(
+            job,
+            [JobReport(Path(job.source).stem, job.source, exc.exit_code, str(exc))],
+            exc.exit_code,
+            {},
+            log,
+        )
         raise
     _write_metrics(job, [report], report.exit_code, {}, log)
     return report.exit_code
@@ -88,34 +98,68 @@ def _write_index(job: Job, reports: list[JobReport], log: Log) -> None:
     page = stem.with_name(stem.name + ".html")
     try:
         page.parent.mkdir(parents=True, exist_ok=True)
-        links = [JobLink(r.name, r.source, r.exit_code, r.problem,
-                         os.path.relpath(r.directory / "report.html", page.parent)
-                         if r.directory is not None else "", dict(r.counts))
-                 for r in reports]
-        write_private(page, render_index(links, f"offboard {job.mode} {job.source}",
-                                         job.run_id, finished.isoformat(timespec="seconds")))
+        links = [
+            JobLink(
+                r.name,
+                r.source,
+                r.exit_code,
+                r.problem,
+                os.path.relpath(r.directory / "report.html", page.parent)
+                if r.directory is not None
+                else "",
+                dict(r.counts),
+            )
+            for r in reports
+        ]
+        write_private(
+            page,
+            render_index(
+                links,
+                f"offboard {job.mode} {job.source}",
+                job.run_id,
+                finished.isoformat(timespec="seconds"),
+            ),
+        )
     except OSError as exc:
         log.error(f"{page}: the folder's index page could not be written ({exc.strerror})")
         return
     log.warn(f"folder index: {page}")
 
 
-def _write_metrics(job: Job, reports: list[JobReport], exit_code: int,
-                   not_run: dict[str, int], log: Log) -> None:
+def _write_metrics(
+    job: Job, reports: list[JobReport], exit_code: int, not_run: dict[str, int], log: Log
+) -> None:
     if not job.metrics_file or job.mode is not Mode.RUN:  # plan changes nothing, metrics included
         return
     from ..report.metrics import JobMetrics, write_metrics
 
-    jobs = [JobMetrics(r.name, r.counts, r.open_rows, r.exit_code, r.duration,
-                       r.users_deleted, r.requests, r.retries, r.logins_after_leaving)
-            for r in reports]
+    jobs = [
+        JobMetrics(
+            r.name,
+            r.counts,
+            r.open_rows,
+            r.exit_code,
+            r.duration,
+            r.users_deleted,
+            r.requests,
+            r.retries,
+            r.logins_after_leaving,
+        )
+        for r in reports
+    ]
     try:
-        write_metrics(Path(job.metrics_file), _unique(jobs), exit_code=exit_code,
-                      nothing_open=all(r.exit_code == 0 for r in reports), now=time.time(),
-                      files_not_run=not_run)
+        write_metrics(
+            Path(job.metrics_file),
+            _unique(jobs),
+            exit_code=exit_code,
+            nothing_open=all(r.exit_code == 0 for r in reports),
+            now=time.time(),
+            files_not_run=not_run,
+        )
     except OSError as exc:  # checked writable at the start: a full disk, say
-        log.error(f"--metrics-file {job.metrics_file}: cannot write: {reason(exc)}",
-                  exit_code=exit_code)
+        log.error(
+            f"--metrics-file {job.metrics_file}: cannot write: {reason(exc)}", exit_code=exit_code
+        )
 
 
 def _unique(jobs: list[JobMetrics]) -> list[JobMetrics]:
@@ -124,6 +168,9 @@ def _unique(jobs: list[JobMetrics]) -> list[JobMetrics]:
     out = []
     for metric in jobs:
         seen[metric.job] = seen.get(metric.job, 0) + 1
-        out.append(metric if seen[metric.job] == 1
-                   else replace(metric, job=f"{metric.job} ({seen[metric.job]})"))
+        out.append(
+            metric
+            if seen[metric.job] == 1
+            else replace(metric, job=f"{metric.job} ({seen[metric.job]})")
+        )
     return out

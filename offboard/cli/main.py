@@ -42,23 +42,44 @@ def cli() -> None:
     """
 
 
-@cli.command("run", context_settings=CONTEXT,
-             short_help="Revoke every (account, user) pair listed in SOURCE.")
+@cli.command(
+    "run",
+    context_settings=CONTEXT,
+    short_help="Revoke every (account, user) pair listed in SOURCE.",
+)
 @apply(CONNECTION, BATCH, OUTPUT)
 @DRY_RUN
-@click.option("--delete-tokens", is_flag=True,
-              help="Delete a token-blocked user's own live API tokens in that account, "
-                   "then revoke.")
+@click.option(
+    "--delete-tokens",
+    is_flag=True,
+    help="Delete a token-blocked user's own live API tokens in that account, then revoke.",
+)
 @click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
-@click.option("--no-verify", is_flag=True,
-              help="Do not read membership back after the revokes (faster; the report says "
-                   "the rows are unverified).")
-@click.option("--resume", metavar="DIR",
-              help="Continue an earlier run of the same SOURCE in its report directory DIR.")
-@click.option("--new-run", is_flag=True,
-              help="Start a new run though an earlier run of the same SOURCE did not finish.")
-def run_command(source: str, yes: bool, delete_tokens: bool, no_verify: bool,
-                resume: str | None, new_run: bool, **options: Any) -> int:
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Do not read membership back after the revokes (faster; the report says "
+    "the rows are unverified).",
+)
+@click.option(
+    "--resume",
+    metavar="DIR",
+    help="Continue an earlier run of the same SOURCE in its report directory DIR.",
+)
+@click.option(
+    "--new-run",
+    is_flag=True,
+    help="Start a new run though an earlier run of the same SOURCE did not finish.",
+)
+def run_command(
+    source: str,
+    yes: bool,
+    delete_tokens: bool,
+    no_verify: bool,
+    resume: str | None,
+    new_run: bool,
+    **options: Any,
+) -> int:
     """Revoke every (account, user) pair listed in SOURCE.
 
     SOURCE is a .csv file, a .yaml/.yml file (a list of rows, or a job file), - for CSV on
@@ -82,12 +103,25 @@ def run_command(source: str, yes: bool, delete_tokens: bool, no_verify: bool,
 
     if resume is not None and options["report_dir"] is not None:
         raise click.UsageError("--resume DIR writes into DIR: drop --report-dir")
-    return run(_job(Mode.RUN, source, options, yes=yes, delete_tokens=delete_tokens,
-                    no_verify=no_verify, resume=resume, new_run=new_run))
+    return run(
+        _job(
+            Mode.RUN,
+            source,
+            options,
+            yes=yes,
+            delete_tokens=delete_tokens,
+            no_verify=no_verify,
+            resume=resume,
+            new_run=new_run,
+        )
+    )
 
 
-@cli.command("plan", context_settings=CONTEXT,
-             short_help="Check every row of SOURCE against the API; revoke nothing.")
+@cli.command(
+    "plan",
+    context_settings=CONTEXT,
+    short_help="Check every row of SOURCE against the API; revoke nothing.",
+)
 @apply(CONNECTION, BATCH, OUTPUT)
 def plan_command(source: str, **options: Any) -> int:
     """Check every row of SOURCE against the API and revoke nothing.
@@ -108,25 +142,42 @@ def plan_command(source: str, **options: Any) -> int:
 
 
 def _job(mode: Mode, source: str, options: dict[str, Any], **extra: Any) -> Job:
-    numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts",
-                                                 "timeout", "max_consecutive_failures")}
+    numbers = {
+        key: options.pop(key)
+        for key in ("rate", "concurrency", "max_attempts", "timeout", "max_consecutive_failures")
+    }
     options["protect"] = tuple(options["protect"])
     verbosity, run_id = _output(options)
     return Job(source, mode, numbers, verbosity=verbosity, run_id=run_id, **options, **extra)
 
 
-@cli.command("sandbox", context_settings=CONTEXT,
-             short_help="Serve the embedded Gcore IAM simulator on 127.0.0.1.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
-              help="Port on 127.0.0.1 (0 picks a free one).")
-@click.option("--scenario", metavar="FILE",
-              help="YAML world: a job file's sandbox: section, or a bare world.  "
-                   "[default: the built-in demo world]")
-@click.option("--rate-limit", "rate_limit", metavar="SPEC",
-              help="Server limiter instead of the world's faults.rate_limit: N (a sliding "
-                   "1 s window of N) or SHAPE:KEY=VALUE,..., e.g. token_bucket:rate=20,burst=5, "
-                   "fixed_window:rate=50, sliding_window:rate=20, gcra:rate=20,tolerance=0.1, "
-                   "changing:schedule=0:20/10:5/30:20.")
+@cli.command(
+    "sandbox",
+    context_settings=CONTEXT,
+    short_help="Serve the embedded Gcore IAM simulator on 127.0.0.1.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port on 127.0.0.1 (0 picks a free one).",
+)
+@click.option(
+    "--scenario",
+    metavar="FILE",
+    help="YAML world: a job file's sandbox: section, or a bare world.  "
+    "[default: the built-in demo world]",
+)
+@click.option(
+    "--rate-limit",
+    "rate_limit",
+    metavar="SPEC",
+    help="Server limiter instead of the world's faults.rate_limit: N (a sliding "
+    "1 s window of N) or SHAPE:KEY=VALUE,..., e.g. token_bucket:rate=20,burst=5, "
+    "fixed_window:rate=50, sliding_window:rate=20, gcra:rate=20,tolerance=0.1, "
+    "changing:schedule=0:20/10:5/30:20.",
+)
 def sandbox_command(port: int, scenario: str | None, rate_limit: str | None) -> int:
     """Serve the embedded Gcore IAM simulator on 127.0.0.1 until stopped (Ctrl-C).
 
@@ -140,28 +191,65 @@ def sandbox_command(port: int, scenario: str | None, rate_limit: str | None) -> 
     return serve_scenario(port, scenario, rate_limit)
 
 
-@cli.command("restore", context_settings=CONTEXT,
-             short_help="Give back the access a run removed, with the same role.")
+@cli.command(
+    "restore",
+    context_settings=CONTEXT,
+    short_help="Give back the access a run removed, with the same role.",
+)
 @click.argument("report", metavar="REPORT_DIR")
-@click.option("--row", "rows", type=int, multiple=True, metavar="N",
-              help="Only this row of the run (repeatable).  [default: every revoked row]")
-@click.option("--user", "users", multiple=True, metavar="ID_OR_EMAIL",
-              help="Only this user's rows (repeatable).")
-@click.option("--account", "accounts", type=int, multiple=True, metavar="ID",
-              help="Only rows of this account (repeatable).")
-@click.option("--plan", is_flag=True,
-              help="Say what would be restored (reads only) and write that report.")
+@click.option(
+    "--row",
+    "rows",
+    type=int,
+    multiple=True,
+    metavar="N",
+    help="Only this row of the run (repeatable).  [default: every revoked row]",
+)
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="ID_OR_EMAIL",
+    help="Only this user's rows (repeatable).",
+)
+@click.option(
+    "--account",
+    "accounts",
+    type=int,
+    multiple=True,
+    metavar="ID",
+    help="Only rows of this account (repeatable).",
+)
+@click.option(
+    "--plan", is_flag=True, help="Say what would be restored (reads only) and write that report."
+)
 @click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
-@click.option("--max-restores", type=click.IntRange(min=0), metavar="N",
-              default=DEFAULT_MAX_RESTORES, show_default=True,
-              help="Refuse the whole restore above N invites.")
+@click.option(
+    "--max-restores",
+    type=click.IntRange(min=0),
+    metavar="N",
+    default=DEFAULT_MAX_RESTORES,
+    show_default=True,
+    help="Refuse the whole restore above N invites.",
+)
 @click.option("--resume", metavar="DIR", help="Continue an earlier restore in its report DIR.")
-@click.option("--report-dir", metavar="DIR",
-              help="Where the restore's report goes.  [default: REPORT_DIR-restore-<UTC time>/]")
+@click.option(
+    "--report-dir",
+    metavar="DIR",
+    help="Where the restore's report goes.  [default: REPORT_DIR-restore-<UTC time>/]",
+)
 @apply(CONNECTION, OUTPUT)
-def restore_command(report: str, rows: tuple[int, ...], users: tuple[str, ...],
-                    accounts: tuple[int, ...], plan: bool, yes: bool, max_restores: int,
-                    resume: str | None, **options: Any) -> int:
+def restore_command(
+    report: str,
+    rows: tuple[int, ...],
+    users: tuple[str, ...],
+    accounts: tuple[int, ...],
+    plan: bool,
+    yes: bool,
+    max_restores: int,
+    resume: str | None,
+    **options: Any,
+) -> int:
     """Give back, with the same role, the access a run removed (POST /iam/clients/invite_user).
 
     REPORT_DIR is the report directory of a finished `offboard run`. Users the run deleted
@@ -179,15 +267,28 @@ def restore_command(report: str, rows: tuple[int, ...], users: tuple[str, ...],
     """
     from ..restore.command import Request, restore
 
-    numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts",
-                                                 "timeout")}
+    numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts", "timeout")}
     verbosity, run_id = _output(options)
-    return restore(Request(report, rows, users, accounts, plan, yes, resume,
-                           options.pop("report_dir"), options.pop("base_url"),
-                           options.pop("api_key_file"), max_restores,
-                           {k: v for k, v in numbers.items() if v is not None},
-                           log_format=options["log_format"], verbosity=verbosity,
-                           run_id=run_id, metrics_file=options["metrics_file"]))
+    return restore(
+        Request(
+            report,
+            rows,
+            users,
+            accounts,
+            plan,
+            yes,
+            resume,
+            options.pop("report_dir"),
+            options.pop("base_url"),
+            options.pop("api_key_file"),
+            max_restores,
+            {k: v for k, v in numbers.items() if v is not None},
+            log_format=options["log_format"],
+            verbosity=verbosity,
+            run_id=run_id,
+            metrics_file=options["metrics_file"],
+        )
+    )
 
 
 def _output(options: dict[str, Any]) -> tuple[int, str]:
@@ -239,17 +340,28 @@ def _raw_log_format(words: list[str]) -> str:
         if word == "--":
             break
         if word == "--log-format=json" or (
-                word == "--log-format" and words[index + 1:index + 2] == ["json"]):
+            word == "--log-format" and words[index + 1 : index + 2] == ["json"]
+        ):
             return "json"
     return "text"
 
 
 def _fail(message: str, code: int) -> None:
     if _ERRORS["format"] == "json":
-        click.echo(json.dumps({
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "run_id": _ERRORS["run_id"], "job": None, "event": "error", "message": message,
-            "exit_code": code}, ensure_ascii=False), err=True)
+        click.echo(
+            json.dumps(
+                {
+                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "run_id": _ERRORS["run_id"],
+                    "job": None,
+                    "event": "error",
+                    "message": message,
+                    "exit_code": code,
+                },
+                ensure_ascii=False,
+            ),
+            err=True,
+        )
     else:
         click.echo(f"offboard: {message}", err=True)
     sys.exit(code)

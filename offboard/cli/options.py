@@ -31,28 +31,34 @@ Decorator = Callable[[Any], Any]  # click's option decorators are generic in the
 
 def _unless_given(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """None when the value is the shown default rather than one the person gave."""
-    return None if ctx.get_parameter_source(str(param.name)) is ParameterSource.DEFAULT \
-        else value
+    return None if ctx.get_parameter_source(str(param.name)) is ParameterSource.DEFAULT else value
 
 
 def _shown(flag: str, default: Any, **kwargs: Any) -> Decorator:
     """An option whose help shows `default` (5.0 as 5), and whose value is None unless given."""
     if isinstance(default, float) and default.is_integer():
         default = int(default)
-    return click.option(flag, default=default, show_default=True, callback=_unless_given,
-                        **kwargs)
+    return click.option(flag, default=default, show_default=True, callback=_unless_given, **kwargs)
 
 
 def _number(key: str, kind: type, metavar: str, help_text: str) -> Decorator:
-    return _shown("--" + key.replace("_", "-"), DEFAULTS[key], type=kind, metavar=metavar,
-                  help=help_text)
+    return _shown(
+        "--" + key.replace("_", "-"), DEFAULTS[key], type=kind, metavar=metavar, help=help_text
+    )
 
 
 CONNECTION: list[Decorator] = [
-    _shown("--base-url", DEFAULT_BASE_URL, metavar="URL",
-           help="API base URL (else env GCORE_BASE_URL)."),
-    click.option("--api-key-file", metavar="PATH",
-                 help="Read the API key from this file (else env GCORE_API_KEY)."),
+    _shown(
+        "--base-url",
+        DEFAULT_BASE_URL,
+        metavar="URL",
+        help="API base URL (else env GCORE_BASE_URL).",
+    ),
+    click.option(
+        "--api-key-file",
+        metavar="PATH",
+        help="Read the API key from this file (else env GCORE_API_KEY).",
+    ),
     _number("rate", float, "R", "At most R requests per second, every request counted."),
     _number("concurrency", int, "N", "At most N requests in flight."),
     _number("max_attempts", int, "N", "Attempts per request, retries included."),
@@ -60,33 +66,62 @@ CONNECTION: list[Decorator] = [
 ]
 
 OUTPUT: list[Decorator] = [
-    click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-                 show_default=True,
-                 help="Log lines on stderr: text for people, json (one object per line, "
-                      "and nothing but JSON on stdout)."),
+    click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Log lines on stderr: text for people, json (one object per line, "
+        "and nothing but JSON on stdout).",
+    ),
     click.option("-v", "--verbose", count=True, help="Log every settled row and every retry."),
-    click.option("-q", "--quiet", is_flag=True,
-                 help="Only errors: no summary table, no notes."),
-    click.option("--metrics-file", metavar="PATH",
-                 help="Write Prometheus textfile-collector metrics here (atomically)."),
+    click.option("-q", "--quiet", is_flag=True, help="Only errors: no summary table, no notes."),
+    click.option(
+        "--metrics-file",
+        metavar="PATH",
+        help="Write Prometheus textfile-collector metrics here (atomically).",
+    ),
 ]
 
 BATCH: list[Decorator] = [
     click.argument("source"),
-    click.option("--report-dir", metavar="DIR",
-                 help="Where the report goes (new or empty).  "
-                      "[default: reports/<source>-<UTC time>/]"),
-    click.option("--sandbox", is_flag=True,
-                 help="Use the embedded Gcore IAM simulator (the job's sandbox: world)."),
-    click.option("--protect", metavar="ID_OR_EMAIL", multiple=True,
-                 help="Never revoke this user (repeatable; adds to the job's protect:)."),
-    _shown("--max-revocations", DEFAULT_MAX_REVOCATIONS, type=click.IntRange(min=0),
-           metavar="N", help="Refuse the whole batch above N revocations."),
-    _number("max_consecutive_failures", int, "N",
-            "Abort (exit 3, resumable) after N rows in a row failed on 5xx or network errors."),
-    _shown("--active-days", DEFAULT_ACTIVE_DAYS, type=click.IntRange(0, MAX_ACTIVE_DAYS),
-           metavar="N", help="Warn about leavers without a leave_date who signed in within the "
-                             "last N days (0: never)."),
+    click.option(
+        "--report-dir",
+        metavar="DIR",
+        help="Where the report goes (new or empty).  [default: reports/<source>-<UTC time>/]",
+    ),
+    click.option(
+        "--sandbox",
+        is_flag=True,
+        help="Use the embedded Gcore IAM simulator (the job's sandbox: world).",
+    ),
+    click.option(
+        "--protect",
+        metavar="ID_OR_EMAIL",
+        multiple=True,
+        help="Never revoke this user (repeatable; adds to the job's protect:).",
+    ),
+    _shown(
+        "--max-revocations",
+        DEFAULT_MAX_REVOCATIONS,
+        type=click.IntRange(min=0),
+        metavar="N",
+        help="Refuse the whole batch above N revocations.",
+    ),
+    _number(
+        "max_consecutive_failures",
+        int,
+        "N",
+        "Abort (exit 3, resumable) after N rows in a row failed on 5xx or network errors.",
+    ),
+    _shown(
+        "--active-days",
+        DEFAULT_ACTIVE_DAYS,
+        type=click.IntRange(0, MAX_ACTIVE_DAYS),
+        metavar="N",
+        help="Warn about leavers without a leave_date who signed in within the "
+        "last N days (0: never).",
+    ),
 ]
 
 
@@ -105,9 +140,13 @@ def apply(*groups: Sequence[Decorator]) -> Decorator:
 def no_dry_run(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     """`run --dry-run`: say which command does that, instead of "no such option"."""
     if value:
-        raise click.UsageError("run has no --dry-run: use `offboard plan` (it checks every row "
-                               "against the API and revokes nothing)", ctx)
+        raise click.UsageError(
+            "run has no --dry-run: use `offboard plan` (it checks every row "
+            "against the API and revokes nothing)",
+            ctx,
+        )
 
 
-DRY_RUN = click.option("--dry-run", is_flag=True, hidden=True, expose_value=False,
-                       is_eager=True, callback=no_dry_run)
+DRY_RUN = click.option(
+    "--dry-run", is_flag=True, hidden=True, expose_value=False, is_eager=True, callback=no_dry_run
+)

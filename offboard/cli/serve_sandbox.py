@@ -44,8 +44,9 @@ def serve_scenario(port: int, scenario: str | None, rate_limit: str | None = Non
             limit = parse_rate_limit(rate_limit)
         except SandboxError as exc:
             raise SettingsError(str(exc)) from None
-        world = dataclasses.replace(world, faults=dataclasses.replace(world.faults,
-                                                                      rate_limit=limit))
+        world = dataclasses.replace(
+            world, faults=dataclasses.replace(world.faults, rate_limit=limit)
+        )
 
     def ready(url: str) -> None:
         click.echo(f"Gcore IAM sandbox listening on {url}", err=False)
@@ -61,5 +62,7 @@ def serve_scenario(port: int, scenario: str | None, rate_limit: str | None = Non
 def port_problem(exc: PortUnavailable) -> str:
     """One line naming the port and the option that changes it."""
     what = "is in use" if exc.in_use else f"cannot be used ({exc.reason})"
-    return (f"port {exc.port} on {exc.host} {what}: choose another with --port N "
-            "(--port 0 picks a free one)")
+    return (
+        f"port {exc.port} on {exc.host} {what}: choose another with --port N "
+        "(--port 0 picks a free one)"
+    )

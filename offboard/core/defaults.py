@@ -8,8 +8,13 @@ import them from here; cli/options.py shows them in the help.
 DEFAULT_BASE_URL = "https://api.gcore.com"
 
 # Safe for the real API, whose limits Gcore does not publish (contract).
-DEFAULTS: dict[str, float | int] = {"rate": 5.0, "concurrency": 4, "max_attempts": 5,
-                                    "timeout": 30.0, "max_consecutive_failures": 10}
+DEFAULTS: dict[str, float | int] = {
+    "rate": 5.0,
+    "concurrency": 4,
+    "max_attempts": 5,
+    "timeout": 30.0,
+    "max_consecutive_failures": 10,
+}
 
 # A typical HR batch is a handful of people; a file with far more rows than
 # expected is more likely a wrong export than a layoff. Raise it deliberately.

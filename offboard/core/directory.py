@@ -24,18 +24,29 @@ class Person:
 
     def to_json(self) -> dict[str, Any]:
         """As run.json records the batch's users (`from_json` reads it back)."""
-        return {"name": self.name, "email": self.email, "lang": self.lang,
-                "roles": {str(account): list(ids) for account, ids in self.roles.items()}}
+        return {
+            "name": self.name,
+            "email": self.email,
+            "lang": self.lang,
+            "roles": {str(account): list(ids) for account, ids in self.roles.items()},
+        }
 
     @classmethod
     def from_json(cls, user_id: int, data: Mapping[str, Any]) -> Person:
         given = data.get("roles")
-        roles = {int(account): tuple(i for i in ids if isinstance(i, int)
-                                     and not isinstance(i, bool))
-                 for account, ids in (given.items() if isinstance(given, dict) else [])
-                 if str(account).isdigit() and isinstance(ids, list)}
-        return cls(user_id, str(data.get("email") or ""), frozenset(roles),
-                   str(data.get("name") or ""), str(data.get("lang") or ""), roles)
+        roles = {
+            int(account): tuple(i for i in ids if isinstance(i, int) and not isinstance(i, bool))
+            for account, ids in (given.items() if isinstance(given, dict) else [])
+            if str(account).isdigit() and isinstance(ids, list)
+        }
+        return cls(
+            user_id,
+            str(data.get("email") or ""),
+            frozenset(roles),
+            str(data.get("name") or ""),
+            str(data.get("lang") or ""),
+            roles,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +73,14 @@ class Directory:
                 continue
             roles = _roles(user.get("client_and_roles"))
             name, lang = user.get("name"), user.get("lang")
-            people[user_id] = Person(user_id, email, frozenset(roles),
-                                     name if isinstance(name, str) else "",
-                                     lang if isinstance(lang, str) else "", roles)
+            people[user_id] = Person(
+                user_id,
+                email,
+                frozenset(roles),
+                name if isinstance(name, str) else "",
+                lang if isinstance(lang, str) else "",
+                roles,
+            )
             by_email.setdefault(email.lower(), []).append(user_id)
             names |= _names(user.get("client_and_roles"))
         return cls(people, by_email, names)
@@ -82,13 +98,15 @@ class Directory:
         for person in recorded.values():
             if person.email:
                 emails.setdefault(person.email.lower(), []).append(person.id)
-        by_email = {email: [i for i in ids if i not in recorded]
-                    for email, ids in self.by_email.items()}
+        by_email = {
+            email: [i for i in ids if i not in recorded] for email, ids in self.by_email.items()
+        }
         # An email the run resolved keeps its user (a new user since with the same email
         # is not the one the run was revoking).
         by_email |= emails
-        return Directory({**self.people, **recorded},
-                         {email: ids for email, ids in by_email.items() if ids})
+        return Directory(
+            {**self.people, **recorded}, {email: ids for email, ids in by_email.items() if ids}
+        )
 
 
 def _roles(entries: Any) -> dict[int, tuple[int, ...]]:
@@ -99,15 +117,20 @@ def _roles(entries: Any) -> dict[int, tuple[int, ...]]:
             continue
         given = entry.get("user_roles")
         roles[entry["client_id"]] = tuple(
-            int(role) for role in (given if isinstance(given, list) else [])
-            if isinstance(role, (str, int)) and str(role).isdigit())
+            int(role)
+            for role in (given if isinstance(given, list) else [])
+            if isinstance(role, (str, int)) and str(role).isdigit()
+        )
     return roles
 
 
 def _names(entries: Any) -> dict[int, str]:
     """{account: name} from `client_and_roles`, for the entries that name their account."""
-    return {entry["client_id"]: entry["client_company_name"]
-            for entry in (entries if isinstance(entries, list) else [])
-            if isinstance(entry, dict) and isinstance(entry.get("client_id"), int)
-            and isinstance(entry.get("client_company_name"), str)
-            and entry["client_company_name"]}
+    return {
+        entry["client_id"]: entry["client_company_name"]
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict)
+        and isinstance(entry.get("client_id"), int)
+        and isinstance(entry.get("client_company_name"), str)
+        and entry["client_company_name"]
+    }

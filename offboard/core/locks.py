@@ -28,8 +28,9 @@ def exclusive(path: Path, what: str) -> Iterator[None]:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise Refused(f"{what} is in use by another offboard run (PID {holder}); "
-                          "wait for it to finish") from None
+            raise Refused(
+                f"{what} is in use by another offboard run (PID {holder}); wait for it to finish"
+            ) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
         yield

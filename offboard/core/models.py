@@ -15,9 +15,22 @@ from typing import Any
 
 # The columns of every list offboard writes (results.csv, <outcome>.csv), before the carried
 # input columns: the contract's order. A list offboard wrote is itself a valid SOURCE.
-REPORT_COLUMNS = ("row", "account", "user", "user_id", "outcome", "http_status", "attempts",
-                  "request_id", "message", "name", "email", "user_deleted", "verified",
-                  "settled_at")
+REPORT_COLUMNS = (
+    "row",
+    "account",
+    "user",
+    "user_id",
+    "outcome",
+    "http_status",
+    "attempts",
+    "request_id",
+    "message",
+    "name",
+    "email",
+    "user_deleted",
+    "verified",
+    "settled_at",
+)
 
 
 class Outcome(enum.StrEnum):
@@ -46,14 +59,21 @@ class Outcome(enum.StrEnum):
 
 # The contract's "needs a person" column, most actionable first: the order report.html and
 # summary.txt list them in.
-NEEDS_A_PERSON = (Outcome.TOKEN_BLOCKED, Outcome.FORBIDDEN, Outcome.FAILED,
-                  Outcome.NOT_ATTEMPTED, Outcome.INVALID, Outcome.SKIPPED)
+NEEDS_A_PERSON = (
+    Outcome.TOKEN_BLOCKED,
+    Outcome.FORBIDDEN,
+    Outcome.FAILED,
+    Outcome.NOT_ATTEMPTED,
+    Outcome.INVALID,
+    Outcome.SKIPPED,
+)
 # Nothing left to do (exit code 0 when every row is one of these).
 SETTLED = frozenset(Outcome) - frozenset(NEEDS_A_PERSON)
 # Never sent again by a resume (or a later folder run): settled for good, or (forbidden,
 # invalid) needing a person to change something first. Every other row is retried.
-NOT_SENT_AGAIN = frozenset({Outcome.REVOKED, Outcome.MISSING, Outcome.DUPLICATE,
-                            Outcome.INVALID, Outcome.FORBIDDEN})
+NOT_SENT_AGAIN = frozenset(
+    {Outcome.REVOKED, Outcome.MISSING, Outcome.DUPLICATE, Outcome.INVALID, Outcome.FORBIDDEN}
+)
 # The account no longer has the user (plan/deletions.py counts these).
 GONE = frozenset({Outcome.REVOKED, Outcome.MISSING})
 # A revoke: done (a run's) or planned (a plan's); see Mode.revoking.
@@ -62,8 +82,9 @@ REVOKING = frozenset({Outcome.REVOKED, Outcome.WOULD_REVOKE})
 SENT_FROM_PLAN = frozenset({Outcome.WOULD_REVOKE, Outcome.TOKEN_BLOCKED})
 # What a plan could only have learned from the API (membership, tokens): a row the SOURCE
 # sends today may have been planned as one of these instead (plan/planmatch.py).
-CHECKED_AT_PLAN_TIME = frozenset({Outcome.MISSING, Outcome.FORBIDDEN, Outcome.FAILED,
-                                  Outcome.SKIPPED, Outcome.TOKEN_BLOCKED})
+CHECKED_AT_PLAN_TIME = frozenset(
+    {Outcome.MISSING, Outcome.FORBIDDEN, Outcome.FAILED, Outcome.SKIPPED, Outcome.TOKEN_BLOCKED}
+)
 
 
 class Mode(enum.StrEnum):
@@ -97,11 +118,13 @@ class RestoreOutcome(enum.StrEnum):
 
 
 # Settled for good: a `--resume` of the restore sends these rows no more.
-RESTORE_NOT_SENT_AGAIN = frozenset({RestoreOutcome.RESTORED, RestoreOutcome.ALREADY_MEMBER,
-                                    RestoreOutcome.NOT_RESTORABLE})
+RESTORE_NOT_SENT_AGAIN = frozenset(
+    {RestoreOutcome.RESTORED, RestoreOutcome.ALREADY_MEMBER, RestoreOutcome.NOT_RESTORABLE}
+)
 # Nothing left to do for a person (the restore's exit code 0).
-RESTORE_FINE = frozenset({RestoreOutcome.RESTORED, RestoreOutcome.ALREADY_MEMBER,
-                          RestoreOutcome.WOULD_RESTORE})
+RESTORE_FINE = frozenset(
+    {RestoreOutcome.RESTORED, RestoreOutcome.ALREADY_MEMBER, RestoreOutcome.WOULD_RESTORE}
+)
 # The access is back: a later restore leaves these rows alone (REPORT_DIR's restored mark).
 RESTORE_GIVEN_BACK = frozenset({RestoreOutcome.RESTORED, RestoreOutcome.ALREADY_MEMBER})
 # The restore's lists written even when empty: those of the rows given back.
@@ -126,8 +149,11 @@ def plain(value: Any) -> Any:
 def pair_words(account: Any, user: Any) -> str:
     """'account 1000 user 12' for a line a person reads; a part the row lacks is left out
     (an invalid row may have neither, and 'account None' reads as a value)."""
-    return " ".join(f"{name} {value}" for name, value in (("account", account), ("user", user))
-                    if value not in (None, ""))
+    return " ".join(
+        f"{name} {value}"
+        for name, value in (("account", account), ("user", user))
+        if value not in (None, "")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +195,9 @@ class Action:
     def unsent(self, reason: str) -> Action:
         """This row when an abort (`reason`) keeps it from being sent: `not_attempted`.
         The one place such a row is made (execute/workers.py turns it into a Result)."""
-        return Action(self.row, self.account, self.user_id, Outcome.NOT_ATTEMPTED,
-                      f"not sent: {reason}")
+        return Action(
+            self.row, self.account, self.user_id, Outcome.NOT_ATTEMPTED, f"not sent: {reason}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +252,11 @@ class LoginFact:
     note: str = ""
 
     def to_json(self) -> dict[str, str]:
-        return {name: getattr(self, name) for name in self.__slots__
-                if getattr(self, name) or name == "flag"}
+        return {
+            name: getattr(self, name)
+            for name in self.__slots__
+            if getattr(self, name) or name == "flag"
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,9 +286,14 @@ class Result:
         """The result of a row the plan (or an abort, Action.unsent) already decided:
         nothing is sent for it."""
         assert action.outcome is not None
-        return cls(action.row, action.outcome, action.account, action.user_id,
-                   message=action.message,
-                   user_deleted=None if action.user_id is None else False)
+        return cls(
+            action.row,
+            action.outcome,
+            action.account,
+            action.user_id,
+            message=action.message,
+            user_deleted=None if action.user_id is None else False,
+        )
 
 
 @dataclass(frozen=True, slots=True)

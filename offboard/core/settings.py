@@ -43,8 +43,11 @@ class Protection:
         return cls(None, frozenset(ids), frozenset(emails))
 
     def merged(self, other: Protection) -> Protection:
-        return Protection(self.own_user if self.own_user is not None else other.own_user,
-                          self.ids | other.ids, self.emails | other.emails)
+        return Protection(
+            self.own_user if self.own_user is not None else other.own_user,
+            self.ids | other.ids,
+            self.emails | other.emails,
+        )
 
     def merged_own(self, own_user: int | None) -> Protection:
         """The same protection, plus the key's own user."""
@@ -107,8 +110,13 @@ def _check_number(key: str, value: Any, where: str) -> float | int:
         raise SettingsError(f"{where}: must be a whole number, found {value}")
     if not value > 0 or value != value or value == float("inf"):
         raise SettingsError(f"{where}: must be greater than 0, found {value}")
-    limits = {"concurrency": 1000, "max_attempts": 100, "rate": 10000, "timeout": 3600,
-              "max_consecutive_failures": 1_000_000}
+    limits = {
+        "concurrency": 1000,
+        "max_attempts": 100,
+        "rate": 10000,
+        "timeout": 3600,
+        "max_consecutive_failures": 1_000_000,
+    }
     if value > limits[key]:
         raise SettingsError(f"{where}: {value} is above the most offboard allows ({limits[key]})")
     return int(value) if whole else float(value)
@@ -196,14 +204,21 @@ class Guarding:
     active_days: int = DEFAULT_ACTIVE_DAYS  # warn of logins this recent without a leave_date
 
 
-def merge_guards(job: Mapping[str, Any], protect: tuple[str, ...], max_revocations: int | None,
-                 delete_tokens: bool, origin: str, active_days: int | None = None) -> Guarding:
+def merge_guards(
+    job: Mapping[str, Any],
+    protect: tuple[str, ...],
+    max_revocations: int | None,
+    delete_tokens: bool,
+    origin: str,
+    active_days: int | None = None,
+) -> Guarding:
     """Protected users add up (job and command line); the command line wins for the rest."""
     listed = job.get("protect", [])
     if not isinstance(listed, list):
         raise SettingsError(f"{origin}: protect: must be a list of user IDs or emails")
     protection = Protection.parse(listed, f"{origin}: protect").merged(
-        Protection.parse(protect, "--protect"))
+        Protection.parse(protect, "--protect")
+    )
     if max_revocations is not None:
         cap, where = max_revocations, "--max-revocations"
     else:
@@ -216,8 +231,12 @@ def merge_guards(job: Mapping[str, Any], protect: tuple[str, ...], max_revocatio
         raise SettingsError(f"{origin}: delete_tokens: must be true or false")
     if active_days is None:
         active_days = job.get("active_days", DEFAULT_ACTIVE_DAYS)
-        if isinstance(active_days, bool) or not isinstance(active_days, int) or not (
-                0 <= active_days <= MAX_ACTIVE_DAYS):
-            raise SettingsError(f"{origin}: active_days: must be a whole number of days, "
-                                f"0 to {MAX_ACTIVE_DAYS}")
+        if (
+            isinstance(active_days, bool)
+            or not isinstance(active_days, int)
+            or not (0 <= active_days <= MAX_ACTIVE_DAYS)
+        ):
+            raise SettingsError(
+                f"{origin}: active_days: must be a whole number of days, 0 to {MAX_ACTIVE_DAYS}"
+            )
     return Guarding(protection, cap, delete_tokens or from_job, active_days)

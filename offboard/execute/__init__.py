@@ -1,2 +1,1 @@
-"""One row's work (revoke, preview), the bounded workers, classification, read-back, activity.
-"""
+"""One row's work (revoke, preview), the bounded workers, classification, read-back, activity."""

@@ -56,11 +56,18 @@ class Activity:
             return LoginFact(UNKNOWN, leave, note=self.unknown)
         last = self.found.get(user_id)
         since = _iso(self.since) if self.since is not None else ""
-        if last is None and self.capped and self.since is not None and \
-                window_start(row, self.now, self.active_days) < self.since:
-            return LoginFact(UNKNOWN, leave, since=since,
-                             note=f"the login log was read back only to {since} "
-                                  f"({MAX_PAGES} pages)")
+        if (
+            last is None
+            and self.capped
+            and self.since is not None
+            and window_start(row, self.now, self.active_days) < self.since
+        ):
+            return LoginFact(
+                UNKNOWN,
+                leave,
+                since=since,
+                note=f"the login log was read back only to {since} ({MAX_PAGES} pages)",
+            )
         flag = judge(row, last.at if last else None, self.now, self.active_days)
         if last is None:
             return LoginFact(flag, leave, since=since)
@@ -73,13 +80,15 @@ class Activity:
             return result
         fact = self.fact(result.row, result.user_id)
         said = note(fact, self.active_days)
-        message = f"{result.message}; {said}" if said and result.message else (
-            said or result.message)
+        message = (
+            f"{result.message}; {said}" if said and result.message else (said or result.message)
+        )
         return replace(result, login=fact, message=message)
 
 
-async def read_activity(api: Api, users: Collection[int], now: datetime, active_days: int,
-                        oldest: datetime) -> Activity:
+async def read_activity(
+    api: Api, users: Collection[int], now: datetime, active_days: int, oldest: datetime
+) -> Activity:
     """Read the log back to `oldest` (or MAX_PAGES pages), keeping `users`' last logins."""
     found: dict[int, LastLogin] = {}
     if not users:
@@ -93,18 +102,23 @@ async def read_activity(api: Api, users: Collection[int], now: datetime, active_
         body = exchange.body
         items = body.get("result") if isinstance(body, dict) else None
         if exchange.status != 200 or not isinstance(items, list):
-            return Activity(now, active_days, unknown=_why(exchange.status, exchange.message,
-                                                          exchange.error))
+            return Activity(
+                now, active_days, unknown=_why(exchange.status, exchange.message, exchange.error)
+            )
         for item in items:
             at = _moment(item.get("login_at")) if isinstance(item, dict) else None
             if at is None:
                 continue
             seen = at if seen is None else min(seen, at)
             user = item.get("user")
-            if item.get("is_successful") is True and user in users and (
-                    user not in found or found[user].at < at):
-                found[user] = LastLogin(at, _text(item.get("ip_address")),
-                                        _text(item.get("user_agent")))
+            if (
+                item.get("is_successful") is True
+                and user in users
+                and (user not in found or found[user].at < at)
+            ):
+                found[user] = LastLogin(
+                    at, _text(item.get("ip_address")), _text(item.get("user_agent"))
+                )
         offset += len(items)
         count = body.get("count") if isinstance(body, dict) else None
         if not items or (isinstance(count, int) and offset >= count):
@@ -116,8 +130,7 @@ async def read_activity(api: Api, users: Collection[int], now: datetime, active_
 
 def _why(status: int | None, message: str, error: str) -> str:
     if status in (403, 404):
-        return (f"the API key may not read the account's login log (HTTP {status} from "
-                f"GET {LOGINS})")
+        return f"the API key may not read the account's login log (HTTP {status} from GET {LOGINS})"
     if status is None:
         return f"GET {LOGINS} failed: {error}"
     if status == 200:
@@ -138,8 +151,9 @@ def _moment(value: Any) -> datetime | None:
 
 
 def _iso(moment: datetime) -> str:
-    text = moment.astimezone(UTC).isoformat(timespec="microseconds" if moment.microsecond
-                                             else "seconds")
+    text = moment.astimezone(UTC).isoformat(
+        timespec="microseconds" if moment.microsecond else "seconds"
+    )
     return text.replace("+00:00", "Z")
 
 

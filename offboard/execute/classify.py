@@ -17,16 +17,20 @@ def classify(exchange: Exchange, in_flight_at_kill: bool = False) -> tuple[Outco
         return Outcome.REVOKED, f"access removed{retried}"
     if status == 404:
         if not maybe_applied(exchange, in_flight_at_kill):
-            return Outcome.MISSING, ("user is not in this account (already offboarded, or a "
-                                     "wrong ID)")
-        when, why = (("on resume", "the run before was killed or interrupted with this "
-                      "request in flight") if in_flight_at_kill else
-                     ("on a retry", "it timed out, lost its connection or got a 5xx"))
+            return Outcome.MISSING, (
+                "user is not in this account (already offboarded, or a wrong ID)"
+            )
+        when, why = (
+            ("on resume", "the run before was killed or interrupted with this request in flight")
+            if in_flight_at_kill
+            else ("on a retry", "it timed out, lost its connection or got a 5xx")
+        )
         return Outcome.MISSING, f"404 {when}: {MAYBE_APPLIED} ({why}): {_CANNOT_TELL}"
     if status == 403 and "token" in exchange.message.lower():
         return Outcome.TOKEN_BLOCKED, (
             f"the user has active API tokens in this account: delete them, then run again"
-            f"{_api_said(exchange)}")
+            f"{_api_said(exchange)}"
+        )
     return _otherwise(exchange)
 
 
@@ -71,4 +75,3 @@ def _api_said(exchange: Exchange) -> str:
 
 def _attempts(n: int) -> str:
     return f"after {n} attempt{'s' if n != 1 else ''}"
-

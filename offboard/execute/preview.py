@@ -33,14 +33,26 @@ class Previewer:
         if tokens:
             outcome = Outcome.TOKEN_BLOCKED
             listed = ", ".join(str(t.id) for t in tokens)
-            message = (f"live API tokens {listed} would block the revoke "
-                       "(--delete-tokens on run deletes them first)")
+            message = (
+                f"live API tokens {listed} would block the revoke "
+                "(--delete-tokens on run deletes them first)"
+            )
         deletes: bool | None = False
         if outcome in SENT_FROM_PLAN:
             deletes = self.deletions.planned_mark(user_id, action.row.number)
             if deletes:
-                message += ("; the batch revokes every account of this user: Gcore would "
-                            "delete the user")
-        return Result(action.row, outcome, account, user_id, exchange.status,
-                      exchange.attempts, exchange.request_id, message, tuple(tokens),
-                      user_deleted=deletes)
+                message += (
+                    "; the batch revokes every account of this user: Gcore would delete the user"
+                )
+        return Result(
+            action.row,
+            outcome,
+            account,
+            user_id,
+            exchange.status,
+            exchange.attempts,
+            exchange.request_id,
+            message,
+            tuple(tokens),
+            user_deleted=deletes,
+        )

@@ -28,20 +28,30 @@ class Revoker:
         exchange = await api.revoke(account, user_id, suspect=suspect)
         outcome, message = classify(exchange, in_flight_at_kill=suspect)
         if outcome is not Outcome.TOKEN_BLOCKED:
-            return _result(action, exchange, outcome, message,
-                           maybe=maybe_applied(exchange, suspect))
+            return _result(
+                action, exchange, outcome, message, maybe=maybe_applied(exchange, suspect)
+            )
         try:
             tokens = await api.live_token_details(account, user_id)
         except DirectoryError as exc:
             return _result(action, exchange, outcome, f"{message}; {exc}")
         if not tokens:
-            return _result(action, exchange, outcome,
-                           f"{message}; no live token of theirs was found: ask Gcore support")
+            return _result(
+                action,
+                exchange,
+                outcome,
+                f"{message}; no live token of theirs was found: ask Gcore support",
+            )
         listed = ", ".join(str(t.id) for t in tokens)
         if not self.delete_tokens:
-            return _result(action, exchange, outcome,
-                           f"{message}; blocking API tokens: {listed} "
-                           "(--delete-tokens deletes them, then revokes)", tokens)
+            return _result(
+                action,
+                exchange,
+                outcome,
+                f"{message}; blocking API tokens: {listed} "
+                "(--delete-tokens deletes them, then revokes)",
+                tokens,
+            )
         deleted: list[Token] = []
         for token in tokens:
             answer = await api.delete_token(account, token.id)
@@ -49,16 +59,27 @@ class Revoker:
             if answer.status not in (200, 204, 404):
                 done = ", ".join(str(t.id) for t in deleted) or "none"
                 why = answer.message or answer.error or f"HTTP {answer.status}"
-                return _result(action, exchange, outcome,
-                               f"could not delete API token {token.id} ({why}); deleted: {done}",
-                               tokens)
+                return _result(
+                    action,
+                    exchange,
+                    outcome,
+                    f"could not delete API token {token.id} ({why}); deleted: {done}",
+                    tokens,
+                )
             deleted.append(token)
         again = await api.revoke(account, user_id)
         outcome, message = classify(again)
-        total = Exchange(again.status, exchange.attempts + again.attempts, again.message,
-                         again.request_id)
-        return _result(action, total, outcome, f"deleted API tokens {listed}; {message}", tokens,
-                       maybe=maybe_applied(again))
+        total = Exchange(
+            again.status, exchange.attempts + again.attempts, again.message, again.request_id
+        )
+        return _result(
+            action,
+            total,
+            outcome,
+            f"deleted API tokens {listed}; {message}",
+            tokens,
+            maybe=maybe_applied(again),
+        )
 
 
 def _pair(action: Action) -> tuple[int, int]:
@@ -66,8 +87,24 @@ def _pair(action: Action) -> tuple[int, int]:
     return action.account, action.user_id
 
 
-def _result(action: Action, exchange: Exchange, outcome: Outcome, message: str,
-            tokens: list[Token] | None = None, *, maybe: bool = False) -> Result:
-    return Result(action.row, outcome, action.account, action.user_id, exchange.status,
-                  exchange.attempts, exchange.request_id, message, tuple(tokens or ()),
-                  maybe_applied=maybe)
+def _result(
+    action: Action,
+    exchange: Exchange,
+    outcome: Outcome,
+    message: str,
+    tokens: list[Token] | None = None,
+    *,
+    maybe: bool = False,
+) -> Result:
+    return Result(
+        action.row,
+        outcome,
+        action.account,
+        action.user_id,
+        exchange.status,
+        exchange.attempts,
+        exchange.request_id,
+        message,
+        tuple(tokens or ()),
+        maybe_applied=maybe,
+    )

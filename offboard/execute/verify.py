@@ -49,8 +49,9 @@ def cheaper(rows: int, known_users: int | None) -> str:
     return "listing" if math.ceil(max(known_users, 1) / PAGE) < rows else "per_row"
 
 
-async def read_back(api: Api, checks: list[Check], known_users: int | None,
-                    concurrency: int) -> ReadBack:
+async def read_back(
+    api: Api, checks: list[Check], known_users: int | None, concurrency: int
+) -> ReadBack:
     if not checks:
         return ReadBack({}, "", 0)
     method = cheaper(len(checks), known_users)
@@ -63,8 +64,11 @@ async def read_back(api: Api, checks: list[Check], known_users: int | None,
             directory = await api.list_users(ids)
         except (DirectoryError, RequestNotSent) as exc:
             reason = api.abort_reason or str(exc)
-            return ReadBack({c.row: _unverified(f"read-back failed: {reason}") for c in checks},
-                            method, len(ids) + 1)
+            return ReadBack(
+                {c.row: _unverified(f"read-back failed: {reason}") for c in checks},
+                method,
+                len(ids) + 1,
+            )
         sent[0] += len(ids)
         read_id = ids[-1] if len(ids) == 1 else f"{ids[0]}..{ids[-1]} ({len(ids)} pages)"
         for check in checks:
@@ -106,12 +110,19 @@ async def _per_row(api: Api, check: Check, sent: list[int], again: bool) -> dict
     assert exchange is not None
     seconds = sum(REREADS)
     reads = len(waits) + (1 if again else 0)  # after the listing, that read counts too
-    return {"verified": False, "verified_at": now(), "verify_request_id": exchange.request_id,
-            "outcome": "failed", "user_deleted": False,
-            "message": (f"revoked (200), but reading membership back still finds the user in "
-                        f"account {check.account} after {reads} reads over {seconds:g} s "
-                        f"(request ID {exchange.request_id}): access may remain; check it in "
-                        "the Gcore console, then run the row again")}
+    return {
+        "verified": False,
+        "verified_at": now(),
+        "verify_request_id": exchange.request_id,
+        "outcome": "failed",
+        "user_deleted": False,
+        "message": (
+            f"revoked (200), but reading membership back still finds the user in "
+            f"account {check.account} after {reads} reads over {seconds:g} s "
+            f"(request ID {exchange.request_id}): access may remain; check it in "
+            "the Gcore console, then run the row again"
+        ),
+    }
 
 
 def _gone(request_id: str) -> dict[str, Any]:

@@ -55,40 +55,72 @@ def not_attempted(action: Action, reason: str) -> Result:
 
 
 def _failed(action: Action, attempts: int, message: str) -> Result:
-    return Result(action.row, Outcome.FAILED, action.account, action.user_id,
-                  attempts=attempts, message=message)
+    return Result(
+        action.row,
+        Outcome.FAILED,
+        action.account,
+        action.user_id,
+        attempts=attempts,
+        message=message,
+    )
 
 
 def _server_failure(result: Result) -> bool:
     """The row used up its attempts on 5xx answers or network errors."""
     status = result.http_status
-    return result.outcome is Outcome.FAILED and result.attempts > 0 and (
-        status is None or status >= 500)
+    return (
+        result.outcome is Outcome.FAILED
+        and result.attempts > 0
+        and (status is None or status >= 500)
+    )
 
 
 # `run` and `plan`: an Action sends unless the plan already decided its outcome.
 ACTIONS: RowKind[Action, Result] = RowKind(
-    lambda action: action.send, Result.decided, not_attempted,
-    _failed, _server_failure)
+    lambda action: action.send, Result.decided, not_attempted, _failed, _server_failure
+)
 
 
-async def execute(actions: Iterable[Action], api: Api, concurrency: int, work: Work, *,
-                  subscribers: Subscribers, ordered: OnResult,
-                  hard_stop: anyio.CancelScope,
-                  carried: Callable[[Action], Result | None] = lambda action: None,
-                  before_send: Callable[[Action], None] = lambda action: None) -> None:
+async def execute(
+    actions: Iterable[Action],
+    api: Api,
+    concurrency: int,
+    work: Work,
+    *,
+    subscribers: Subscribers,
+    ordered: OnResult,
+    hard_stop: anyio.CancelScope,
+    carried: Callable[[Action], Result | None] = lambda action: None,
+    before_send: Callable[[Action], None] = lambda action: None,
+) -> None:
     """Run every action of a `run` or `plan` (see execute_rows)."""
-    await execute_rows(ACTIONS, actions, api, concurrency, work, settled=subscribers.settle,
-                       ordered=ordered, hard_stop=hard_stop, carried=carried,
-                       before_send=before_send)
+    await execute_rows(
+        ACTIONS,
+        actions,
+        api,
+        concurrency,
+        work,
+        settled=subscribers.settle,
+        ordered=ordered,
+        hard_stop=hard_stop,
+        carried=carried,
+        before_send=before_send,
+    )
 
 
-async def execute_rows(kind: RowKind[T, R], rows: Iterable[T], api: Api, concurrency: int,
-                       work: Callable[[T, Api], Awaitable[R]], *,
-                       settled: Callable[[R], R], ordered: Callable[[R], None],
-                       hard_stop: anyio.CancelScope,
-                       carried: Callable[[T], R | None] = lambda row: None,
-                       before_send: Callable[[T], None] = lambda row: None) -> None:
+async def execute_rows(
+    kind: RowKind[T, R],
+    rows: Iterable[T],
+    api: Api,
+    concurrency: int,
+    work: Callable[[T, Api], Awaitable[R]],
+    *,
+    settled: Callable[[R], R],
+    ordered: Callable[[R], None],
+    hard_stop: anyio.CancelScope,
+    carried: Callable[[T], R | None] = lambda row: None,
+    before_send: Callable[[T], None] = lambda row: None,
+) -> None:
     """Run every row; each result goes to `settled` (as it happens, except carried ones,
     which an earlier run already journaled) and to `ordered` (in input order)."""
     queue = enumerate(rows)
@@ -130,9 +162,11 @@ async def execute_rows(kind: RowKind[T, R], rows: Iterable[T], api: Api, concurr
                 del in_flight[index]
                 result = settled(result)
                 if sends and breaker.record(kind.server_failure(result)):
-                    api.abort(f"circuit breaker: {breaker.consecutive} rows in a row failed on "
-                              "5xx or network errors, the API looks down; continue later "
-                              "with --resume")
+                    api.abort(
+                        f"circuit breaker: {breaker.consecutive} rows in a row failed on "
+                        "5xx or network errors, the API looks down; continue later "
+                        "with --resume"
+                    )
             deliver(index, result)
 
     with hard_stop:
@@ -154,8 +188,9 @@ async def settle(action: Action, api: Api, work: Work) -> Result:
     return await settle_row(ACTIONS, action, api, work)
 
 
-async def settle_row(kind: RowKind[T, R], row: T, api: Api,
-                     work: Callable[[T, Api], Awaitable[R]]) -> R:
+async def settle_row(
+    kind: RowKind[T, R], row: T, api: Api, work: Callable[[T, Api], Awaitable[R]]
+) -> R:
     """The result of one row; never raises (but lets cancellation through)."""
     if not kind.sends(row):
         return kind.unsent(row)
@@ -166,7 +201,6 @@ async def settle_row(kind: RowKind[T, R], row: T, api: Api,
     except RequestNotSent as exc:
         if exc.attempts == 0:
             return kind.not_attempted(row, api.abort_reason)
-        return kind.failed(row, exc.attempts,
-                           f"run aborted before retrying: {api.abort_reason}")
+        return kind.failed(row, exc.attempts, f"run aborted before retrying: {api.abort_reason}")
     except Exception as exc:  # a row's failure must not end the batch
         return kind.failed(row, 0, f"internal error: {type(exc).__name__}")

@@ -1,2 +1,1 @@
-"""The Gcore IAM client: requests through the limiter, retries, connections, the user list.
-"""
+"""The Gcore IAM client: requests through the limiter, retries, connections, the user list."""

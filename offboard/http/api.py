@@ -32,8 +32,16 @@ from .listing import USERS_PAGE, DirectoryError, failure, read_users
 from .retry import RETRY_AFTER_CAP, RetryBudget, backoff, shown_wait
 from .wire import Attempt, make_client, send
 
-__all__ = ["USERS_PAGE", "Api", "Attempt", "Connections", "DirectoryError", "OnRetry",
-           "RequestNotSent", "make_client"]
+__all__ = [
+    "USERS_PAGE",
+    "Api",
+    "Attempt",
+    "Connections",
+    "DirectoryError",
+    "OnRetry",
+    "RequestNotSent",
+    "make_client",
+]
 
 
 # A server answering 429 to everything is refusing the key, not pacing it: after this many
@@ -60,9 +68,14 @@ OnRetry = Callable[[str, str, int, str, float], None]
 
 
 class Api:
-    def __init__(self, settings: Settings, client: Connections,
-                 clock: Clock | None = None, rng: random.Random | None = None,
-                 on_retry: OnRetry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: Connections,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> None:
         self.settings = settings
         self._client = client
         self._clock = clock or AnyioClock()
@@ -100,8 +113,9 @@ class Api:
 
     async def revoke(self, account: int, user_id: int, suspect: bool = False) -> Exchange:
         """`suspect`: an earlier run may already have sent this revoke (it died in flight)."""
-        return await self.request("DELETE", f"/iam/clients/{account}/client-users/{user_id}",
-                                  suspect=suspect)
+        return await self.request(
+            "DELETE", f"/iam/clients/{account}/client-users/{user_id}", suspect=suspect
+        )
 
     async def check_member(self, account: int, user_id: int) -> Exchange:
         return await self.request("GET", f"/iam/clients/{account}/client-users/{user_id}")
@@ -116,8 +130,9 @@ class Api:
         if not _is_user_id(user_id):
             # Unknown, not "no one": the guard protecting the key's own user must hold.
             given = "no currentUser" if user_id is None else f"currentUser {_shown(user_id)}"
-            raise DirectoryError(self._redact(f"/iam/clients/me gave {given}, "
-                                              "which is not a user ID"))
+            raise DirectoryError(
+                self._redact(f"/iam/clients/me gave {given}, which is not a user ID")
+            )
         return user_id
 
     async def live_token_details(self, account: int, user_id: int) -> list[Token]:
@@ -128,21 +143,31 @@ class Api:
         server that ignored `issued_by` could never make us touch anyone else's.
         """
         exchange = await self.request(
-            "GET", f"/iam/v2/clients/{account}/tokens", params={"issued_by": user_id})
+            "GET", f"/iam/v2/clients/{account}/tokens", params={"issued_by": user_id}
+        )
         if exchange.status != 200 or not isinstance(exchange.body, list):
             raise DirectoryError(failure("listing the user's API tokens", exchange))
-        return sorted((
-            Token(token["id"], _text(token.get("name")),
-                  _text(token["client_user"].get("user_email")), _text(token.get("exp_date")),
-                  _role_name(token["client_user"].get("role")))
-            for token in exchange.body
-            if isinstance(token, dict) and isinstance(token.get("id"), int)
-            and not token.get("deleted") and not token.get("expired")
-            and isinstance(token.get("client_user"), dict)
-            and token["client_user"].get("user_id") == user_id), key=lambda t: t.id)
+        return sorted(
+            (
+                Token(
+                    token["id"],
+                    _text(token.get("name")),
+                    _text(token["client_user"].get("user_email")),
+                    _text(token.get("exp_date")),
+                    _role_name(token["client_user"].get("role")),
+                )
+                for token in exchange.body
+                if isinstance(token, dict)
+                and isinstance(token.get("id"), int)
+                and not token.get("deleted")
+                and not token.get("expired")
+                and isinstance(token.get("client_user"), dict)
+                and token["client_user"].get("user_id") == user_id
+            ),
+            key=lambda t: t.id,
+        )
 
-    async def invite(self, account: int, email: str, role: int, name: str, lang: str
-                     ) -> Exchange:
+    async def invite(self, account: int, email: str, role: int, name: str, lang: str) -> Exchange:
         """Give a user access to an account with a role (`POST /iam/clients/invite_user`):
         an existing user is added; an unknown e-mail becomes a new user with a new ID."""
         body: dict[str, Any] = {"email": email, "client_id": account, "user_role": {"id": role}}
@@ -164,8 +189,14 @@ class Api:
         at once); each page's request ID is added to `request_ids` when given."""
         return Directory.from_users(await read_users(self.request, request_ids))
 
-    async def request(self, method: str, path: str, params: Mapping[str, Any] | None = None,
-                      suspect: bool = False, body: Any = None) -> Exchange:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        suspect: bool = False,
+        body: Any = None,
+    ) -> Exchange:
         """One logical request with retries; raises RequestNotSent once aborted."""
         history: list[Attempt] = []
         spent: list[int] = []  # retry-budget tokens this request took
@@ -195,8 +226,9 @@ class Api:
                 # cap fails this row instead (see asked_to_wait_too_long), so no one waits
                 # it: the controller hears a 429 without a usable hint.
                 wait = result.retry_after
-                self.limiter.throttled(started[0], wait if wait is None or
-                                       wait <= RETRY_AFTER_CAP else None)
+                self.limiter.throttled(
+                    started[0], wait if wait is None or wait <= RETRY_AFTER_CAP else None
+                )
             else:
                 self.limiter.answered(started[0], result.status)
             return result
@@ -207,8 +239,9 @@ class Api:
                 return False  # the limiter deals with throttling
             cost = self.budget.spend(timeout=last.timed_out)
             if not cost:
-                notes.append(" (not retried: the run's retry budget is spent, the API is "
-                             "failing broadly)")
+                notes.append(
+                    " (not retried: the run's retry budget is spent, the API is failing broadly)"
+                )
                 return True
             spent.append(cost)
             return False
@@ -217,8 +250,10 @@ class Api:
             wait = _last(state).retry_after
             if wait is None or wait <= RETRY_AFTER_CAP:
                 return False
-            notes.append(f" (the API asked to wait {shown_wait(wait)}; offboard waits at most "
-                         f"{RETRY_AFTER_CAP:g} s)")
+            notes.append(
+                f" (the API asked to wait {shown_wait(wait)}; offboard waits at most "
+                f"{RETRY_AFTER_CAP:g} s)"
+            )
             return True
 
         last: Attempt = await attempt()
@@ -232,8 +267,9 @@ class Api:
             async def again() -> Attempt:
                 return first.pop() if first else await attempt()
 
-            last = await self._retrying_loop(method, path, asked_to_wait_too_long,
-                                             out_of_budget)(again)
+            last = await self._retrying_loop(method, path, asked_to_wait_too_long, out_of_budget)(
+                again
+            )
         if last.status is not None and last.status < 500 and last.status != 429:
             self.budget.succeeded(sum(spent))
         return Exchange(
@@ -248,14 +284,19 @@ class Api:
             body=last.body,
         )
 
-    def _retrying_loop(self, method: str, path: str,
-                       asked_to_wait_too_long: Callable[[RetryCallState], bool],
-                       out_of_budget: Callable[[RetryCallState], bool]) -> AsyncRetrying:
+    def _retrying_loop(
+        self,
+        method: str,
+        path: str,
+        asked_to_wait_too_long: Callable[[RetryCallState], bool],
+        out_of_budget: Callable[[RetryCallState], bool],
+    ) -> AsyncRetrying:
         return AsyncRetrying(
             sleep=lambda seconds: self._wait(lambda: self._clock.sleep(seconds)),
             # Evaluated in order, and only as far as needed: the budget is spent last.
             stop=stop_after_attempt(self.settings.max_attempts)
-            | _Stop(asked_to_wait_too_long) | _Stop(out_of_budget),
+            | _Stop(asked_to_wait_too_long)
+            | _Stop(out_of_budget),
             wait=lambda state: self._wait_for(_last(state), state.attempt_number),
             retry=retry_if_result(lambda a: a.retryable),
             retry_error_callback=_last,
@@ -270,9 +311,11 @@ class Api:
         self._refused += 1
         span = now - self._refused_since
         if self._refused >= THROTTLED_STREAK and span >= THROTTLED_SPAN:
-            self.abort(f"the API answered 429 (rate limited) to all of the last "
-                       f"{self._refused} requests over {span:.0f} s and accepted none; "
-                       "it is refusing this key, continue later with --resume")
+            self.abort(
+                f"the API answered 429 (rate limited) to all of the last "
+                f"{self._refused} requests over {span:.0f} s and accepted none; "
+                "it is refusing this key, continue later with --resume"
+            )
 
     def _retrying(self, method: str, path: str, state: RetryCallState) -> None:
         self.retries += 1

@@ -73,26 +73,34 @@ class _Slot(Protocol):
 
 
 class Connections:
-    def __init__(self, settings: Settings,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         host = urlsplit(settings.base_url).hostname or ""
         # Proxy variables are for reaching the real API; a loopback sandbox is reached directly.
         proxied = not is_loopback(host) and any(
-            os.environ.get(name) or os.environ.get(name.upper()) for name in PROXY_VARIABLES)
+            os.environ.get(name) or os.environ.get(name.upper()) for name in PROXY_VARIABLES
+        )
         tls = ssl.create_default_context(cafile=certifi.where())
-        headers = {"Authorization": f"APIKey {settings.api_key.reveal()}",
-                   "User-Agent": f"offboard/{__version__}", "Accept": "application/json"}
+        headers = {
+            "Authorization": f"APIKey {settings.api_key.reveal()}",
+            "User-Agent": f"offboard/{__version__}",
+            "Accept": "application/json",
+        }
         self._slots: list[_Slot] = [
             _HttpxSlot(settings, headers, tls, transport, proxied)
-            if transport is not None or proxied else _CoreSlot(settings, headers, tls)
-            for _ in range(settings.concurrency)]
+            if transport is not None or proxied
+            else _CoreSlot(settings, headers, tls)
+            for _ in range(settings.concurrency)
+        ]
         self._idle = list(self._slots)
         # fast_acquire: no extra trip through the event loop when a slot is free (each
         # request then does real I/O, so no task can starve the others).
         self._available = anyio.Semaphore(len(self._slots), fast_acquire=True)
 
-    async def request(self, method: str, path: str, params: Mapping[str, Any] | None = None,
-                      body: Any = None) -> Reply:
+    async def request(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> Reply:
         """One exchange; raises NotSent or Lost (with the key never in the message)."""
         target = f"{path}?{urlencode(params)}" if params else path
         content = None if body is None else json.dumps(body).encode()
@@ -112,25 +120,33 @@ class Connections:
 
 
 class _CoreSlot:
-    def __init__(self, settings: Settings, headers: Mapping[str, str],
-                 tls: ssl.SSLContext) -> None:
+    def __init__(self, settings: Settings, headers: Mapping[str, str], tls: ssl.SSLContext) -> None:
         self._base = settings.base_url.rstrip("/")
         self._headers = [(k.encode(), v.encode()) for k, v in headers.items()]
         self._json = [*self._headers, (b"Content-Type", b"application/json")]
         timeout = settings.timeout
-        self._extensions = {"timeout": {"connect": timeout, "read": timeout,
-                                        "write": timeout, "pool": timeout}}
+        self._extensions = {
+            "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        }
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=tls, max_connections=1, max_keepalive_connections=1)
+            ssl_context=tls, max_connections=1, max_keepalive_connections=1
+        )
 
     async def send(self, method: str, target: str, body: bytes | None) -> Reply:
         try:
             response = await self._pool.request(
-                method, self._base + target, content=body,
+                method,
+                self._base + target,
+                content=body,
                 headers=self._headers if body is None else self._json,
-                extensions=self._extensions)
-        except (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.PoolTimeout,
-                httpcore.UnsupportedProtocol) as exc:
+                extensions=self._extensions,
+            )
+        except (
+            httpcore.ConnectError,
+            httpcore.ConnectTimeout,
+            httpcore.PoolTimeout,
+            httpcore.UnsupportedProtocol,
+        ) as exc:
             raise NotSent(_describe(exc), isinstance(exc, httpcore.TimeoutException)) from None
         except httpcore.TimeoutException as exc:
             raise Lost(_describe(exc), timed_out=True) from None
@@ -144,33 +160,49 @@ class _CoreSlot:
 
 
 class _HttpxSlot:
-    def __init__(self, settings: Settings, headers: Mapping[str, str], tls: ssl.SSLContext,
-                 transport: httpx.AsyncBaseTransport | None, proxied: bool) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        headers: Mapping[str, str],
+        tls: ssl.SSLContext,
+        transport: httpx.AsyncBaseTransport | None,
+        proxied: bool,
+    ) -> None:
         import httpx  # only here: the hot path never needs its client layer
 
         self._httpx = httpx
         self._client = httpx.AsyncClient(
-            base_url=settings.base_url, headers=headers,
+            base_url=settings.base_url,
+            headers=headers,
             timeout=httpx.Timeout(settings.timeout),
             follow_redirects=False,  # the key must never travel to another host
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-            verify=tls, trust_env=proxied, transport=transport)
+            verify=tls,
+            trust_env=proxied,
+            transport=transport,
+        )
 
     async def send(self, method: str, target: str, body: bytes | None) -> Reply:
         httpx = self._httpx
         headers = {"Content-Type": "application/json"} if body is not None else None
         try:
-            response = await self._client.request(method, target, content=body,
-                                                  headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
-                httpx.UnsupportedProtocol) as exc:
+            response = await self._client.request(method, target, content=body, headers=headers)
+        except (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.PoolTimeout,
+            httpx.UnsupportedProtocol,
+        ) as exc:
             raise NotSent(_describe(exc), isinstance(exc, httpx.TimeoutException)) from None
         except httpx.TimeoutException as exc:
             raise Lost(_describe(exc), timed_out=True) from None
         except httpx.TransportError as exc:
             raise Lost(_describe(exc)) from None
-        return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()},
-                     response.content)
+        return Reply(
+            response.status_code,
+            {k.lower(): v for k, v in response.headers.items()},
+            response.content,
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -58,9 +58,10 @@ async def read_users(request: Request, request_ids: list[str] | None = None) -> 
         raise failed[0] from None
     read_in_order = [first, *(pages[offset] for offset in offsets)]
     last = offsets[-1]
-    if all(len(p[0]) == step or offset == last for p, offset in zip(
-            read_in_order[1:], offsets, strict=True)) and all(
-            p[1] == count for p in read_in_order):
+    if all(
+        len(p[0]) == step or offset == last
+        for p, offset in zip(read_in_order[1:], offsets, strict=True)
+    ) and all(p[1] == count for p in read_in_order):
         _note(request_ids, read_in_order)
         return [user for page in read_in_order for user in page[0]]
     return await _one_by_one(request, request_ids)
@@ -98,8 +99,7 @@ async def _page(request: Request, offset: int) -> tuple[list[Any], int | None, s
     return users, count, exchange.request_id
 
 
-def _note(request_ids: list[str] | None, pages: list[tuple[list[Any], int | None, str]]
-          ) -> None:
+def _note(request_ids: list[str] | None, pages: list[tuple[list[Any], int | None, str]]) -> None:
     if request_ids is not None:
         request_ids.extend(page[2] for page in pages)
 
@@ -109,4 +109,3 @@ def failure(doing: str, exchange: Exchange) -> str:
         return f"{doing}: {exchange.error} (after {exchange.attempts} attempts)"
     detail = f": {exchange.message}" if exchange.message else ""
     return f"{doing}: HTTP {exchange.status}{detail} (after {exchange.attempts} attempts)"
-

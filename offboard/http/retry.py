@@ -54,8 +54,10 @@ def read_retry_after(headers: Mapping[str, str], now: datetime | None = None) ->
     each value read as the module's docstring defines; an unusable one is named in
     `ignored` and the next header is tried."""
     ignored: list[str] = []
-    for name, shown, read in (("retry-after-ms", "retry-after-ms", _milliseconds),
-                              ("retry-after", "Retry-After", _seconds_or_date)):
+    for name, shown, read in (
+        ("retry-after-ms", "retry-after-ms", _milliseconds),
+        ("retry-after", "Retry-After", _seconds_or_date),
+    ):
         text = headers.get(name)
         if text is None:
             continue

@@ -46,14 +46,21 @@ class Attempt:
         return self.reached and (self.status is None or self.status >= 500)
 
 
-def make_client(settings: Settings, transport: httpx.AsyncBaseTransport | None = None
-                ) -> Connections:
+def make_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> Connections:
     """The HTTP connections of a run: key in a header, no redirects."""
     return Connections(settings, transport)
 
 
-async def send(client: Connections, settings: Settings, method: str, path: str,
-               params: Mapping[str, Any] | None, body: Any = None) -> Attempt:
+async def send(
+    client: Connections,
+    settings: Settings,
+    method: str,
+    path: str,
+    params: Mapping[str, Any] | None,
+    body: Any = None,
+) -> Attempt:
     """One attempt, its answer (or its failure) read into an Attempt, the key redacted."""
     timeout = settings.timeout
     try:
@@ -62,13 +69,19 @@ async def send(client: Connections, settings: Settings, method: str, path: str,
             reply = await client.request(method, path, params=params, body=body)
     except Unanswered as exc:
         # Lost: sent, but no complete answer, so the API may have acted on it.
-        error = (f"no answer within {timeout:g} s ({str(exc).split(':')[0]})" if exc.timed_out
-                 else redact(str(exc), settings.api_key))
-        return Attempt(None, reached=isinstance(exc, Lost), error=error,
-                       timed_out=exc.timed_out)
+        error = (
+            f"no answer within {timeout:g} s ({str(exc).split(':')[0]})"
+            if exc.timed_out
+            else redact(str(exc), settings.api_key)
+        )
+        return Attempt(None, reached=isinstance(exc, Lost), error=error, timed_out=exc.timed_out)
     except TimeoutError:
-        return Attempt(None, reached=True, error=f"no answer within {timeout:g} s "
-                       "(TimeoutError)", timed_out=True)
+        return Attempt(
+            None,
+            reached=True,
+            error=f"no answer within {timeout:g} s (TimeoutError)",
+            timed_out=True,
+        )
     body = _json_or_text(reply.content)
     hint = read_retry_after(reply.headers)
     return Attempt(

@@ -1,2 +1,1 @@
-"""A folder of job files: which files are jobs, their state, run and plan on a folder.
-"""
+"""A folder of job files: which files are jobs, their state, run and plan on a folder."""

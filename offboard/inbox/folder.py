@@ -50,8 +50,9 @@ def discover(folder: Path, sandbox: bool) -> list[Found]:
         try:
             a_folder = path.is_dir()
         except OSError as exc:
-            found[path] = Found(path, reason=UNREADABLE,
-                                message=f"{path}: cannot read: {reason(exc)}")
+            found[path] = Found(
+                path, reason=UNREADABLE, message=f"{path}: cannot read: {reason(exc)}"
+            )
             continue
         if a_folder or path.suffix.lower() not in JOB_SUFFIXES:
             kind = "a folder" if a_folder else "not a job file (.yaml, .yml or .csv)"
@@ -65,23 +66,35 @@ def discover(folder: Path, sandbox: bool) -> list[Found]:
         if batch.input_path is not None:
             inputs.add(batch.input_path.resolve())
         if batch.sandbox is not None and not sandbox:
-            found[path] = Found(path, reason=SANDBOX_ONLY, message=(
-                f"{path}: not run: a sandbox job (it has a sandbox: world); "
-                "run the folder with --sandbox to run it"))
+            found[path] = Found(
+                path,
+                reason=SANDBOX_ONLY,
+                message=(
+                    f"{path}: not run: a sandbox job (it has a sandbox: world); "
+                    "run the folder with --sandbox to run it"
+                ),
+            )
             continue
         found[path] = Found(path, batch)
     # A CSV some job reads is that job's input, not a job of its own.
-    return [f for f in found.values() if f.path.resolve() not in inputs or f.batch is None
-            or f.batch.job_file]
+    return [
+        f
+        for f in found.values()
+        if f.path.resolve() not in inputs or f.batch is None or f.batch.job_file
+    ]
 
 
 def check_folder_job(job: Job) -> None:
     if job.new_run:
-        raise SettingsError("--new-run does not apply to a jobs folder: each job keeps its own "
-                            "report, and interrupted jobs resume by themselves")
+        raise SettingsError(
+            "--new-run does not apply to a jobs folder: each job keeps its own "
+            "report, and interrupted jobs resume by themselves"
+        )
     if job.resume or job.report_dir:
-        raise SettingsError("--resume and --report-dir do not apply to a jobs folder: each job "
-                            "keeps its own report, and interrupted jobs resume by themselves")
+        raise SettingsError(
+            "--resume and --report-dir do not apply to a jobs folder: each job "
+            "keeps its own report, and interrupted jobs resume by themselves"
+        )
 
 
 def name_the_rest(found: list[Found], log: Log) -> dict[str, int]:
@@ -89,8 +102,9 @@ def name_the_rest(found: list[Found], log: Log) -> dict[str, int]:
     counts: dict[str, int] = {}
     for entry in found:
         if entry.batch is None:
-            log.for_job(entry.path.stem).error(entry.message, file=str(entry.path),
-                                              reason=entry.reason)
+            log.for_job(entry.path.stem).error(
+                entry.message, file=str(entry.path), reason=entry.reason
+            )
             counts[entry.reason] = counts.get(entry.reason, 0) + 1
     if not found:
         log.error("the jobs folder holds no job files (.yaml, .yml or .csv): nothing to do")
@@ -103,9 +117,9 @@ def named(path: Path, exc: OffboardError) -> str:
     return text if text.startswith(f"{path}:") else f"{path}: {text}"
 
 
-def plan_folder(job: Job, seams: Seams, log: Log,
-                run_one: Callable[[Job, Seams, Log], JobReport]) -> tuple[list[JobReport],
-                                                                           dict[str, int]]:
+def plan_folder(
+    job: Job, seams: Seams, log: Log, run_one: Callable[[Job, Seams, Log], JobReport]
+) -> tuple[list[JobReport], dict[str, int]]:
     """`plan` every job of the folder, each into its own plan report; nothing else."""
     check_folder_job(job)
     found = discover(Path(job.source), job.sandbox)

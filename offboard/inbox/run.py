@@ -42,28 +42,37 @@ def run_folder(job: Job, seams: Seams, log: Log) -> tuple[list[JobReport], dict[
                 if entry.reason == UNREADABLE:  # a job that could not even be read
                     reports.append(JobReport(entry.path.stem, str(entry.path), 2, entry.message))
                 continue
-            report = _run_job(job, seams, log.for_job(entry.batch.name), state, entry.path,
-                              entry.batch)
+            report = _run_job(
+                job, seams, log.for_job(entry.batch.name), state, entry.path, entry.batch
+            )
             if report is not None:
                 reports.append(report)
     return reports, not_run
 
 
-def _run_job(job: Job, seams: Seams, log: Log, state: InboxState, path: Path,
-             batch: Batch) -> JobReport | None:
+def _run_job(
+    job: Job, seams: Seams, log: Log, state: InboxState, path: Path, batch: Batch
+) -> JobReport | None:
     name = path.name
     done = state.finished(name, batch.sha256)
     if done is not None:
-        log.warn(f"{path}: skipped: finished {done.get('finished_at')} (exit 0); "
-                 "edit the file to run it again")
+        log.warn(
+            f"{path}: skipped: finished {done.get('finished_at')} (exit 0); "
+            "edit the file to run it again"
+        )
         return None
     resume = state.resumable(name, batch.sha256)
     directory = resume or str(_fresh_dir(batch))
     state.started(name, batch.sha256, directory)
     # The folder's state, not a search of the reports folder, says which run a job
     # continues (job/unfinished.py): new_run skips that search.
-    one = replace(job, source=str(path), resume=resume,
-                  report_dir=None if resume else directory, new_run=resume is None)
+    one = replace(
+        job,
+        source=str(path),
+        resume=resume,
+        report_dir=None if resume else directory,
+        new_run=resume is None,
+    )
     try:
         report = run_one(one, seams, log)
     except OffboardError as exc:

@@ -89,8 +89,7 @@ def _load(folder: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError):
-        raise SettingsError(f"{folder / STATE}: unreadable; move it away to start afresh"
-                            ) from None
+        raise SettingsError(f"{folder / STATE}: unreadable; move it away to start afresh") from None
     jobs = data.get("jobs", {}) if isinstance(data, dict) else {}
     return {k: v for k, v in jobs.items() if isinstance(v, dict)} if isinstance(jobs, dict) else {}
 

@@ -1,2 +1,1 @@
-"""One run of one SOURCE, from start to exit code: prepare, decide, execute, finish.
-"""
+"""One run of one SOURCE, from start to exit code: prepare, decide, execute, finish."""

@@ -23,21 +23,37 @@ from ..source.leaving import ACTIVE, AFTER_LEAVING
 NAMED = 20  # names shown before "... and N more"
 
 
-async def question(api: Api, *, sending: int, users: int, accounts: int,
-                   deletions: Deletions, people: Mapping[int, Person], list_unreadable: bool,
-                   actions: Iterable[Action], delete_tokens: bool,
-                   activity: Activity | None = None, all_rows: Iterable[Action] = ()) -> str:
+async def question(
+    api: Api,
+    *,
+    sending: int,
+    users: int,
+    accounts: int,
+    deletions: Deletions,
+    people: Mapping[int, Person],
+    list_unreadable: bool,
+    actions: Iterable[Action],
+    delete_tokens: bool,
+    activity: Activity | None = None,
+    all_rows: Iterable[Action] = (),
+) -> str:
     lines = [f"Revoke {sending} accesses ({users} users in {accounts} accounts)?"]
     if activity is not None:
         lines += _logins(activity, all_rows, people)
     if list_unreadable:
-        lines.append("Users who lose their last account and are deleted: an unknown number "
-                     "(the user list was unreadable).")
+        lines.append(
+            "Users who lose their last account and are deleted: an unknown number "
+            "(the user list was unreadable)."
+        )
     else:
-        unknown = (f" (and {len(deletions.unknown)} not in the user list: unknown)"
-                   if deletions.unknown else "")
-        lines.append(f"Users who lose their last account and are deleted: "
-                     f"{len(deletions)}{unknown}")
+        unknown = (
+            f" (and {len(deletions.unknown)} not in the user list: unknown)"
+            if deletions.unknown
+            else ""
+        )
+        lines.append(
+            f"Users who lose their last account and are deleted: {len(deletions)}{unknown}"
+        )
         lines += _named([_person(user, people) for user in sorted(deletions.accounts)])
     if delete_tokens:
         lines += await _tokens(api, actions)
@@ -54,17 +70,21 @@ async def _tokens(api: Api, actions: Iterable[Action]) -> list[str]:
         try:
             tokens = await api.live_token_details(action.account, action.user_id)
         except (DirectoryError, RequestNotSent) as exc:
-            found.append(f"  account {action.account} user {action.user_id}: tokens unknown "
-                         f"({exc or api.abort_reason})")
+            found.append(
+                f"  account {action.account} user {action.user_id}: tokens unknown "
+                f"({exc or api.abort_reason})"
+            )
             continue
-        found += [f"  token {t.id} {t.name!r} issued by {t.issuer or 'user ' + str(action.user_id)}"
-                  f" in account {action.account}" for t in tokens]
+        found += [
+            f"  token {t.id} {t.name!r} issued by {t.issuer or 'user ' + str(action.user_id)}"
+            f" in account {action.account}"
+            for t in tokens
+        ]
     head = f"API tokens --delete-tokens deletes if they block a revoke: {len(found)}"
     return [head, *_named(found, indent="")]
 
 
-def _logins(activity: Activity, rows: Iterable[Action], people: Mapping[int, Person]
-            ) -> list[str]:
+def _logins(activity: Activity, rows: Iterable[Action], people: Mapping[int, Person]) -> list[str]:
     """Leavers still signing in, once per user and flag; or why that is unknown."""
     if activity.unknown:
         return [f"Login activity unknown: {activity.unknown}."]
@@ -77,15 +97,20 @@ def _logins(activity: Activity, rows: Iterable[Action], people: Mapping[int, Per
             left = f", leave_date {fact.leave_date}" if fact.leave_date else ""
             found[fact.flag][action.user_id] = (
                 f"{_person(action.user_id, people)}: {fact.login_at} from "
-                f"{fact.ip_address or 'an unknown address'}{left}")
+                f"{fact.ip_address or 'an unknown address'}{left}"
+            )
     lines = []
     if found[AFTER_LEAVING]:
-        lines.append(f"POSSIBLE SECURITY INCIDENT: signed in after their leave_date: "
-                     f"{len(found[AFTER_LEAVING])}")
+        lines.append(
+            f"POSSIBLE SECURITY INCIDENT: signed in after their leave_date: "
+            f"{len(found[AFTER_LEAVING])}"
+        )
         lines += _named(list(found[AFTER_LEAVING].values()))
     if found[ACTIVE]:
-        lines.append(f"Signed in within the last {activity.active_days} days, with no "
-                     f"leave_date (is it the right person?): {len(found[ACTIVE])}")
+        lines.append(
+            f"Signed in within the last {activity.active_days} days, with no "
+            f"leave_date (is it the right person?): {len(found[ACTIVE])}"
+        )
         lines += _named(list(found[ACTIVE].values()))
     return lines
 

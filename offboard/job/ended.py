@@ -64,9 +64,13 @@ def plan_writer(job: Job, batch: Batch, report: Report, prepared: Prepared) -> P
     if job.mode is not Mode.PLAN:
         return None
     return PlanWriter(
-        report.directory / "plan.json", source=batch.source, source_sha256=batch.sha256,
-        created_at=datetime.now(UTC), created_by=who(),
-        key_user=prepared.key_user, deletions=prepared.deletions,
+        report.directory / "plan.json",
+        source=batch.source,
+        source_sha256=batch.sha256,
+        created_at=datetime.now(UTC),
+        created_by=who(),
+        key_user=prepared.key_user,
+        deletions=prepared.deletions,
     )
 
 

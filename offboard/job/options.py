@@ -38,8 +38,11 @@ def given(job: Job) -> dict[str, Any]:
             values[name] = getattr(job, name)
     values["protect"] = list(values["protect"])
     # By identity: 0 is a value given (`--active-days 0`), while `0 in (False,)` is True.
-    return {name: value for name, value in values.items()
-            if value is not None and value is not False and value != []}
+    return {
+        name: value
+        for name, value in values.items()
+        if value is not None and value is not False and value != []
+    }
 
 
 def restore(job: Job, recorded: Mapping[str, Any], where: str) -> Job:
@@ -49,10 +52,13 @@ def restore(job: Job, recorded: Mapping[str, Any], where: str) -> Job:
         if name in recorded and recorded[name] != value:
             raise SettingsError(
                 f"--resume {where}: the run was made with {_shown(name, recorded[name])}; "
-                f"drop {FLAGS[name]} or give the same value")
+                f"drop {FLAGS[name]} or give the same value"
+            )
         if name not in recorded:
-            raise SettingsError(f"--resume {where}: the run was made without {FLAGS[name]}; "
-                                f"drop it (a resume reuses the run's options)")
+            raise SettingsError(
+                f"--resume {where}: the run was made without {FLAGS[name]}; "
+                f"drop it (a resume reuses the run's options)"
+            )
     numbers = {**job.numbers, **{n: recorded[n] for n in NUMBERS if n in recorded}}
     fields = {name: recorded[name] for name in FLAGS if name in recorded and name not in NUMBERS}
     if "protect" in fields:

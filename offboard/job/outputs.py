@@ -30,16 +30,18 @@ from .ended import Ended
 from .options import command_line, given
 
 
-def finish(context: JobContext, ended: Ended, *, started: datetime, identity: str,
-           duration: float) -> JobReport:
+def finish(
+    context: JobContext, ended: Ended, *, started: datetime, identity: str, duration: float
+) -> JobReport:
     job, batch, planned = context.job, context.batch, context.planned
     settings, guarding, log = context.settings, context.guarding, context.log
     report, aborted = ended.report, ended.aborted
     directory = report.directory
     ordered = report.close()
     read = ended.read
-    written = write_lists(directory, report.header, ordered, job.mode,
-                          read.verdicts if read else {})
+    written = write_lists(
+        directory, report.header, ordered, job.mode, read.verdicts if read else {}
+    )
     totals = written.totals
     after = written.login_counts["after_leaving"]
     # A plan with a login after leaving needs a person before it is run. A run keeps its
@@ -48,77 +50,120 @@ def finish(context: JobContext, ended: Ended, *, started: datetime, identity: st
     incident = job.mode is Mode.PLAN and after > 0
     exit_code = 3 if aborted else (0 if totals.all_settled and not incident else 1)
     summary = summaries.build(
-        mode=job.mode, run_id=log.run_id, totals=totals, exit_code=exit_code,
-        started=started, source=batch.source if not planned else job.source,
+        mode=job.mode,
+        run_id=log.run_id,
+        totals=totals,
+        exit_code=exit_code,
+        started=started,
+        source=batch.source if not planned else job.source,
         source_sha256=identity,
         plan={"path": job.source, "sha256": planned.sha256} if planned else None,
-        aborted=aborted, revocations=ended.prepared.sending,
-        key_user=ended.prepared.key_user, options=_options(job, settings, guarding),
-        resumed=ended.carried)
+        aborted=aborted,
+        revocations=ended.prepared.sending,
+        key_user=ended.prepared.key_user,
+        options=_options(job, settings, guarding),
+        resumed=ended.carried,
+    )
     summary |= _verification(job, read, written)
     summary |= _key_user(ended)
     active_days = guarding.active_days
     summary["logins"] = {**written.login_counts, "active_days": active_days}
-    write_private(directory / "summary.json",
-                  json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_private(
+        directory / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+    )
     commands = _commands(job, directory, written)
     listing = ended.prepared.directory
-    kept, kept_n = written.kept.listed(ended.prepared.people,
-                                       listing.names if listing else {}, SHOWN_PER_OUTCOME)
-    _write_pages(directory, PageData(summary, written.accounts, written.deleted,
-                                     written.needing, written.more, written.files, commands,
-                                     list(report.carried.values()), written.logins,
-                                     written.signed_in, written.not_seen, kept, kept_n))
+    kept, kept_n = written.kept.listed(
+        ended.prepared.people, listing.names if listing else {}, SHOWN_PER_OUTCOME
+    )
+    _write_pages(
+        directory,
+        PageData(
+            summary,
+            written.accounts,
+            written.deleted,
+            written.needing,
+            written.more,
+            written.files,
+            commands,
+            list(report.carried.values()),
+            written.logins,
+            written.signed_in,
+            written.not_seen,
+            kept,
+            kept_n,
+        ),
+    )
     log.summary({**summary, "report_dir": str(directory)})
     if log.verbosity >= 0 and not log.json:
         if sys.stdout.isatty():  # a person at a terminal: the page, as text
             sys.stdout.write((directory / "summary.txt").read_text(encoding="utf-8"))
         else:
-            print_summary(totals, directory, exit_code, aborted, _login_lines(written),
-                          title=job.source)
+            print_summary(
+                totals, directory, exit_code, aborted, _login_lines(written), title=job.source
+            )
     if job.mode is Mode.PLAN and not aborted:
         if "run_plan" in commands:
             log.hint("To run exactly this plan", commands["run_plan"])
         else:  # `run PLAN.json` would refuse it: the rows it was made from are gone
-            log.warn("no plan to run: a plan made from stdin cannot be checked "
-                     "against its rows by `offboard run PLAN.json`; save the rows to a file "
-                     "and plan that file")
+            log.warn(
+                "no plan to run: a plan made from stdin cannot be checked "
+                "against its rows by `offboard run PLAN.json`; save the rows to a file "
+                "and plan that file"
+            )
     _warn_active(job, written, active_days, log)
     problem = _problem(job, totals.counts, exit_code, aborted, directory)
     if after:
         # Never silenced (-q included): someone used a leaver's access.
-        line = (f"{after} row{'' if after == 1 else 's'}: their user signed in after their "
-                "leave_date, a possible "
-                f"security incident: see {directory}/{AFTER_LEAVING_FILE}")
+        line = (
+            f"{after} row{'' if after == 1 else 's'}: their user signed in after their "
+            "leave_date, a possible "
+            f"security incident: see {directory}/{AFTER_LEAVING_FILE}"
+        )
         if exit_code == 1:
             problem = f"{problem}; {line}" if problem else f"{job.source}: {line}"
         elif exit_code == 0:
             log.error(f"{job.source}: {line}", exit_code=exit_code, report_dir=str(directory))
     if problem:
         log.error(problem, exit_code=exit_code, report_dir=str(directory))
-    return JobReport(batch.name, job.source, exit_code, problem, directory,
-                     dict(totals.counts), totals.open_rows, totals.users_deleted, duration,
-                     ended.statuses, ended.retries, after)
+    return JobReport(
+        batch.name,
+        job.source,
+        exit_code,
+        problem,
+        directory,
+        dict(totals.counts),
+        totals.open_rows,
+        totals.users_deleted,
+        duration,
+        ended.statuses,
+        ended.retries,
+        after,
+    )
 
 
 def _login_lines(written: Written) -> list[str]:
     """The terminal table's lines about leavers still signing in, from the records."""
     lines = []
-    for flag, heading in (("after_leaving", "Signed in after leaving (possible security "
-                                            "incident)"),
-                          ("active", "Signed in recently, with no leave_date (warning)")):
+    for flag, heading in (
+        ("after_leaving", "Signed in after leaving (possible security incident)"),
+        ("active", "Signed in recently, with no leave_date (warning)"),
+    ):
         if written.login_counts[flag]:
             lines.append(f"{heading}: {written.login_counts[flag]}")
             for r in written.logins[flag][:20]:
                 login = r["login"]
-                lines.append(f"  row {r['row']}: account {r['account']} user {r['user']}: "
-                             f"{login.get('login_at')} from {login.get('ip_address') or '?'}"
-                             + (f", leave_date {login['leave_date']}"
-                                if login.get("leave_date") else ""))
+                lines.append(
+                    f"  row {r['row']}: account {r['account']} user {r['user']}: "
+                    f"{login.get('login_at')} from {login.get('ip_address') or '?'}"
+                    + (f", leave_date {login['leave_date']}" if login.get("leave_date") else "")
+                )
     unknown = written.logins.get("unknown")
     if unknown:
-        lines.append(f"Login activity unknown for {written.login_counts['unknown']} rows: "
-                     f"{unknown[0]['login'].get('note', '')}")
+        lines.append(
+            f"Login activity unknown for {written.login_counts['unknown']} rows: "
+            f"{unknown[0]['login'].get('note', '')}"
+        )
     return lines
 
 
@@ -127,12 +172,15 @@ def _warn_active(job: Job, written: Written, days: int, log: Log) -> None:
     count = written.login_counts["active"]
     if not count:
         return
-    rows = ", ".join(f"row {r['row']} ({r['login'].get('login_at')})"
-                     for r in written.logins["active"][:10])
+    rows = ", ".join(
+        f"row {r['row']} ({r['login'].get('login_at')})" for r in written.logins["active"][:10]
+    )
     more = f" and {count - 10} more" if count > 10 else ""
-    log.warn(f"warning: {job.source}: {count} row{'' if count == 1 else 's'} without a "
-             "leave_date: their user signed in "
-             f"within the last {days} days (is it the right person?): {rows}{more}")
+    log.warn(
+        f"warning: {job.source}: {count} row{'' if count == 1 else 's'} without a "
+        "leave_date: their user signed in "
+        f"within the last {days} days (is it the right person?): {rows}{more}"
+    )
 
 
 def _key_user(ended: Ended) -> dict[str, Any]:
@@ -151,8 +199,12 @@ def _verification(job: Job, read: ReadBack | None, written: Written) -> dict[str
     if read is None:
         return {"verified": "not read back (the run was aborted)"}
     failed = sum(1 for v in read.verdicts.values() if v.get("verified") is False)
-    return {"verified": "on", "verify_method": read.method or None,
-            "verify_requests": read.requests, "verify_contradicted": failed}
+    return {
+        "verified": "on",
+        "verify_method": read.method or None,
+        "verify_requests": read.requests,
+        "verify_contradicted": failed,
+    }
 
 
 def _commands(job: Job, directory: Path, written: Written) -> dict[str, str]:
@@ -161,10 +213,12 @@ def _commands(job: Job, directory: Path, written: Written) -> dict[str, str]:
     if job.mode is Mode.PLAN and job.source != "-":
         commands["run_plan"] = command_line(Mode.RUN, f"{directory}/plan.json", _plan_options(job))
     if "token_blocked.csv" in written.files and written.totals.counts["token_blocked"]:
-        where = {k: v for k, v in given(job).items()
-                 if k in ("base_url", "api_key_file", "sandbox")}
+        where = {
+            k: v for k, v in given(job).items() if k in ("base_url", "api_key_file", "sandbox")
+        }
         commands["delete_tokens"] = command_line(
-            Mode.RUN, f"{directory}/token_blocked.csv", where, "--delete-tokens")
+            Mode.RUN, f"{directory}/token_blocked.csv", where, "--delete-tokens"
+        )
     return commands
 
 
@@ -175,8 +229,9 @@ def _write_pages(directory: Path, data: PageData) -> None:
     write_private(directory / "summary.txt", render_text(data))
 
 
-def _problem(job: Job, counts: dict[str, int], exit_code: int, aborted: str,
-             directory: object) -> str:
+def _problem(
+    job: Job, counts: dict[str, int], exit_code: int, aborted: str, directory: object
+) -> str:
     """The line that says why the exit code is not 0, and where to look ('' for 0)."""
     report = f"report: {directory}/results.csv"
     if exit_code == 3:
@@ -194,23 +249,47 @@ def _problem(job: Job, counts: dict[str, int], exit_code: int, aborted: str,
 
 def _plan_options(job: Job) -> dict[str, Any]:
     """The plan's own options that a run of it needs (where, with which key, the cap)."""
-    return {k: v for k, v in given(job).items()
-            if k in ("base_url", "api_key_file", "sandbox", "max_revocations", "protect",
-                     "active_days", "rate", "concurrency", "max_attempts", "timeout",
-                     "max_consecutive_failures")}
+    return {
+        k: v
+        for k, v in given(job).items()
+        if k
+        in (
+            "base_url",
+            "api_key_file",
+            "sandbox",
+            "max_revocations",
+            "protect",
+            "active_days",
+            "rate",
+            "concurrency",
+            "max_attempts",
+            "timeout",
+            "max_consecutive_failures",
+        )
+    }
 
 
 def _options(job: Job, settings: Settings, guarding: Guarding) -> dict[str, Any]:
     return {
-        **{k: getattr(settings, k) for k in ("rate", "concurrency", "max_attempts",
-                                             "timeout", "max_consecutive_failures",
-                                             "base_url")},
+        **{
+            k: getattr(settings, k)
+            for k in (
+                "rate",
+                "concurrency",
+                "max_attempts",
+                "timeout",
+                "max_consecutive_failures",
+                "base_url",
+            )
+        },
         "sandbox": job.sandbox,
         "max_revocations": guarding.max_revocations,
         "active_days": guarding.active_days,
         "delete_tokens": guarding.delete_tokens,
-        "protect": [*sorted(map(str, guarding.protection.ids)),
-                    *sorted(guarding.protection.emails)],
+        "protect": [
+            *sorted(map(str, guarding.protection.ids)),
+            *sorted(guarding.protection.emails),
+        ],
         "yes": job.yes,
         "resume": job.resume,
     }

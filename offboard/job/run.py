@@ -51,16 +51,24 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
     if planned:
         check_source_unchanged(planned, batch.sha256)
     if batch.sandbox is not None and not job.sandbox:
-        raise Refused(f"{batch.source} has a sandbox: world, so it is a sandbox job: "
-                      "run it with --sandbox (it must never reach the real API)")
+        raise Refused(
+            f"{batch.source} has a sandbox: world, so it is a sandbox job: "
+            "run it with --sandbox (it must never reach the real API)"
+        )
     identity = planned.sha256 if planned else batch.sha256
     previous = read_previous(Path(job.resume), identity) if job.resume else None
     if previous is not None and previous.options is not None:
         assert job.resume is not None
         job = restore(job, previous.options, job.resume)
     numbers = merge(batch.settings, job.numbers, batch.source)
-    guarding = merge_guards(batch.settings, job.protect, job.max_revocations, job.delete_tokens,
-                            batch.source, job.active_days)
+    guarding = merge_guards(
+        batch.settings,
+        job.protect,
+        job.max_revocations,
+        job.delete_tokens,
+        batch.source,
+        job.active_days,
+    )
     started = datetime.now(UTC)
     if job.resume:
         directory = Path(job.resume)
@@ -82,8 +90,7 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
         else:
             Report.make_dir(directory)
             report = Report(directory, batch.columns)
-        stack.enter_context(exclusive(internal(directory) / LOCK,
-                                      f"report directory {directory}"))
+        stack.enter_context(exclusive(internal(directory) / LOCK, f"report directory {directory}"))
         if not fresh and (previous is None or previous.options is None):
             report.write_meta(meta)
         try:
@@ -98,12 +105,14 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
             if fresh:  # nothing was sent: leave no report behind
                 shutil.rmtree(directory, ignore_errors=True)
             raise
-        return finish(context, ended, started=started, identity=identity,
-                      duration=time.monotonic() - began)
+        return finish(
+            context, ended, started=started, identity=identity, duration=time.monotonic() - began
+        )
 
 
-def _session(context: JobContext, *, previous: Previous | None, report: Report,
-             seams: Seams) -> Ended:
+def _session(
+    context: JobContext, *, previous: Previous | None, report: Report, seams: Seams
+) -> Ended:
     # Imported here: a batch without rows needs neither the event loop nor the HTTP client.
     import anyio
 

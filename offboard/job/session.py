@@ -49,8 +49,9 @@ from .prompt import Prompt, watch_signals
 
 
 class Session:
-    def __init__(self, context: JobContext, *, previous: Previous | None, report: Report,
-                 seams: Seams) -> None:
+    def __init__(
+        self, context: JobContext, *, previous: Previous | None, report: Report, seams: Seams
+    ) -> None:
         self.job, self.batch, self.planned = context.job, context.batch, context.planned
         self.settings, self.guarding, self.log = context.settings, context.guarding, context.log
         self.previous, self.report, self.seams = previous, report, seams
@@ -105,30 +106,47 @@ class Session:
 
         def ordered(result: Result) -> None:
             report.write(result)
-            if (result.outcome is Outcome.REVOKED and result.account is not None
-                    and result.user_id is not None
-                    and result.row.number not in verified_before):
-                checks.append(Check(result.row.number, result.account, result.row.user,
-                                    result.user_id))
+            if (
+                result.outcome is Outcome.REVOKED
+                and result.account is not None
+                and result.user_id is not None
+                and result.row.number not in verified_before
+            ):
+                checks.append(
+                    Check(result.row.number, result.account, result.row.user, result.user_id)
+                )
             if plan_file is not None:
                 plan_file.write(result)
 
-        work = Previewer(prepared.deletions) if job.mode is Mode.PLAN else Revoker(
-            self.guarding.delete_tokens,
-            self.previous.in_flight if self.previous else frozenset())
+        work = (
+            Previewer(prepared.deletions)
+            if job.mode is Mode.PLAN
+            else Revoker(
+                self.guarding.delete_tokens,
+                self.previous.in_flight if self.previous else frozenset(),
+            )
+        )
         assert self.hard_stop is not None
         total = len(self.planned.actions) if self.planned else batch.row_count
         # A plan's deletion marks are the plan's own (Previewer): only a run tracks them.
         marks: list[RowMark] = [tracker] if job.mode is Mode.RUN else []
         if prepared.activity is not None:
             marks.append(prepared.activity)
-        with progress(total, enabled=not self.log.chatty and self.log.verbosity >= 0
-                      and not self.log.json) as bar:
+        with progress(
+            total, enabled=not self.log.chatty and self.log.verbosity >= 0 and not self.log.json
+        ) as bar:
             subscribers = Subscribers(journal=report, marks=marks, watchers=(self.log, bar))
-            await execute(self._actions(prepared, seen), api, self.settings.concurrency, work,
-                          subscribers=subscribers, ordered=ordered, hard_stop=self.hard_stop,
-                          carried=take_over,
-                          before_send=lambda a: report.mark_sending(a.row, a.account))
+            await execute(
+                self._actions(prepared, seen),
+                api,
+                self.settings.concurrency,
+                work,
+                subscribers=subscribers,
+                ordered=ordered,
+                hard_stop=self.hard_stop,
+                carried=take_over,
+                before_send=lambda a: report.mark_sending(a.row, a.account),
+            )
         seen.close()
         if plan_file is not None:
             plan_file.close()
@@ -139,13 +157,26 @@ class Session:
             by_row = {c.row: c for c in checks}
             for number, verdict in read.verdicts.items():
                 check = by_row[number]
-                report.amend({"row": number, "account": check.account, "user": check.user,
-                              "amend": True, **verdict})
-        return Ended(report, prepared, api.abort_reason, dict(api.statuses),
-                     api.retries, carried if self.previous else None, read)
+                report.amend(
+                    {
+                        "row": number,
+                        "account": check.account,
+                        "user": check.user,
+                        "amend": True,
+                        **verdict,
+                    }
+                )
+        return Ended(
+            report,
+            prepared,
+            api.abort_reason,
+            dict(api.statuses),
+            api.retries,
+            carried if self.previous else None,
+            read,
+        )
 
-    async def _prepare(self, api: Api, seen: FirstSeen, tracker_box: list[Tracker]
-                       ) -> Prepared:
+    async def _prepare(self, api: Api, seen: FirstSeen, tracker_box: list[Tracker]) -> Prepared:
         """Learn the key's user and the user list (reads only), then go through the rows
         once: the cap, the prompt and who the batch deletes all see the whole batch."""
         batch, planned, guarding = self.batch, self.planned, self.guarding
@@ -211,14 +242,28 @@ class Session:
         if users and not api.abort_reason:
             activity = await read_activity(api, users, clock, active_days, oldest)
             if activity.unknown:
-                self.log.warn(f"login activity unknown: {activity.unknown}; leavers who still "
-                              "sign in cannot be flagged")
+                self.log.warn(
+                    f"login activity unknown: {activity.unknown}; leavers who still "
+                    "sign in cannot be flagged"
+                )
             elif activity.capped and activity.since is not None:
                 since = activity.since.strftime("%Y-%m-%d %H:%M")
-                self.log.warn(f"the login log was read back only to {since} UTC: rows whose "
-                              "leave_date is older say unknown")
-        return Prepared(key_user, directory, directory_error, api.abort_reason, tally.sending,
-                        len(tally.accounts), len(tally.users), deletions, people, activity)
+                self.log.warn(
+                    f"the login log was read back only to {since} UTC: rows whose "
+                    "leave_date is older say unknown"
+                )
+        return Prepared(
+            key_user,
+            directory,
+            directory_error,
+            api.abort_reason,
+            tally.sending,
+            len(tally.accounts),
+            len(tally.users),
+            deletions,
+            people,
+            activity,
+        )
 
     def _deletions(self, decider: Decider, directory: Directory | None) -> Deletions:
         """Decided once per batch: a resume reuses the run's answer, a run from a plan the
@@ -245,17 +290,25 @@ class Session:
         cap = self.guarding.max_revocations
         if self.job.mode is Mode.PLAN:
             if prepared.sending > cap:
-                self.log.warn(f"note: `run` would refuse this batch: {prepared.sending} "
-                              f"revocations, cap {cap} (--max-revocations)")
+                self.log.warn(
+                    f"note: `run` would refuse this batch: {prepared.sending} "
+                    f"revocations, cap {cap} (--max-revocations)"
+                )
             return
         check_cap(prepared.sending, cap, self.job.source)
         if not prepared.sending or self.job.yes or not self.seams.interactive or self.log.json:
             return  # cron, or a machine reading JSON: no one to ask; the cap is the guard
         text = await question(
-            api, sending=prepared.sending, users=prepared.users, accounts=prepared.accounts,
-            deletions=prepared.deletions, people=prepared.people,
+            api,
+            sending=prepared.sending,
+            users=prepared.users,
+            accounts=prepared.accounts,
+            deletions=prepared.deletions,
+            people=prepared.people,
             list_unreadable=bool(prepared.directory_error),
             actions=self._actions(prepared, FirstSeen()),
-            delete_tokens=self.guarding.delete_tokens, activity=prepared.activity,
-            all_rows=self._actions(prepared, FirstSeen()))
+            delete_tokens=self.guarding.delete_tokens,
+            activity=prepared.activity,
+            all_rows=self._actions(prepared, FirstSeen()),
+        )
         await self.prompt.ask(text, api)

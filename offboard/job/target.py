@@ -36,8 +36,11 @@ def check_target(job: Job, batch: Batch, environ: Mapping[str, str]) -> Target:
     from ..sandbox import SandboxError, demo_world, load_world
 
     try:
-        return Target(world=load_world(batch.sandbox, origin=f"{batch.source}: sandbox")
-                      if batch.sandbox is not None else demo_world())
+        return Target(
+            world=load_world(batch.sandbox, origin=f"{batch.source}: sandbox")
+            if batch.sandbox is not None
+            else demo_world()
+        )
     except SandboxError as exc:
         raise SettingsError(str(exc)) from None
 

@@ -1,2 +1,4 @@
-"""The journal: where what happened to each row lives (writer, reader for --resume, group commit).
+"""The journal: where what happened to each row lives.
+
+The writer, the reader for --resume, the shared journal file and its group commit.
 """

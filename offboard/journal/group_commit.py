@@ -30,15 +30,15 @@ class GroupCommit:
     INTERVAL before it looks again.
     """
 
-    def __init__(self, descriptor: int, fsync: Callable[[int], None] = os.fsync,
-                 interval: float = INTERVAL) -> None:
+    def __init__(
+        self, descriptor: int, fsync: Callable[[int], None] = os.fsync, interval: float = INTERVAL
+    ) -> None:
         self._descriptor = descriptor
         self._fsync = fsync
         self._interval = interval
         self._wanted = threading.Event()
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="offboard-journal-sync",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="offboard-journal-sync", daemon=True)
         self._thread.start()
 
     def request(self) -> None:

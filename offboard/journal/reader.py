@@ -34,8 +34,11 @@ RowKey = tuple[int, str, str]
 
 def row_key(row: Row, account: int | None) -> RowKey:
     """Identifies a row across runs of the same SOURCE."""
-    return (row.number, str(account if account is not None else plain(row.account)),
-            str(plain(row.user)))
+    return (
+        row.number,
+        str(account if account is not None else plain(row.account)),
+        str(plain(row.user)),
+    )
 
 
 def record_key(record: Mapping[str, Any]) -> RowKey:
@@ -62,12 +65,19 @@ class Previous:
             return None
         deleted = record.get("user_deleted")
         message = str(record.get("message") or "")
-        return Result(row, Outcome(record["outcome"]), _int(record.get("account")),
-                      _int(record.get("user_id")), _int(record.get("http_status")),
-                      int(record.get("attempts") or 0), str(record.get("request_id") or ""),
-                      message, user_deleted=deleted if isinstance(deleted, bool) else None,
-                      settled_at=str(record.get("settled_at") or ""),
-                      maybe_applied=_maybe_applied(record, message))
+        return Result(
+            row,
+            Outcome(record["outcome"]),
+            _int(record.get("account")),
+            _int(record.get("user_id")),
+            _int(record.get("http_status")),
+            int(record.get("attempts") or 0),
+            str(record.get("request_id") or ""),
+            message,
+            user_deleted=deleted if isinstance(deleted, bool) else None,
+            settled_at=str(record.get("settled_at") or ""),
+            maybe_applied=_maybe_applied(record, message),
+        )
 
 
 def read_previous(directory: Path, sha256: str) -> Previous:
@@ -76,16 +86,20 @@ def read_previous(directory: Path, sha256: str) -> Previous:
     try:
         meta = json.loads((inside / META).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise Refused(f"--resume {directory}: no {INTERNAL}/{META}: not an offboard report "
-                      "directory") from None
+        raise Refused(
+            f"--resume {directory}: no {INTERNAL}/{META}: not an offboard report directory"
+        ) from None
     except OSError as exc:
         raise Refused(f"--resume {directory}: {INTERNAL}/{META}: {reason(exc)}") from None
     except ValueError:
-        raise Refused(f"--resume {directory}: {INTERNAL}/{META} is not valid JSON (damaged?)"
-                      ) from None
+        raise Refused(
+            f"--resume {directory}: {INTERNAL}/{META} is not valid JSON (damaged?)"
+        ) from None
     if meta.get("source_sha256") != sha256:
-        raise Refused(f"--resume {directory}: that run was of another SOURCE "
-                      f"({meta.get('source')}, sha256 differs); resume with the same file")
+        raise Refused(
+            f"--resume {directory}: that run was of another SOURCE "
+            f"({meta.get('source')}, sha256 differs); resume with the same file"
+        )
     journal = inside / JOURNAL if inside != directory else directory / LIVE
     settled: dict[RowKey, Mapping[str, Any]] = {}
     for record in records(journal):
@@ -94,9 +108,13 @@ def read_previous(directory: Path, sha256: str) -> Previous:
         settled[key] = {**settled.get(key, {}), **record} if record.get("amend") else record
     started = {record_key(r) for r in records(inside / IN_FLIGHT)}
     options = meta.get("options")
-    return Previous(settled, frozenset(started - settled.keys()),
-                    options if isinstance(options, dict) else None,
-                    Deletions.from_json(meta.get("deletions")), _people(meta.get("people")))
+    return Previous(
+        settled,
+        frozenset(started - settled.keys()),
+        options if isinstance(options, dict) else None,
+        Deletions.from_json(meta.get("deletions")),
+        _people(meta.get("people")),
+    )
 
 
 def _inside(directory: Path) -> Path:
@@ -111,12 +129,16 @@ def _inside(directory: Path) -> Path:
 def _people(data: Any) -> dict[int, Person]:
     if not isinstance(data, dict):
         return {}
-    return {int(key): Person.from_json(int(key), value) for key, value in data.items()
-            if str(key).isdigit() and isinstance(value, dict)}
+    return {
+        int(key): Person.from_json(int(key), value)
+        for key, value in data.items()
+        if str(key).isdigit() and isinstance(value, dict)
+    }
 
 
-def records(path: Path, key: Callable[[Mapping[str, Any]], object] = record_key
-            ) -> list[dict[str, Any]]:
+def records(
+    path: Path, key: Callable[[Mapping[str, Any]], object] = record_key
+) -> list[dict[str, Any]]:
     """Every complete JSON line that `key` can identify (a run's records by default; a
     restore's by its own key); a torn last line (killed mid-write) is ignored."""
     try:

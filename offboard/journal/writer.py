@@ -41,7 +41,12 @@ from .group_commit import GroupCommit
 COLUMNS = REPORT_COLUMNS
 INTERNAL = ".offboard"
 JOURNAL, IN_FLIGHT, ORDERED, META, LOCK = (
-    "journal.jsonl", "inflight.jsonl", "ordered.jsonl", "run.json", "lock")
+    "journal.jsonl",
+    "inflight.jsonl",
+    "ordered.jsonl",
+    "run.json",
+    "lock",
+)
 LIVE = "results.jsonl"
 
 
@@ -90,7 +95,8 @@ class Report:
             raise SettingsError(f"{where}{directory}: {reason(exc)}") from None
         if holds_files:
             raise SettingsError(
-                f"report directory {directory}: already holds files; choose a new directory")
+                f"report directory {directory}: already holds files; choose a new directory"
+            )
         return directory if chosen else _next_free(directory)
 
     @staticmethod
@@ -111,10 +117,13 @@ class Report:
         place fails here, before the first request."""
         temporary = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
         for parent in directory.parents:
-            if exists(parent, SettingsError, f"report directory {directory}: ") and \
-                    not parent.is_dir():
-                raise SettingsError(f"report directory {directory}: {parent} is a file, not a "
-                                    "directory")
+            if (
+                exists(parent, SettingsError, f"report directory {directory}: ")
+                and not parent.is_dir()
+            ):
+                raise SettingsError(
+                    f"report directory {directory}: {parent} is a file, not a directory"
+                )
         try:
             directory.parent.mkdir(parents=True, exist_ok=True)
             shutil.rmtree(temporary, ignore_errors=True)
@@ -143,8 +152,9 @@ class Report:
     def write_meta(self, meta: dict[str, Any]) -> None:
         """run.json: what a resume needs to know about the run (journal/reader.py)."""
         self._meta = meta
-        write_private(internal(self.directory) / META,
-                      json.dumps(meta, ensure_ascii=False) + "\n")  # C encoder: no indent
+        write_private(
+            internal(self.directory) / META, json.dumps(meta, ensure_ascii=False) + "\n"
+        )  # C encoder: no indent
 
     def record_batch(self, deletions: Deletions, people: Mapping[int, Person]) -> None:
         """Add to run.json, before the first DELETE, who the batch deletes and its users as
@@ -152,15 +162,28 @@ class Report:
         when some are already deleted, reports the same, and a restore gives back the
         roles they had."""
         if self._meta is not None:
-            self.write_meta({**self._meta, "deletions": deletions.to_json(), "people": {
-                str(p.id): p.to_json() for p in people.values()}})
+            self.write_meta(
+                {
+                    **self._meta,
+                    "deletions": deletions.to_json(),
+                    "people": {str(p.id): p.to_json() for p in people.values()},
+                }
+            )
 
     def mark_sending(self, row: Row, account: int | None) -> None:
         """Note a row just before its first request (see journal/reader.py)."""
         assert self._in_flight is not None
-        self._in_flight.write(json.dumps(
-            {"row": row.number, "account": account if account is not None else plain(row.account),
-             "user": plain(row.user)}, ensure_ascii=False) + "\n")
+        self._in_flight.write(
+            json.dumps(
+                {
+                    "row": row.number,
+                    "account": account if account is not None else plain(row.account),
+                    "user": plain(row.user),
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
         self._in_flight.flush()
 
     def record(self, result: Result) -> dict[str, Any]:

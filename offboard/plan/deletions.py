@@ -42,9 +42,11 @@ class Deletions:
         return self.last_row.get(user_id) == row_number
 
     def to_json(self) -> dict[str, object]:
-        return {"accounts": {str(u): sorted(a) for u, a in self.accounts.items()},
-                "last_row": {str(u): n for u, n in self.last_row.items()},
-                "unknown": sorted(self.unknown)}
+        return {
+            "accounts": {str(u): sorted(a) for u, a in self.accounts.items()},
+            "last_row": {str(u): n for u, n in self.last_row.items()},
+            "unknown": sorted(self.unknown),
+        }
 
     @classmethod
     def from_json(cls, data: object) -> Deletions | None:
@@ -52,9 +54,11 @@ class Deletions:
         if not isinstance(data, dict):
             return None
         try:
-            return cls({int(u): frozenset(int(a) for a in n) for u, n in data["accounts"].items()},
-                       {int(u): int(n) for u, n in data["last_row"].items()},
-                       frozenset(int(u) for u in data["unknown"]))
+            return cls(
+                {int(u): frozenset(int(a) for a in n) for u, n in data["accounts"].items()},
+                {int(u): int(n) for u, n in data["last_row"].items()},
+                frozenset(int(u) for u in data["unknown"]),
+            )
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
@@ -116,17 +120,24 @@ class Tracker:
             return None if result.outcome in GONE else False
         if not self._count(result):
             return False
-        return (result.outcome in GONE and user in self._applied
-                and user not in self._blocked
-                and self._gone.get(user, set()) >= self._deletions.accounts[user])
+        return (
+            result.outcome in GONE
+            and user in self._applied
+            and user not in self._blocked
+            and self._gone.get(user, set()) >= self._deletions.accounts[user]
+        )
 
     def _count(self, result: Result) -> bool:
         """Count a row of a doomed user in one of their accounts; False for any other row.
         A duplicate was not sent: it settles at once, often before the revoke it repeats,
         and must not count as an account the user keeps."""
         user, account = result.user_id, result.account
-        if (user is None or account is None or result.outcome is Outcome.DUPLICATE
-                or account not in self._deletions.accounts.get(user, ())):
+        if (
+            user is None
+            or account is None
+            or result.outcome is Outcome.DUPLICATE
+            or account not in self._deletions.accounts.get(user, ())
+        ):
             return False
         if result.outcome in GONE:
             self._gone.setdefault(user, set()).add(account)

@@ -19,7 +19,6 @@ def guard(action: Action, protection: Protection, directory: Directory | None) -
     return action
 
 
-
 def _why_protected(action: Action, protection: Protection, directory: Directory | None) -> str:
     user_id = action.user_id
     if user_id is not None and user_id == protection.own_user:
@@ -34,14 +33,14 @@ def _why_protected(action: Action, protection: Protection, directory: Directory 
     return ""
 
 
-
 def check_cap(count: int, cap: int, source: str = "") -> None:
     """Refuse the whole batch (exit 2, nothing sent) above the cap; the line names SOURCE."""
     if count > cap:
         raise SettingsError(
             f"{source + ': ' if source else ''}the batch would revoke {count} accesses, more "
             f"than the cap of {cap}: nothing was sent. Check the file; if it is right, raise "
-            f"the cap with --max-revocations {count} (or max_revocations: in the job file)")
+            f"the cap with --max-revocations {count} (or max_revocations: in the job file)"
+        )
 
 
 class Tally:

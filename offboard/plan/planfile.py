@@ -43,23 +43,38 @@ class Plan:
 class PlanWriter:
     """Writes plan.json row by row (into a temporary file, renamed when complete)."""
 
-    def __init__(self, path: Path, *, source: str, source_sha256: str, created_at: datetime,
-                 created_by: str, key_user: int | None, deletions: Deletions) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        source: str,
+        source_sha256: str,
+        created_at: datetime,
+        created_by: str,
+        key_user: int | None,
+        deletions: Deletions,
+    ) -> None:
         self._path = path
         self._temporary = path.with_name(f".{path.name}.tmp")
         self._temporary.unlink(missing_ok=True)
-        self._handle = os.fdopen(os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                                         0o600), "w", encoding="utf-8")
+        self._handle = os.fdopen(
+            os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+            "w",
+            encoding="utf-8",
+        )
         self._first = True
-        head = json.dumps({
-            "format": FORMAT,
-            "source": source if source == "-" else str(Path(source).resolve()),
-            "source_sha256": source_sha256,
-            "created_at": created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "created_by": created_by,
-            "key_user": key_user,
-            "deletions": deletions.to_json(),
-        }, ensure_ascii=False)
+        head = json.dumps(
+            {
+                "format": FORMAT,
+                "source": source if source == "-" else str(Path(source).resolve()),
+                "source_sha256": source_sha256,
+                "created_at": created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "created_by": created_by,
+                "key_user": key_user,
+                "deletions": deletions.to_json(),
+            },
+            ensure_ascii=False,
+        )
         self._handle.write(head[:-1] + ', "rows": [\n')
 
     def write(self, r: Result) -> None:
@@ -95,7 +110,7 @@ def read_plan(path: Path, now: datetime) -> Plan:
     except (OSError, ValueError) as exc:
         raise SourceError(f"{path}: not a readable plan file ({type(exc).__name__})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise SourceError(f"{path}: not an offboard plan (expected \"format\": \"{FORMAT}\")")
+        raise SourceError(f'{path}: not an offboard plan (expected "format": "{FORMAT}")')
     try:
         created = datetime.fromisoformat(str(document["created_at"]).replace("Z", "+00:00"))
         source = str(document["source"])
@@ -108,32 +123,48 @@ def read_plan(path: Path, now: datetime) -> Plan:
     except (KeyError, TypeError, ValueError) as exc:
         raise SourceError(f"{path}: damaged plan file ({type(exc).__name__}: {exc})") from None
     if source == "-":
-        raise Refused(f"{path}: the plan was made from stdin, so its SOURCE cannot be checked; "
-                      "plan from a file")
+        raise Refused(
+            f"{path}: the plan was made from stdin, so its SOURCE cannot be checked; "
+            "plan from a file"
+        )
     age = now - created
     if age > MAX_AGE or age < -timedelta(minutes=5):
         hours = age.total_seconds() / 3600
-        raise Refused(f"{path}: the plan is {hours:.1f} hours old (limit "
-                      f"{MAX_AGE.total_seconds() / 3600:g}): run `offboard plan` again")
-    return Plan(path, hashlib.sha256(data).hexdigest(), source,
-                str(document.get("source_sha256", "")), created,
-                str(document.get("created_by", "")),
-                key_user if isinstance(key_user, int) else None, actions, deletions)
+        raise Refused(
+            f"{path}: the plan is {hours:.1f} hours old (limit "
+            f"{MAX_AGE.total_seconds() / 3600:g}): run `offboard plan` again"
+        )
+    return Plan(
+        path,
+        hashlib.sha256(data).hexdigest(),
+        source,
+        str(document.get("source_sha256", "")),
+        created,
+        str(document.get("created_by", "")),
+        key_user if isinstance(key_user, int) else None,
+        actions,
+        deletions,
+    )
 
 
 def check_source_unchanged(plan: Plan, sha256: str) -> None:
     if sha256 != plan.source_sha256:
-        raise Refused(f"{plan.path}: {plan.source} has changed since the plan was made; "
-                      "run `offboard plan` again and review the new plan")
+        raise Refused(
+            f"{plan.path}: {plan.source} has changed since the plan was made; "
+            "run `offboard plan` again and review the new plan"
+        )
 
 
 def check_same_key_user(plan: Plan, key_user: int) -> None:
     if plan.key_user is None:
-        raise Refused(f"{plan.path}: the plan does not say which key's user made it: "
-                      "plan again with this key")
+        raise Refused(
+            f"{plan.path}: the plan does not say which key's user made it: plan again with this key"
+        )
     if key_user != plan.key_user:
-        raise Refused(f"{plan.path}: the plan was made with the API key of user {plan.key_user}, "
-                      f"this key belongs to user {key_user}: plan again with this key")
+        raise Refused(
+            f"{plan.path}: the plan was made with the API key of user {plan.key_user}, "
+            f"this key belongs to user {key_user}: plan again with this key"
+        )
 
 
 def _action(entry: Any) -> Action:
@@ -142,14 +173,22 @@ def _action(entry: Any) -> Action:
     extra = entry.get("extra") or {}
     if not isinstance(extra, dict):
         raise TypeError("extra is not an object")
-    row = Row(int(entry["row"]), entry.get("account"), entry.get("user"),
-              {str(k): str(v) for k, v in extra.items()})
+    row = Row(
+        int(entry["row"]),
+        entry.get("account"),
+        entry.get("user"),
+        {str(k): str(v) for k, v in extra.items()},
+    )
     outcome = Outcome(entry["outcome"])
     account, user_id = entry.get("account"), entry.get("user_id")
     if outcome in SENT_FROM_PLAN:
         if not isinstance(account, int) or not isinstance(user_id, int):
             raise TypeError(f"row {row.number} has no account/user_id to send")
         return Action(row, account, user_id)
-    return Action(row, account if isinstance(account, int) else None,
-                  user_id if isinstance(user_id, int) else None, outcome,
-                  f"at plan time: {entry.get('message', '')}")
+    return Action(
+        row,
+        account if isinstance(account, int) else None,
+        user_id if isinstance(user_id, int) else None,
+        outcome,
+        f"at plan time: {entry.get('message', '')}",
+    )

@@ -24,8 +24,9 @@ def check_plan_matches(planned: Plan, now: Iterable[Action]) -> None:
         if ours is None or theirs is None:
             which = theirs if ours is None else ours
             assert which is not None
-            raise _differs(planned, which.row.number,
-                           "the plan and SOURCE have a different number of rows")
+            raise _differs(
+                planned, which.row.number, "the plan and SOURCE have a different number of rows"
+            )
         number = theirs.row.number
         if ours.row.number != number:
             raise _differs(planned, ours.row.number, f"SOURCE has row {number} here")
@@ -40,8 +41,12 @@ def _check_outcome(planned: Plan, ours: Action, theirs: Action) -> None:
     number = theirs.row.number
     if ours.send:  # planned would_revoke / token_blocked: SOURCE must send the same pair
         if not theirs.send or (ours.account, ours.user_id) != (theirs.account, theirs.user_id):
-            raise _differs(planned, number, "the plan would revoke a pair SOURCE does not give "
-                           f"(account {ours.account}, user ID {ours.user_id})")
+            raise _differs(
+                planned,
+                number,
+                "the plan would revoke a pair SOURCE does not give "
+                f"(account {ours.account}, user ID {ours.user_id})",
+            )
         return
     if theirs.send:
         if ours.outcome in CHECKED_AT_PLAN_TIME - SENT_FROM_PLAN:
@@ -56,5 +61,7 @@ def _account(action: Action) -> object:
 
 
 def _differs(planned: Plan, row: int, why: str) -> Refused:
-    return Refused(f"{planned.path}: row {row}: {why}: the plan does not match "
-                   f"{planned.source}; nothing was sent. Run `offboard plan` again")
+    return Refused(
+        f"{planned.path}: row {row}: {why}: the plan does not match "
+        f"{planned.source}; nothing was sent. Run `offboard plan` again"
+    )

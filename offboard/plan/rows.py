@@ -92,12 +92,14 @@ class FirstSeen:
 
     def first(self, pair: str, position: int, row: int) -> int | None:
         """None if this position is the first to name `pair`, else that first row's number."""
-        inserted = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?) RETURNING 1",
-                                    (pair, position, row)).fetchone()
+        inserted = self._db.execute(
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?) RETURNING 1", (pair, position, row)
+        ).fetchone()
         if inserted:
             return None
-        found = self._db.execute("SELECT position, row FROM seen WHERE pair = ?",
-                                 (pair,)).fetchone()
+        found = self._db.execute(
+            "SELECT position, row FROM seen WHERE pair = ?", (pair,)
+        ).fetchone()
         return None if found[0] == position else int(found[1])
 
     def close(self) -> None:
@@ -125,8 +127,13 @@ def plan(
         user = action.user_id if action.user_id is not None else (target.email or "").lower()
         earlier = seen.first(f"{target.account} {user}", position, row.number)
         if earlier is not None:
-            yield Action(row, target.account, action.user_id, Outcome.DUPLICATE,
-                         f"same account and user as row {earlier}: not sent again")
+            yield Action(
+                row,
+                target.account,
+                action.user_id,
+                Outcome.DUPLICATE,
+                f"same account and user as row {earlier}: not sent again",
+            )
             continue
         yield action
 
@@ -143,6 +150,11 @@ def _resolve(target: Target, directory: Directory | None, directory_error: str) 
         return Action(row, account, None, Outcome.MISSING, "no user has this email")
     if len(ids) > 1:
         listed = ", ".join(str(i) for i in sorted(ids))
-        return Action(row, account, None, Outcome.INVALID,
-                      f"user: email matches several users ({listed}): give the user ID")
+        return Action(
+            row,
+            account,
+            None,
+            Outcome.INVALID,
+            f"user: email matches several users ({listed}): give the user ID",
+        )
     return Action(row, account, ids[0])

@@ -172,8 +172,13 @@ class AdaptiveController:
         self._recovery.sent(now, self._cruise, self.phase == "run")
         self._seen.sent(now, self.rate(now))
 
-    def on_answer(self, now: float, status: int | None, retry_after: float | None = None,
-                  sent_at: float | None = None) -> Decision | None:
+    def on_answer(
+        self,
+        now: float,
+        status: int | None,
+        retry_after: float | None = None,
+        sent_at: float | None = None,
+    ) -> Decision | None:
         """An answer to the request sent at `sent_at` (status None: none came, a network
         error). A 429 returns its Decision."""
         if status is None or self.phase == "fixed":
@@ -187,8 +192,9 @@ class AdaptiveController:
                 self._pair_tested(now)
         taken = self._recovery.answered(now, sent_at, accepted, self._cruise)
         if taken is not None:
-            self._log(f"{now:.3f} pulse {'taken' if taken else 'refused'} at "
-                      f"{self._recovery.held:.2f}/s")
+            self._log(
+                f"{now:.3f} pulse {'taken' if taken else 'refused'} at {self._recovery.held:.2f}/s"
+            )
         if taken:  # the limit rose: climb back to what held, and measure again
             self._least_count, self._lo, self._hi = math.inf, self._cruise, math.inf
             self._step = 1.0
@@ -209,8 +215,9 @@ class AdaptiveController:
         if self.kind == "spacing" and sent_at >= self._target_since:
             self._target_ok += 1
             target = self._cruise
-            if target > self._lo and (self._target_ok >= PROVE_REQUESTS
-                                      or now - self._target_since >= PROVE_SECONDS):
+            if target > self._lo and (
+                self._target_ok >= PROVE_REQUESTS or now - self._target_since >= PROVE_SECONDS
+            ):
                 self._lo, self._step = target, self._step * 2
                 self._search(now)
         if self._probe_at == math.inf and self._credit >= 1:
@@ -230,8 +237,12 @@ class AdaptiveController:
 
     def _refused(self, now: float, retry_after: float | None, sent_at: float) -> Decision:
         wait, note = checked_retry_after(retry_after)
-        if self._pair and not self.kind and not any(self._pair_answers) and (
-                len(self._pair) < 2 or len(self._pair_answers) == 2):
+        if (
+            self._pair
+            and not self.kind
+            and not any(self._pair_answers)
+            and (len(self._pair) < 2 or len(self._pair_answers) == 2)
+        ):
             # The pair refused before anything was learnt (the key was busy already):
             # wait as asked, then start over.
             self._pair, self._pair_answers = [], []
@@ -240,8 +251,10 @@ class AdaptiveController:
         if sent_at < self._cut_at or sent_at in self._pair:
             return Decision(0.0, note)  # sent before the last cut: it waits alone
         hi = self._seen.rate_at(sent_at, self._startup_rate)
-        self._log(f"{now:.3f} 429 {self.phase} {self.kind} at {hi:.2f}/s, "
-                  f"{self._seen.last_second(sent_at)} in the last second")
+        self._log(
+            f"{now:.3f} 429 {self.phase} {self.kind} at {hi:.2f}/s, "
+            f"{self._seen.last_second(sent_at)} in the last second"
+        )
         if self.phase != "run":
             self.kind = self.kind or "window"
             return self._startup_ended(now, hi, sent_at, wait, note)
@@ -277,8 +290,9 @@ class AdaptiveController:
         self._plan(self._cut_at, min(BETA * self._least_count, hi), MARGIN * self._least_count)
         return decision
 
-    def _startup_ended(self, now: float, hi: float, sent_at: float, wait: float,
-                       note: str) -> Decision:
+    def _startup_ended(
+        self, now: float, hi: float, sent_at: float, wait: float, note: str
+    ) -> Decision:
         self.phase = "run"
         count = self._seen.last_second(sent_at)
         if self.kind == "spacing":
@@ -328,12 +342,13 @@ class AdaptiveController:
 
     def _steady(self, now: float, sent_at: float) -> None:
         """Remember a cruise that held; notice a window limit that rose."""
-        self._recovery.held_for(
-            self._cruise, now - max(self._t0 + self._climb, self._last_refusal))
+        self._recovery.held_for(self._cruise, now - max(self._t0 + self._climb, self._last_refusal))
         # Over RISE_SECONDS even a fixed window (which lets up to twice its limit into one
         # second across a boundary) accepts at most (1 + 1 / RISE_SECONDS) x its limit.
-        if self._seen.accepted(sent_at - RISE_SECONDS, sent_at) > \
-                RISE_SECONDS * RISE * self._least_count:
+        if (
+            self._seen.accepted(sent_at - RISE_SECONDS, sent_at)
+            > RISE_SECONDS * RISE * self._least_count
+        ):
             self._least_count = math.inf
 
     def _log(self, text: str) -> None:
@@ -347,9 +362,11 @@ def checked_retry_after(seconds: float | None) -> tuple[float, str]:
     if seconds is None:
         return NO_HINT_PAUSE, ""
     if seconds != seconds or seconds < 0 or math.isinf(seconds):
-        return NO_HINT_PAUSE, (f"ignored an unusable Retry-After ({seconds}); waited "
-                               f"{NO_HINT_PAUSE:g} s")
+        return NO_HINT_PAUSE, (
+            f"ignored an unusable Retry-After ({seconds}); waited {NO_HINT_PAUSE:g} s"
+        )
     if seconds > RETRY_AFTER_MAX:
-        return RETRY_AFTER_MAX, (f"the API asked to wait {seconds:g} s; capped at "
-                                 f"{RETRY_AFTER_MAX:g} s")
+        return RETRY_AFTER_MAX, (
+            f"the API asked to wait {seconds:g} s; capped at {RETRY_AFTER_MAX:g} s"
+        )
     return seconds, ""

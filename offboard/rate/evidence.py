@@ -32,7 +32,7 @@ class Evidence:
         times = self._accepted if accepted else self._refused
         bisect.insort(times, sent_at)
         if times[0] < now - HISTORY:
-            del times[:bisect.bisect_left(times, now - HISTORY)]
+            del times[: bisect.bisect_left(times, now - HISTORY)]
 
     def rate_at(self, t: float, default: float) -> float:
         """The pacing rate when the request sent at `t` left."""
@@ -58,8 +58,9 @@ class Evidence:
             return False
         return all(r >= 0.97 * rate for t, r in self._sends if since <= t <= sent_at)
 
-    def window_limit(self, sent_at: float, rate: float,
-                     fallback: float) -> tuple[float, float | None]:
+    def window_limit(
+        self, sent_at: float, rate: float, fallback: float
+    ) -> tuple[float, float | None]:
         """The limit of a window that refused the request sent at `sent_at` (at `rate`).
 
         A window refuses once it holds its limit, so the count it held then is the limit;
@@ -88,8 +89,9 @@ class Evidence:
             count = self.accepted(boundary, sent_at)
             if count <= best:
                 continue
-            most = max(self.accepted(boundary - n, boundary - n + 1)
-                       for n in range(1, WINDOWS_SEEN + 1))
+            most = max(
+                self.accepted(boundary - n, boundary - n + 1) for n in range(1, WINDOWS_SEEN + 1)
+            )
             if most <= count and all(self.accepted(start(t), t) >= count for t in refused):
                 best, boundary_next = count, None if j == 0 else boundary + 1.0
         if best:

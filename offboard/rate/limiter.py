@@ -24,8 +24,13 @@ POLL = 0.05  # seconds: the head of the queue re-reads the next start at least t
 
 
 class RateLimiter:
-    def __init__(self, rate: float, clock: Clock, adaptive: bool = True,
-                 controller: AdaptiveController | None = None) -> None:
+    def __init__(
+        self,
+        rate: float,
+        clock: Clock,
+        adaptive: bool = True,
+        controller: AdaptiveController | None = None,
+    ) -> None:
         self.controller = controller or AdaptiveController(rate, adaptive)
         self._clock = clock
         self._queue = anyio.Lock(fast_acquire=True)  # no checkpoint when uncontended
@@ -48,8 +53,9 @@ class RateLimiter:
                 if start <= now:
                     # Woken late for the start it slept for, which is still its turn (no
                     # pause or cut moved it meanwhile): the turn counts, not the lateness.
-                    on_time = slept_for is not None and \
-                        self.controller.next_start(slept_for) <= slept_for
+                    on_time = (
+                        slept_for is not None and self.controller.next_start(slept_for) <= slept_for
+                    )
                     self.controller.sent(now, slept_for if on_time else None)
                     return now
                 slept_for = start if start - now <= POLL else None

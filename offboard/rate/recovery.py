@@ -79,6 +79,7 @@ class Recovery:
         start = self._pulse[0]
         self._pulse, self.left = [], 0
         self._spent = max(start + 1.0, end if end < math.inf else now)
-        self._due = start + (RECOVER_EVERY if now - self._dropped_at < RECOVER_FOR
-                             else RECOVER_SLOW)
+        self._due = start + (
+            RECOVER_EVERY if now - self._dropped_at < RECOVER_FOR else RECOVER_SLOW
+        )
         return taken

@@ -1,2 +1,1 @@
-"""What people read: the lists, summary, pages, terminal table, progress bar, logs, metrics.
-"""
+"""What people read: the lists, summary, pages, terminal table, progress bar, logs, metrics."""

@@ -32,11 +32,32 @@ from .summary import Totals
 
 ACCOUNTS_SHOWN = 1000  # accounts counted one by one; the rest are counted together
 AFTER_LEAVING_FILE = "logins_after_leaving.csv"  # written when any such login was found
-AFTER_LEAVING_COLUMNS = ("row", "account", "user", "user_id", "email", "leave_date",
-                         "login_at", "ip_address", "user_agent")
+AFTER_LEAVING_COLUMNS = (
+    "row",
+    "account",
+    "user",
+    "user_id",
+    "email",
+    "leave_date",
+    "login_at",
+    "ip_address",
+    "user_agent",
+)
 LOGINS_FILE = "last_logins.csv"  # written when the login log was read
-LOGINS_COLUMNS = ("row", "account", "user", "user_id", "email", "name", "flag", "leave_date",
-                  "login_at", "ip_address", "user_agent", "note")
+LOGINS_COLUMNS = (
+    "row",
+    "account",
+    "user",
+    "user_id",
+    "email",
+    "name",
+    "flag",
+    "leave_date",
+    "login_at",
+    "ip_address",
+    "user_agent",
+    "note",
+)
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -55,7 +76,8 @@ class Written:
     # in (at most SHOWN_PER_OUTCOME each), and how many of each flag
     logins: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     login_counts: dict[str, int] = field(
-        default_factory=lambda: {"after_leaving": 0, "active": 0, "quiet": 0, "unknown": 0})
+        default_factory=lambda: {"after_leaving": 0, "active": 0, "quiet": 0, "unknown": 0}
+    )
     signed_in: int = 0  # rows whose user the login log shows signing in
     not_seen: int = 0  # rows read in the log with no successful sign-in: one line, no table
     kept: Kept = field(default_factory=Kept)
@@ -90,8 +112,13 @@ class Written:
                 self.more[outcome] = self.more.get(outcome, 0) + 1
 
 
-def write_lists(directory: Path, header: Sequence[str], ordered: Path, mode: Mode,
-                verdicts: Mapping[int, Mapping[str, Any]]) -> Written:
+def write_lists(
+    directory: Path,
+    header: Sequence[str],
+    ordered: Path,
+    mode: Mode,
+    verdicts: Mapping[int, Mapping[str, Any]],
+) -> Written:
     """Write results.csv, the per-outcome lists and results.jsonl from `ordered`, with
     each row's read-back verdict (by row number) applied; count as they go."""
     written = Written()
@@ -132,9 +159,9 @@ def write_lists(directory: Path, header: Sequence[str], ordered: Path, mode: Mod
                     lists.append((AFTER_LEAVING_FILE, AFTER_LEAVING_COLUMNS))
                 for name, columns in lists:
                     table(name, columns).writerow(
-                        [neutralise(_cell(facts.get(column))) for column in columns])
-            jsonl.write(line if verdict is None else json.dumps(record, ensure_ascii=False)
-                        + "\n")
+                        [neutralise(_cell(facts.get(column))) for column in columns]
+                    )
+            jsonl.write(line if verdict is None else json.dumps(record, ensure_ascii=False) + "\n")
         jsonl.flush()
         os.fsync(jsonl.fileno())
     for handle, _ in tables.values():

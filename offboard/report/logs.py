@@ -19,8 +19,14 @@ from ..core.models import Result, pair_words, plain
 
 
 class Log:
-    def __init__(self, form: str = "text", verbosity: int = 0, run_id: str = "",
-                 stream: TextIO | None = None, job: str | None = None) -> None:
+    def __init__(
+        self,
+        form: str = "text",
+        verbosity: int = 0,
+        run_id: str = "",
+        stream: TextIO | None = None,
+        job: str | None = None,
+    ) -> None:
         self.json = form == "json"
         self.verbosity = verbosity
         self.run_id = run_id
@@ -29,8 +35,7 @@ class Log:
 
     def for_job(self, job: str) -> Log:
         """The same log, its events marked with one job's name (folder runs)."""
-        return Log("json" if self.json else "text", self.verbosity, self.run_id, self._stream,
-                   job)
+        return Log("json" if self.json else "text", self.verbosity, self.run_id, self._stream, job)
 
     @property
     def chatty(self) -> bool:
@@ -41,34 +46,68 @@ class Log:
         """A settled row's line (-v) or event (JSON): a row sink (core/sinks.py)."""
         row = result.row
         if self.json:
-            self._emit("row", row=row.number, account=result.account, user=plain(row.user),
-                       user_id=result.user_id, outcome=str(result.outcome),
-                       http_status=result.http_status, attempts=result.attempts,
-                       request_id=result.request_id, message=result.message)
+            self._emit(
+                "row",
+                row=row.number,
+                account=result.account,
+                user=plain(row.user),
+                user_id=result.user_id,
+                outcome=str(result.outcome),
+                http_status=result.http_status,
+                attempts=result.attempts,
+                request_id=result.request_id,
+                message=result.message,
+            )
         elif self.verbosity > 0:
             account = result.account or plain(row.account)
             who = pair_words(account, plain(row.user))
-            self._line(f"row {row.number}: {result.outcome}{f': {who}' if who else ''}: "
-                       f"{result.message.removeprefix(f'row {row.number}: ')}")
+            self._line(
+                f"row {row.number}: {result.outcome}{f': {who}' if who else ''}: "
+                f"{result.message.removeprefix(f'row {row.number}: ')}"
+            )
 
     def restored(self, record: Mapping[str, Any]) -> None:
         """A restore's row as it settles (its journal record)."""
         if self.json:
-            self._emit("row", **{k: record.get(k) for k in (
-                "row", "account", "user_id", "email", "outcome", "http_status", "attempts",
-                "request_id", "message", "new_user_id")})
+            self._emit(
+                "row",
+                **{
+                    k: record.get(k)
+                    for k in (
+                        "row",
+                        "account",
+                        "user_id",
+                        "email",
+                        "outcome",
+                        "http_status",
+                        "attempts",
+                        "request_id",
+                        "message",
+                        "new_user_id",
+                    )
+                },
+            )
         elif self.verbosity > 0:
-            self._line(f"row {record['row']}: {record['outcome']}: account {record['account']} "
-                       f"user {record.get('email') or record.get('user_id')}: "
-                       f"{record.get('message', '')}")
+            self._line(
+                f"row {record['row']}: {record['outcome']}: account {record['account']} "
+                f"user {record.get('email') or record.get('user_id')}: "
+                f"{record.get('message', '')}"
+            )
 
     def retry(self, method: str, path: str, attempt: int, reason: str, delay: float) -> None:
         if self.json:
-            self._emit("retry", method=method, path=path, attempt=attempt, reason=reason,
-                       delay=round(delay, 3))
+            self._emit(
+                "retry",
+                method=method,
+                path=path,
+                attempt=attempt,
+                reason=reason,
+                delay=round(delay, 3),
+            )
         elif self.verbosity > 0:
-            self._line(f"retry: {method} {path}: attempt {attempt} got {reason}; "
-                       f"next in {delay:.2f} s")
+            self._line(
+                f"retry: {method} {path}: attempt {attempt} got {reason}; next in {delay:.2f} s"
+            )
 
     def warn(self, message: str) -> None:
         if self.json:
@@ -93,14 +132,30 @@ class Log:
 
     def summary(self, summary: Mapping[str, Any]) -> None:
         if self.json:
-            keys = ("command", "rows", "counts", "exit_code", "aborted", "started_at",
-                    "finished_at", "source", "users_deleted", "users_would_be_deleted",
-                    "report_dir", "plan")
+            keys = (
+                "command",
+                "rows",
+                "counts",
+                "exit_code",
+                "aborted",
+                "started_at",
+                "finished_at",
+                "source",
+                "users_deleted",
+                "users_would_be_deleted",
+                "report_dir",
+                "plan",
+            )
             self._emit("summary", **{k: summary[k] for k in keys if k in summary})
 
     def _emit(self, event: str, **fields: Any) -> None:
-        line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "run_id": self.run_id, "job": self.job, "event": event, **fields}
+        line = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "run_id": self.run_id,
+            "job": self.job,
+            "event": event,
+            **fields,
+        }
         self._line(json.dumps(line, ensure_ascii=False))
 
     def _line(self, text: str) -> None:

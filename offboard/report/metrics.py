@@ -76,8 +76,15 @@ class JobMetrics:
     logins_after_leaving: int = 0
 
 
-def write_metrics(path: Path, jobs: Sequence[JobMetrics], *, exit_code: int, nothing_open: bool,
-                  now: float, files_not_run: Mapping[str, int] | None = None) -> None:
+def write_metrics(
+    path: Path,
+    jobs: Sequence[JobMetrics],
+    *,
+    exit_code: int,
+    nothing_open: bool,
+    now: float,
+    files_not_run: Mapping[str, int] | None = None,
+) -> None:
     """Rewrite PATH with this invocation's series (see the module docstring)."""
     from prometheus_client.core import GaugeMetricFamily
 
@@ -88,44 +95,95 @@ def write_metrics(path: Path, jobs: Sequence[JobMetrics], *, exit_code: int, not
 
     collector = _Collector()
 
-    def gauge(name: str, help_text: str, labels: Sequence[str],
-              samples: Iterable[tuple[Sequence[str], float]]) -> None:
+    def gauge(
+        name: str,
+        help_text: str,
+        labels: Sequence[str],
+        samples: Iterable[tuple[Sequence[str], float]],
+    ) -> None:
         family = GaugeMetricFamily(f"offboard_{name}", help_text, labels=list(labels))
         for values, value in samples:
             family.add_metric(list(values), value)
         collector.families.append(family)
 
     job = ("job",)
-    gauge("rows", "Rows of the job by outcome.", ("job", "outcome"),
-          [((j.job, o), n) for j in jobs for o, n in sorted(j.counts.items())])
-    gauge("rows_open", "Rows of the job still holding access (they need a person).", job,
-          [((j.job,), j.open_rows) for j in jobs if j.open_rows is not None])
+    gauge(
+        "rows",
+        "Rows of the job by outcome.",
+        ("job", "outcome"),
+        [((j.job, o), n) for j in jobs for o, n in sorted(j.counts.items())],
+    )
+    gauge(
+        "rows_open",
+        "Rows of the job still holding access (they need a person).",
+        job,
+        [((j.job,), j.open_rows) for j in jobs if j.open_rows is not None],
+    )
     gauge("job_exit_code", "Exit code of the job.", job, [((j.job,), j.exit_code) for j in jobs])
-    gauge("job_duration_seconds", "Wall time of the job.", job,
-          [((j.job,), round(j.duration, 3)) for j in jobs])
-    gauge("users_deleted", "Users Gcore deleted: the job revoked their last account.", job,
-          [((j.job,), j.users_deleted) for j in jobs])
-    gauge("requests", "HTTP requests of the job by status (error: no answer).", ("job", "status"),
-          [((j.job, s), n) for j in jobs for s, n in sorted(j.requests.items())])
+    gauge(
+        "job_duration_seconds",
+        "Wall time of the job.",
+        job,
+        [((j.job,), round(j.duration, 3)) for j in jobs],
+    )
+    gauge(
+        "users_deleted",
+        "Users Gcore deleted: the job revoked their last account.",
+        job,
+        [((j.job,), j.users_deleted) for j in jobs],
+    )
+    gauge(
+        "requests",
+        "HTTP requests of the job by status (error: no answer).",
+        ("job", "status"),
+        [((j.job, s), n) for j in jobs for s, n in sorted(j.requests.items())],
+    )
     gauge("retries", "Retried requests of the job.", job, [((j.job,), j.retries) for j in jobs])
-    gauge("logins_after_leaving", "Rows whose user signed in after the row's leave_date: a "
-          "possible security incident.", job, [((j.job,), j.logins_after_leaving) for j in jobs])
+    gauge(
+        "logins_after_leaving",
+        "Rows whose user signed in after the row's leave_date: a possible security incident.",
+        job,
+        [((j.job,), j.logins_after_leaving) for j in jobs],
+    )
     totals = sum((Counter(j.counts) for j in jobs), Counter[str]())
-    gauge("batch_rows", "Rows of all jobs of the invocation by outcome.", ("outcome",),
-          [((o,), n) for o, n in sorted(totals.items())])
-    gauge("batch_rows_open", "Rows of all jobs still holding access (where known).", (),
-          [((), sum(j.open_rows or 0 for j in jobs))])
-    gauge("batch_logins_after_leaving", "Rows of all jobs whose user signed in after the row's "
-          "leave_date.", (), [((), sum(j.logins_after_leaving for j in jobs))])
+    gauge(
+        "batch_rows",
+        "Rows of all jobs of the invocation by outcome.",
+        ("outcome",),
+        [((o,), n) for o, n in sorted(totals.items())],
+    )
+    gauge(
+        "batch_rows_open",
+        "Rows of all jobs still holding access (where known).",
+        (),
+        [((), sum(j.open_rows or 0 for j in jobs))],
+    )
+    gauge(
+        "batch_logins_after_leaving",
+        "Rows of all jobs whose user signed in after the row's leave_date.",
+        (),
+        [((), sum(j.logins_after_leaving for j in jobs))],
+    )
     gauge("exit_code", "Exit code of the invocation.", (), [((), exit_code)])
     gauge("jobs", "Jobs the invocation ran.", (), [((), len(jobs))])
-    gauge("files_not_run", "Folder files not run, by reason (no sample: none).", ("reason",),
-          [((r,), n) for r, n in sorted((files_not_run or {}).items())])
-    gauge("last_run_timestamp_seconds", "When the invocation ran (Unix time).", (),
-          [((), round(now, 3))])
-    gauge("last_success_timestamp_seconds",
-          "When an invocation last left no row holding access (Unix time).", (),
-          [((), round(success, 3))] if success is not None else [])
+    gauge(
+        "files_not_run",
+        "Folder files not run, by reason (no sample: none).",
+        ("reason",),
+        [((r,), n) for r, n in sorted((files_not_run or {}).items())],
+    )
+    gauge(
+        "last_run_timestamp_seconds",
+        "When the invocation ran (Unix time).",
+        (),
+        [((), round(now, 3))],
+    )
+    gauge(
+        "last_success_timestamp_seconds",
+        "When an invocation last left no row holding access (Unix time).",
+        (),
+        [((), round(success, 3))] if success is not None else [],
+    )
 
     write_families(path, collector.families)
 
@@ -176,8 +234,12 @@ def _previous_success(path: Path) -> float | None:
 
     try:
         text = path.read_text(encoding="utf-8")
-        found = [s.value for f in text_string_to_metric_families(text) for s in f.samples
-                 if s.name == LAST_SUCCESS and not s.labels and math.isfinite(s.value)]
+        found = [
+            s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == LAST_SUCCESS and not s.labels and math.isfinite(s.value)
+        ]
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     return float(found[0]) if found else None

@@ -31,19 +31,27 @@ ACCOUNTS_SHOWN = SHOWN_PER_OUTCOME  # breakdown rows; the rest summed in one, so
 
 # The colour people expect for each outcome, and the order the counts are listed in.
 COLOUR = {
-    "revoked": "green", "would_revoke": "green", "missing": "grey", "duplicate": "grey",
-    "token_blocked": "amber", "skipped": "amber",
-    "forbidden": "red", "failed": "red", "invalid": "red", "not_attempted": "red",
+    "revoked": "green",
+    "would_revoke": "green",
+    "missing": "grey",
+    "duplicate": "grey",
+    "token_blocked": "amber",
+    "skipped": "amber",
+    "forbidden": "red",
+    "failed": "red",
+    "invalid": "red",
+    "not_attempted": "red",
 }
-EXIT_WORDS = {0: "all rows settled", 1: "rows need a person", 2: "refused to start",
-              3: "aborted"}
+EXIT_WORDS = {0: "all rows settled", 1: "rows need a person", 2: "refused to start", 3: "aborted"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BREAK_AFTER = re.compile(r"([@./])")  # where an email, ID or path may wrap on the page
 # In a message: a time or an option (--delete-tokens), which a browser would break after `-`
 _WHOLE = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?Z?|--[a-z][a-z-]*")
 # How the read-back was done (execute/verify.py's `verify_method`), in words for the pages.
-READ_BACK = {"listing": "by reading the user list once",
-             "per_row": "by reading each revoked row's membership"}
+READ_BACK = {
+    "listing": "by reading the user list once",
+    "per_row": "by reading each revoked row's membership",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +80,18 @@ def render_text(data: PageData) -> str:
 
 def render_index(jobs: Sequence[JobLink], title: str, run_id: str, finished_at: str) -> str:
     """index.html of a folder run: each job with its exit code, linking its report.html."""
-    return _environment().get_template("index.html.j2").render(
-        title=title, run_id=run_id, finished_at=finished_at, jobs=jobs,
-        open_jobs=sum(1 for job in jobs if job.exit_code), exit_words=EXIT_WORDS)
+    return (
+        _environment()
+        .get_template("index.html.j2")
+        .render(
+            title=title,
+            run_id=run_id,
+            finished_at=finished_at,
+            jobs=jobs,
+            open_jobs=sum(1 for job in jobs if job.exit_code),
+            exit_words=EXIT_WORDS,
+        )
+    )
 
 
 @functools.cache
@@ -83,13 +100,24 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.PackageLoader("offboard.report", "templates"),
         # Escaping is on for everything but the text template: a new template is safe by default.
         autoescape=jinja2.select_autoescape(
-            enabled_extensions=("html", "html.j2"), disabled_extensions=("txt.j2",),
-            default=True),
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True, extensions=["jinja2.ext.do"],
-        bytecode_cache=compiled_cache(Path(__file__)))
-    env.filters.update(plain=_plain, href=_href, fill=_fill, shell=_shell, visible=_visible,
-                       breakable=_breakable, words=_words)
+            enabled_extensions=("html", "html.j2"), disabled_extensions=("txt.j2",), default=True
+        ),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.do"],
+        bytecode_cache=compiled_cache(Path(__file__)),
+    )
+    env.filters.update(
+        plain=_plain,
+        href=_href,
+        fill=_fill,
+        shell=_shell,
+        visible=_visible,
+        breakable=_breakable,
+        words=_words,
+    )
     env.globals.update(colour=lambda outcome: COLOUR.get(outcome, "red"))
     return env
 
@@ -100,38 +128,54 @@ def _context(data: PageData) -> dict[str, Any]:
     run = mode is Mode.RUN
     counts: Mapping[str, int] = summary.get("counts", {})
     hidden = (Mode.PLAN if run else Mode.RUN).revoking  # the other mode's: always 0 here
-    listed = [o for o in [*COLOUR, *sorted(set(counts) - set(COLOUR))]
-              if o in counts and (counts[o] or o != hidden)]
+    listed = [
+        o
+        for o in [*COLOUR, *sorted(set(counts) - set(COLOUR))]
+        if o in counts and (counts[o] or o != hidden)
+    ]
     needing_rows = sum(n for o, n in counts.items() if o not in SETTLED)
     deleted_key = "users_deleted" if run else "users_would_be_deleted"
     deleted_n = int(summary.get(deleted_key) or 0)
     deleted = list(data.deleted[:SHOWN_PER_OUTCOME])
     accounts, columns = _breakdown(data.accounts)
-    accounts_more = len(data.accounts) - len(accounts) + 1 if len(data.accounts) > len(
-        accounts) else 0
+    accounts_more = (
+        len(data.accounts) - len(accounts) + 1 if len(data.accounts) > len(accounts) else 0
+    )
     logins = summary.get("logins") or {}
     after = int(logins.get("after_leaving") or 0)
     unknown = data.logins.get("unknown") or ()
     return {
-        "s": summary, "command": mode, "title": _title(summary, mode),
+        "s": summary,
+        "command": mode,
+        "title": _title(summary, mode),
         "verdict": _verdict(summary, mode, needing_rows, "resume" in data.commands, after),
-        "after_leaving": list(data.logins.get("after_leaving", ())), "after_n": after,
+        "after_leaving": list(data.logins.get("after_leaving", ())),
+        "after_n": after,
         "active": list(data.logins.get("active", ())),
         "last_logins": list(data.logins.get("all", ())),
-        "logins_n": data.signed_in, "not_seen": data.not_seen,
-        "active_n": int(logins.get("active") or 0), "active_days": logins.get("active_days"),
+        "logins_n": data.signed_in,
+        "not_seen": data.not_seen,
+        "active_n": int(logins.get("active") or 0),
+        "active_days": logins.get("active_days"),
         "unknown_n": int(logins.get("unknown") or 0),
         "unknown_why": str((unknown[0].get("login") or {}).get("note", "")) if unknown else "",
-        "counts": [(o, counts[o]) for o in listed], "needing_rows": needing_rows,
+        "counts": [(o, counts[o]) for o in listed],
+        "needing_rows": needing_rows,
         "deleted_label": ("users deleted" if run else "users the run would delete"),
-        "deleted_n": deleted_n, "deleted": deleted,
+        "deleted_n": deleted_n,
+        "deleted": deleted,
         "deleted_more": max(deleted_n, len(data.deleted)) - len(deleted),
-        "accounts": accounts, "columns": columns, "accounts_more": accounts_more,
-        "kept": list(data.kept), "kept_n": data.kept_n,
+        "accounts": accounts,
+        "columns": columns,
+        "accounts_more": accounts_more,
+        "kept": list(data.kept),
+        "kept_n": data.kept_n,
         "revoking_file": f"{mode.revoking}.csv",
         "column_totals": {c: sum(row[1].get(c, 0) for row in accounts) for c in columns},
-        "groups": _groups(data, counts), "carried": list(data.carried),
-        "files": list(data.files), "commands": data.commands,
+        "groups": _groups(data, counts),
+        "carried": list(data.carried),
+        "files": list(data.files),
+        "commands": data.commands,
         "options": [(str(k), _option(v)) for k, v in (summary.get("options") or {}).items()],
         "verified": summary.get("verified") if run else None,  # a plan reads only
         "read_back": _read_back(summary),
@@ -155,12 +199,19 @@ def _title(summary: Mapping[str, Any], mode: Mode) -> str:
     return f"{kind} of {summary.get('source', '?')}"
 
 
-def _verdict(summary: Mapping[str, Any], mode: Mode, needing: int, resume: bool,
-             after: int = 0) -> str:
+def _verdict(
+    summary: Mapping[str, Any], mode: Mode, needing: int, resume: bool, after: int = 0
+) -> str:
     """The exit code in words."""
     code, why = summary.get("exit_code"), summary.get("aborted") or "no reason recorded"
-    incident = (f"{after} row{'' if after == 1 else 's'}: a leaver signed in after their "
-                "leave_date, a possible security incident (below). ") if after else ""
+    incident = (
+        (
+            f"{after} row{'' if after == 1 else 's'}: a leaver signed in after their "
+            "leave_date, a possible security incident (below). "
+        )
+        if after
+        else ""
+    )
     if code == 0:
         return f"{incident}Every row settled: nothing {'else ' if after else ''}is left to do."
     if code == 1 and not needing:
@@ -168,8 +219,11 @@ def _verdict(summary: Mapping[str, Any], mode: Mode, needing: int, resume: bool,
     if code == 1:
         if incident:
             return f"{incident}{needing} of {summary.get('rows')} rows need a person too."
-        still = (": their leavers may still have access" if mode is Mode.RUN
-                 else " before this plan is run")
+        still = (
+            ": their leavers may still have access"
+            if mode is Mode.RUN
+            else " before this plan is run"
+        )
         return f"{needing} of {summary.get('rows')} rows need a person{still}. What to do is below."
     if code == 3:
         then = "; continue the run with the command below" if resume else ""
@@ -179,13 +233,14 @@ def _verdict(summary: Mapping[str, Any], mode: Mode, needing: int, resume: bool,
 
 def _breakdown(accounts: Mapping[str, Mapping[str, int]]) -> tuple[list[Any], list[str]]:
     """(account, {outcome: n}, total) rows, numeric IDs in order; the outcomes that occur."""
+
     def key(item: tuple[str, Mapping[str, int]]) -> tuple[int, int, str]:
         text = str(item[0])
         return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
     items = sorted(accounts.items(), key=key)
     if len(items) > ACCOUNTS_SHOWN:
-        biggest = sorted(items, key=lambda item: -sum(item[1].values()))[:ACCOUNTS_SHOWN - 1]
+        biggest = sorted(items, key=lambda item: -sum(item[1].values()))[: ACCOUNTS_SHOWN - 1]
         kept = {account for account, _ in biggest}
         rest = [item for item in items if item[0] not in kept]
         other: dict[str, int] = {}
@@ -209,10 +264,24 @@ def _groups(data: PageData, counts: Mapping[str, int]) -> list[Group]:
             continue
         count = counts.get(outcome, len(records) + more)
         file = f"{outcome}.csv" if f"{outcome}.csv" in data.files else ""
-        command = data.commands.get({"token_blocked": "delete_tokens", "failed": "resume",
-                                     "not_attempted": "resume"}.get(outcome, ""), "")
-        groups.append(Group(outcome, COLOUR.get(outcome, "red"), count,
-                            _todo(outcome, data, records), command, records, more, file))
+        command = data.commands.get(
+            {"token_blocked": "delete_tokens", "failed": "resume", "not_attempted": "resume"}.get(
+                outcome, ""
+            ),
+            "",
+        )
+        groups.append(
+            Group(
+                outcome,
+                COLOUR.get(outcome, "red"),
+                count,
+                _todo(outcome, data, records),
+                command,
+                records,
+                more,
+                file,
+            )
+        )
     return groups
 
 
@@ -220,27 +289,37 @@ def _todo(outcome: str, data: PageData, records: Sequence[Mapping[str, Any]]) ->
     key_user = data.summary.get("key_user")
     who = f"The API key's user (ID {key_user})" if key_user is not None else "The API key's user"
     if outcome == "token_blocked":
-        how = ("Delete them and revoke again with the command below"
-               if data.commands.get("delete_tokens") else
-               "Delete them in the Gcore portal, or run again with --delete-tokens")
-        return (f"Gcore refuses to remove a user who still has live API tokens in the account. "
-                f"{how}: only tokens the leaver issued are deleted.")
+        how = (
+            "Delete them and revoke again with the command below"
+            if data.commands.get("delete_tokens")
+            else "Delete them in the Gcore portal, or run again with --delete-tokens"
+        )
+        return (
+            f"Gcore refuses to remove a user who still has live API tokens in the account. "
+            f"{how}: only tokens the leaver issued are deleted."
+        )
     if outcome == "forbidden":
         wanted = sorted({str(r.get("account")) for r in records})
         where = ", ".join(wanted[:20]) + (" and others" if len(wanted) > 20 else "")
-        return (f"{who} needs an administrator role in account {where}. Grant it (or have an "
-                "administrator of that account revoke the user), then run again.")
+        return (
+            f"{who} needs an administrator role in account {where}. Grant it (or have an "
+            "administrator of that account revoke the user), then run again."
+        )
     if outcome == "failed":
         resume = " Once it answers again, continue the run:" if data.commands.get("resume") else ""
-        return ("The API did not confirm these revokes. Give the request ID to Gcore support "
-                f"if it keeps failing.{resume}")
+        return (
+            "The API did not confirm these revokes. Give the request ID to Gcore support "
+            f"if it keeps failing.{resume}"
+        )
     if outcome == "not_attempted":
         return "The run stopped before these rows were sent. Continue it:"
     if outcome == "invalid":
         return "Fix the row in the input (the message names the field), then run it again."
     if outcome == "skipped":
-        return ("A guard held these back: a protected user, or the API key's own user. If they "
-                "really leave, revoke them by hand or with another key.")
+        return (
+            "A guard held these back: a protected user, or the API key's own user. If they "
+            "really leave, revoke them by hand or with another key."
+        )
     return "See each row's message."
 
 
@@ -281,10 +360,18 @@ def _visible(value: Any) -> str:
 
 def _fill(value: Any, indent: str = "", hanging: str | None = None) -> str:
     """Text wrapped at WIDTH, the first line after `indent`, the rest after `hanging`."""
-    return "\n".join(textwrap.wrap(
-        _visible(value), WIDTH, initial_indent=indent,
-        subsequent_indent=indent if hanging is None else hanging,
-        break_on_hyphens=False)) or indent.rstrip()
+    return (
+        "\n".join(
+            textwrap.wrap(
+                _visible(value),
+                WIDTH,
+                initial_indent=indent,
+                subsequent_indent=indent if hanging is None else hanging,
+                break_on_hyphens=False,
+            )
+        )
+        or indent.rstrip()
+    )
 
 
 def _shell(command: str, indent: str = "") -> str:

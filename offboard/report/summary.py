@@ -43,11 +43,22 @@ class Totals:
         return self.open_rows == 0
 
 
-def build(*, mode: Mode, run_id: str, totals: Totals, exit_code: int,
-          started: datetime, source: str, source_sha256: str,
-          plan: Mapping[str, str] | None, aborted: str, revocations: int,
-          key_user: int | None, options: Mapping[str, Any],
-          resumed: int | None) -> dict[str, Any]:
+def build(
+    *,
+    mode: Mode,
+    run_id: str,
+    totals: Totals,
+    exit_code: int,
+    started: datetime,
+    source: str,
+    source_sha256: str,
+    plan: Mapping[str, str] | None,
+    aborted: str,
+    revocations: int,
+    key_user: int | None,
+    options: Mapping[str, Any],
+    resumed: int | None,
+) -> dict[str, Any]:
     return {
         "command": str(mode),  # the public string, as run.json says it
         "run_id": run_id,

@@ -31,8 +31,7 @@ class _Bar:
 
 
 @contextmanager
-def progress(total: int, stream: TextIO = sys.stderr, enabled: bool = True
-             ) -> Iterator[RowSink]:
+def progress(total: int, stream: TextIO = sys.stderr, enabled: bool = True) -> Iterator[RowSink]:
     """A row sink that counts settled rows; draws a bar only when `stream` is a terminal."""
     if not enabled or not stream.isatty() or total == 0:
         yield _Bar(lambda result: None)
@@ -43,9 +42,15 @@ def progress(total: int, stream: TextIO = sys.stderr, enabled: bool = True
         yield _Bar(advance)
 
 
-def print_summary(totals: Totals, directory: Path, exit_code: int,
-                  aborted: str, logins: Sequence[str] = (), stream: TextIO = sys.stdout,
-                  title: str = "") -> None:
+def print_summary(
+    totals: Totals,
+    directory: Path,
+    exit_code: int,
+    aborted: str,
+    logins: Sequence[str] = (),
+    stream: TextIO = sys.stdout,
+    title: str = "",
+) -> None:
     """The outcome table (titled with its SOURCE: a folder run prints one per job), the rows
     that need a person, the leavers still signing in, the report's place, and why the run
     stopped (if it did)."""
@@ -56,8 +61,12 @@ def print_summary(totals: Totals, directory: Path, exit_code: int,
 
     counts = totals.counts
     console = Console(file=stream, highlight=False, soft_wrap=True)
-    table = Table(box=box.SIMPLE if stream.isatty() else box.ASCII, show_footer=True,
-                  title=Text(title) if title else None, title_justify="left")
+    table = Table(
+        box=box.SIMPLE if stream.isatty() else box.ASCII,
+        show_footer=True,
+        title=Text(title) if title else None,
+        title_justify="left",
+    )
     table.add_column("outcome", footer="total")
     table.add_column("rows", justify="right", footer=str(sum(counts.values())))
     table.add_column("needs a person")
@@ -71,13 +80,17 @@ def print_summary(totals: Totals, directory: Path, exit_code: int,
         # A message that already starts "row 3: ..." (a YAML row that is not a mapping) keeps
         # the line from saying the row twice.
         message = message.removeprefix(f"row {record['row']}: ")
-        console.print(f"  row {record['row']}: {record['outcome']}"
-                      f"{f' ({who})' if who else ''}: {message}", markup=False)
+        console.print(
+            f"  row {record['row']}: {record['outcome']}{f' ({who})' if who else ''}: {message}",
+            markup=False,
+        )
     more = sum(n for o, n in counts.items() if not Outcome(o).settled) - len(
-        totals.needing_a_person)
+        totals.needing_a_person
+    )
     if more > 0:
-        console.print(f"  ... and {more} more rows that need a person: see {directory}",
-                      markup=False)
+        console.print(
+            f"  ... and {more} more rows that need a person: see {directory}", markup=False
+        )
     for line in logins:
         console.print(line, markup=False)
     if aborted:

@@ -1,2 +1,1 @@
-"""`offboard restore`: give back the access a run removed.
-"""
+"""`offboard restore`: give back the access a run removed."""

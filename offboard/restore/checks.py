@@ -23,15 +23,24 @@ def marked(mark: Path) -> dict[tuple[int, int], str]:
     """Rows (row, account) restores gave back already, with the restore's report."""
     try:
         data = json.loads(mark.read_text("utf-8"))
-        return {(int(row), int(account)): str(where)
-                for row, account, where in data.get("rows", [])}
+        return {
+            (int(row), int(account)): str(where) for row, account, where in data.get("rows", [])
+        }
     except (OSError, ValueError, TypeError, AttributeError):
         return {}
 
 
 def mark_restored(mark: Path, rows: Mapping[tuple[int, int], str]) -> None:
-    write_private(mark, json.dumps({"rows": [[r, a, w] for (r, a), w in sorted(rows.items())],
-                                    "at": iso(datetime.now(UTC))}) + "\n")
+    write_private(
+        mark,
+        json.dumps(
+            {
+                "rows": [[r, a, w] for (r, a), w in sorted(rows.items())],
+                "at": iso(datetime.now(UTC)),
+            }
+        )
+        + "\n",
+    )
 
 
 def finished_run(source: Path) -> dict[str, Any]:
@@ -39,33 +48,42 @@ def finished_run(source: Path) -> dict[str, Any]:
     try:
         meta = json.loads((internal(source) / "run.json").read_text("utf-8"))
     except (OSError, ValueError):
-        raise Refused(f"{source}: not an offboard report directory (no readable "
-                      ".offboard/run.json)") from None
+        raise Refused(
+            f"{source}: not an offboard report directory (no readable .offboard/run.json)"
+        ) from None
     if meta.get("command") != Mode.RUN:
-        raise Refused(f"{source}: the report of a `{meta.get('command')}`, not of a run: "
-                      "nothing was revoked")
+        raise Refused(
+            f"{source}: the report of a `{meta.get('command')}`, not of a run: nothing was revoked"
+        )
     try:
         summary = json.loads((source / "summary.json").read_text("utf-8"))
     except (OSError, ValueError):
-        raise Refused(f"{source}: that run did not finish (no summary.json): finish it with "
-                      "`offboard run ... --resume` first") from None
+        raise Refused(
+            f"{source}: that run did not finish (no summary.json): finish it with "
+            "`offboard run ... --resume` first"
+        ) from None
     options = summary.get("options") if isinstance(summary.get("options"), dict) else {}
     if options.get("sandbox"):
-        raise Refused(f"{source}: a --sandbox run: its simulator is gone, with what it "
-                      "revoked; restore a run made against `offboard sandbox` or the API")
-    return {"meta": meta, "key_user": summary.get("key_user"),
-            "base_url": options.get("base_url")}
+        raise Refused(
+            f"{source}: a --sandbox run: its simulator is gone, with what it "
+            "revoked; restore a run made against `offboard sandbox` or the API"
+        )
+    return {"meta": meta, "key_user": summary.get("key_user"), "base_url": options.get("base_url")}
 
 
-def restore_dir(source: Path, began: datetime, *, resume: str | None, report_dir: str | None,
-                plan: bool) -> tuple[Path, dict[tuple[int, int], dict[str, Any]]]:
+def restore_dir(
+    source: Path, began: datetime, *, resume: str | None, report_dir: str | None, plan: bool
+) -> tuple[Path, dict[tuple[int, int], dict[str, Any]]]:
     """Where the restore's report goes, and what an earlier attempt already settled."""
     if resume is not None:
         directory = Path(resume)
         if Path(read_meta(directory).get("report", "")) != source:
             raise Refused(f"--resume {directory}: the restore of another report")
-        return directory, {k: r for k, r in settled(directory).items()
-                           if RestoreOutcome(r["outcome"]) in RESTORE_NOT_SENT_AGAIN}
+        return directory, {
+            k: r
+            for k, r in settled(directory).items()
+            if RestoreOutcome(r["outcome"]) in RESTORE_NOT_SENT_AGAIN
+        }
     if report_dir is not None:
         return Path(report_dir), {}
     suffix = "-restore-plan" if plan else "-restore"

@@ -68,8 +68,11 @@ class Request:
     metrics_file: str | None = None
 
 
-def restore(request: Request, seams: Seams | None = None,
-            say: Callable[[str], None] = lambda line: click.echo(line, err=True)) -> int:
+def restore(
+    request: Request,
+    seams: Seams | None = None,
+    say: Callable[[str], None] = lambda line: click.echo(line, err=True),
+) -> int:
     """Restore (or plan the restore of) REPORT_DIR's revoked rows; returns the exit code.
     With --metrics-file, the metrics are written whatever happens, a refusal included."""
     seams = seams or Seams.of_this_process()
@@ -85,9 +88,17 @@ def restore(request: Request, seams: Seams | None = None,
     code, steps, records, directory, base_url = done
     counts = Counter(str(r["outcome"]) for r in records.values())
     _metrics(request, source, code, counts, records.values(), traffic, began)
-    show(log, say, code=code, plan=request.plan, steps=steps, records=records,
-         counts=counts, directory=directory,
-         resume=resume_command(source, directory, base_url))
+    show(
+        log,
+        say,
+        code=code,
+        plan=request.plan,
+        steps=steps,
+        records=records,
+        counts=counts,
+        directory=directory,
+        resume=resume_command(source, directory, base_url),
+    )
     return code
 
 
@@ -99,34 +110,48 @@ class Traffic:
     retries: int = 0
 
 
-def _restore(request: Request, source: Path, seams: Seams, log: Log,
-             traffic: Traffic) -> tuple[int, list[Step], dict[Any, dict[str, Any]], Path, str]:
+def _restore(
+    request: Request, source: Path, seams: Seams, log: Log, traffic: Traffic
+) -> tuple[int, list[Step], dict[Any, dict[str, Any]], Path, str]:
     run = finished_run(source)
     base_url = _base_url(request, run, seams.environ)
     key = read_api_key(request.api_key_file, seams.environ)
     numbers = merge({}, dict(request.numbers or {}), "restore")
     settings = Settings(base_url=base_url, api_key=key, **numbers)
     previous = read_previous(source, run["meta"].get("source_sha256", ""))
-    chosen = select(revoked_rows(previous.settled.values(), previous.people),
-                    request.rows, request.users, request.accounts)
+    chosen = select(
+        revoked_rows(previous.settled.values(), previous.people),
+        request.rows,
+        request.users,
+        request.accounts,
+    )
     if not chosen:
-        raise Refused(f"{source}: no revoked row matches --row/--user/--account"
-                      if request.rows or request.users or request.accounts
-                      else f"{source}: the run revoked nothing: nothing to restore")
+        raise Refused(
+            f"{source}: no revoked row matches --row/--user/--account"
+            if request.rows or request.users or request.accounts
+            else f"{source}: the run revoked nothing: nothing to restore"
+        )
     began = datetime.now(UTC)
-    directory, done = restore_dir(source, began, resume=request.resume,
-                                  report_dir=request.report_dir, plan=request.plan)
+    directory, done = restore_dir(
+        source, began, resume=request.resume, report_dir=request.report_dir, plan=request.plan
+    )
     with exclusive(internal(source) / "restore.lock", f"report directory {source}"):
         mark = internal(source) / RESTORED_MARK
         earlier = marked(mark)
         if not request.plan and request.resume is None:
             if all((r.row, r.account) in earlier for r in chosen):
                 given = sorted({earlier[(r.row, r.account)] for r in chosen})
-                raise Refused(f"{source}: already restored (report: {', '.join(given)}); "
-                              "nothing to do")
+                raise Refused(
+                    f"{source}: already restored (report: {', '.join(given)}); nothing to do"
+                )
             chosen = [r for r in chosen if (r.row, r.account) not in earlier]
-        meta = {"command": "restore", "report": str(source), "base_url": base_url,
-                "started_at": iso(began), "plan": request.plan}
+        meta = {
+            "command": "restore",
+            "report": str(source),
+            "base_url": base_url,
+            "started_at": iso(began),
+            "plan": request.plan,
+        }
         created: list[Path] = []
 
         def begin() -> Journal:
@@ -135,8 +160,19 @@ def _restore(request: Request, source: Path, seams: Seams, log: Log,
                 created.append(directory)
             return Journal(directory)
 
-        restoring = Restoring(settings, seams, log, source, run["key_user"], chosen, done,
-                              request.plan, request.yes, request.max_restores, begin)
+        restoring = Restoring(
+            settings,
+            seams,
+            log,
+            source,
+            run["key_user"],
+            chosen,
+            done,
+            request.plan,
+            request.yes,
+            request.max_restores,
+            begin,
+        )
         try:
             anyio.run(restoring.run)
         except BaseException:
@@ -150,25 +186,48 @@ def _restore(request: Request, source: Path, seams: Seams, log: Log,
         records = settled(directory)
         counts = Counter(str(r["outcome"]) for r in records.values())
         code = exit_code(counts, restoring.aborted)
-        write_files(directory, records.values(), {
-            **meta, "finished_at": iso(datetime.now(UTC)), "exit_code": code})
+        write_files(
+            directory,
+            records.values(),
+            {**meta, "finished_at": iso(datetime.now(UTC)), "exit_code": code},
+        )
         if not request.plan:  # the rows now back, so a later restore leaves them alone
-            back = {(r["row"], r["account"]): str(directory) for r in records.values()
-                    if RestoreOutcome(r["outcome"]) in RESTORE_GIVEN_BACK}
+            back = {
+                (r["row"], r["account"]): str(directory)
+                for r in records.values()
+                if RestoreOutcome(r["outcome"]) in RESTORE_GIVEN_BACK
+            }
             mark_restored(mark, {**earlier, **back})
     return code, steps, records, directory, base_url
 
 
-def _metrics(request: Request, source: Path, code: int, counts: Mapping[str, int],
-             records: Iterable[Mapping[str, Any]], traffic: Traffic, began: float) -> None:
+def _metrics(
+    request: Request,
+    source: Path,
+    code: int,
+    counts: Mapping[str, int],
+    records: Iterable[Mapping[str, Any]],
+    traffic: Traffic,
+    began: float,
+) -> None:
     if request.metrics_file is None:
         return
     rows = list(records)
     new_users = sum(1 for r in rows if r.get("new_user_id") not in (None, r.get("user_id")))
-    write_restore_metrics(Path(request.metrics_file), RestoreMetrics(
-        source.name, dict(counts), code, time.monotonic() - began, new_users,
-        sum(len(r.get("tokens") or ()) for r in rows), dict(traffic.statuses),
-        traffic.retries), now=time.time())
+    write_restore_metrics(
+        Path(request.metrics_file),
+        RestoreMetrics(
+            source.name,
+            dict(counts),
+            code,
+            time.monotonic() - began,
+            new_users,
+            sum(len(r.get("tokens") or ()) for r in rows),
+            dict(traffic.statuses),
+            traffic.retries,
+        ),
+        now=time.time(),
+    )
 
 
 def _base_url(request: Request, run: Mapping[str, Any], environ: Mapping[str, str]) -> str:
@@ -179,6 +238,8 @@ def _base_url(request: Request, run: Mapping[str, Any], environ: Mapping[str, st
     else:
         url = DEFAULT_BASE_URL
     if run["base_url"] and url.rstrip("/") != str(run["base_url"]).rstrip("/"):
-        raise Refused(f"{request.report}: that run was against {run['base_url']}, not {url}: "
-                      "a restore goes to the API the run used")
+        raise Refused(
+            f"{request.report}: that run was against {run['base_url']}, not {url}: "
+            "a restore goes to the API the run used"
+        )
     return url

@@ -58,8 +58,10 @@ def check_metrics_file(path: str | None) -> None:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise SettingsError(f"--metrics-file {path}: cannot read it: {reason}") from None
     if any(line.startswith(RUN_SERIES) for line in text.splitlines()):
-        raise SettingsError(f"--metrics-file {path}: holds a run's metrics ({RUN_SERIES}): "
-                            "give restore a file of its own")
+        raise SettingsError(
+            f"--metrics-file {path}: holds a run's metrics ({RUN_SERIES}): "
+            "give restore a file of its own"
+        )
 
 
 def write_restore_metrics(path: Path, restore: RestoreMetrics, *, now: float) -> None:
@@ -71,8 +73,9 @@ def write_restore_metrics(path: Path, restore: RestoreMetrics, *, now: float) ->
     job = (restore.job,)
     families = []
 
-    def gauge(name: str, help_text: str, samples: Mapping[str, float] | float,
-              label: str = "") -> None:
+    def gauge(
+        name: str, help_text: str, samples: Mapping[str, float] | float, label: str = ""
+    ) -> None:
         labels = ["job", label] if label else ["job"]
         family = GaugeMetricFamily(f"offboard_restore_{name}", help_text, labels=labels)
         if isinstance(samples, Mapping):
@@ -85,12 +88,18 @@ def write_restore_metrics(path: Path, restore: RestoreMetrics, *, now: float) ->
     gauge("rows", "Rows of the restore by outcome.", restore.counts, "outcome")
     gauge("exit_code", "Exit code of the restore.", restore.exit_code)
     gauge("duration_seconds", "Wall time of the restore.", round(restore.duration, 3))
-    gauge("new_users", "Users invited back under a new ID (the run had deleted them).",
-          restore.new_users)
-    gauge("tokens_gone", "API tokens the run deleted: they cannot come back.",
-          restore.tokens_gone)
-    gauge("requests", "HTTP requests of the restore by status (error: no answer).",
-          restore.requests, "status")
+    gauge(
+        "new_users",
+        "Users invited back under a new ID (the run had deleted them).",
+        restore.new_users,
+    )
+    gauge("tokens_gone", "API tokens the run deleted: they cannot come back.", restore.tokens_gone)
+    gauge(
+        "requests",
+        "HTTP requests of the restore by status (error: no answer).",
+        restore.requests,
+        "status",
+    )
     gauge("retries", "Retried requests of the restore.", restore.retries)
     gauge("last_run_timestamp_seconds", "When the restore ran (Unix time).", round(now, 3))
     write_families(path, families)

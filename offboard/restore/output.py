@@ -25,9 +25,11 @@ from .report import result_lines
 def plan_line(item: Step) -> str:
     r = item.revoked
     what = str(item.outcome) if item.outcome is not None else "would_restore"
-    tokens = "".join(f"; API token {t.get('name') or t.get('id')} ({t.get('role') or 'role ?'}"
-                     f", expires {t.get('expires') or 'never'}) is gone for good"
-                     for t in r.tokens)
+    tokens = "".join(
+        f"; API token {t.get('name') or t.get('id')} ({t.get('role') or 'role ?'}"
+        f", expires {t.get('expires') or 'never'}) is gone for good"
+        for t in r.tokens
+    )
     return f"row {r.row}: {r.email} account {r.account}: {what}: {item.message}{tokens}"
 
 
@@ -37,15 +39,32 @@ def summary_line(counts: Mapping[str, int], directory: Path, plan: bool) -> str:
     return f"{what}: {shown or 'nothing'}; report: {directory}/results.csv"
 
 
-def show(log: Log, say: Callable[[str], None], *, code: int, plan: bool,
-         steps: Sequence[Step], records: Mapping[Any, Mapping[str, Any]],
-         counts: Mapping[str, int], directory: Path, resume: str) -> None:
+def show(
+    log: Log,
+    say: Callable[[str], None],
+    *,
+    code: int,
+    plan: bool,
+    steps: Sequence[Step],
+    records: Mapping[Any, Mapping[str, Any]],
+    counts: Mapping[str, int],
+    directory: Path,
+    resume: str,
+) -> None:
     """The end of a restore, as the person asked to see it (see the module docstring)."""
     summary = summary_line(counts, directory, plan)
     if log.json:
-        log.summary({"command": "restore", "plan": plan, "rows": len(records),
-                     "counts": dict(counts), "exit_code": code, "aborted": code == 3,
-                     "report_dir": str(directory)})
+        log.summary(
+            {
+                "command": "restore",
+                "plan": plan,
+                "rows": len(records),
+                "counts": dict(counts),
+                "exit_code": code,
+                "aborted": code == 3,
+                "report_dir": str(directory),
+            }
+        )
         if code:
             log.error(summary, exit_code=code, report_dir=str(directory))
         if code == 3:
@@ -68,7 +87,8 @@ def show(log: Log, say: Callable[[str], None], *, code: int, plan: bool,
 
 def resume_command(source: Path, directory: Path, base_url: str) -> str:
     return "offboard restore " + shlex.join(
-        [str(source), "--resume", str(directory), "--base-url", base_url])
+        [str(source), "--resume", str(directory), "--base-url", base_url]
+    )
 
 
 def question(sending: Sequence[Step], steps: Sequence[Step]) -> str:
@@ -77,16 +97,22 @@ def question(sending: Sequence[Step], steps: Sequence[Step]) -> str:
     new = sum(1 for s in sending if s.new_user)
     tokens = sum(len(s.revoked.tokens) for s in steps)
     lines = [f"Restore {len(sending)} access(es) (POST /iam/clients/invite_user):"]
-    lines += [f"  row {s.revoked.row}: {s.revoked.email} -> account {s.revoked.account} as "
-              f"{s.revoked.role_name}" + (" (a NEW user: they were deleted)" if s.new_user
-                                         else "") for s in sending[:20]]
+    lines += [
+        f"  row {s.revoked.row}: {s.revoked.email} -> account {s.revoked.account} as "
+        f"{s.revoked.role_name}" + (" (a NEW user: they were deleted)" if s.new_user else "")
+        for s in sending[:20]
+    ]
     if len(sending) > 20:
         lines.append(f"  ... and {len(sending) - 20} more")
     if new:
-        lines.append(f"{new} user(s) were deleted by the run: they get a fresh invitation "
-                     "with a new user ID.")
+        lines.append(
+            f"{new} user(s) were deleted by the run: they get a fresh invitation "
+            "with a new user ID."
+        )
     if tokens:
-        lines.append(f"{tokens} API token(s) the run deleted cannot come back: see "
-                     "tokens_gone.csv, and issue new ones.")
+        lines.append(
+            f"{tokens} API token(s) the run deleted cannot come back: see "
+            "tokens_gone.csv, and issue new ones."
+        )
     lines.append("Proceed?")
     return "\n".join(lines)

@@ -16,8 +16,13 @@ from ..core.directory import Directory, Person
 from ..core.models import RestoreOutcome
 
 # Gcore's groups (the spec's `Group`): a role is given back by ID, and named for people.
-ROLE_NAMES = {1: "Administrators", 2: "Users", 5: "Engineers",
-              3009: "Purge and Prefetch only (API+Web)", 3022: "Purge and Prefetch only (API)"}
+ROLE_NAMES = {
+    1: "Administrators",
+    2: "Users",
+    5: "Engineers",
+    3009: "Purge and Prefetch only (API+Web)",
+    3022: "Purge and Prefetch only (API)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,56 +67,80 @@ class Restored:
     new_user_id: int | None = None  # the user's ID after the invite (new if they were deleted)
 
 
-def revoked_rows(records: Iterable[Mapping[str, Any]], people: Mapping[int, Person]
-                 ) -> list[Revoked]:
+def revoked_rows(
+    records: Iterable[Mapping[str, Any]], people: Mapping[int, Person]
+) -> list[Revoked]:
     """The run's `revoked` rows, in row order, with each user's recorded role."""
     rows = []
     for record in records:
         account, user_id = record.get("account"), record.get("user_id")
-        if record.get("outcome") != "revoked" or not isinstance(account, int) \
-                or not isinstance(user_id, int):
+        if (
+            record.get("outcome") != "revoked"
+            or not isinstance(account, int)
+            or not isinstance(user_id, int)
+        ):
             continue
         person = people.get(user_id)
         held = person.roles.get(account, ()) if person is not None else ()
-        rows.append(Revoked(
-            int(record["row"]), account, user_id,
-            person.email if person else str(record.get("email") or ""),
-            person.name if person else str(record.get("name") or ""),
-            person.lang if person else "", held[0] if held else None,
-            record.get("user_deleted") is True, tuple(record.get("tokens") or ())))
+        rows.append(
+            Revoked(
+                int(record["row"]),
+                account,
+                user_id,
+                person.email if person else str(record.get("email") or ""),
+                person.name if person else str(record.get("name") or ""),
+                person.lang if person else "",
+                held[0] if held else None,
+                record.get("user_deleted") is True,
+                tuple(record.get("tokens") or ()),
+            )
+        )
     return sorted(rows, key=lambda r: (r.row, r.account))
 
 
-def select(rows: Sequence[Revoked], numbers: Sequence[int], users: Sequence[str],
-           accounts: Sequence[int]) -> list[Revoked]:
+def select(
+    rows: Sequence[Revoked], numbers: Sequence[int], users: Sequence[str], accounts: Sequence[int]
+) -> list[Revoked]:
     """The rows `--row`, `--user` (an ID or an e-mail) and `--account` pick (all of them
     when none is given); a choice that picks nothing is an error the caller reports."""
     wanted_users = {u.strip().lower() for u in users}
-    return [r for r in rows
-            if (not numbers or r.row in numbers)
-            and (not accounts or r.account in accounts)
-            and (not wanted_users or str(r.user_id) in wanted_users
-                 or r.email.lower() in wanted_users)]
+    return [
+        r
+        for r in rows
+        if (not numbers or r.row in numbers)
+        and (not accounts or r.account in accounts)
+        and (not wanted_users or str(r.user_id) in wanted_users or r.email.lower() in wanted_users)
+    ]
 
 
 def step(revoked: Revoked, directory: Directory) -> Step:
     """What to do for one row, given today's user list."""
     if not revoked.email:
-        return Step(revoked, RestoreOutcome.NOT_RESTORABLE,
-                    "the run did not record this user's e-mail: nothing to invite")
+        return Step(
+            revoked,
+            RestoreOutcome.NOT_RESTORABLE,
+            "the run did not record this user's e-mail: nothing to invite",
+        )
     if revoked.role is None:
-        return Step(revoked, RestoreOutcome.NOT_RESTORABLE,
-                    f"the run did not record this user's role in account {revoked.account}: "
-                    "offboard does not guess a role")
+        return Step(
+            revoked,
+            RestoreOutcome.NOT_RESTORABLE,
+            f"the run did not record this user's role in account {revoked.account}: "
+            "offboard does not guess a role",
+        )
     today = [directory.people[i] for i in directory.ids_for(revoked.email)]
     member = next((p for p in today if revoked.account in p.accounts), None)
     if member is not None:
-        return Step(revoked, RestoreOutcome.ALREADY_MEMBER,
-                    f"already a member of account {revoked.account} (user {member.id}): "
-                    "left alone")
+        return Step(
+            revoked,
+            RestoreOutcome.ALREADY_MEMBER,
+            f"already a member of account {revoked.account} (user {member.id}): left alone",
+        )
     gone = not today
     message = f"invite back to account {revoked.account} as {revoked.role_name}"
     if gone:
-        message += ("; the run deleted this user (their last account): the invite creates "
-                    "a new user, with a new ID, who must accept it by e-mail")
+        message += (
+            "; the run deleted this user (their last account): the invite creates "
+            "a new user, with a new ID, who must accept it by e-mail"
+        )
     return Step(revoked, None, message, new_user=gone)

@@ -29,16 +29,31 @@ from ..report.lists import neutralise
 from .plan import Restored
 
 META, JOURNAL = "restore.json", "journal.jsonl"
-COLUMNS = ("row", "account", "user_id", "email", "name", "role_id", "role", "outcome",
-           "http_status", "attempts", "request_id", "message", "new_user_id", "settled_at")
+COLUMNS = (
+    "row",
+    "account",
+    "user_id",
+    "email",
+    "name",
+    "role_id",
+    "role",
+    "outcome",
+    "http_status",
+    "attempts",
+    "request_id",
+    "message",
+    "new_user_id",
+    "settled_at",
+)
 
 
 def create(directory: Path, meta: Mapping[str, Any]) -> None:
     """Make DIR with its metadata at once (made under a temporary name, then renamed), so
     a directory that exists is a restore's report."""
     if directory.exists() and any(directory.iterdir()):
-        raise SettingsError(f"--report-dir {directory}: not empty (a report never "
-                            "overwrites another)")
+        raise SettingsError(
+            f"--report-dir {directory}: not empty (a report never overwrites another)"
+        )
     directory.parent.mkdir(parents=True, exist_ok=True)
     making = directory.with_name(f".{directory.name}.making")
     shutil.rmtree(making, ignore_errors=True)
@@ -54,8 +69,9 @@ def read_meta(directory: Path) -> dict[str, Any]:
     try:
         data: dict[str, Any] = json.loads((internal(directory) / META).read_text("utf-8"))
     except (OSError, ValueError):
-        raise SettingsError(f"--resume {directory}: not a restore's report directory "
-                            f"(no readable .offboard/{META})") from None
+        raise SettingsError(
+            f"--resume {directory}: not a restore's report directory (no readable .offboard/{META})"
+        ) from None
     return data
 
 
@@ -80,13 +96,22 @@ class Journal:
     def record(self, restored: Restored) -> dict[str, Any]:
         revoked = restored.revoked
         record = {
-            "row": revoked.row, "account": revoked.account, "user_id": revoked.user_id,
-            "email": revoked.email, "name": revoked.name, "role_id": revoked.role,
-            "role": revoked.role_name, "outcome": str(restored.outcome),
-            "http_status": restored.http_status, "attempts": restored.attempts,
-            "request_id": restored.request_id, "message": restored.message,
-            "new_user_id": restored.new_user_id, "settled_at": now(),
-            "tokens": list(revoked.tokens)}
+            "row": revoked.row,
+            "account": revoked.account,
+            "user_id": revoked.user_id,
+            "email": revoked.email,
+            "name": revoked.name,
+            "role_id": revoked.role,
+            "role": revoked.role_name,
+            "outcome": str(restored.outcome),
+            "http_status": restored.http_status,
+            "attempts": restored.attempts,
+            "request_id": restored.request_id,
+            "message": restored.message,
+            "new_user_id": restored.new_user_id,
+            "settled_at": now(),
+            "tokens": list(revoked.tokens),
+        }
         self._lines.append(json.dumps(record, ensure_ascii=False) + "\n")
         return record
 
@@ -94,41 +119,67 @@ class Journal:
         self._lines.close()
 
 
-def write_files(directory: Path, records: Iterable[Mapping[str, Any]],
-                summary: Mapping[str, Any]) -> Counter[str]:
+def write_files(
+    directory: Path, records: Iterable[Mapping[str, Any]], summary: Mapping[str, Any]
+) -> Counter[str]:
     """Every list and summary.json, from the journal's records."""
     rows = sorted(records, key=lambda r: (r["row"], r["account"]))
     counts: Counter[str] = Counter(str(r["outcome"]) for r in rows)
     _csv(directory / "results.csv", COLUMNS, rows)
     for outcome in RestoreOutcome:
         if outcome in RESTORE_ALWAYS_WRITTEN or counts[outcome]:
-            _csv(directory / f"{outcome}.csv", COLUMNS,
-                 [r for r in rows if r["outcome"] == outcome])
-    gone = [{"row": r["row"], "account": r["account"], "user_id": r["user_id"],
-             "email": r["email"], "token_id": t.get("id"), "token_name": t.get("name"),
-             "token_role": t.get("role"), "expires": t.get("expires")}
-            for r in rows for t in r.get("tokens") or ()]
-    _csv(directory / "tokens_gone.csv", ("row", "account", "user_id", "email", "token_id",
-                                         "token_name", "token_role", "expires"), gone)
-    write_private(directory / "summary.json", json.dumps(
-        {**summary, "rows": len(rows), "counts": dict(counts)}, indent=2) + "\n")
+            _csv(
+                directory / f"{outcome}.csv", COLUMNS, [r for r in rows if r["outcome"] == outcome]
+            )
+    gone = [
+        {
+            "row": r["row"],
+            "account": r["account"],
+            "user_id": r["user_id"],
+            "email": r["email"],
+            "token_id": t.get("id"),
+            "token_name": t.get("name"),
+            "token_role": t.get("role"),
+            "expires": t.get("expires"),
+        }
+        for r in rows
+        for t in r.get("tokens") or ()
+    ]
+    _csv(
+        directory / "tokens_gone.csv",
+        ("row", "account", "user_id", "email", "token_id", "token_name", "token_role", "expires"),
+        gone,
+    )
+    write_private(
+        directory / "summary.json",
+        json.dumps({**summary, "rows": len(rows), "counts": dict(counts)}, indent=2) + "\n",
+    )
     write_private(directory / "summary.txt", _page(rows, counts, summary))
     return counts
 
 
-def _page(rows: list[Mapping[str, Any]], counts: Counter[str],
-          summary: Mapping[str, Any]) -> str:
+def _page(rows: list[Mapping[str, Any]], counts: Counter[str], summary: Mapping[str, Any]) -> str:
     """summary.txt: what the restore did, for people (and cron's mail)."""
     what = "Restore plan" if summary.get("plan") else "Restore"
-    head = f"{what} of {summary.get('report')} ({len(rows)} rows), exit code " \
-           f"{summary.get('exit_code')}"
-    lines = [head, "=" * len(head), "",
-             "Counts: " + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "none"),
-             "", *result_lines(rows)]
+    head = (
+        f"{what} of {summary.get('report')} ({len(rows)} rows), exit code "
+        f"{summary.get('exit_code')}"
+    )
+    lines = [
+        head,
+        "=" * len(head),
+        "",
+        "Counts: " + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "none"),
+        "",
+        *result_lines(rows),
+    ]
     new = sum(1 for r in rows if r.get("new_user_id") not in (None, "", r.get("user_id")))
     if new:
-        lines += ["", f"{new} user{'' if new == 1 else 's'} came back with a new ID: they must "
-                  "accept the invitation e-mail before they can sign in."]
+        lines += [
+            "",
+            f"{new} user{'' if new == 1 else 's'} came back with a new ID: they must "
+            "accept the invitation e-mail before they can sign in.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -140,13 +191,18 @@ def result_lines(records: Iterable[Mapping[str, Any]]) -> list[str]:
     new user ID included), then the tokens that cannot come back."""
     ordered = sorted(records, key=lambda r: (r["row"], r["account"]))
     tokens_gone = sum(len(r.get("tokens") or ()) for r in ordered)
-    lines = [f"row {r['row']}: {r.get('email') or r.get('user_id')} account {r['account']}: "
-             f"{r['outcome']}: {r.get('message', '')}" for r in ordered[:SHOWN]]
+    lines = [
+        f"row {r['row']}: {r.get('email') or r.get('user_id')} account {r['account']}: "
+        f"{r['outcome']}: {r.get('message', '')}"
+        for r in ordered[:SHOWN]
+    ]
     if len(ordered) > SHOWN:
         lines.append(f"... and {len(ordered) - SHOWN} more: see results.csv")
     if tokens_gone:
-        lines.append(f"{tokens_gone} API token{'' if tokens_gone == 1 else 's'} the run deleted "
-                     "cannot come back (see tokens_gone.csv): issue new ones if still needed")
+        lines.append(
+            f"{tokens_gone} API token{'' if tokens_gone == 1 else 's'} the run deleted "
+            "cannot come back (see tokens_gone.csv): issue new ones if still needed"
+        )
     return lines
 
 
@@ -159,8 +215,9 @@ def exit_code(counts: Mapping[str, int], aborted: bool) -> int:
 
 def _csv(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore",
-                            lineterminator="\r\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\r\n"
+    )
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _cell(v) for k, v in row.items()})

@@ -69,8 +69,9 @@ def _item(login: Login, user: int) -> dict[str, Any]:
     at = login.at.astimezone(UTC)
     return {
         "id": login.account,  # "The account ID", says the spec
-        "login_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if at.microsecond else
-                                "%Y-%m-%dT%H:%M:%SZ"),
+        "login_at": at.strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ" if at.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+        ),
         "ip_address": login.ip,
         "user_agent": login.user_agent,
         "is_successful": login.successful,

@@ -124,7 +124,11 @@ class SandboxApp:
         await _send(send, response, request_id)
 
     def _decide(
-        self, method: str, path: str, query: str, headers: list[tuple[bytes, bytes]],
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[bytes, bytes]],
         body: bytes | None,
     ) -> tuple[Response, Drop | Delay | None]:
         """The answer to send, and what to do after applying it (drop, delay or nothing)."""

@@ -38,7 +38,13 @@ Handler = Callable[[State, Request], Response]
 
 # Re-exported: app.py and tests reach these through this module.
 __all__ = [
-    "FORBIDDEN", "BadRequest", "Request", "Response", "error", "json_response", "parse_query",
+    "FORBIDDEN",
+    "BadRequest",
+    "Request",
+    "Response",
+    "error",
+    "json_response",
+    "parse_query",
     "route",
 ]
 

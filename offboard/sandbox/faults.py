@@ -24,8 +24,12 @@ RANDOM_ERROR_STATUSES = (500, 502, 503, 504)
 
 
 class FaultInjector:
-    def __init__(self, faults: Faults, clock: Callable[[], float] = time.monotonic,
-                 limiter: Limiter | None = None) -> None:
+    def __init__(
+        self,
+        faults: Faults,
+        clock: Callable[[], float] = time.monotonic,
+        limiter: Limiter | None = None,
+    ) -> None:
         """`limiter`: a server limiter model (sandbox/limiters.py) instead of the world's
         `rate_limit` (N: N accepted requests in any sliding second, or a model's spec).
         The model sees seconds since this injector was made (the sandbox's start), so a

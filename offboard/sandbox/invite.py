@@ -50,8 +50,9 @@ def invite_user(state: State, request: Request) -> Response:
     if invited.outcome is Invite.FORBIDDEN:
         return error(403, FORBIDDEN)
     if invited.outcome is Invite.ALREADY_MEMBER:
-        return json_response(400, [f"User {invited.user} has already been invited to client "
-                                   f"{account}"])
+        return json_response(
+            400, [f"User {invited.user} has already been invited to client {account}"]
+        )
     return json_response(200, {"status": "sent", "user_id": invited.user}, applied=True)
 
 
@@ -85,8 +86,9 @@ def _role(data: dict[str, Any], errors: dict[str, list[str]]) -> str | None:
         return None
     value = data["user_role"]
     if not isinstance(value, dict):
-        errors["user_role"] = [f"Invalid data. Expected a dictionary, but got "
-                               f"{type(value).__name__}."]
+        errors["user_role"] = [
+            f"Invalid data. Expected a dictionary, but got {type(value).__name__}."
+        ]
         return None
     # Keys other than id and name are dropped, as by a DRF nested serializer.
     found: str | None = None

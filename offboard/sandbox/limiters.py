@@ -19,6 +19,7 @@ from typing import Any, Protocol
 SHAPES = ("token_bucket", "fixed_window", "sliding_window", "gcra", "changing")
 HINTS = ("seconds", "ms", "none")
 
+
 class Limiter(Protocol):
     def admit(self, t: float) -> float | None: ...
 
@@ -109,8 +110,11 @@ class Gcra:
 class Changing:
     """Another limiter whose rate follows `schedule`: [(from time, rate), ...]."""
 
-    def __init__(self, inner: TokenBucket | FixedWindow | SlidingWindow | Gcra,
-                 schedule: Sequence[tuple[float, float]]) -> None:
+    def __init__(
+        self,
+        inner: TokenBucket | FixedWindow | SlidingWindow | Gcra,
+        schedule: Sequence[tuple[float, float]],
+    ) -> None:
         self.inner, self.schedule = inner, list(schedule)
         self._applied = 0
 
@@ -165,11 +169,13 @@ def limiter_from_spec(spec: int | float | Mapping[str, Any]) -> Limiter:
         if not isinstance(schedule, Sequence) or not schedule:
             raise ValueError("rate_limit.schedule: a list of [from seconds, rate] pairs")
         pairs = [(float(t), _positive(r, "rate_limit.schedule")) for t, r in schedule]
-        inner = limiter_from_spec({**spec, "shape": spec.get("within", "sliding_window"),
-                                   "rate": pairs[0][1]})
+        inner = limiter_from_spec(
+            {**spec, "shape": spec.get("within", "sliding_window"), "rate": pairs[0][1]}
+        )
         if not isinstance(inner, (TokenBucket, FixedWindow, SlidingWindow, Gcra)):
-            raise ValueError("rate_limit.within: token_bucket, fixed_window, sliding_window "
-                             "or gcra")
+            raise ValueError(
+                "rate_limit.within: token_bucket, fixed_window, sliding_window or gcra"
+            )
         return Changing(inner, pairs)
     rate = _positive(spec.get("rate"), "rate_limit.rate")
     if shape == "token_bucket":
@@ -187,7 +193,6 @@ def limiter_from_spec(spec: int | float | Mapping[str, Any]) -> Limiter:
 
 
 def _positive(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            0 < value < math.inf):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
         raise ValueError(f"{where}: a positive number, not {value!r}")
     return float(value)

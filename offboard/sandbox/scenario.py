@@ -67,8 +67,11 @@ def parse_rate_limit(text: str, origin: str = "--rate-limit") -> RateLimit:
         assert limit is not None  # None only for an absent value
         return limit
     if shape.strip() not in _SHAPE_KEYS:
-        reader.fail("", f"expected an integer or SHAPE:KEY=VALUE,... "
-                    f"(shapes: {', '.join(SHAPES)}), got {text!r}")
+        reader.fail(
+            "",
+            f"expected an integer or SHAPE:KEY=VALUE,... "
+            f"(shapes: {', '.join(SHAPES)}), got {text!r}",
+        )
     spec: dict[str, object] = {"shape": shape.strip()}
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, equals, value = part.partition("=")
@@ -90,8 +93,9 @@ def _spec_value(key: str, value: str, reader: _Reader) -> object:
             start, colon, rate = pair.partition(":")
             if not colon:
                 reader.fail("schedule", f"expected FROM:RATE pairs separated by /, got {pair!r}")
-            pairs.append([_spec_number(start, reader, "schedule"),
-                          _spec_number(rate, reader, "schedule")])
+            pairs.append(
+                [_spec_number(start, reader, "schedule"), _spec_number(rate, reader, "schedule")]
+            )
         return pairs
     return _spec_number(value, reader, key)
 
@@ -155,7 +159,9 @@ class _Reader(Checker):
         for index, item in enumerate(self.sequence(value, "users")):
             where = f"users[{index}]"
             raw = self.mapping(
-                item, where, frozenset({"id", "email", "roles"}),
+                item,
+                where,
+                frozenset({"id", "email", "roles"}),
                 frozenset({"name", "lang", "tokens", "logins"}),
             )
             user_id = self.integer(raw["id"], f"{where}.id", minimum=1)
@@ -180,8 +186,7 @@ class _Reader(Checker):
             lang = self.string(raw.get("lang", "en"), f"{where}.lang")
             if lang not in LANGUAGES:
                 self.fail(f"{where}.lang", f"one of {', '.join(LANGUAGES)}, not {lang!r}")
-            result.append(User(user_id, email, name, MappingProxyType(roles), tokens, logins,
-                               lang))
+            result.append(User(user_id, email, name, MappingProxyType(roles), tokens, logins, lang))
         return tuple(result)
 
     def roles(self, value: object, where: str, accounts: set[int]) -> dict[int, str]:
@@ -298,8 +303,9 @@ class _Reader(Checker):
             return self.integer(value, where, minimum=1)
         shape = value.get("shape")
         if shape not in _SHAPE_KEYS:
-            self.fail(join(where, "shape"), f"expected one of {', '.join(SHAPES)}, "
-                      f"got {describe(shape)}")
+            self.fail(
+                join(where, "shape"), f"expected one of {', '.join(SHAPES)}, got {describe(shape)}"
+            )
         required, optional = _SHAPE_KEYS[shape]
         raw = self.mapping(value, where, required | {"shape"}, optional | {"hint"})
         spec: dict[str, Any] = {"shape": shape}
@@ -307,8 +313,9 @@ class _Reader(Checker):
             hint = raw["hint"]
             # isinstance first: an unhashable list here must fail as a wrong value too.
             if not isinstance(hint, str) or hint not in HINTS:
-                self.fail(join(where, "hint"), f"expected one of {', '.join(HINTS)}, "
-                          f"got {describe(hint)}")
+                self.fail(
+                    join(where, "hint"), f"expected one of {', '.join(HINTS)}, got {describe(hint)}"
+                )
             spec["hint"] = hint
         for key in ("rate", "burst"):
             if key in raw:
@@ -319,8 +326,7 @@ class _Reader(Checker):
             within = raw.get("within", "sliding_window")
             if within not in _SHAPE_KEYS or within == "changing":
                 inner = ", ".join(s for s in SHAPES if s != "changing")
-                self.fail(join(where, "within"), f"expected one of {inner}, "
-                          f"got {describe(within)}")
+                self.fail(join(where, "within"), f"expected one of {inner}, got {describe(within)}")
             spec["within"] = within
             spec["schedule"] = self.schedule(raw["schedule"], join(where, "schedule"))
         try:

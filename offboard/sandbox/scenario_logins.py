@@ -29,13 +29,16 @@ DEFAULT_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/
 _ZONE_EXAMPLE = "e.g. 2026-11-30T09:00:00Z"
 
 
-def read_logins(checker: Checker, value: object, where: str, accounts: Set[int]
-                ) -> tuple[Login, ...]:
+def read_logins(
+    checker: Checker, value: object, where: str, accounts: Set[int]
+) -> tuple[Login, ...]:
     result = []
     for index, item in enumerate(checker.sequence(value, where)):
         at = f"{where}[{index}]"
         raw = checker.mapping(
-            item, at, frozenset({"at", "account"}),
+            item,
+            at,
+            frozenset({"at", "account"}),
             frozenset({"ip", "user_agent", "successful", "auth_type"}),
         )
         account = checker.integer(raw["account"], f"{at}.account")
@@ -46,23 +49,28 @@ def read_logins(checker: Checker, value: object, where: str, accounts: Set[int]
             ipaddress.ip_address(ip)
         except ValueError:
             checker.fail(f"{at}.ip", f"not an IP address: {ip!r}")
-        result.append(Login(
-            at=_moment(checker, raw["at"], f"{at}.at"),
-            account=account,
-            ip=ip,
-            user_agent=checker.string(raw.get("user_agent", DEFAULT_USER_AGENT),
-                                      f"{at}.user_agent"),
-            successful=checker.boolean(raw.get("successful", True), f"{at}.successful"),
-            auth_type=checker.string(raw.get("auth_type", "password"), f"{at}.auth_type"),
-        ))
+        result.append(
+            Login(
+                at=_moment(checker, raw["at"], f"{at}.at"),
+                account=account,
+                ip=ip,
+                user_agent=checker.string(
+                    raw.get("user_agent", DEFAULT_USER_AGENT), f"{at}.user_agent"
+                ),
+                successful=checker.boolean(raw.get("successful", True), f"{at}.successful"),
+                auth_type=checker.string(raw.get("auth_type", "password"), f"{at}.auth_type"),
+            )
+        )
     return tuple(result)
 
 
 def read_activity_log(checker: Checker, value: object) -> str:
     # isinstance first: a list here is unhashable.
     if not isinstance(value, str) or value not in ACTIVITY_LOG_ANSWERS:
-        checker.fail("activity_log", f"expected one of {', '.join(ACTIVITY_LOG_ANSWERS)}, "
-                     f"got {describe(value)}")
+        checker.fail(
+            "activity_log",
+            f"expected one of {', '.join(ACTIVITY_LOG_ANSWERS)}, got {describe(value)}",
+        )
     return value
 
 

@@ -182,16 +182,26 @@ class State:
                 return Invited(Invite.FORBIDDEN, None)
             wanted = email.casefold()
             user = next(
-                (u for u in self._users.values()
-                 if self._roles[u.id] and u.email.casefold() == wanted),
+                (
+                    u
+                    for u in self._users.values()
+                    if self._roles[u.id] and u.email.casefold() == wanted
+                ),
                 None,
             )
             if user is not None and account in self._roles[user.id]:
                 return Invited(Invite.ALREADY_MEMBER, user.id)
             if user is None:
                 # Above every id ever used, deleted users' included: ids are never reused.
-                user = User(max(self._users) + 1, email, name, MappingProxyType({account: role}),
-                            (), lang=lang, activated=False)
+                user = User(
+                    max(self._users) + 1,
+                    email,
+                    name,
+                    MappingProxyType({account: role}),
+                    (),
+                    lang=lang,
+                    activated=False,
+                )
                 self._users[user.id] = user
                 self._roles[user.id] = {}
             new_user = not self._roles[user.id]
@@ -256,8 +266,13 @@ class State:
                     for account, removal in sorted(removed.items())
                 ],
                 "invites": [  # in the order they were applied
-                    {"account": i.account, "user": i.user, "email": i.email, "role": i.role,
-                     "new_user": i.new_user}
+                    {
+                        "account": i.account,
+                        "user": i.user,
+                        "email": i.email,
+                        "role": i.role,
+                        "new_user": i.new_user,
+                    }
                     for i in self._invites
                 ],
             }

@@ -1,2 +1,1 @@
-"""Read a SOURCE (CSV, YAML rows or a job file) into a Batch of Rows.
-"""
+"""Read a SOURCE (CSV, YAML rows or a job file) into a Batch of Rows."""

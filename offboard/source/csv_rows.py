@@ -63,7 +63,8 @@ class CsvRows:
                         yield row
             except csv.Error as exc:
                 raise SourceError(
-                    f"{origin}: line {reader.line_num}: not valid CSV: {exc}") from None
+                    f"{origin}: line {reader.line_num}: not valid CSV: {exc}"
+                ) from None
 
 
 def parse_csv(data: bytes, origin: str) -> tuple[list[Row], list[str]]:
@@ -86,8 +87,10 @@ def _text_lines(raw: BinaryIO, origin: str) -> Iterator[str]:
                 f"{origin}: line {number}: not UTF-8 text (save the file as UTF-8 CSV)"
             ) from None
         if "\x00" in text:
-            raise SourceError(f"{origin}: line {number}: contains NUL bytes: not a text CSV "
-                              "(UTF-16? save as UTF-8)")
+            raise SourceError(
+                f"{origin}: line {number}: contains NUL bytes: not a text CSV "
+                "(UTF-16? save as UTF-8)"
+            )
         yield text
 
 
@@ -98,12 +101,10 @@ def _first_record(reader: Iterable[list[str]]) -> list[str] | None:
     return None
 
 
-def _map_header(
-    header: list[str], origin: str
-) -> tuple[int, int, list[tuple[int, str]]]:
+def _map_header(header: list[str], origin: str) -> tuple[int, int, list[tuple[int, str]]]:
     """Where the account and user columns are, and the carried (index, name) pairs."""
     names = [cell.strip() for cell in header]
-    if tuple(names[:len(REPORT_COLUMNS)]) == REPORT_COLUMNS:
+    if tuple(names[: len(REPORT_COLUMNS)]) == REPORT_COLUMNS:
         # A list offboard wrote (token_blocked.csv, say): its account and user as the input
         # gave them, and the input's own carried columns after the report's.
         return 1, 2, [(i, n) for i, n in enumerate(names) if i >= len(REPORT_COLUMNS)]

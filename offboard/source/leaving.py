@@ -22,8 +22,10 @@ LEAVE_DATE = "leave_date"
 AFTER_LEAVING, ACTIVE, QUIET, UNKNOWN = "after_leaving", "active", "quiet", "unknown"
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
-                   r"([Zz]|[+-][0-9]{2}:[0-9]{2})?")
+_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
 _EXPECTED = "expected YYYY-MM-DD, or a time with a zone such as 2026-11-20T17:00:00Z"
 
 
@@ -47,8 +49,10 @@ def leave_moment(text: str, now: datetime) -> datetime | None:
         except ValueError:
             raise ValueError(f"not a real date: {shown}") from None
         if day > now.astimezone(UTC).date():
-            raise ValueError(f"{text} is in the future: a leaver has left already "
-                             f"(today is {now.astimezone(UTC).date()} UTC)")
+            raise ValueError(
+                f"{text} is in the future: a leaver has left already "
+                f"(today is {now.astimezone(UTC).date()} UTC)"
+            )
         return datetime.combine(day + timedelta(days=1), time(), UTC)
     if not _TIME.fullmatch(text):
         raise ValueError(f"not a date: {shown} ({_EXPECTED})")
@@ -93,11 +97,15 @@ def note(fact: LoginFact, active_days: int) -> str:
     where = f" from {fact.ip_address or 'an unknown address'}"
     agent = f" ({fact.user_agent})" if fact.user_agent else ""
     if fact.flag == AFTER_LEAVING:
-        return (f"possible security incident: signed in after leaving (leave_date "
-                f"{fact.leave_date}): last successful login {fact.login_at}{where}{agent}")
+        return (
+            f"possible security incident: signed in after leaving (leave_date "
+            f"{fact.leave_date}): last successful login {fact.login_at}{where}{agent}"
+        )
     if fact.flag == ACTIVE:
-        return (f"warning: signed in {fact.login_at}{where}, within the last {active_days} "
-                "days, and the row has no leave_date: check this is the right person")
+        return (
+            f"warning: signed in {fact.login_at}{where}, within the last {active_days} "
+            "days, and the row has no leave_date: check this is the right person"
+        )
     return ""
 
 

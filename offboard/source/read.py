@@ -20,8 +20,18 @@ from .batch import Batch, check_readable, sha256_of
 from .csv_rows import ACCOUNT_NAMES, USER_NAMES, CsvRows, parse_csv
 from .yaml_rows import JOB_KEYS, SETTING_KEYS, read_yaml, yaml_rows
 
-__all__ = ["ACCOUNT_NAMES", "JOB_KEYS", "SETTING_KEYS", "USER_NAMES", "YAML_SUFFIXES", "Batch",
-           "CsvRows", "parse_csv", "read_source", "yaml_rows"]
+__all__ = [
+    "ACCOUNT_NAMES",
+    "JOB_KEYS",
+    "SETTING_KEYS",
+    "USER_NAMES",
+    "YAML_SUFFIXES",
+    "Batch",
+    "CsvRows",
+    "parse_csv",
+    "read_source",
+    "yaml_rows",
+]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 

@@ -23,12 +23,16 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers
-            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp")]
+    first: [
+        (tag, pattern)
+        for tag, pattern in resolvers
+        if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp")
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"),
-                              list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789")
+)
 
 
 def _decimal(loader: yaml.SafeLoader, node: yaml.Node) -> int | str:
@@ -55,5 +59,6 @@ def load_yaml(text: str, origin: str) -> Any:
     except RecursionError:
         raise SourceError(f"{origin}: YAML nested too deeply") from None
     except (ValueError, TypeError, OverflowError) as exc:  # a value PyYAML cannot build
-        raise SourceError(f"{origin}: not valid YAML: a value cannot be read "
-                          f"({type(exc).__name__})") from None
+        raise SourceError(
+            f"{origin}: not valid YAML: a value cannot be read ({type(exc).__name__})"
+        ) from None

@@ -21,12 +21,23 @@ from .leaving import check_leave_date
 
 # Job-file keys offboard understands; anything else is refused, so that a
 # misspelt setting (or one from a newer version) is never silently ignored.
-SETTING_KEYS = ("name", "rate", "concurrency", "max_attempts", "timeout", "report_dir",
-                "protect", "max_revocations", "delete_tokens", "max_consecutive_failures",
-                "active_days")
+SETTING_KEYS = (
+    "name",
+    "rate",
+    "concurrency",
+    "max_attempts",
+    "timeout",
+    "report_dir",
+    "protect",
+    "max_revocations",
+    "delete_tokens",
+    "max_consecutive_failures",
+    "active_days",
+)
 JOB_KEYS = frozenset({"users", "input", "sandbox", *SETTING_KEYS})
-NOT_A_ROW = ("expected a mapping with account and user, like "
-             "{account: 1000, user: alice@example.com}")
+NOT_A_ROW = (
+    "expected a mapping with account and user, like {account: 1000, user: alice@example.com}"
+)
 
 
 def read_yaml(path: Path, data: bytes) -> Batch:
@@ -36,13 +47,18 @@ def read_yaml(path: Path, data: bytes) -> Batch:
     document = load_yaml(_decode(data, str(path)), str(path))
     if isinstance(document, list):
         rows, columns = yaml_rows(document, str(path))
-        return Batch(str(path), path.stem, tuple(rows), tuple(columns),
-                     sha256_of(io.BytesIO(data)), len(rows))
+        return Batch(
+            str(path),
+            path.stem,
+            tuple(rows),
+            tuple(columns),
+            sha256_of(io.BytesIO(data)),
+            len(rows),
+        )
     if isinstance(document, dict):
         return _read_job(path, data, document)
     raise SourceError(
-        f"{path}: expected a list of rows or a job mapping (users:/input:), "
-        f"found {_kind(document)}"
+        f"{path}: expected a list of rows or a job mapping (users:/input:), found {_kind(document)}"
     )
 
 
