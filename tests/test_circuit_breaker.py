@@ -10,12 +10,14 @@ import anyio
 import httpx
 import pytest
 
-from offboard.core.models import Action, Outcome, Result, Row
+from offboard.core.models import Action, Outcome, RestoreOutcome, Result, Row
 from offboard.core.sinks import Subscribers
 from offboard.execute.revoke import Revoker
-from offboard.execute.workers import execute
+from offboard.execute.workers import ACTIONS, execute
 from offboard.http.api import Api, make_client
 from offboard.http.retry import CircuitBreaker
+from offboard.restore.invite import kind
+from offboard.restore.plan import Restored, Revoked
 
 from .helpers import FakeClock, routed, settings
 
@@ -101,3 +103,42 @@ def test_the_breaker_trips_on_the_nth_failure(threshold: int) -> None:
     breaker = CircuitBreaker(threshold)
     tripped = [breaker.record(True) for _ in range(threshold)]
     assert tripped == [False] * (threshold - 1) + [True]
+
+
+# (failed?, attempts, HTTP status of the last attempt) -> counted by the breaker?
+SERVER_FAILURES = [
+    (True, 3, 503, True),
+    (True, 1, 500, True),
+    (True, 2, None, True),  # network errors: no status
+    (True, 3, 429, False),
+    (True, 1, 404, False),
+    (True, 0, None, False),  # never sent (a worker that raised before its request)
+    (False, 3, 503, False),
+    (False, 1, None, False),
+]
+
+
+@pytest.mark.parametrize(("failed", "attempts", "status", "counted"), SERVER_FAILURES)
+def test_a_run_row_and_a_restore_row_trip_the_breaker_on_the_same_rule(
+    failed: bool, attempts: int, status: int | None, counted: bool
+) -> None:
+    """The breaker counts a failed row with attempts made and a 5xx or no answer, for a
+    run's Result and a restore's Restored alike."""
+    result = Result(
+        Row(2, "10", "7"),
+        Outcome.FAILED if failed else Outcome.REVOKED,
+        10,
+        7,
+        http_status=status,
+        attempts=attempts,
+    )
+    revoked = Revoked(2, 10, 7, "a@t.example", "A", "en", 2, False, ())
+    restored = Restored(
+        revoked,
+        RestoreOutcome.FAILED if failed else RestoreOutcome.RESTORED,
+        "",
+        http_status=status,
+        attempts=attempts,
+    )
+    assert ACTIONS.server_failure(result) is counted
+    assert kind(plan=False).server_failure(restored) is counted

@@ -252,3 +252,28 @@ def test_importing_offboard_metrics_does_not_import_prometheus_client():
     """prometheus_client is imported only when a metrics file is written."""
     code = "import sys, offboard.report.metrics; sys.exit('prometheus_client' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("x" * 300 + ".csv", "cannot read: File name too long"),  # refused deciding if a folder
+        ("l.csv", "no API key"),  # refused by the job itself, before anything is sent
+    ],
+)
+def test_a_refused_source_still_rewrites_the_metrics_file(tmp_path, monkeypatch, source, words):
+    """invocation.run: a SOURCE refused before or inside its job leaves a metrics file with
+    its exit code (2) and no last success, and the error still reaches the caller."""
+    from offboard.cli.invocation import run
+    from offboard.core.errors import OffboardError
+    from offboard.core.job import Job, Seams
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "l.csv").write_text("account,user\n10,101\n", encoding="utf-8")
+    metrics = tmp_path / "m.prom"
+    with pytest.raises(OffboardError, match=words) as refusal:
+        run(Job(source, metrics_file=str(metrics)), Seams(environ={}))
+    assert refusal.value.exit_code == 2
+    samples = read(metrics)
+    assert samples[("offboard_job_exit_code", (("job", Path(source).stem),))] == 2
+    assert (LAST_SUCCESS, ()) not in samples

@@ -2,8 +2,16 @@
 
 import pytest
 
+from offboard.core.defaults import DEFAULT_BASE_URL
 from offboard.core.errors import SettingsError
-from offboard.core.settings import Secret, check_base_url, merge, read_api_key, redact
+from offboard.core.settings import (
+    Secret,
+    check_base_url,
+    chosen_base_url,
+    merge,
+    read_api_key,
+    redact,
+)
 
 
 def test_command_line_wins_over_job_file_over_defaults():
@@ -65,6 +73,33 @@ def test_refused_base_urls(url, words):
     """Non-loopback http, other schemes and URLs with credentials are refused."""
     with pytest.raises(SettingsError, match=words):
         check_base_url(url, "--base-url")
+
+
+@pytest.mark.parametrize(
+    ("given", "environ", "expected"),
+    [
+        ("https://a.example/", {"GCORE_BASE_URL": "https://b.example"}, "https://a.example"),
+        (None, {"GCORE_BASE_URL": "https://b.example/"}, "https://b.example"),
+        (None, {"GCORE_BASE_URL": ""}, DEFAULT_BASE_URL),
+        (None, {}, DEFAULT_BASE_URL),
+    ],
+)
+def test_base_url_is_the_flag_else_the_environment_else_the_default(given, environ, expected):
+    """--base-url wins over GCORE_BASE_URL, which wins over the default; each checked."""
+    assert chosen_base_url(given, environ) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "environ", "words"),
+    [
+        ("http://10.0.0.5", {}, "^--base-url: plain http:// is refused"),
+        (None, {"GCORE_BASE_URL": "http://10.0.0.5"}, "^GCORE_BASE_URL: plain http:// is refused"),
+    ],
+)
+def test_a_refused_base_url_names_where_it_came_from(given, environ, words):
+    """The flag's URL is refused as --base-url, the environment's as GCORE_BASE_URL."""
+    with pytest.raises(SettingsError, match=words):
+        chosen_base_url(given, environ)
 
 
 def test_key_from_env_or_file_and_never_shown(tmp_path):

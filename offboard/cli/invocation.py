@@ -36,42 +36,28 @@ def run(job: Job, seams: Seams | None = None) -> int:
         from ..report.metrics import check_writable
 
         check_writable(Path(job.metrics_file))  # before anything is sent, not after
+    name = Path(job.source).stem
     try:
-        folder = _is_folder(job.source)
+        # a SOURCE refused here (unreadable, or by its one job) still rewrites the metrics file
+        report = None if _is_folder(job.source) else run_one(job, seams, log.for_job(name))
     except OffboardError as exc:
-        _write_metrics(
-            job,
-            [JobReport(Path(job.source).stem, job.source, exc.exit_code, str(exc))],
-            exc.exit_code,
-            {},
-            log,
-        )
+        refused = JobReport(name, job.source, exc.exit_code, str(exc))
+        _write_metrics(job, [refused], exc.exit_code, {}, log)
         raise
-    if folder:
-        if job.mode is Mode.PLAN:
-            reports, not_run = plan_folder(job, seams, log, run_one)
-        else:
-            from ..inbox.run import run_folder
+    if report is not None:
+        _write_metrics(job, [report], report.exit_code, {}, log)
+        return report.exit_code
+    if job.mode is Mode.PLAN:
+        reports, not_run = plan_folder(job, seams, log, run_one)
+    else:
+        from ..inbox.run import run_folder
 
-            reports, not_run = run_folder(job, seams, log)
-        exit_code = max((r.exit_code for r in reports), default=0)
-        _write_metrics(job, reports, exit_code, not_run, log)
-        if reports:
-            _write_index(job, reports, log)
-        return exit_code
-    try:
-        report = run_one(job, seams, log.for_job(Path(job.source).stem))
-    except OffboardError as exc:
-        _write_metrics(
-            job,
-            [JobReport(Path(job.source).stem, job.source, exc.exit_code, str(exc))],
-            exc.exit_code,
-            {},
-            log,
-        )
-        raise
-    _write_metrics(job, [report], report.exit_code, {}, log)
-    return report.exit_code
+        reports, not_run = run_folder(job, seams, log)
+    exit_code = max((r.exit_code for r in reports), default=0)
+    _write_metrics(job, reports, exit_code, not_run, log)
+    if reports:
+        _write_index(job, reports, log)
+    return exit_code
 
 
 def _is_folder(source: str) -> bool:

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .defaults import DEFAULT_ACTIVE_DAYS, DEFAULT_MAX_REVOCATIONS, DEFAULTS, MAX_ACTIVE_DAYS
+from .defaults import (
+    DEFAULT_ACTIVE_DAYS,
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_REVOCATIONS,
+    DEFAULTS,
+    MAX_ACTIVE_DAYS,
+)
 from .errors import SettingsError
 
 
@@ -120,6 +126,15 @@ def _check_number(key: str, value: Any, where: str) -> float | int:
     if value > limits[key]:
         raise SettingsError(f"{where}: {value} is above the most offboard allows ({limits[key]})")
     return int(value) if whole else float(value)
+
+
+def chosen_base_url(given: str | None, environ: Mapping[str, str] = os.environ) -> str:
+    """--base-url, else GCORE_BASE_URL, else the default: for `run`, `plan` and `restore`."""
+    if given is not None:
+        return check_base_url(given, "--base-url")
+    if environ.get("GCORE_BASE_URL"):
+        return check_base_url(environ["GCORE_BASE_URL"], "GCORE_BASE_URL")
+    return DEFAULT_BASE_URL
 
 
 def check_base_url(url: str, where: str) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import anyio
 
@@ -29,8 +29,19 @@ from ..core.sinks import Subscribers
 from ..http.api import Api, RequestNotSent
 from ..http.retry import CircuitBreaker
 
+
+class Answered(Protocol):
+    """What the circuit breaker reads of a settled row, whatever its kind."""
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def http_status(self) -> int | None: ...
+
+
 T = TypeVar("T")  # one row's planned work (a run's Action, a restore's Step)
-R = TypeVar("R")  # how it ended (a run's Result, a restore's Restored)
+R = TypeVar("R", bound=Answered)  # how it ended (a run's Result, a restore's Restored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +53,15 @@ class RowKind(Generic[T, R]):
     unsent: Callable[[T], R]  # a row that sends nothing: its outcome is decided already
     not_attempted: Callable[[T, str], R]  # (row, why the run stopped): never sent
     failed: Callable[[T, int, str], R]  # (row, attempts, message): the row failed
-    server_failure: Callable[[R], bool]  # used up its attempts on 5xx or network errors
+    ended_failed: Callable[[R], bool]  # its outcome is this kind's `failed`
+
+    def server_failure(self, result: R) -> bool:
+        """The row failed after using up its attempts on 5xx answers or network errors (no
+        status): what the circuit breaker counts, for every kind of row."""
+        status = result.http_status
+        return (
+            self.ended_failed(result) and result.attempts > 0 and (status is None or status >= 500)
+        )
 
 
 OnResult = Callable[[Result], None]
@@ -65,19 +84,13 @@ def _failed(action: Action, attempts: int, message: str) -> Result:
     )
 
 
-def _server_failure(result: Result) -> bool:
-    """The row used up its attempts on 5xx answers or network errors."""
-    status = result.http_status
-    return (
-        result.outcome is Outcome.FAILED
-        and result.attempts > 0
-        and (status is None or status >= 500)
-    )
-
-
 # `run` and `plan`: an Action sends unless the plan already decided its outcome.
 ACTIONS: RowKind[Action, Result] = RowKind(
-    lambda action: action.send, Result.decided, not_attempted, _failed, _server_failure
+    lambda action: action.send,
+    Result.decided,
+    not_attempted,
+    _failed,
+    lambda result: result.outcome is Outcome.FAILED,
 )
 
 

@@ -7,10 +7,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.defaults import DEFAULT_BASE_URL
 from ..core.errors import SettingsError
 from ..core.job import Job
-from ..core.settings import Secret, check_base_url, read_api_key
+from ..core.settings import Secret, chosen_base_url, read_api_key
 from ..source.read import Batch
 
 
@@ -24,13 +23,9 @@ class Target:
 def check_target(job: Job, batch: Batch, environ: Mapping[str, str]) -> Target:
     """Check the URL and key (or the sandbox world) before anything is made or sent."""
     if not job.sandbox:
-        if job.base_url is not None:
-            base_url = check_base_url(job.base_url, "--base-url")
-        elif environ.get("GCORE_BASE_URL"):
-            base_url = check_base_url(environ["GCORE_BASE_URL"], "GCORE_BASE_URL")
-        else:
-            base_url = DEFAULT_BASE_URL
-        return Target(base_url, read_api_key(job.api_key_file, environ))
+        return Target(
+            chosen_base_url(job.base_url, environ), read_api_key(job.api_key_file, environ)
+        )
     if job.base_url is not None or job.api_key_file is not None:
         raise SettingsError("--sandbox brings its own URL and key: drop --base-url/--api-key-file")
     from ..sandbox import SandboxError, demo_world, load_world

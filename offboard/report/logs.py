@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from ..core.models import Result, pair_words, plain
+from ..core.restore_record import RESTORE_EVENT_FIELDS
 
 
 class Log:
@@ -69,24 +70,7 @@ class Log:
     def restored(self, record: Mapping[str, Any]) -> None:
         """A restore's row as it settles (its journal record)."""
         if self.json:
-            self._emit(
-                "row",
-                **{
-                    k: record.get(k)
-                    for k in (
-                        "row",
-                        "account",
-                        "user_id",
-                        "email",
-                        "outcome",
-                        "http_status",
-                        "attempts",
-                        "request_id",
-                        "message",
-                        "new_user_id",
-                    )
-                },
-            )
+            self._emit("row", **{k: record.get(k) for k in RESTORE_EVENT_FIELDS})
         elif self.verbosity > 0:
             self._line(
                 f"row {record['row']}: {record['outcome']}: account {record['account']} "

@@ -28,12 +28,12 @@ from typing import Any
 import anyio
 import click
 
-from ..core.defaults import DEFAULT_BASE_URL, DEFAULT_MAX_RESTORES
+from ..core.defaults import DEFAULT_MAX_RESTORES
 from ..core.errors import OffboardError, Refused
 from ..core.job import Seams
 from ..core.locks import exclusive
 from ..core.models import RESTORE_GIVEN_BACK, RestoreOutcome
-from ..core.settings import Settings, check_base_url, merge, read_api_key
+from ..core.settings import Settings, chosen_base_url, merge, read_api_key
 from ..journal.reader import read_previous
 from ..journal.writer import internal
 from ..report.logs import Log
@@ -231,12 +231,7 @@ def _metrics(
 
 
 def _base_url(request: Request, run: Mapping[str, Any], environ: Mapping[str, str]) -> str:
-    if request.base_url is not None:
-        url = check_base_url(request.base_url, "--base-url")
-    elif environ.get("GCORE_BASE_URL"):
-        url = check_base_url(environ["GCORE_BASE_URL"], "GCORE_BASE_URL")
-    else:
-        url = DEFAULT_BASE_URL
+    url = chosen_base_url(request.base_url, environ)
     if run["base_url"] and url.rstrip("/") != str(run["base_url"]).rstrip("/"):
         raise Refused(
             f"{request.report}: that run was against {run['base_url']}, not {url}: "

@@ -49,20 +49,12 @@ def kind(plan: bool) -> RowKind[Step, Restored]:
     def failed(item: Step, attempts: int, message: str) -> Restored:
         return Restored(item.revoked, RestoreOutcome.FAILED, message, attempts=attempts)
 
-    def server_failure(done: Restored) -> bool:
-        status = done.http_status
-        return (
-            done.outcome is RestoreOutcome.FAILED
-            and done.attempts > 0
-            and (status is None or status >= 500)
-        )
-
     return RowKind(
         lambda item: item.outcome is None and not plan,
         unsent,
         not_attempted,
         failed,
-        server_failure,
+        lambda done: done.outcome is RestoreOutcome.FAILED,
     )
 
 

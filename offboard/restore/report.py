@@ -22,6 +22,7 @@ from typing import Any
 
 from ..core.errors import SettingsError
 from ..core.models import RESTORE_ALWAYS_WRITTEN, RESTORE_FINE, RestoreOutcome
+from ..core.restore_record import RESTORE_COLUMNS
 from ..journal.files import JsonLines, write_private
 from ..journal.reader import records as journal_records
 from ..journal.writer import internal, now
@@ -29,22 +30,6 @@ from ..report.lists import neutralise
 from .plan import Restored
 
 META, JOURNAL = "restore.json", "journal.jsonl"
-COLUMNS = (
-    "row",
-    "account",
-    "user_id",
-    "email",
-    "name",
-    "role_id",
-    "role",
-    "outcome",
-    "http_status",
-    "attempts",
-    "request_id",
-    "message",
-    "new_user_id",
-    "settled_at",
-)
 
 
 def create(directory: Path, meta: Mapping[str, Any]) -> None:
@@ -125,11 +110,13 @@ def write_files(
     """Every list and summary.json, from the journal's records."""
     rows = sorted(records, key=lambda r: (r["row"], r["account"]))
     counts: Counter[str] = Counter(str(r["outcome"]) for r in rows)
-    _csv(directory / "results.csv", COLUMNS, rows)
+    _csv(directory / "results.csv", RESTORE_COLUMNS, rows)
     for outcome in RestoreOutcome:
         if outcome in RESTORE_ALWAYS_WRITTEN or counts[outcome]:
             _csv(
-                directory / f"{outcome}.csv", COLUMNS, [r for r in rows if r["outcome"] == outcome]
+                directory / f"{outcome}.csv",
+                RESTORE_COLUMNS,
+                [r for r in rows if r["outcome"] == outcome],
             )
     gone = [
         {
