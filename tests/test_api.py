@@ -15,7 +15,7 @@ from offboard.core.models import Exchange
 from offboard.execute.classify import classify
 from offboard.http.api import Api, DirectoryError, OnRetry, RequestNotSent, make_client
 from offboard.http.retry import RETRY_AFTER_CAP, backoff, retry_after
-from offboard.rate.control import NO_HINT_PAUSE
+from offboard.rate.pause import NO_HINT_PAUSE
 
 from .helpers import FakeClock, routed, scripted, settings
 

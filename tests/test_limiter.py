@@ -9,15 +9,9 @@ import anyio
 import pytest
 
 from offboard.http.retry import retry_after
-from offboard.rate.control import (
-    MIN_RATE,
-    NO_HINT_PAUSE,
-    RETRY_AFTER_MAX,
-    STARTUP_RATE,
-    AdaptiveController,
-    checked_retry_after,
-)
+from offboard.rate.control import MIN_RATE, STARTUP_RATE, AdaptiveController
 from offboard.rate.limiter import RateLimiter
+from offboard.rate.pause import NO_HINT_PAUSE, RETRY_AFTER_MAX, checked_retry_after
 
 from .helpers import FakeClock
 

@@ -20,7 +20,7 @@ from offboard.core.errors import SettingsError
 from offboard.sandbox import Sandbox, SandboxError, demo_world
 from offboard.sandbox.demo import DEMO_WORLD_PATH
 from offboard.sandbox.faults import FaultInjector
-from offboard.sandbox.scenario import parse_rate_limit
+from offboard.sandbox.scenario_limits import parse_rate_limit
 
 from .test_sandbox import client, small_world
 

@@ -1,30 +1,23 @@
-"""The command line: turns options into a Job and calls it; nothing else lives here."""
+"""The command line: turns options into a Job and calls it; nothing else lives here (how the
+process ends on an error, one line and an exit code, is cli/exits.py's)."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from .. import __version__
 from ..core.defaults import DEFAULT_MAX_RESTORES
-from ..core.errors import OffboardError
 from ..core.job import Job
 from ..core.models import Mode
+from .exits import errors_as, run_guarded
 from .options import BATCH, CONNECTION, DRY_RUN, OUTPUT, apply
 
 # Each command imports its work when it runs (`offboard --help` would otherwise load the
 # HTTP client, the event loop and the templates: three times the CPU of the help itself).
-
-# How a failure that ends the process is printed: set once the options are parsed.
-_ERRORS = {"format": "text", "run_id": ""}
-
-# click 8.2+: what `no_args_is_help` raises (8.1 printed the help and exited 0 itself).
-_NO_ARGS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -298,70 +291,10 @@ def _output(options: dict[str, Any]) -> tuple[int, str]:
     if verbose and quiet:
         raise click.UsageError("-v and -q contradict each other: choose one")
     run_id = os.urandom(6).hex()  # 12 random hex digits, as uuid4().hex[:12] gave
-    _ERRORS.update(format=options["log_format"], run_id=run_id)
+    errors_as(options["log_format"], run_id)
     return (-1 if quiet else verbose), run_id
 
 
 def main() -> None:
     """Entry point: every error becomes one line on stderr and the contract's exit code."""
-    # A usage error is found before --log-format is parsed (it may come after the bad
-    # option), so JSON mode is read from the raw words: then every line is JSON.
-    _ERRORS["format"] = _raw_log_format(sys.argv[1:])
-    try:
-        code: Any = cli.main(prog_name="offboard", standalone_mode=False)
-    except _NO_ARGS as exc:
-        # A bare `offboard` asked for nothing wrong: the help, exit 0 (as git and pip do);
-        # click 8.2+ raises it as a usage error (exit 2), 8.1 printed it and exited 0.
-        click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
-        code = 0
-    except click.UsageError as exc:
-        command = exc.ctx.command_path if exc.ctx else "offboard"
-        _fail(f"{exc.format_message()} (see '{command} -h')", 2)
-    except click.ClickException as exc:
-        _fail(exc.format_message(), 2)
-    except click.Abort:
-        _fail("stopped", 3)
-    except OffboardError as exc:
-        _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted", 3)
-    except Exception as exc:
-        if os.environ.get("OFFBOARD_DEBUG"):
-            import traceback
-
-            traceback.print_exc()
-        _fail(f"internal error ({type(exc).__name__}); set OFFBOARD_DEBUG=1 for details", 3)
-    sys.exit(code if isinstance(code, int) else 0)
-
-
-def _raw_log_format(words: list[str]) -> str:
-    """`--log-format json` (or `=json`) among the words before `--`, else text."""
-    for index, word in enumerate(words):
-        if word == "--":
-            break
-        if word == "--log-format=json" or (
-            word == "--log-format" and words[index + 1 : index + 2] == ["json"]
-        ):
-            return "json"
-    return "text"
-
-
-def _fail(message: str, code: int) -> None:
-    if _ERRORS["format"] == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                    "run_id": _ERRORS["run_id"],
-                    "job": None,
-                    "event": "error",
-                    "message": message,
-                    "exit_code": code,
-                },
-                ensure_ascii=False,
-            ),
-            err=True,
-        )
-    else:
-        click.echo(f"offboard: {message}", err=True)
-    sys.exit(code)
+    run_guarded(cli, sys.argv[1:])

@@ -11,7 +11,7 @@ import yaml
 from ..core.errors import SettingsError
 from ..core.fs import reason
 from ..sandbox import PortUnavailable, SandboxError, demo_world, load_world, serve
-from ..sandbox.scenario import parse_rate_limit
+from ..sandbox.scenario_limits import parse_rate_limit
 
 
 def serve_scenario(port: int, scenario: str | None, rate_limit: str | None = None) -> int:

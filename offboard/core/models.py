@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .logins import LoginFact
+
 # The columns of every list offboard writes (results.csv, <outcome>.csv), before the carried
 # input columns: the contract's order. A list offboard wrote is itself a valid SOURCE.
 REPORT_COLUMNS = (
@@ -230,33 +232,6 @@ class Token:
     issuer: str = ""  # the email of the user who issued it
     expires: str = ""
     role: str = ""  # its group's name: a deleted token cannot come back, so say what it was
-
-
-@dataclass(frozen=True, slots=True)
-class LoginFact:
-    """What the key account's login log says about one row's user.
-
-    Made by source/leaving.py and execute/activity.py.
-
-    `flag` is "after_leaving" (a successful login after the row's leave_date: a possible
-    security incident), "active" (no leave_date, a login within --active-days: a warning),
-    "quiet" (neither) or "unknown" (the log could not be read, or not far enough: `note`).
-    """
-
-    flag: str
-    leave_date: str = ""  # as the row gave it
-    login_at: str = ""  # the last successful login, UTC RFC 3339 ("" if none was seen)
-    ip_address: str = ""
-    user_agent: str = ""
-    since: str = ""  # the log was read back to this moment ("" = all of it)
-    note: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            name: getattr(self, name)
-            for name in self.__slots__
-            if getattr(self, name) or name == "flag"
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ..core.models import LoginFact, Result, Row
+from ..core.logins import LoginFact
+from ..core.models import Result, Row
 from ..http.api import Api, RequestNotSent
 from ..source.leaving import UNKNOWN, judge, leave_text, note, window_start
 

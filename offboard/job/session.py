@@ -1,9 +1,10 @@
 """One job's time on the network: prepare, decide, execute; every row journaled.
 
-    prepare:  key's own user, user list -> [Action] (plan/rows.py) -> guards (plan/guards.py)
-              -> who the batch deletes (plan/deletions.py); a run from a plan is checked
-              against what SOURCE means now (plan/planmatch.py); the batch users' last
-              logins (execute/activity.py), which each row's result carries into the journal
+    prepare:  key's own user, user list (job/lookups.py) -> [Action] (plan/rows.py)
+              -> guards (plan/guards.py) -> who the batch deletes (plan/deletions.py); a run
+              from a plan is checked against what SOURCE means now (plan/planmatch.py); the
+              batch users' last logins (job/lookups.py), which each row's result carries
+              into the journal
     decide:   cap, confirmation on a terminal          (refusals: exit 2, nothing sent)
     execute:  Revoker (run) or Previewer (plan) per row -> Result, journaled as it
               settles, written in input order (journal/writer.py)
@@ -26,17 +27,15 @@ from ..core.errors import Refused
 from ..core.job import Seams
 from ..core.models import Action, Mode, Outcome, Result
 from ..core.sinks import RowMark, Subscribers
-from ..execute.activity import read_activity
 from ..execute.preview import Previewer
 from ..execute.revoke import Revoker
 from ..execute.verify import Check, read_back
 from ..execute.workers import execute
-from ..http.api import Api, DirectoryError, RequestNotSent, make_client
+from ..http.api import Api, make_client
 from ..journal.reader import Previous, row_key
 from ..journal.writer import Report
 from ..plan.deletions import Decider, Deletions, Tracker
 from ..plan.guards import Tally, check_cap, guard
-from ..plan.planfile import check_same_key_user
 from ..plan.planmatch import check_plan_matches
 from ..plan.rows import FirstSeen, plan
 from ..plan.sendable import may_send, unsent
@@ -45,6 +44,7 @@ from ..source.leaving import window_start
 from .confirm import question
 from .context import JobContext
 from .ended import Ended, Prepared, plan_writer
+from .lookups import read_directory, read_logins
 from .prompt import Prompt, watch_signals
 
 
@@ -180,32 +180,12 @@ class Session:
         """Learn the key's user and the user list (reads only), then go through the rows
         once: the cap, the prompt and who the batch deletes all see the whole batch."""
         batch, planned, guarding = self.batch, self.planned, self.guarding
-        key_user: int | None = None
-        directory: Directory | None = None
-        directory_error = ""
         if not may_send(batch, planned):  # nothing usable: no reason to call the API at all
             tracker_box.append(Tracker(Deletions()))
             return Prepared(None, None, "", "")
-        try:
-            key_user = await api.whoami()
-            if planned is not None:
-                check_same_key_user(planned, key_user)
-            # Read even for a plan, whose rows are already resolved: it checks the plan's
-            # email rows against SOURCE, matches protected emails, and records each user's
-            # role, which a restore gives back.
-            directory = await api.list_users()
-            if self.previous is not None:
-                # Resolve as the run being resumed did: that run may have deleted some of
-                # the batch's users, and the listing no longer shows them.
-                directory = directory.with_recorded(self.previous.people)
-        except (DirectoryError, RequestNotSent) as exc:
-            directory_error = api.abort_reason or str(exc)
-            if key_user is None:
-                # Without the key's own user, the guard that protects it cannot hold.
-                api.abort(f"cannot tell which user the API key belongs to: {directory_error}")
-            elif guarding.protection.emails:
-                api.abort(f"cannot check the protected emails: {directory_error}")
-        first = Prepared(key_user, directory, directory_error, api.abort_reason)
+        first = await read_directory(api, planned, self.previous, guarding.protection)
+        directory = first.directory
+        key_user, directory_error = first.key_user, first.directory_error
         if planned is not None and not api.abort_reason:
             now = plan(batch.rows, directory, directory_error, FirstSeen())
             check_plan_matches(planned, now)
@@ -240,18 +220,7 @@ class Session:
         tracker_box.append(tracker)
         activity = None
         if users and not api.abort_reason:
-            activity = await read_activity(api, users, clock, active_days, oldest)
-            if activity.unknown:
-                self.log.warn(
-                    f"login activity unknown: {activity.unknown}; leavers who still "
-                    "sign in cannot be flagged"
-                )
-            elif activity.capped and activity.since is not None:
-                since = activity.since.strftime("%Y-%m-%d %H:%M")
-                self.log.warn(
-                    f"the login log was read back only to {since} UTC: rows whose "
-                    "leave_date is older say unknown"
-                )
+            activity = await read_logins(api, users, clock, active_days, oldest, self.log)
         return Prepared(
             key_user,
             directory,

@@ -7,58 +7,17 @@ the async client; benchmarks/rate_model.py drives it in virtual time against mod
 limiters (offboard/sandbox/limiters.py), and tests/test_rate_sim.py holds it to issue 12's
 figures on every cell of the matrix.
 
-Why it works for every shape:
-
-- Pacing. Starts are at least 1 / rate apart and the rate never exceeds --rate, so no 1 s
-  window holds more than --rate starts, whatever the server does.
-- The pair test. The first two requests go back to back. A spacing limiter (a token bucket
-  without a burst, GCRA) refuses the second; a window, or a bucket with a burst, takes both.
-  One request tells the two families apart, and each has its own way to be measured.
-- Startup, as TCP's slow start: each accepted answer adds a request per round trip (at most
-  GROWTH, and at most doubling), so the rate doubles about every round trip while answers
-  flow and what is in flight when a limit is met is about what it accepted. With no limit,
-  --rate or concurrency / round trip is reached in a second or two. Startup ends at the first
-  429, and nothing it measured is trusted as the limit without a check.
-- A spacing limiter refuses as soon as the rate passes it, so the rate at the refused send is
-  an upper bound and a rate that held PROVE_REQUESTS is a lower one. The search tries rates
-  between them, a growing step at a time (never past the geometric middle), until they are
-  TIGHT apart, and cruises at the lower: startup's burst never sets the rate.
-- A window refuses once it holds its limit: the count it held is the limit. Which requests
-  it held depends on where its boundaries are (rate_evidence.Evidence.window_limit tries a
-  sliding window and 20 fixed alignments, and keeps the largest count no earlier window or
-  429 contradicts). The cruise is MARGIN of the least count a 429 has shown.
-- A bucket with a burst looks like a window that takes more than its rate for a while; when
-  it refuses after a whole second at one rate was accepted, no window count applies, and the
-  rate drops by BETA until it holds.
-- The limit drops (another client takes part of the key): the next 429s show the new count
-  at once. It comes back: a rate that held 5 s is remembered, and while cruising far under it
-  a pulse every 2 s (rate/recovery.py) sends a few requests at that rate, just enough to
-  overfill a window at today's cruise; a pulse taken means room, and the rate climbs back.
-- Probing above a limit that held costs 429s for nothing on a server whose limit does not
-  move, so it is rare (HOLD) and paid for by accepted answers (CREDIT_PER_ANSWER), which keeps
-  429s near 1% of requests after startup. The exception is one check FIRST_HOLD after
-  startup: a bucket with a burst passes the pair test like a window, and its first 429 shows
-  the burst and part of a second, not its rate.
-- 429s: the server's Retry-After (or 1 s) pauses everyone after startup and at a cut; a
-  probe's own 429 pauses only SHORT_PAUSE. A bad Retry-After gets `checked_retry_after`'s
-  defined behaviour.
-
-Where it falls short (the simulation shows each; BENCHMARKS.md has the figures): a limit of
-2 a second that drops to 0.5 and comes back cannot be found again within 10 s at 2% of
-requests in 429s, by any controller, since each look costs a 429 out of a budget of about 9;
-with a 200 ms round trip and concurrency 64, startup's in-flight requests cost 429s and the
-first 10 s lose the round trip, the ramp and the server's pause; and a bucket with a small
-burst (L / 4) passes for a window whose count is low, found out only by the check after
-startup.
+Why it works for every shape of server limiter, and where it falls short, is told in the
+rate package's docstring (rate/__init__.py); the pause a 429 asks for is rate/pause.py's.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
 
 from .evidence import Evidence
+from .pause import Decision, checked_retry_after
 from .recovery import Recovery
 
 STARTUP_RATE = 2.0  # requests/s before anything is known
@@ -83,17 +42,7 @@ RISE_SECONDS = 4.0  # a window's limit rose if this long accepted more than
 RISE = 1.3  # this share of it a second
 RECOVER_CLIMB = 0.5  # seconds from the cruise back up to what held
 MIN_RATE = 0.2  # never slower than a request every 5 s
-NO_HINT_PAUSE = 1.0  # the pause of a 429 without a usable Retry-After
-RETRY_AFTER_MAX = 3600.0  # a longer Retry-After is capped, and said so
 SPACING_SLACK = 1e-9  # keeps float rounding from putting --rate + 1 starts in one second
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What a 429 did: the pause everyone now waits, and a note for the log ("" if none)."""
-
-    pause: float
-    note: str = ""
 
 
 class AdaptiveController:
@@ -354,19 +303,3 @@ class AdaptiveController:
     def _log(self, text: str) -> None:
         if self.trace is not None:
             self.trace.append(text)
-
-
-def checked_retry_after(seconds: float | None) -> tuple[float, str]:
-    """The pause a 429's hint asks for, made safe: none -> NO_HINT_PAUSE; negative, NaN or
-    infinite -> NO_HINT_PAUSE; over RETRY_AFTER_MAX -> capped. Returns (seconds, note)."""
-    if seconds is None:
-        return NO_HINT_PAUSE, ""
-    if seconds != seconds or seconds < 0 or math.isinf(seconds):
-        return NO_HINT_PAUSE, (
-            f"ignored an unusable Retry-After ({seconds}); waited {NO_HINT_PAUSE:g} s"
-        )
-    if seconds > RETRY_AFTER_MAX:
-        return RETRY_AFTER_MAX, (
-            f"the API asked to wait {seconds:g} s; capped at {RETRY_AFTER_MAX:g} s"
-        )
-    return seconds, ""

@@ -16,7 +16,8 @@ from __future__ import annotations
 import anyio
 
 from ..core.clock import Clock
-from .control import MIN_RATE, AdaptiveController, Decision
+from .control import MIN_RATE, AdaptiveController
+from .pause import Decision
 
 __all__ = ["MIN_RATE", "POLL", "RateLimiter"]
 

@@ -5,28 +5,35 @@ folder run's index.html, rendered with Jinja2 from offboard/templates/.
 Every value is data from input files or the API, never markup: the HTML templates autoescape.
 The text template prints values as they are, except control characters, which are shown as
 `\\xNN` so a name cannot move the cursor or recolour the terminal of whoever runs `cat`.
+How one value is written (escaped, wrapped, made visible) is page_filters.py's; what a
+person does about each outcome that needs one is todo.py's; this module decides what is said.
 """
 
 from __future__ import annotations
 
 import functools
-import re
-import shlex
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import jinja2
-from markupsafe import Markup, escape
 
 from ..core.models import NEEDS_A_PERSON, SETTLED, Mode
+from .page_filters import (
+    breakable,
+    fill,
+    href,
+    option,
+    plain,
+    shell,
+    visible,
+    words,
+)
 from .pagedata import SHOWN_PER_OUTCOME, JobLink, PageData
 from .template_cache import compiled_cache
+from .todo import todo
 
-WIDTH = 100  # summary.txt: every line fits a mail client and an 100-column terminal
 ACCOUNTS_SHOWN = SHOWN_PER_OUTCOME  # breakdown rows; the rest summed in one, so totals hold
 
 # The colour people expect for each outcome, and the order the counts are listed in.
@@ -43,10 +50,6 @@ COLOUR = {
     "not_attempted": "red",
 }
 EXIT_WORDS = {0: "all rows settled", 1: "rows need a person", 2: "refused to start", 3: "aborted"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_BREAK_AFTER = re.compile(r"([@./])")  # where an email, ID or path may wrap on the page
-# In a message: a time or an option (--delete-tokens), which a browser would break after `-`
-_WHOLE = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?Z?|--[a-z][a-z-]*")
 # How the read-back was done (execute/verify.py's `verify_method`), in words for the pages.
 READ_BACK = {
     "listing": "by reading the user list once",
@@ -110,13 +113,13 @@ def _environment() -> jinja2.Environment:
         bytecode_cache=compiled_cache(Path(__file__)),
     )
     env.filters.update(
-        plain=_plain,
-        href=_href,
-        fill=_fill,
-        shell=_shell,
-        visible=_visible,
-        breakable=_breakable,
-        words=_words,
+        plain=plain,
+        href=href,
+        fill=fill,
+        shell=shell,
+        visible=visible,
+        breakable=breakable,
+        words=words,
     )
     env.globals.update(colour=lambda outcome: COLOUR.get(outcome, "red"))
     return env
@@ -176,7 +179,7 @@ def _context(data: PageData) -> dict[str, Any]:
         "carried": list(data.carried),
         "files": list(data.files),
         "commands": data.commands,
-        "options": [(str(k), _option(v)) for k, v in (summary.get("options") or {}).items()],
+        "options": [(str(k), option(v)) for k, v in (summary.get("options") or {}).items()],
         "verified": summary.get("verified") if run else None,  # a plan reads only
         "read_back": _read_back(summary),
     }
@@ -187,7 +190,7 @@ def _read_back(summary: Mapping[str, Any]) -> str:
     if summary.get("verified") != "on":
         return "off: unverified"
     method = summary.get("verify_method")
-    how = READ_BACK.get(str(method), _plain(method)) if method else ""
+    how = READ_BACK.get(str(method), plain(method)) if method else ""
     cost = summary.get("verify_requests")
     if how and cost is not None:
         how += f", {cost} request{'' if cost == 1 else 's'}"
@@ -275,7 +278,7 @@ def _groups(data: PageData, counts: Mapping[str, int]) -> list[Group]:
                 outcome,
                 COLOUR.get(outcome, "red"),
                 count,
-                _todo(outcome, data, records),
+                todo(outcome, data, records),
                 command,
                 records,
                 more,
@@ -283,106 +286,3 @@ def _groups(data: PageData, counts: Mapping[str, int]) -> list[Group]:
             )
         )
     return groups
-
-
-def _todo(outcome: str, data: PageData, records: Sequence[Mapping[str, Any]]) -> str:
-    key_user = data.summary.get("key_user")
-    who = f"The API key's user (ID {key_user})" if key_user is not None else "The API key's user"
-    if outcome == "token_blocked":
-        how = (
-            "Delete them and revoke again with the command below"
-            if data.commands.get("delete_tokens")
-            else "Delete them in the Gcore portal, or run again with --delete-tokens"
-        )
-        return (
-            f"Gcore refuses to remove a user who still has live API tokens in the account. "
-            f"{how}: only tokens the leaver issued are deleted."
-        )
-    if outcome == "forbidden":
-        wanted = sorted({str(r.get("account")) for r in records})
-        where = ", ".join(wanted[:20]) + (" and others" if len(wanted) > 20 else "")
-        return (
-            f"{who} needs an administrator role in account {where}. Grant it (or have an "
-            "administrator of that account revoke the user), then run again."
-        )
-    if outcome == "failed":
-        resume = " Once it answers again, continue the run:" if data.commands.get("resume") else ""
-        return (
-            "The API did not confirm these revokes. Give the request ID to Gcore support "
-            f"if it keeps failing.{resume}"
-        )
-    if outcome == "not_attempted":
-        return "The run stopped before these rows were sent. Continue it:"
-    if outcome == "invalid":
-        return "Fix the row in the input (the message names the field), then run it again."
-    if outcome == "skipped":
-        return (
-            "A guard held these back: a protected user, or the API key's own user. If they "
-            "really leave, revoke them by hand or with another key."
-        )
-    return "See each row's message."
-
-
-def _plain(value: Any) -> str:
-    """A value as it is: '' for none, true/false as in the CSV files."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _option(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return ", ".join(_plain(v) for v in value) or "none"
-    return _plain(value) or "none"
-
-
-def _href(name: str) -> str:
-    """A relative link to a report file: never a scheme (javascript:) nor another host."""
-    return "./" + quote(str(name))
-
-
-def _breakable(value: Any) -> Markup:
-    """The value escaped, with a line-break chance (<wbr>) after each `@`, `.` and `/`: an
-    email, ID or path then wraps between its parts, never inside one."""
-    return Markup(_BREAK_AFTER.sub(r"\1<wbr>", str(escape(_plain(value)))))
-
-
-def _words(value: Any) -> Markup:
-    """Free text escaped, each time and option in it kept on one line."""
-    return Markup(_WHOLE.sub(r'<span class="nw">\g<0></span>', str(escape(_plain(value)))))
-
-
-def _visible(value: Any) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", _plain(value))
-
-
-def _fill(value: Any, indent: str = "", hanging: str | None = None) -> str:
-    """Text wrapped at WIDTH, the first line after `indent`, the rest after `hanging`."""
-    return (
-        "\n".join(
-            textwrap.wrap(
-                _visible(value),
-                WIDTH,
-                initial_indent=indent,
-                subsequent_indent=indent if hanging is None else hanging,
-                break_on_hyphens=False,
-            )
-        )
-        or indent.rstrip()
-    )
-
-
-def _shell(command: str, indent: str = "") -> str:
-    """A command wrapped at WIDTH between its words with ` \\`, so it still pastes as one."""
-    try:
-        words = [shlex.quote(word) for word in shlex.split(command)]
-    except ValueError:
-        return indent + _visible(command)
-    lines = [indent]
-    for word in map(_visible, words):
-        if lines[-1].strip() and len(lines[-1]) + 1 + len(word) > WIDTH - 2:
-            lines.append(indent + "    ")
-        lines[-1] += (" " if lines[-1].strip() else "") + word
-    return " \\\n".join(lines)

@@ -27,7 +27,8 @@ from offboard.sandbox.exchange import (
     query_integer,
 )
 from offboard.sandbox.invite import invite_user
-from offboard.sandbox.state import Revoke, State, TokenDelete
+from offboard.sandbox.state import State
+from offboard.sandbox.state_values import Revoke, TokenDelete
 from offboard.sandbox.world import ROLE_IDS
 
 NOT_MEMBER = "User is not found in the specified account."

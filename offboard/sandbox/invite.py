@@ -20,7 +20,8 @@ import re
 from typing import Any
 
 from offboard.sandbox.exchange import FORBIDDEN, Request, Response, error, json_response
-from offboard.sandbox.state import Invite, State
+from offboard.sandbox.state import State
+from offboard.sandbox.state_values import Invite
 from offboard.sandbox.world import LANGUAGES, ROLE_IDS, World
 
 REQUIRED = "This field is required"  # sic, no full stop: the spec's example for this endpoint

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from offboard.sandbox.state import Member, TokenView
+from offboard.sandbox.state_values import Member, TokenView
 from offboard.sandbox.world import ROLE_IDS, World
 
 # Fixed timestamps keep responses reproducible; their values carry no meaning.

@@ -7,82 +7,32 @@ Each removal is recorded (when, by the state's clock, and the group it had; a de
 record stays in `_users`), so the membership reads can apply the world's `read_lag` and
 `read_lie` faults. Writes and the ground-truth queries always see the real memberships.
 
+The values it hands out (what each mutation did, and the views it copies out) are in
+state_values.py.
+
 An invite adds a live user (matched by e-mail, case-insensitively) to an account, or creates a
 user with an id above every id ever used, so a deleted user's id never comes back.
 """
 
 from __future__ import annotations
 
-import enum
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from offboard.sandbox.state_values import (
+    Invitation,
+    Invite,
+    Invited,
+    Member,
+    Removal,
+    Revoke,
+    TokenDelete,
+    TokenView,
+)
 from offboard.sandbox.world import ADMIN_ROLE, Token, User, World
-
-
-class Revoke(enum.Enum):
-    FORBIDDEN = "forbidden"
-    NOT_MEMBER = "not_member"
-    HAS_TOKENS = "has_tokens"
-    REVOKED = "revoked"
-
-
-class Invite(enum.Enum):
-    FORBIDDEN = "forbidden"
-    ALREADY_MEMBER = "already_member"
-    ADDED = "added"  # an existing user joined the account
-    CREATED = "created"  # a new user, with a new id
-
-
-@dataclass(frozen=True, slots=True)
-class Invited:
-    outcome: Invite
-    user: int | None  # the invited (or already member) user; None when forbidden
-
-
-@dataclass(frozen=True, slots=True)
-class Invitation:
-    """An invite that changed state, for the snapshot."""
-
-    account: int
-    user: int
-    email: str
-    role: str
-    new_user: bool
-
-
-class TokenDelete(enum.Enum):
-    FORBIDDEN = "forbidden"
-    NOT_FOUND = "not_found"
-    DELETED = "deleted"
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """A user as seen at one moment: who they are and the accounts they belong to."""
-
-    user: User
-    roles: tuple[tuple[int, str], ...]  # (account id, group name), sorted by account
-
-
-@dataclass(frozen=True, slots=True)
-class Removal:
-    """A membership a revoke removed: when (the state's clock) and the group it had."""
-
-    at: float
-    role: str
-    user_deleted: bool  # it was the user's last account, so Gcore deleted the user
-
-
-@dataclass(frozen=True, slots=True)
-class TokenView:
-    token: Token
-    issuer: User
-    deleted: bool
 
 
 class State:

@@ -16,7 +16,8 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from ..core.errors import SourceError
-from ..core.models import LoginFact, Row
+from ..core.logins import LoginFact
+from ..core.models import Row
 
 LEAVE_DATE = "leave_date"
 AFTER_LEAVING, ACTIVE, QUIET, UNKNOWN = "after_leaving", "active", "quiet", "unknown"
