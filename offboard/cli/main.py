@@ -13,8 +13,9 @@ from .. import __version__
 from ..core.defaults import DEFAULT_MAX_RESTORES
 from ..core.job import Job
 from ..core.models import Mode
+from ..job.options import NUMBERS
 from .exits import errors_as, run_guarded
-from .options import BATCH, CONNECTION, DRY_RUN, OUTPUT, apply
+from .options import BATCH, CONNECTION, DRY_RUN, OUTPUT, YES, apply
 
 # Each command imports its work when it runs (`offboard --help` would otherwise load the
 # HTTP client, the event loop and the templates: three times the CPU of the help itself).
@@ -47,7 +48,7 @@ def cli() -> None:
     is_flag=True,
     help="Delete a token-blocked user's own live API tokens in that account, then revoke.",
 )
-@click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
+@YES
 @click.option(
     "--no-verify",
     is_flag=True,
@@ -135,10 +136,7 @@ def plan_command(source: str, **options: Any) -> int:
 
 
 def _job(mode: Mode, source: str, options: dict[str, Any], **extra: Any) -> Job:
-    numbers = {
-        key: options.pop(key)
-        for key in ("rate", "concurrency", "max_attempts", "timeout", "max_consecutive_failures")
-    }
+    numbers = {key: options.pop(key) for key in NUMBERS}
     options["protect"] = tuple(options["protect"])
     verbosity, run_id = _output(options)
     return Job(source, mode, numbers, verbosity=verbosity, run_id=run_id, **options, **extra)
@@ -216,7 +214,7 @@ def sandbox_command(port: int, scenario: str | None, rate_limit: str | None) -> 
 @click.option(
     "--plan", is_flag=True, help="Say what would be restored (reads only) and write that report."
 )
-@click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
+@YES
 @click.option(
     "--max-restores",
     type=click.IntRange(min=0),
@@ -260,7 +258,7 @@ def restore_command(
     """
     from ..restore.command import Request, restore
 
-    numbers = {key: options.pop(key) for key in ("rate", "concurrency", "max_attempts", "timeout")}
+    numbers = {key: options.pop(key) for key in NUMBERS if key in options}
     verbosity, run_id = _output(options)
     return restore(
         Request(

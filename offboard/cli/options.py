@@ -150,3 +150,6 @@ def no_dry_run(ctx: click.Context, param: click.Parameter, value: bool) -> None:
 DRY_RUN = click.option(
     "--dry-run", is_flag=True, hidden=True, expose_value=False, is_eager=True, callback=no_dry_run
 )
+
+# run and restore both ask before sending on a terminal; --yes answers for the person.
+YES = click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
