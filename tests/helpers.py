@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 
 import anyio
@@ -69,3 +70,19 @@ def routed(
         return route(request)
 
     return httpx.MockTransport(handler)
+
+
+def drain(terminal: int) -> bytes:
+    """Everything a pseudo-terminal's main side reads until the program on it has finished
+    (the read fails, or returns nothing, once the last process holding it exits); closes it."""
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # the terminal closed: the process has finished
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(terminal)
+    return seen

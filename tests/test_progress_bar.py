@@ -19,6 +19,7 @@ from offboard.core.models import Outcome, Result, Row
 from offboard.report.progress_bar import progress_bar
 
 from .conftest import KEY, Cli
+from .helpers import drain
 
 # Six outcomes at once, the case that pushed the bar off an 80-column line (issue 19).
 SETTLED = (
@@ -101,16 +102,7 @@ def on_a_terminal(cli: Cli, args: list[str], width: int) -> str:
         stderr=secondary,
     )
     os.close(secondary)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:  # the terminal closed: the process has finished
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(main)
+    seen = drain(main)
     assert process.wait(timeout=60) == 1
     # The last frame is drawn once more as the display stops, then erased (transient).
     return seen.decode(errors="replace").rsplit("\x1b[?25h", 1)[0]

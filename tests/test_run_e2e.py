@@ -12,6 +12,7 @@ import pytest
 from offboard.sandbox import RequestRecord, Sandbox
 
 from .conftest import KEY, world
+from .helpers import drain
 
 
 def results(directory: Path) -> list[dict[str, str]]:
@@ -449,16 +450,7 @@ def test_progress_only_on_a_terminal(cli, sandbox):
         stderr=secondary,
     )
     os.close(secondary)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:  # the terminal closed: the process has finished
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(main)
+    seen = drain(main)
     assert process.wait(timeout=30) == 0
     assert b"offboarding" in seen
 

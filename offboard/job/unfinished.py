@@ -18,7 +18,6 @@ each job continues, inbox/run.py).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +26,8 @@ from pathlib import Path
 from ..core.errors import Refused
 from ..core.locks import holder
 from ..core.models import Mode
-from ..journal.writer import INTERNAL, LOCK, META, default_dir
+from ..journal.reader import run_meta
+from ..journal.writer import INTERNAL, LOCK, default_dir
 from .options import command_line
 
 STOPPED = "it stopped before writing its summary"
@@ -45,7 +45,7 @@ class Unfinished:
 
 def find_unfinished(directory: Path, sha256: str) -> Unfinished | None:
     """The directory's run, if it is an unfinished `run` of the SOURCE with this sha256."""
-    meta = _meta(directory)
+    meta = run_meta(directory)
     if meta is None or meta.get("command") != Mode.RUN or meta.get("source_sha256") != sha256:
         return None
     if (directory / "summary.json").exists():
@@ -66,7 +66,7 @@ def newest_run(reports: Path, name: str, sha256: str) -> Path | None:
     except OSError:  # no reports folder yet (or none we may list): nothing to continue
         return None
     for _, _, directory in sorted(candidates, reverse=True):
-        meta = _meta(directory)
+        meta = run_meta(directory)
         if meta and meta.get("command") == Mode.RUN and meta.get("source_sha256") == sha256:
             return directory
     return None
@@ -115,14 +115,3 @@ def _resume(source: str, directory: Path) -> str:
     """The pasteable resume command (a resume reuses the run's recorded options)."""
     command = command_line(Mode.RUN, source, {}, "--resume", str(directory))
     return f"{command} (with the same input on stdin)" if source == "-" else command
-
-
-def _meta(directory: Path) -> dict[str, object] | None:
-    """run.json of a report directory (inside .offboard/, or beside it before 0.2)."""
-    for path in (directory / INTERNAL / META, directory / META):
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        return meta if isinstance(meta, dict) else None
-    return None

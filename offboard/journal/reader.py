@@ -117,6 +117,19 @@ def read_previous(directory: Path, sha256: str) -> Previous:
     )
 
 
+def run_meta(directory: Path) -> dict[str, Any] | None:
+    """A report directory's run.json (inside .offboard/, or beside the report before 0.2),
+    or None where there is none to read: for a caller that only asks, as a fresh run looking
+    for an unfinished one does (read_previous refuses instead)."""
+    for path in (internal(directory) / META, directory / META):
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        return meta if isinstance(meta, dict) else None
+    return None
+
+
 def _inside(directory: Path) -> Path:
     """Where a report directory keeps its internal files (before 0.2: beside the report)."""
     inside = internal(directory)

@@ -25,7 +25,7 @@ from ..core.models import RESTORE_ALWAYS_WRITTEN, RESTORE_FINE, RestoreOutcome
 from ..core.restore_record import RESTORE_COLUMNS
 from ..journal.files import JsonLines, write_private
 from ..journal.reader import records as journal_records
-from ..journal.writer import internal, now
+from ..journal.writer import INTERNAL, internal, now
 from ..report.lists import neutralise
 from .plan import Restored
 
@@ -42,9 +42,9 @@ def create(directory: Path, meta: Mapping[str, Any]) -> None:
     directory.parent.mkdir(parents=True, exist_ok=True)
     making = directory.with_name(f".{directory.name}.making")
     shutil.rmtree(making, ignore_errors=True)
-    (making / ".offboard").mkdir(parents=True, mode=0o700)
+    (making / INTERNAL).mkdir(parents=True, mode=0o700)
     os.chmod(making, 0o700)
-    write_private(making / ".offboard" / META, json.dumps(meta, indent=2) + "\n")
+    write_private(making / INTERNAL / META, json.dumps(meta, indent=2) + "\n")
     if directory.exists():
         directory.rmdir()
     making.rename(directory)
@@ -55,7 +55,8 @@ def read_meta(directory: Path) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((internal(directory) / META).read_text("utf-8"))
     except (OSError, ValueError):
         raise SettingsError(
-            f"--resume {directory}: not a restore's report directory (no readable .offboard/{META})"
+            f"--resume {directory}: not a restore's report directory "
+            f"(no readable {INTERNAL}/{META})"
         ) from None
     return data
 
