@@ -240,8 +240,10 @@ def test_parse_never_raises(account, user, problem):
     """Any account and user values: a Target with a positive 64-bit account, or a problem
     naming the field."""
     target = parse(Row(2, account, user, {}, problem))
-    if isinstance(target, Target):
-        assert 0 < target.account < 2**63
+    if isinstance(target, Target) and target.account is None:  # `*`: every account
+        assert isinstance(account, str) and account.strip().lower() in ("*", "all")
+    elif isinstance(target, Target):
+        assert target.account is not None and 0 < target.account < 2**63
         assert (target.user_id is None) != (target.email is None)
     else:
         assert isinstance(target, str) and target.startswith(("account:", "user:", "row "))

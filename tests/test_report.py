@@ -31,7 +31,7 @@ ROWS = [
 
 
 def written(
-    tmp_path: Path, verdicts: Mapping[int, Mapping[str, Any]] | None = None
+    tmp_path: Path, verdicts: Mapping[tuple[int, int], Mapping[str, Any]] | None = None
 ) -> tuple[Path, Report, Written]:
     directory = tmp_path / "r"
     report = Report.create(directory, ["ticket", "message"], {"command": "run"})

@@ -101,6 +101,12 @@ BATCH: list[Decorator] = [
         multiple=True,
         help="Never revoke this user (repeatable; adds to the job's protect:).",
     ),
+    click.option(
+        "--everywhere",
+        is_flag=True,
+        help="Treat every row as account * : revoke each user from every account the user "
+        "list shows for them (the job key `everywhere: true`).",
+    ),
     _shown(
         "--max-revocations",
         DEFAULT_MAX_REVOCATIONS,

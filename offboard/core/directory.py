@@ -88,10 +88,13 @@ class Directory:
     def ids_for(self, email: str) -> Sequence[int]:
         return self.by_email.get(email.lower(), ())
 
-    def with_recorded(self, recorded: Mapping[int, Person]) -> Directory:
+    def with_recorded(
+        self, recorded: Mapping[int, Person], names: Mapping[int, str] | None = None
+    ) -> Directory:
         """This listing with the users a run recorded (run.json) laid over it, for a resume
         of that run: the run may itself have deleted some of them, and its emails must still
-        resolve, and its users keep the accounts, as they did when it began."""
+        resolve, and its users keep the accounts (a `*` row expands to the same pairs), as
+        they did when it began; the accounts' recorded names fill the gaps of today's."""
         if not recorded:
             return self
         emails: dict[str, list[int]] = {}
@@ -105,7 +108,9 @@ class Directory:
         # is not the one the run was revoking).
         by_email |= emails
         return Directory(
-            {**self.people, **recorded}, {email: ids for email, ids in by_email.items() if ids}
+            {**self.people, **recorded},
+            {email: ids for email, ids in by_email.items() if ids},
+            {**(names or {}), **self.names},
         )
 
 

@@ -42,6 +42,7 @@ class Job:
     active_days: int | None = None  # None: the job file's, else defaults.DEFAULT_ACTIVE_DAYS
     delete_tokens: bool = False
     no_verify: bool = False
+    everywhere: bool = False  # --everywhere: every row names its person everywhere (`*`)
     resume: str | None = None
     new_run: bool = False  # start afresh though an unfinished run of SOURCE exists
     log_format: str = "text"

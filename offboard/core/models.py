@@ -32,7 +32,12 @@ REPORT_COLUMNS = (
     "user_deleted",
     "verified",
     "settled_at",
+    "account_name",
 )
+# A row's `account` that names a person everywhere: every account the user list shows for
+# the user (`client_and_roles`). Compared after trimming, case-insensitively.
+EVERYWHERE = "*"
+EVERYWHERE_WORDS = frozenset({"*", "all"})
 
 
 class Outcome(enum.StrEnum):
@@ -189,6 +194,9 @@ class Action:
     user_id: int | None
     outcome: Outcome | None = None
     message: str = ""
+    # The row named the person everywhere (`*`): this is one of its expanded pairs.
+    everywhere: bool = False
+    account_name: str = ""  # the account's `client_company_name` ("" when unknown)
 
     @property
     def send(self) -> bool:
@@ -198,7 +206,13 @@ class Action:
         """This row when an abort (`reason`) keeps it from being sent: `not_attempted`.
         The one place such a row is made (execute/workers.py turns it into a Result)."""
         return Action(
-            self.row, self.account, self.user_id, Outcome.NOT_ATTEMPTED, f"not sent: {reason}"
+            self.row,
+            self.account,
+            self.user_id,
+            Outcome.NOT_ATTEMPTED,
+            f"not sent: {reason}",
+            self.everywhere,
+            self.account_name,
         )
 
 
@@ -255,6 +269,8 @@ class Result:
     # A 404 that may answer an earlier attempt of our own revoke (execute/classify.py;
     # the message says so in the contract's words): plan/deletions.py counts it as ours.
     maybe_applied: bool = False
+    account_name: str = ""  # the account's `client_company_name` ("" when unknown)
+    everywhere: bool = False  # one pair of a row that named the person everywhere (`*`)
 
     @classmethod
     def decided(cls, action: Action) -> Result:
@@ -268,6 +284,8 @@ class Result:
             action.user_id,
             message=action.message,
             user_deleted=None if action.user_id is None else False,
+            account_name=action.account_name,
+            everywhere=action.everywhere,
         )
 
 
@@ -275,6 +293,10 @@ class Result:
 class ReadBack:
     """What reading membership back after the revokes found."""
 
-    verdicts: Mapping[int, Mapping[str, Any]]  # row number -> the record's changed fields
+    # (row number, account) -> the record's changed fields
+    verdicts: Mapping[tuple[int, int], Mapping[str, Any]]
     method: str  # "per_row", "listing" or "" (nothing to read)
     requests: int  # reads sent (re-reads included)
+    # Every user's accounts after the revokes (user ID -> account IDs), when the listing was
+    # read: what each person of the batch still reaches (report/people.py). None: not read.
+    after: Mapping[int, frozenset[int]] | None = None

@@ -55,4 +55,6 @@ class Previewer:
             message,
             tuple(tokens),
             user_deleted=deletes,
+            account_name=action.account_name,
+            everywhere=action.everywhere,
         )

@@ -107,4 +107,6 @@ def _result(
         message,
         tuple(tokens or ()),
         maybe_applied=maybe,
+        account_name=action.account_name,
+        everywhere=action.everywhere,
     )

@@ -9,7 +9,10 @@ under the run's one rate limiter:
   (deleted) or without that account in `client_and_roles` is gone.
 
 The listing costs ceil(users / 100) requests, known from the run's own listing;
-per row costs one request per revoked row. A row the read contradicts (the user
+per row costs one request per revoked row. When the batch names a person everywhere
+(`*`), the listing is read whatever it costs: it is the proof of what each person
+still reaches afterwards (report/people.py), and the per-row read cannot see an
+account the key may not manage. A row the read contradicts (the user
 is still in the account) is read again, per row, after 1, 2 and 4 s, since
 reads can lag behind writes; still there, it becomes `failed` with the reason,
 and the exit code says so. A read that gets no clear answer leaves the row
@@ -41,6 +44,11 @@ class Check:
     user: Any  # as written in the input (with row and account: the journal's key)
     user_id: int
 
+    @property
+    def key(self) -> tuple[int, int]:
+        """(row, account): a row named with `*` has one pair per account."""
+        return (self.row, self.account)
+
 
 def cheaper(rows: int, known_users: int | None) -> str:
     """The read with fewer requests for this batch."""
@@ -50,12 +58,20 @@ def cheaper(rows: int, known_users: int | None) -> str:
 
 
 async def read_back(
-    api: Api, checks: list[Check], known_users: int | None, concurrency: int
+    api: Api,
+    checks: list[Check],
+    known_users: int | None,
+    concurrency: int,
+    *,
+    listing: bool = False,
 ) -> ReadBack:
-    if not checks:
+    """Read the revoked rows back; `listing` asks for the user listing whatever it costs
+    (the batch names people everywhere, and their verdict needs it)."""
+    if not checks and not listing:
         return ReadBack({}, "", 0)
-    method = cheaper(len(checks), known_users)
-    verdicts: dict[int, dict[str, Any]] = {}
+    method = "listing" if listing else cheaper(len(checks), known_users)
+    verdicts: dict[tuple[int, int], dict[str, Any]] = {}
+    after: dict[int, frozenset[int]] | None = None
     sent = [0]
     contradicted: list[Check] = []
     if method == "listing":
@@ -65,16 +81,17 @@ async def read_back(
         except (DirectoryError, RequestNotSent) as exc:
             reason = api.abort_reason or str(exc)
             return ReadBack(
-                {c.row: _unverified(f"read-back failed: {reason}") for c in checks},
+                {c.key: _unverified(f"read-back failed: {reason}") for c in checks},
                 method,
                 len(ids) + 1,
             )
         sent[0] += len(ids)
         read_id = ids[-1] if len(ids) == 1 else f"{ids[0]}..{ids[-1]} ({len(ids)} pages)"
+        after = {user: person.accounts for user, person in directory.people.items()}
         for check in checks:
             person = directory.people.get(check.user_id)
             if person is None or check.account not in person.accounts:
-                verdicts[check.row] = _gone(read_id)
+                verdicts[check.key] = _gone(read_id)
             else:
                 contradicted.append(check)
     else:
@@ -83,12 +100,16 @@ async def read_back(
 
     async def confirm(check: Check) -> None:
         async with limit:
-            verdicts[check.row] = await _per_row(api, check, sent, again=method == "listing")
+            verdicts[check.key] = await _per_row(api, check, sent, again=method == "listing")
 
     async with anyio.create_task_group() as group:
         for check in contradicted:
             group.start_soon(confirm, check)
-    return ReadBack(verdicts, method, sent[0])
+    if after is not None:  # what the re-reads settled wins over the listing's first word
+        for check in contradicted:
+            if verdicts[check.key].get("verified") is True:
+                after[check.user_id] = after.get(check.user_id, frozenset()) - {check.account}
+    return ReadBack(verdicts, method, sent[0], after)
 
 
 async def _per_row(api: Api, check: Check, sent: list[int], again: bool) -> dict[str, Any]:

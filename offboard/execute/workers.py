@@ -81,6 +81,8 @@ def _failed(action: Action, attempts: int, message: str) -> Result:
         action.user_id,
         attempts=attempts,
         message=message,
+        account_name=action.account_name,
+        everywhere=action.everywhere,
     )
 
 

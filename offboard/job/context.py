@@ -14,6 +14,7 @@ from ..core.job import Job
 from ..core.settings import Guarding, Settings
 from ..plan.planfile import Plan
 from ..report.logs import Log
+from ..source.batch import everywhere_because
 from ..source.read import Batch
 
 
@@ -27,3 +28,17 @@ class JobContext:
     settings: Settings
     guarding: Guarding
     log: Log
+
+    @property
+    def all_everywhere(self) -> bool:
+        """Every row names its person everywhere, whatever its account (--everywhere, or
+        the job file's `everywhere: true`)."""
+        return self.job.everywhere or self.batch.settings.get("everywhere") is True
+
+    @property
+    def everywhere(self) -> str:
+        """The first line of the plan and the prompt when the rows mean every account
+        ("" when they name their accounts)."""
+        if self.job.everywhere:
+            return everywhere_because("--everywhere")
+        return self.batch.everywhere

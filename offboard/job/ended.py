@@ -44,6 +44,7 @@ class Prepared:
     deletions: Deletions = field(default_factory=Deletions)
     people: Mapping[int, Person] = field(default_factory=dict)  # names of the batch's users
     activity: Activity | None = None  # the batch users' last logins (None: not read)
+    everywhere: bool = False  # a row names a known person everywhere (`*`): read the listing
 
 
 @dataclass

@@ -40,7 +40,7 @@ async def read_directory(
         if previous is not None:
             # Resolve as the run being resumed did: that run may have deleted some of
             # the batch's users, and the listing no longer shows them.
-            directory = directory.with_recorded(previous.people)
+            directory = directory.with_recorded(previous.people, previous.names)
     except (DirectoryError, RequestNotSent) as exc:
         directory_error = api.abort_reason or str(exc)
         if key_user is None:

@@ -27,6 +27,7 @@ FLAGS = {
     "delete_tokens": "--delete-tokens",
     "no_verify": "--no-verify",
     "active_days": "--active-days",
+    "everywhere": "--everywhere",
 }
 
 

@@ -21,9 +21,10 @@ from ..core.models import Mode, Outcome, ReadBack
 from ..core.settings import Guarding, Settings
 from ..journal.writer import write_private
 from ..report import summary as summaries
-from ..report.lists import AFTER_LEAVING_FILE, Written, write_lists
+from ..report.lists import AFTER_LEAVING_FILE, Written, write_lists, write_people
 from ..report.logs import Log
 from ..report.pagedata import SHOWN_PER_OUTCOME, PageData
+from ..report.people import PEOPLE_FILE, Verdict
 from ..report.terminal import print_summary
 from .context import JobContext
 from .ended import Ended
@@ -43,12 +44,25 @@ def finish(
         directory, report.header, ordered, job.mode, read.verdicts if read else {}
     )
     totals = written.totals
+    listing = ended.prepared.directory
+    names = listing.names if listing else {}
+    people = write_people(
+        directory,
+        written.people,
+        ended.prepared.people,
+        names,
+        read.after if read else None,
+        job.mode,
+    )
     after = written.login_counts["after_leaving"]
     # A plan with a login after leaving needs a person before it is run. A run keeps its
     # code: 1 means "a leaver may still have access", and the folder inbox would keep the
     # job open (retrying it) for a login that no retry can change.
     incident = job.mode is Mode.PLAN and after > 0
-    exit_code = 3 if aborted else (0 if totals.all_settled and not incident else 1)
+    # A person named everywhere who still reaches an account has not left (a plan: would
+    # not leave); one named by pairs was scoped on purpose, and only reported.
+    settled = totals.all_settled and not incident and not people.stranded
+    exit_code = 3 if aborted else (0 if settled else 1)
     summary = summaries.build(
         mode=job.mode,
         run_id=log.run_id,
@@ -64,6 +78,7 @@ def finish(
         options=_options(job, settings, guarding),
         resumed=ended.carried,
     )
+    summary |= people.to_summary()
     summary |= _verification(job, read, written)
     summary |= _key_user(ended)
     active_days = guarding.active_days
@@ -72,10 +87,7 @@ def finish(
         directory / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
     )
     commands = _commands(job, directory, written)
-    listing = ended.prepared.directory
-    kept, kept_n = written.kept.listed(
-        ended.prepared.people, listing.names if listing else {}, SHOWN_PER_OUTCOME
-    )
+    kept, kept_n = written.kept.listed(ended.prepared.people, names, SHOWN_PER_OUTCOME)
     _write_pages(
         directory,
         PageData(
@@ -92,6 +104,11 @@ def finish(
             written.not_seen,
             kept,
             kept_n,
+            people=people.shown,
+            people_n=people.people,
+            expansions=written.people.expansions,
+            expansions_n=written.people.expansions_n,
+            everywhere=context.everywhere,
         ),
     )
     log.summary({**summary, "report_dir": str(directory)})
@@ -113,6 +130,9 @@ def finish(
             )
     _warn_active(job, written, active_days, log)
     problem = _problem(job, totals.counts, exit_code, aborted, directory)
+    if people.stranded and exit_code == 1:
+        line = _stranded(people, job.mode, directory)
+        problem = f"{problem}; {line}" if problem else f"{job.source}: {line}"
     if after:
         # Never silenced (-q included): someone used a leaver's access.
         line = (
@@ -140,6 +160,27 @@ def finish(
         ended.retries,
         after,
     )
+
+
+def _stranded(people: Verdict, mode: Mode, directory: Path) -> str:
+    """Who, named everywhere, still reaches an account, and which: the exit code's reason."""
+    listed = ", ".join(
+        f"{line['email'] or line['user_id']} ("
+        + ", ".join(f"{a['id']} {a['name']}".strip() for a in line["still_reaches"])
+        + ")"
+        for line in people.named
+    )
+    more = (
+        f" and {people.stranded - len(people.named)} more"
+        if people.stranded > len(people.named)
+        else ""
+    )
+    n = people.stranded
+    who = "1 person named everywhere" if n == 1 else f"{n} people named everywhere"
+    verb = "still reaches" if n == 1 else "still reach"
+    if mode is Mode.PLAN:
+        verb = "would still reach"
+    return f"{who} {verb} an account: {listed}{more}; see {directory}/{PEOPLE_FILE}"
 
 
 def _login_lines(written: Written) -> list[str]:

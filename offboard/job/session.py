@@ -54,6 +54,7 @@ class Session:
     ) -> None:
         self.job, self.batch, self.planned = context.job, context.batch, context.planned
         self.settings, self.guarding, self.log = context.settings, context.guarding, context.log
+        self.everywhere = context.all_everywhere
         self.previous, self.report, self.seams = previous, report, seams
         self.hard_stop: anyio.CancelScope | None = None  # made inside the event loop
         self.prompt = Prompt(seams.confirm)
@@ -86,7 +87,8 @@ class Session:
             await self._decide(api, prepared)
         report.open(prepared.people)
         checks: list[Check] = []  # revoked rows to read back
-        verified_before: set[int] = set()  # carried rows an earlier run read back
+        # carried pairs (row, account) an earlier run read back
+        verified_before: set[tuple[int, int | None]] = set()
         plan_file = plan_writer(job, batch, report, prepared)
         carried = 0
 
@@ -101,7 +103,7 @@ class Session:
                 record = self.previous.record(key)
                 report.carry(result, record)
                 if record.get("verified") is True:
-                    verified_before.add(action.row.number)
+                    verified_before.add((action.row.number, action.account))
             return result
 
         def ordered(result: Result) -> None:
@@ -110,7 +112,7 @@ class Session:
                 result.outcome is Outcome.REVOKED
                 and result.account is not None
                 and result.user_id is not None
-                and result.row.number not in verified_before
+                and (result.row.number, result.account) not in verified_before
             ):
                 checks.append(
                     Check(result.row.number, result.account, result.row.user, result.user_id)
@@ -153,13 +155,15 @@ class Session:
         read = None
         if job.mode is Mode.RUN and not job.no_verify and not api.abort_reason:
             known = len(prepared.directory.people) if prepared.directory else None
-            read = await read_back(api, checks, known, self.settings.concurrency)
-            by_row = {c.row: c for c in checks}
-            for number, verdict in read.verdicts.items():
-                check = by_row[number]
+            read = await read_back(
+                api, checks, known, self.settings.concurrency, listing=prepared.everywhere
+            )
+            by_key = {c.key: c for c in checks}
+            for key, verdict in read.verdicts.items():
+                check = by_key[key]
                 report.amend(
                     {
-                        "row": number,
+                        "row": check.row,
                         "account": check.account,
                         "user": check.user,
                         "amend": True,
@@ -187,7 +191,7 @@ class Session:
         directory = first.directory
         key_user, directory_error = first.key_user, first.directory_error
         if planned is not None and not api.abort_reason:
-            now = plan(batch.rows, directory, directory_error, FirstSeen())
+            now = plan(batch.rows, directory, directory_error, FirstSeen(), self.everywhere)
             check_plan_matches(planned, now)
         tally, decider = Tally(), Decider()
         carried: list[Result] = []
@@ -197,9 +201,11 @@ class Session:
         active_days = self.guarding.active_days
         users: set[int] = set()  # whose logins to look up
         oldest = clock  # the oldest login that can flag a row
+        everywhere = False  # some row names a known person everywhere (`*`)
         for action in self._actions(first, seen):
             tally.add(action)
             decider.add(action)
+            everywhere = everywhere or (action.everywhere and action.user_id is not None)
             if action.user_id is not None:
                 users.add(action.user_id)
                 oldest = min(oldest, window_start(action.row, clock, active_days))
@@ -211,7 +217,7 @@ class Session:
                     carried.append(kept)
         deletions = self._deletions(decider, directory)
         if self.previous is None or self.previous.deletions is None:
-            self.report.record_batch(deletions, people)
+            self.report.record_batch(deletions, people, directory.names if directory else {})
         if self.previous is not None:  # users deleted since are no longer in the list
             people = {**self.previous.people, **people}
         tracker = Tracker(deletions)
@@ -232,6 +238,7 @@ class Session:
             deletions,
             people,
             activity,
+            everywhere,
         )
 
     def _deletions(self, decider: Decider, directory: Directory | None) -> Deletions:
@@ -248,7 +255,13 @@ class Session:
         if self.planned is not None:
             source: Iterable[Action] = self.planned.actions
         else:
-            source = plan(self.batch.rows, prepared.directory, prepared.directory_error, seen)
+            source = plan(
+                self.batch.rows,
+                prepared.directory,
+                prepared.directory_error,
+                seen,
+                self.everywhere,
+            )
         protection = self.guarding.protection.merged_own(prepared.key_user)
         for action in source:
             action = guard(action, protection, prepared.directory)

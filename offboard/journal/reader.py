@@ -54,6 +54,7 @@ class Previous:
     options: Mapping[str, Any] | None = None  # as recorded in run.json (None: not recorded)
     deletions: Deletions | None = None  # the run's, as recorded (None: decide again)
     people: Mapping[int, Person] = field(default_factory=dict)  # the batch's users, recorded
+    names: Mapping[int, str] = field(default_factory=dict)  # their accounts' names, recorded
 
     def record(self, key: RowKey) -> Mapping[str, Any]:
         return self.settled[key]
@@ -77,6 +78,8 @@ class Previous:
             user_deleted=deleted if isinstance(deleted, bool) else None,
             settled_at=str(record.get("settled_at") or ""),
             maybe_applied=_maybe_applied(record, message),
+            account_name=str(record.get("account_name") or ""),
+            everywhere=record.get("everywhere") is True,
         )
 
 
@@ -114,6 +117,7 @@ def read_previous(directory: Path, sha256: str) -> Previous:
         options if isinstance(options, dict) else None,
         Deletions.from_json(meta.get("deletions")),
         _people(meta.get("people")),
+        _names(meta.get("account_names")),
     )
 
 
@@ -147,6 +151,12 @@ def _people(data: Any) -> dict[int, Person]:
         for key, value in data.items()
         if str(key).isdigit() and isinstance(value, dict)
     }
+
+
+def _names(data: Any) -> dict[int, str]:
+    if not isinstance(data, dict):
+        return {}
+    return {int(k): v for k, v in data.items() if str(k).isdigit() and isinstance(v, str)}
 
 
 def records(

@@ -156,7 +156,9 @@ class Report:
             internal(self.directory) / META, json.dumps(meta, ensure_ascii=False) + "\n"
         )  # C encoder: no indent
 
-    def record_batch(self, deletions: Deletions, people: Mapping[int, Person]) -> None:
+    def record_batch(
+        self, deletions: Deletions, people: Mapping[int, Person], names: Mapping[int, str]
+    ) -> None:
         """Add to run.json, before the first DELETE, who the batch deletes and its users as
         the user list showed them (name, email, language, role in each account): a resume,
         when some are already deleted, reports the same, and a restore gives back the
@@ -167,6 +169,11 @@ class Report:
                     **self._meta,
                     "deletions": deletions.to_json(),
                     "people": {str(p.id): p.to_json() for p in people.values()},
+                    "account_names": {
+                        str(account): names[account]
+                        for account in sorted({a for p in people.values() for a in p.accounts})
+                        if account in names
+                    },
                 }
             )
 
@@ -204,7 +211,10 @@ class Report:
             "user_deleted": result.user_deleted,
             "verified": None,
             "settled_at": result.settled_at or now(),
+            "account_name": result.account_name,
         }
+        if result.everywhere:  # only then, as maybe_applied below
+            record["everywhere"] = True
         if result.maybe_applied:  # only then: other records are as before the mark existed
             record["maybe_applied"] = True
         for name, shown in self.carried.items():

@@ -1,11 +1,14 @@
 """Decide, per row, what to send: pure functions, no I/O.
 
-    parse(Row) -> Target | problem      is the row usable? (account, user ID or email)
-    plan(rows, directory) -> [Action]   resolve emails, mark duplicates
+    parse(Row) -> Target | problem      is the row usable? (account or `*`, user ID or email)
+    plan(rows, directory) -> [Action]   resolve emails, expand `*` rows, mark duplicates
     (plan/guards.py then holds back the rows that must never be sent)
 
 A row that cannot be used becomes an `invalid` Action naming the field; the
-other rows still run.
+other rows still run. A row whose account is `*` (or `all`) names the person everywhere:
+it becomes one Action per account the user list shows for the user (`client_and_roles`),
+in account order, each sent, journaled and reported as any pair; a user the list does
+not know is one `missing` Action.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..core.directory import Directory
-from ..core.models import Action, Outcome, Row
+from ..core.models import EVERYWHERE_WORDS, Action, Outcome, Row
 
 MAX_ID = 2**63 - 1  # Gcore IDs are 64-bit signed integers
 MAX_EMAIL = 254
@@ -30,21 +33,26 @@ _DIGITS = re.compile(r"^[0-9]+$")
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A usable row: the account and either a user ID or an email to resolve."""
+    """A usable row: the account (None: every account, `*`) and either a user ID or an
+    email to resolve."""
 
     row: Row
-    account: int
+    account: int | None
     user_id: int | None
     email: str | None
 
 
-def parse(row: Row) -> Target | str:
-    """The row's target, or a one-line problem naming the field."""
+def parse(row: Row, everywhere: bool = False) -> Target | str:
+    """The row's target, or a one-line problem naming the field. `everywhere`
+    (--everywhere) makes every row name its person everywhere, whatever its account."""
     if row.problem:
         return f"row {row.problem}"
-    account = _parse_id(row.account, "account")
-    if isinstance(account, str):
-        return account
+    account: int | None = None  # None: every account (`*`)
+    if not everywhere and not _names_everywhere(row.account):
+        parsed = _parse_id(row.account, "account", also="or * (every account)")
+        if isinstance(parsed, str):
+            return parsed
+        account = parsed
     user = row.user
     if isinstance(user, str) and "@" in user:
         email = user.strip()
@@ -55,6 +63,10 @@ def parse(row: Row) -> Target | str:
     if isinstance(user_id, str):
         return user_id
     return Target(row, account, user_id, None)
+
+
+def _names_everywhere(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() in EVERYWHERE_WORDS
 
 
 def _parse_id(value: Any, field: str, also: str = "") -> int | str:
@@ -111,43 +123,55 @@ def plan(
     directory: Directory | None = None,
     directory_error: str = "",
     seen: FirstSeen | None = None,
+    everywhere: bool = False,
 ) -> Iterator[Action]:
-    """One Action per row, in input order, produced lazily.
+    """The Actions of the rows, in input order, produced lazily: one per row, or one per
+    account for a row that names its person everywhere.
 
     `directory` is the user list (None when it could not be read);
-    `directory_error` says why not, for the email rows.
+    `directory_error` says why not, for the email and `*` rows. `everywhere`
+    (--everywhere) treats every row as `*`.
     """
     seen = seen or FirstSeen()
-    for position, row in enumerate(rows):
-        target = parse(row)
+    names = directory.names if directory is not None else {}
+    position = 0  # one per pair: the same pair asked again (a second pass) answers the same
+    for row in rows:
+        target = parse(row, everywhere)
         if isinstance(target, str):
             yield Action(row, None, None, Outcome.INVALID, target)
+            position += 1
             continue
-        action = _resolve(target, directory, directory_error)
-        user = action.user_id if action.user_id is not None else (target.email or "").lower()
-        earlier = seen.first(f"{target.account} {user}", position, row.number)
-        if earlier is not None:
-            yield Action(
-                row,
-                target.account,
-                action.user_id,
-                Outcome.DUPLICATE,
-                f"same account and user as row {earlier}: not sent again",
-            )
-            continue
-        yield action
+        for action in _expand(
+            _resolve(target, directory, directory_error), directory, directory_error
+        ):
+            if action.account is not None and not action.account_name:
+                action = replace(action, account_name=names.get(action.account, ""))
+            user = action.user_id if action.user_id is not None else (target.email or "").lower()
+            earlier = seen.first(f"{action.account} {user}", position, row.number)
+            position += 1
+            if earlier is not None:
+                yield replace(
+                    action,
+                    outcome=Outcome.DUPLICATE,
+                    message=f"same account and user as row {earlier}: not sent again",
+                )
+                continue
+            yield action
 
 
 def _resolve(target: Target, directory: Directory | None, directory_error: str) -> Action:
     row, account = target.row, target.account
+    wide = account is None  # the row names its person everywhere
     if target.email is None:
-        return Action(row, account, target.user_id)
+        return Action(row, account, target.user_id, everywhere=wide)
     if directory is None:
         reason = directory_error or "the user list was not read"
-        return Action(row, account, None, Outcome.FAILED, f"could not resolve email: {reason}")
+        return Action(
+            row, account, None, Outcome.FAILED, f"could not resolve email: {reason}", wide
+        )
     ids = directory.ids_for(target.email)
     if not ids:
-        return Action(row, account, None, Outcome.MISSING, "no user has this email")
+        return Action(row, account, None, Outcome.MISSING, "no user has this email", wide)
     if len(ids) > 1:
         listed = ", ".join(str(i) for i in sorted(ids))
         return Action(
@@ -156,5 +180,29 @@ def _resolve(target: Target, directory: Directory | None, directory_error: str) 
             None,
             Outcome.INVALID,
             f"user: email matches several users ({listed}): give the user ID",
+            wide,
         )
-    return Action(row, account, ids[0])
+    return Action(row, account, ids[0], everywhere=wide)
+
+
+def _expand(action: Action, directory: Directory | None, directory_error: str) -> Iterator[Action]:
+    """A `*` row's pairs: one per account the user list shows for its user, in account
+    order; a row that is not `*`, or already decided, as it is."""
+    if not action.everywhere or not action.send:
+        yield action
+        return
+    assert action.user_id is not None
+    if directory is None:
+        yield replace(
+            action,
+            outcome=Outcome.FAILED,
+            message="could not find the user's accounts: "
+            + (directory_error or "the user list was not read"),
+        )
+        return
+    person = directory.people.get(action.user_id)
+    if person is None or not person.accounts:
+        yield replace(action, outcome=Outcome.MISSING, message="no user has this ID")
+        return
+    for account in sorted(person.accounts):
+        yield replace(action, account=account)

@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..core.directory import Person
 from ..core.models import Mode, Outcome
 from ..journal.writer import LIVE, internal, open_private
 from .kept import Kept
 from .pagedata import SHOWN_PER_OUTCOME
+from .people import PEOPLE_COLUMNS, PEOPLE_FILE, People, Verdict, account_list
 from .summary import Totals
 
 ACCOUNTS_SHOWN = 1000  # accounts counted one by one; the rest are counted together
@@ -81,10 +83,12 @@ class Written:
     signed_in: int = 0  # rows whose user the login log shows signing in
     not_seen: int = 0  # rows read in the log with no successful sign-in: one line, no table
     kept: Kept = field(default_factory=Kept)
+    people: People = field(default_factory=lambda: People(shown=SHOWN_PER_OUTCOME))
 
     def add(self, record: Mapping[str, Any]) -> None:
         self.totals.add(record)
         self.kept.add(record)
+        self.people.add(record)
         login = record.get("login")
         flag = login.get("flag") if isinstance(login, dict) else None
         if isinstance(login, dict) and flag in self.login_counts:
@@ -117,10 +121,10 @@ def write_lists(
     header: Sequence[str],
     ordered: Path,
     mode: Mode,
-    verdicts: Mapping[int, Mapping[str, Any]],
+    verdicts: Mapping[tuple[int, int], Mapping[str, Any]],
 ) -> Written:
     """Write results.csv, the per-outcome lists and results.jsonl from `ordered`, with
-    each row's read-back verdict (by row number) applied; count as they go."""
+    each pair's read-back verdict (by row and account) applied; count as they go."""
     written = Written()
     inside = internal(directory)
     tables: dict[str, tuple[IO[str], Any]] = {}
@@ -141,7 +145,8 @@ def write_lists(
     with ordered.open(encoding="utf-8") as source, jsonl:
         for line in source:
             record: dict[str, Any] = json.loads(line)
-            verdict = verdicts.get(record["row"])
+            account = record["account"]
+            verdict = verdicts.get((record["row"], account)) if type(account) is int else None
             if verdict is not None:
                 note = verdict.get("verify_note")
                 record = {**record, **verdict}
@@ -171,10 +176,40 @@ def write_lists(
     for name in [*tables, LIVE]:
         os.replace(inside / f"{name}.tmp", directory / name)
     for stale in directory.glob("*.csv"):
-        if stale.name not in tables:
+        if stale.name not in tables and stale.name != PEOPLE_FILE:
             stale.unlink()
     written.files = sorted(tables)
     return written
+
+
+def write_people(
+    directory: Path,
+    people: People,
+    before: Mapping[int, Person],
+    names: Mapping[int, str],
+    after: Mapping[int, frozenset[int]] | None,
+    mode: Mode,
+) -> Verdict:
+    """people.csv (always; header only when the batch names no one the list knows), one
+    line per person in input order; the verdict the summary and the exit code use."""
+    verdict = Verdict()
+    temporary = internal(directory) / f"{PEOPLE_FILE}.tmp"
+    with open_private(temporary, "utf-8-sig") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(PEOPLE_COLUMNS)
+        for line in people.lines(before, names, after, mode):
+            verdict.add(line, SHOWN_PER_OUTCOME)
+            cells = {
+                **line,
+                "accounts_before": account_list(line["before"]),
+                "revoked": account_list(line["revoked"]),
+                "still_reaches": account_list(line["still_reaches"]),
+            }
+            writer.writerow([neutralise(_cell(cells[name])) for name in PEOPLE_COLUMNS])
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, directory / PEOPLE_FILE)
+    return verdict
 
 
 def neutralise(cell: str) -> str:

@@ -55,6 +55,15 @@ class PageData:
     # [accounts], "keeps": [{"id", "name"}] or None}), at most SHOWN_PER_OUTCOME, and how many
     kept: Sequence[Mapping[str, Any]] = ()
     kept_n: int = 0
+    # the persons the batch names (report/people.py lines), not gone first, at most
+    # SHOWN_PER_OUTCOME, and how many in all (people.csv holds every one)
+    people: Sequence[Mapping[str, Any]] = ()
+    people_n: int = 0
+    # rows named with `*`: {"row", "user", "accounts": [{"id", "name", "outcome"}]}
+    expansions: Sequence[Mapping[str, Any]] = ()
+    expansions_n: int = 0
+    # "" or why every row means every account (the first line of a plan's pages)
+    everywhere: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,14 @@ class Batch:
     base_dir: Path = Path()
     job_file: bool = False
     input_path: Path | None = None  # a job file's `input:` CSV
+    # Why every row names its person everywhere (`*`), for the first line of the plan and
+    # the prompt: "" when the rows name their accounts. (--everywhere is the Job's.)
+    everywhere: str = ""
+
+
+def everywhere_because(what: str) -> str:
+    """The sentence that says every row of a batch means every account, and why."""
+    return f"{what}: every row means every account its user can reach (*)"
 
 
 def check_readable(path: Path) -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 from ..core.errors import SourceError
-from ..core.models import REPORT_COLUMNS, Row
+from ..core.models import EVERYWHERE, REPORT_COLUMNS, Row
 from .leaving import LEAVE_DATE, check_leave_date
 
 ACCOUNT_NAMES = ("account", "client_id", "clientid", "account_id")
@@ -32,6 +32,9 @@ class CsvRows:
         self._opener = opener
         self.origin = origin
         self.columns: tuple[str, ...] = ()
+        # True when the header has a user column and no account column: every row then
+        # names its person everywhere (`*`), as the contract says.
+        self.everywhere = False
 
     def check(self) -> int:
         """Read everything once, refusing an unreadable file; returns the number of rows."""
@@ -50,6 +53,7 @@ class CsvRows:
                     raise SourceError(f"{origin}: no header line (expected columns account,user)")
                 account_at, user_at, carried = _map_header(header, origin)
                 self.columns = tuple(name for _, name in carried)
+                self.everywhere = account_at is None
                 # A bad leave_date refuses the whole file (exit 2), as bad CSV does.
                 dated = any(name.strip().lower() == LEAVE_DATE for name in self.columns)
                 now = datetime.now(UTC)
@@ -101,15 +105,18 @@ def _first_record(reader: Iterable[list[str]]) -> list[str] | None:
     return None
 
 
-def _map_header(header: list[str], origin: str) -> tuple[int, int, list[tuple[int, str]]]:
-    """Where the account and user columns are, and the carried (index, name) pairs."""
+def _map_header(header: list[str], origin: str) -> tuple[int | None, int, list[tuple[int, str]]]:
+    """Where the account and user columns are (account None: there is none, every row is
+    `*`), and the carried (index, name) pairs."""
     names = [cell.strip() for cell in header]
-    if tuple(names[: len(REPORT_COLUMNS)]) == REPORT_COLUMNS:
+    written = _written_by_offboard(names)
+    if written:
         # A list offboard wrote (token_blocked.csv, say): its account and user as the input
         # gave them, and the input's own carried columns after the report's.
-        return 1, 2, [(i, n) for i, n in enumerate(names) if i >= len(REPORT_COLUMNS)]
-    account_at = _find_column(names, ACCOUNT_NAMES, "account", origin)
+        return 1, 2, [(i, n) for i, n in enumerate(names) if i >= written]
     user_at = _find_column(names, USER_NAMES, "user", origin)
+    assert user_at is not None
+    account_at = _find_column(names, ACCOUNT_NAMES, "account", origin, optional=True)
     carried: list[tuple[int, str]] = []
     seen: set[str] = set()
     for index, name in enumerate(names):
@@ -123,11 +130,24 @@ def _map_header(header: list[str], origin: str) -> tuple[int, int, list[tuple[in
     return account_at, user_at, carried
 
 
-def _find_column(names: list[str], aliases: tuple[str, ...], role: str, origin: str) -> int:
+def _written_by_offboard(names: list[str]) -> int:
+    """How many leading columns are the report's own, when `names` is the header of a list
+    offboard wrote (0 when not). Lists written before `account_name` existed count too."""
+    for columns in (REPORT_COLUMNS, REPORT_COLUMNS[: REPORT_COLUMNS.index("account_name")]):
+        if tuple(names[: len(columns)]) == columns:
+            return len(columns)
+    return 0
+
+
+def _find_column(
+    names: list[str], aliases: tuple[str, ...], role: str, origin: str, optional: bool = False
+) -> int | None:
     found = [i for i, name in enumerate(names) if name.lower() in aliases]
     if len(found) > 1:
         both = " and ".join(repr(names[i]) for i in found)
         raise SourceError(f"{origin}: line 1: columns {both} both name the {role}; keep one")
+    if not found and optional and not (len(names) == 1 and ";" in names[0]):
+        return None
     if not found:
         hint = ""
         if len(names) == 1 and ";" in names[0]:
@@ -142,7 +162,7 @@ def _csv_row(
     number: int,
     record: list[str],
     width: int,
-    account_at: int,
+    account_at: int | None,
     user_at: int,
     carried: list[tuple[int, str]],
 ) -> Row:
@@ -150,7 +170,8 @@ def _csv_row(
     extra = {name: cells[index] for index, name in carried}
     # A row with too many fields is kept, so that it is reported as invalid.
     problem = f"has {len(record)} fields, the header has {width}" if len(record) > width else ""
-    account, user = cells[account_at].strip(), cells[user_at].strip()
+    account = EVERYWHERE if account_at is None else cells[account_at].strip()
+    user = cells[user_at].strip()
     return Row(number, _unquoted(account), _unquoted(user), extra, problem)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..core.errors import SourceError
-from .batch import Batch, check_readable, sha256_of
+from .batch import Batch, check_readable, everywhere_because, sha256_of
 from .csv_rows import ACCOUNT_NAMES, USER_NAMES, CsvRows, parse_csv
 from .yaml_rows import JOB_KEYS, SETTING_KEYS, read_yaml, yaml_rows
 
@@ -50,14 +50,34 @@ def read_source(source: str, stdin: BinaryIO | None = None) -> Batch:
             raise SourceError("<stdin>: the input is empty (0 bytes)")
         rows = CsvRows(lambda: io.BytesIO(data), "<stdin>")
         count = rows.check()
-        return Batch("-", "stdin", rows, rows.columns, sha256_of(io.BytesIO(data)), count)
+        return Batch(
+            "-",
+            "stdin",
+            rows,
+            rows.columns,
+            sha256_of(io.BytesIO(data)),
+            count,
+            everywhere=_no_account_column(rows),
+        )
     path = Path(source)
     check_readable(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         rows = CsvRows(lambda: path.open("rb"), source)
         count = rows.check()
-        return Batch(source, path.stem, rows, rows.columns, sha256_of(path.open("rb")), count)
+        return Batch(
+            source,
+            path.stem,
+            rows,
+            rows.columns,
+            sha256_of(path.open("rb")),
+            count,
+            everywhere=_no_account_column(rows),
+        )
     if suffix in YAML_SUFFIXES:
         return read_yaml(path, path.read_bytes())
     raise SourceError(f"{source}: not a .csv, .yaml or .yml file")
+
+
+def _no_account_column(rows: CsvRows) -> str:
+    return everywhere_because(f"{rows.origin} has no account column") if rows.everywhere else ""

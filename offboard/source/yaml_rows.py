@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..core.errors import SourceError
-from ..core.models import Row
-from .batch import Batch, check_readable, sha256_of
+from ..core.models import EVERYWHERE, Row
+from .batch import Batch, check_readable, everywhere_because, sha256_of
 from .csv_rows import ACCOUNT_NAMES, USER_NAMES, CsvRows
 from .leaving import check_leave_date
 
@@ -33,6 +33,7 @@ SETTING_KEYS = (
     "delete_tokens",
     "max_consecutive_failures",
     "active_days",
+    "everywhere",
 )
 JOB_KEYS = frozenset({"users", "input", "sandbox", *SETTING_KEYS})
 NOT_A_ROW = (
@@ -54,6 +55,7 @@ def read_yaml(path: Path, data: bytes) -> Batch:
             tuple(columns),
             sha256_of(io.BytesIO(data)),
             len(rows),
+            everywhere=_no_account_key(document, str(path)),
         )
     if isinstance(document, dict):
         return _read_job(path, data, document)
@@ -79,15 +81,19 @@ def _decode(data: bytes, origin: str) -> str:
 
 
 def yaml_rows(items: list[Any], origin: str) -> tuple[list[Row], list[str]]:
-    """Rows of a YAML list; row numbers are 1-based positions."""
+    """Rows of a YAML list; row numbers are 1-based positions. A list where no row has an
+    account key (a plain list of `{user: email}`) names every person everywhere (`*`), as a
+    CSV without an account column does."""
     rows: list[Row] = []
     columns: dict[str, None] = {}
+    accounts = _has_accounts(items)
     for number, item in enumerate(items, start=1):
         if not isinstance(item, dict):
             # plan/rows.py prefixes "row ": the message reads "row 3: expected a mapping ..."
             rows.append(Row(number, None, None, {}, f"{number}: {NOT_A_ROW}; got {_kind(item)}"))
             continue
-        account = user = None
+        account: Any = None if accounts else EVERYWHERE
+        user = None
         extra: dict[str, str] = {}
         problem = ""
         for key, value in item.items():
@@ -105,6 +111,19 @@ def yaml_rows(items: list[Any], origin: str) -> tuple[list[Row], list[str]]:
         check_leave_date(row, origin)  # a bad leave_date refuses the file (exit 2)
         rows.append(row)
     return rows, list(columns)
+
+
+def _has_accounts(items: list[Any]) -> bool:
+    """Whether any row of a YAML list has an account key (or there is no row to have one)."""
+    rows = [item for item in items if isinstance(item, dict)]
+    return not rows or any(
+        str(key).strip().lower() in ACCOUNT_NAMES for item in rows for key in item
+    )
+
+
+def _no_account_key(items: list[Any], origin: str) -> str:
+    """The everywhere sentence when the list's rows were made `*` for want of an account."""
+    return "" if _has_accounts(items) else everywhere_because(f"{origin} has no account key")
 
 
 def _read_job(path: Path, data: bytes, job: dict[Any, Any]) -> Batch:
@@ -145,6 +164,8 @@ def _read_job(path: Path, data: bytes, job: dict[Any, Any]) -> Batch:
     name = job.get("name")
     if name is not None and not (isinstance(name, str) and name.strip()):
         raise SourceError(f"{origin}: name: must be a non-empty string")
+    if not isinstance(job.get("everywhere", False), bool):
+        raise SourceError(f"{origin}: everywhere: must be true or false")
     return Batch(
         source=origin,
         name=_safe_name(name) if name else path.stem,
@@ -157,7 +178,26 @@ def _read_job(path: Path, data: bytes, job: dict[Any, Any]) -> Batch:
         base_dir=path.parent,
         job_file=True,
         input_path=csv_path,
+        everywhere=_job_everywhere(job, origin, from_csv),
     )
+
+
+def _job_everywhere(job: dict[Any, Any], origin: str, from_csv: CsvRows | None) -> str:
+    """Why a job file's rows name their persons everywhere ("" when they name accounts)."""
+    if job.get("everywhere") is True:
+        return everywhere_because(f"{origin} says everywhere: true")
+    users = job.get("users")
+    inline = isinstance(users, list) and bool(users) and not _has_accounts(users)
+    if inline and (from_csv is None or from_csv.everywhere):
+        return everywhere_because(f"{origin} names no account")
+    if from_csv is not None and from_csv.everywhere and not users:
+        return everywhere_because(f"{from_csv.origin} has no account column")
+    if inline or (from_csv is not None and from_csv.everywhere):
+        part = "users:" if inline else from_csv.origin if from_csv else ""
+        return (
+            f"every row of {part} means every account its user can reach (*): it names no account"
+        )
+    return ""
 
 
 class _Chain:
