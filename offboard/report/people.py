@@ -7,8 +7,11 @@ one pass over the journal (report/lists.py), this answers per person, with proof
                     on a resume): `client_and_roles`, as far as the key can see
     revoked         the accounts this run revoked (a plan: would revoke)
     still_reaches   after the run: the read-back listing's accounts when it was read (the
-                    proof; a user it does not show is deleted, so gone), else `before` less
-                    what the batch removed or found missing (verified stays empty)
+                    proof), else `before` less what the batch removed or found missing
+                    (verified stays empty). The listing shows only users in an account the
+                    key manages: a user it no longer shows is deleted when the batch removed
+                    every account they had, and otherwise still reaches the ones it did not
+                    (accounts this key cannot see)
 
 A person named everywhere (`*`, --everywhere) who still reaches an account needs a
 person: the exit code is 1. One named by explicit pairs who still reaches accounts the
@@ -123,7 +126,8 @@ class People:
             removed = self.removed.get(user, set())
             if read_back:
                 assert after is not None
-                still = sorted(after.get(user, frozenset()))
+                shown = after.get(user)
+                still = sorted(person.accounts - removed if shown is None else shown)
                 verified: bool | None = self.verified.get(user, True) is not False
             else:
                 gone_user = user in self.deleted and mode is Mode.RUN
