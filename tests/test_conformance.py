@@ -405,7 +405,7 @@ def test_users_without_limit_is_an_array_of_spec_users(spec, demo):
     sandbox copies that, and each element is still a valid spec User."""
     with httpx.Client(base_url=demo.url, headers={"Authorization": f"APIKey {demo.api_key}"}) as c:
         users = c.get("/iam/users").json()
-    assert isinstance(users, list) and len(users) == 9
+    assert isinstance(users, list) and len(users) == 10
     envelope = {"count": len(users), "results": users}  # the spec's shape around the same users
     request = MockRequest(HOST, "GET", "/iam/users", headers={"Authorization": "APIKey 1_x"})
     spec.validate_response(

@@ -82,10 +82,11 @@ def test_report_files_columns_and_permissions(tmp_path):
         "user_deleted",
         "verified",
         "settled_at",
+        "account_name",
         "ticket",
         "input_message",
     ]
-    assert lines[1][14] == '\'=HYPERLINK("x")' and lines[2][1] == "'-1" and lines[2][14] == "'+1"
+    assert lines[1][15] == '\'=HYPERLINK("x")' and lines[2][1] == "'-1" and lines[2][15] == "'+1"
     journal = [json.loads(x) for x in (directory / "results.jsonl").read_text().splitlines()]
     assert not (directory / "results.jsonl").read_bytes().startswith(b"\xef\xbb\xbf")
     assert journal[0]["account"] == 1 and journal[0]["ticket"] == '=HYPERLINK("x")'
@@ -104,7 +105,7 @@ def test_counts_come_from_the_pass_over_the_journal(tmp_path):
 def test_a_contradicting_read_back_turns_the_row_failed(tmp_path):
     """A verdict from the read-back changes the row in every list and in the counts."""
     verdict = {"verified": False, "outcome": "failed", "message": "still there"}
-    directory, _, result = written(tmp_path, {2: verdict})
+    directory, _, result = written(tmp_path, {(2, 1): verdict})
     assert result.totals.counts["revoked"] == 0 and result.totals.counts["failed"] == 1
     rows = list(
         csv.DictReader((directory / "failed.csv").read_text(encoding="utf-8-sig").splitlines())

@@ -291,6 +291,7 @@ def test_lists_open_in_excel_with_the_exact_names(cli, sandbox):
     assert [p.name for p in lists] == [
         "last_logins.csv",
         "missing.csv",
+        "people.csv",
         "results.csv",
         "revoked.csv",
         "token_blocked.csv",
@@ -299,7 +300,10 @@ def test_lists_open_in_excel_with_the_exact_names(cli, sandbox):
         raw = path.read_bytes()
         assert raw.startswith(BOM) and not raw[3:].startswith(BOM), path.name
         head = "email,name,flag," if path.name == "last_logins.csv" else "outcome,"
-        assert raw.decode("utf-8-sig").startswith("row,account,user,user_id," + head)
+        head = "row,account,user,user_id," + head
+        if path.name == "people.csv":
+            head = "email,name,user_id,accounts_before,revoked,still_reaches,"
+        assert raw.decode("utf-8-sig").startswith(head)
     rows = results(out)
     assert [(r["outcome"], r["name"], r["email"], r["ticket"]) for r in rows] == [
         ("revoked", "Zoë Ångström", "ann@t.example", "Zoë-1"),
@@ -470,6 +474,7 @@ def test_a_plan_writes_would_revoke_not_revoked(cli, sandbox):
     assert sorted(p.name for p in out.glob("*.csv")) == [
         "last_logins.csv",
         "missing.csv",
+        "people.csv",
         "results.csv",
         "token_blocked.csv",
         "would_revoke.csv",

@@ -87,6 +87,7 @@ def test_every_outcome_from_a_csv(cli, sandbox):
         "user_deleted",
         "verified",
         "settled_at",
+        "account_name",
         "ticket",
     ]
     assert rows[1]["user_id"] == "102" and rows[1]["user"] == "bob@t.example"
@@ -111,6 +112,7 @@ def test_every_outcome_from_a_csv(cli, sandbox):
         "invalid.csv",
         "last_logins.csv",
         "missing.csv",
+        "people.csv",
         "report.html",
         "results.csv",
         "results.jsonl",

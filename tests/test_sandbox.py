@@ -169,27 +169,27 @@ def test_clients_me_has_every_required_field(api: httpx.Client) -> None:
     assert body["id"] == HQ and body["currentUser"] == 1
     assert body["companyName"] == "Acme HQ" and body["status"] == "active"
     member_ids = [user["id"] for user in body["users"]]
-    assert member_ids == [1, 11, 12, 13, 14, 15, 16, 17, 18]
+    assert member_ids == [1, 11, 12, 13, 14, 15, 16, 17, 18, 19]
 
 
 def test_users_without_limit_is_a_plain_array(api: httpx.Client) -> None:
     """Without `limit`, /iam/users is a bare JSON array of every visible user (Gcore's trap)."""
     body = api.get("/iam/users", params={"offset": 2}).json()
     assert isinstance(body, list)
-    assert [user["id"] for user in body] == [1, 11, 12, 13, 14, 15, 16, 17, 18]
+    assert [user["id"] for user in body] == [1, 11, 12, 13, 14, 15, 16, 17, 18, 19]
 
 
 def test_users_page_has_schema_fields_and_no_next_on_last_page(api: httpx.Client) -> None:
     """With `limit`, pages carry count/next/previous/results; absent links are omitted, not null."""
     first = api.get("/iam/users", params={"limit": 5}).json()
-    assert first["count"] == 9
+    assert first["count"] == 10
     assert first["next"] == "/users?offset=5&limit=5"
     assert "previous" not in first
     last = api.get("/iam/users", params={"limit": 5, "offset": 5}).json()
     assert "next" not in last
     assert last["previous"] == "/users?offset=0&limit=5"
     ids = [u["id"] for u in first["results"] + last["results"]]
-    assert ids == [1, 11, 12, 13, 14, 15, 16, 17, 18]
+    assert ids == [1, 11, 12, 13, 14, 15, 16, 17, 18, 19]
     erik = next(u for u in last["results"] if u["id"] == 15)
     assert erik.keys() >= USER_REQUIRED
     assert erik["lang"] == "en" and erik["user_type"] == "common"
@@ -482,12 +482,14 @@ def test_serve_blocks_until_stopped() -> None:
 
 
 def test_demo_world_has_the_promised_cases() -> None:
-    """The demo world: key user 1 administers HQ and Labs only, scripted user 16, mixed-case 17."""
+    """The demo world: key user 1 administers HQ and Labs only, scripted user 16, mixed-case 17,
+    and Ivan (19) in all three accounts, Partner Co among them (the key may not manage it)."""
     world = demo_world()
     assert (world.api_key, world.account, world.key_user) == ("sandbox_4f1c2a9e0b7d", HQ, 1)
     roles = {user.id: dict(user.roles) for user in world.users}
     assert roles[1] == {HQ: "Administrators", LABS: "Administrators", PARTNER: "Users"}
-    assert set(roles) == {1, 11, 12, 13, 14, 15, 16, 17, 18}
+    assert set(roles) == {1, 11, 12, 13, 14, 15, 16, 17, 18, 19}
+    assert set(roles[19]) == {HQ, LABS, PARTNER}
     assert (HQ, 16) in world.faults.scripted
 
 

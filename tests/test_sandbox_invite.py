@@ -49,26 +49,26 @@ def memberships(snapshot: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 
 def test_an_unknown_email_creates_a_user_with_a_new_id(demo: Sandbox, api: httpx.Client) -> None:
-    """A new e-mail becomes user 19 (above every id), with its name, lang and group, and shows
+    """A new e-mail becomes user 20 (above every id), with its name, lang and group, and shows
     in /iam/users, /iam/clients/me, the membership read and the snapshot."""
     answer = invite(
         api, "new.hire@acme.example", HQ, {"id": 5, "name": "Engineers"}, name="New Hire", lang="de"
     )
     assert answer.status_code == 200
-    assert answer.json() == {"status": "sent", "user_id": 19}
+    assert answer.json() == {"status": "sent", "user_id": 20}
     listed = api.get("/iam/users", params={"limit": 50}).json()["results"]
-    new = next(u for u in listed if u["id"] == 19)
+    new = next(u for u in listed if u["id"] == 20)
     assert new["email"] == "new.hire@acme.example" and new["name"] == "New Hire"
     assert new["lang"] == "de" and new["activated"] is False  # has not followed the link yet
     assert new["groups"] == [{"id": 5, "name": "Engineers"}]
     assert [c["client_id"] for c in new["client_and_roles"]] == [HQ]
-    assert 19 in [u["id"] for u in api.get("/iam/clients/me").json()["users"]]
-    assert api.get(f"/iam/clients/{HQ}/client-users/19").json() == {
+    assert 20 in [u["id"] for u in api.get("/iam/clients/me").json()["users"]]
+    assert api.get(f"/iam/clients/{HQ}/client-users/20").json() == {
         "user_role": {"id": 5, "name": "Engineers"}
     }
     snapshot = state(demo)
     assert snapshot["users"][-1] == {
-        "id": 19,
+        "id": 20,
         "email": "new.hire@acme.example",
         "name": "New Hire",
         "exists": True,
@@ -77,14 +77,14 @@ def test_an_unknown_email_creates_a_user_with_a_new_id(demo: Sandbox, api: httpx
     assert snapshot["invites"] == [
         {
             "account": HQ,
-            "user": 19,
+            "user": 20,
             "email": "new.hire@acme.example",
             "role": "Engineers",
             "new_user": True,
         }
     ]
-    assert demo.has_access(HQ, 19)
-    assert invite(api, "second@acme.example", LABS).json()["user_id"] == 20
+    assert demo.has_access(HQ, 20)
+    assert invite(api, "second@acme.example", LABS).json()["user_id"] == 21
 
 
 def test_an_existing_user_joins_the_account_with_the_same_id(
@@ -121,16 +121,16 @@ def test_inviting_a_member_again_is_400_with_the_array_form(
 
 
 def test_a_deleted_user_invited_again_is_a_new_user(demo: Sandbox, api: httpx.Client) -> None:
-    """Bruno (12) loses his only account and is deleted; inviting his e-mail creates user 19,
+    """Bruno (12) loses his only account and is deleted; inviting his e-mail creates user 20,
     never 12 again; and a user deleted after an invite does not free their id either."""
     assert api.delete(f"/iam/clients/{HQ}/client-users/12").status_code == 200
-    assert invite(api, "bruno.keller@acme.example", HQ).json()["user_id"] == 19
-    assert not demo.user_exists(12) and demo.has_access(HQ, 19)
-    users = {u["id"]: u for u in state(demo)["users"]}
-    assert users[12]["exists"] is False and users[19]["memberships"] == {str(HQ): "Users"}
-    assert api.get(f"/iam/clients/{HQ}/client-users/12").status_code == 404
-    assert api.delete(f"/iam/clients/{HQ}/client-users/19").status_code == 200
     assert invite(api, "bruno.keller@acme.example", HQ).json()["user_id"] == 20
+    assert not demo.user_exists(12) and demo.has_access(HQ, 20)
+    users = {u["id"]: u for u in state(demo)["users"]}
+    assert users[12]["exists"] is False and users[20]["memberships"] == {str(HQ): "Users"}
+    assert api.get(f"/iam/clients/{HQ}/client-users/12").status_code == 404
+    assert api.delete(f"/iam/clients/{HQ}/client-users/20").status_code == 200
+    assert invite(api, "bruno.keller@acme.example", HQ).json()["user_id"] == 21
 
 
 def test_revoke_then_invite_restores_the_memberships(demo: Sandbox, api: httpx.Client) -> None:

@@ -292,7 +292,7 @@ def _comparable(directory: Path) -> _Comparable:
                     k: v
                     for k, v in row.items()
                     if k not in ("request_id", "settled_at")
-                    and not (row["row"] == IN_FLIGHT_ROW and k in ("message", "attempts"))
+                    and not (row.get("row") == IN_FLIGHT_ROW and k in ("message", "attempts"))
                 }
                 for row in _read(directory / name)
             ]

@@ -114,9 +114,12 @@ def _map_header(header: list[str], origin: str) -> tuple[int | None, int, list[t
         # A list offboard wrote (token_blocked.csv, say): its account and user as the input
         # gave them, and the input's own carried columns after the report's.
         return 1, 2, [(i, n) for i, n in enumerate(names) if i >= written]
+    # No account column means `*` on every row; without a user column either, the file is
+    # not a batch at all, and the account is what it lacks first.
+    has_user = any(name.lower() in USER_NAMES for name in names)
+    account_at = _find_column(names, ACCOUNT_NAMES, "account", origin, optional=has_user)
     user_at = _find_column(names, USER_NAMES, "user", origin)
     assert user_at is not None
-    account_at = _find_column(names, ACCOUNT_NAMES, "account", origin, optional=True)
     carried: list[tuple[int, str]] = []
     seen: set[str] = set()
     for index, name in enumerate(names):
