@@ -13,11 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.models import account_words
+from ..core.models import REVOKING, account_words
 from .pagedata import PageData
 
-# What an expanded account's outcome means, said after it; no words: it is simply revoked.
+# What an expanded account's outcome means, said after it; a revoke (REVOKING) needs no words.
 EXPANDED = {
+    "duplicate": "named by an earlier row",
     "forbidden": "this key may not manage it",
     "token_blocked": "blocked by the user's API tokens",
     "missing": "not a member",
@@ -26,7 +27,6 @@ EXPANDED = {
     "not_attempted": "not sent",
     "invalid": "invalid",
 }
-SILENT = frozenset({"revoked", "would_revoke", "duplicate"})
 # A run's proof per person, the read-back's verdict on their revoked rows: (in the page's
 # narrow "read back" column, in a line of text).
 PROOF = {
@@ -162,7 +162,7 @@ def _expansion(expansion: Mapping[str, Any]) -> str:
     for account in accounts:
         words = account_words(account.get("id"), account.get("name"))
         outcome = str(account.get("outcome") or "")
-        if outcome not in SILENT:
+        if outcome not in REVOKING:
             words += f" ({EXPANDED.get(outcome, outcome)})"
         listed.append(words)
     n = len(accounts)
