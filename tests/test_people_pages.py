@@ -279,6 +279,21 @@ def test_hostile_account_names_stay_text():
 
 
 def test_the_kept_section_is_gone():
-    """ "Revoked but not deleted" is superseded by People: PageData has no `kept` fields."""
-    fields = {f.name for f in dataclasses.fields(PageData)}
-    assert "kept" not in fields and "kept_n" not in fields
+    """ "Revoked but not deleted" is superseded by People: not shown even when given."""
+    kept = [{"user_id": 11, "name": "Kim", "email": "k@x", "revoked": ["1000"], "keeps": None}]
+    data = dataclasses.replace(page_data([record(2, "revoked")]), kept=kept, kept_n=1)
+    assert "Revoked but not deleted" not in render_html(data)
+    assert "Revoked but not deleted" not in render_text(data)
+
+
+def test_the_people_fields_are_keyword_only():
+    """PageData's issue-21 fields cannot be given by position (nor bound by mistake)."""
+    names = [f.name for f in dataclasses.fields(PageData) if f.kw_only]
+    assert names == [
+        "people",
+        "people_n",
+        "expansions",
+        "expansions_n",
+        "everywhere",
+        "account_names",
+    ]

@@ -16,7 +16,7 @@ unknown); the pages write it with core.models.account_words: "1000 Acme HQ".
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 # Rows shown in each table of the pages; the rest are in the table's CSV ("and N more"). A
@@ -55,10 +55,13 @@ class PageData:
     # rows whose user was seen signing in (the sign-in table), and rows read with none seen
     signed_in: int = 0
     not_seen: int = 0
-    # users revoked but not deleted (report/kept.py: {"user_id", "name", "email", "revoked":
-    # [accounts], "keeps": [{"id", "name"}] or None}), at most SHOWN_PER_OUTCOME, and how many
+    # Superseded by `people` and no longer shown: removed together with their producer in
+    # job/outputs.py (which still passes them by position)
     kept: Sequence[Mapping[str, Any]] = ()
     kept_n: int = 0
+    # The fields below are keyword-only: a caller passing fields by position cannot bind
+    # one of them to a value meant for another.
+    _: KW_ONLY
     # The persons the batch names (at most SHOWN_PER_OUTCOME: those not gone first, then
     # input order), each {"user_id": int, "name", "email", "everywhere": bool (named with
     # `*` or --everywhere), "before": [account] (reached when the run began), "revoked":
