@@ -153,12 +153,22 @@ def plain(value: Any) -> Any:
     return f"<{type(value).__name__}>"
 
 
-def pair_words(account: Any, user: Any) -> str:
-    """'account 1000 user 12' for a line a person reads; a part the row lacks is left out
-    (an invalid row may have neither, and 'account None' reads as a value)."""
+def account_words(account: Any, name: Any = "") -> str:
+    """'1000 Acme HQ' (the ID, then the account's `client_company_name`), or '1000' alone
+    when the name is unknown: the one way every page, list and line writes an account."""
+    shown = "" if account is None else str(account)
+    return f"{shown} {name}" if name else shown
+
+
+def pair_words(account: Any, user: Any, account_name: Any = "") -> str:
+    """'account 1000 Acme HQ user 12' for a line a person reads; a part the row lacks is
+    left out (an invalid row may have neither, and 'account None' reads as a value)."""
     return " ".join(
-        f"{name} {value}"
-        for name, value in (("account", account), ("user", user))
+        f"{label} {value}"
+        for label, value in (
+            ("account", account_words(account, account_name) if account is not None else ""),
+            ("user", user),
+        )
         if value not in (None, "")
     )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ..core.directory import Person
-from ..core.models import Action
+from ..core.models import Action, account_words
 from ..execute.activity import Activity
 from ..http.api import Api, DirectoryError, RequestNotSent
 from ..plan.deletions import Deletions
@@ -36,8 +36,12 @@ async def question(
     delete_tokens: bool,
     activity: Activity | None = None,
     all_rows: Iterable[Action] = (),
+    everywhere: str = "",
 ) -> str:
-    lines = [f"Revoke {sending} accesses ({users} users in {accounts} accounts)?"]
+    # Why a row without an account means every account comes first: it changes what every
+    # count below means.
+    lines = [everywhere] if everywhere else []
+    lines.append(f"Revoke {sending} accesses ({users} users in {accounts} accounts)?")
     if activity is not None:
         lines += _logins(activity, all_rows, people)
     if list_unreadable:
@@ -67,17 +71,18 @@ async def _tokens(api: Api, actions: Iterable[Action]) -> list[str]:
     for action in actions:
         if not action.send or action.account is None or action.user_id is None:
             continue
+        account = account_words(action.account, action.account_name)
         try:
             tokens = await api.live_token_details(action.account, action.user_id)
         except (DirectoryError, RequestNotSent) as exc:
             found.append(
-                f"  account {action.account} user {action.user_id}: tokens unknown "
+                f"  account {account} user {action.user_id}: tokens unknown "
                 f"({exc or api.abort_reason})"
             )
             continue
         found += [
             f"  token {t.id} {t.name!r} issued by {t.issuer or 'user ' + str(action.user_id)}"
-            f" in account {action.account}"
+            f" in account {account}"
             for t in tokens
         ]
     head = f"API tokens --delete-tokens deletes if they block a revoke: {len(found)}"

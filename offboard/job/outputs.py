@@ -23,7 +23,7 @@ from ..journal.writer import write_private
 from ..report import summary as summaries
 from ..report.lists import AFTER_LEAVING_FILE, Written, write_lists, write_people
 from ..report.logs import Log
-from ..report.pagedata import SHOWN_PER_OUTCOME, PageData
+from ..report.pagedata import PageData
 from ..report.people import PEOPLE_FILE, Verdict
 from ..report.terminal import print_summary
 from .context import JobContext
@@ -87,7 +87,6 @@ def finish(
         directory / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
     )
     commands = _commands(job, directory, written)
-    kept, kept_n = written.kept.listed(ended.prepared.people, names, SHOWN_PER_OUTCOME)
     _write_pages(
         directory,
         PageData(
@@ -102,13 +101,12 @@ def finish(
             written.logins,
             written.signed_in,
             written.not_seen,
-            kept,
-            kept_n,
             people=people.shown,
             people_n=people.people,
             expansions=written.people.expansions,
             expansions_n=written.people.expansions_n,
             everywhere=context.everywhere,
+            account_names=names,
         ),
     )
     log.summary({**summary, "report_dir": str(directory)})

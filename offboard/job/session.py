@@ -55,6 +55,7 @@ class Session:
         self.job, self.batch, self.planned = context.job, context.batch, context.planned
         self.settings, self.guarding, self.log = context.settings, context.guarding, context.log
         self.everywhere = context.all_everywhere
+        self.everywhere_note = context.everywhere  # the prompt's first line, when set
         self.previous, self.report, self.seams = previous, report, seams
         self.hard_stop: anyio.CancelScope | None = None  # made inside the event loop
         self.prompt = Prompt(seams.confirm)
@@ -292,5 +293,6 @@ class Session:
             delete_tokens=self.guarding.delete_tokens,
             activity=prepared.activity,
             all_rows=self._actions(prepared, FirstSeen()),
+            everywhere=self.everywhere_note,
         )
         await self.prompt.ask(text, api)

@@ -27,7 +27,6 @@ from typing import IO, Any
 from ..core.directory import Person
 from ..core.models import Mode, Outcome
 from ..journal.writer import LIVE, internal, open_private
-from .kept import Kept
 from .pagedata import SHOWN_PER_OUTCOME
 from .people import PEOPLE_COLUMNS, PEOPLE_FILE, People, Verdict, account_list
 from .summary import Totals
@@ -82,12 +81,10 @@ class Written:
     )
     signed_in: int = 0  # rows whose user the login log shows signing in
     not_seen: int = 0  # rows read in the log with no successful sign-in: one line, no table
-    kept: Kept = field(default_factory=Kept)
     people: People = field(default_factory=lambda: People(shown=SHOWN_PER_OUTCOME))
 
     def add(self, record: Mapping[str, Any]) -> None:
         self.totals.add(record)
-        self.kept.add(record)
         self.people.add(record)
         login = record.get("login")
         flag = login.get("flag") if isinstance(login, dict) else None

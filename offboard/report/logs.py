@@ -51,6 +51,7 @@ class Log:
                 "row",
                 row=row.number,
                 account=result.account,
+                account_name=result.account_name,
                 user=plain(row.user),
                 user_id=result.user_id,
                 outcome=str(result.outcome),
@@ -61,7 +62,7 @@ class Log:
             )
         elif self.verbosity > 0:
             account = result.account or plain(row.account)
-            who = pair_words(account, plain(row.user))
+            who = pair_words(account, plain(row.user), result.account_name)
             self._line(
                 f"row {row.number}: {result.outcome}{f': {who}' if who else ''}: "
                 f"{result.message.removeprefix(f'row {row.number}: ')}"

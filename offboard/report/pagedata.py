@@ -3,16 +3,20 @@ from the journal's records at the end of a run (job/outputs.py), rendered by rep
 
 Every record is a journal record as written to results.jsonl: the keys `row`,
 `account`, `user`, `user_id`, `outcome`, `http_status`, `attempts`, `request_id`,
-`message`, `name`, `email`, `user_deleted`, `verified`, `settled_at`, the carried
-input columns (say `ticket`), and for token-blocked rows `tokens`: a list of
-{"id": int, "name": str, "issuer": str}. Values come from input files and from
-the API: they are data, never markup.
+`message`, `name`, `email`, `user_deleted`, `verified`, `settled_at`, `account_name`
+(the account's `client_company_name`, "" when unknown), the carried input columns (say
+`ticket`), `everywhere: true` on a row named with `*` (absent otherwise), and for
+token-blocked rows `tokens`: a list of {"id": int, "name": str, "issuer": str}. Values
+come from input files and from the API: they are data, never markup.
+
+An account, wherever a value below lists one, is {"id": int, "name": str} (name "" when
+unknown); the pages write it with core.models.account_words: "1000 Acme HQ".
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 # Rows shown in each table of the pages; the rest are in the table's CSV ("and N more"). A
@@ -51,19 +55,30 @@ class PageData:
     # rows whose user was seen signing in (the sign-in table), and rows read with none seen
     signed_in: int = 0
     not_seen: int = 0
-    # users revoked but not deleted (report/kept.py: {"user_id", "name", "email", "revoked":
-    # [accounts], "keeps": [{"id", "name"}] or None}), at most SHOWN_PER_OUTCOME, and how many
-    kept: Sequence[Mapping[str, Any]] = ()
-    kept_n: int = 0
-    # the persons the batch names (report/people.py lines), not gone first, at most
-    # SHOWN_PER_OUTCOME, and how many in all (people.csv holds every one)
+    # The fields below are keyword-only: a caller passing fields by position cannot bind
+    # one of them to a value meant for another.
+    _: KW_ONLY
+    # The persons the batch names (at most SHOWN_PER_OUTCOME: those not gone first, then
+    # input order), each {"user_id": int, "name", "email", "everywhere": bool (named with
+    # `*` or --everywhere), "before": [account] (reached when the run began), "revoked":
+    # [account] (a plan: would revoke), "still_reaches": [account] (after the run: the
+    # read-back listing when read, else before minus revoked), "outside_batch": [account]
+    # (the part of still_reaches the batch did not name), "user_deleted": bool, "verified":
+    # True | False | None (not read back), "gone": bool}; the counts are summary["people"],
+    # ["people_gone"] and ["people_remaining"]
     people: Sequence[Mapping[str, Any]] = ()
-    people_n: int = 0
-    # rows named with `*`: {"row", "user", "accounts": [{"id", "name", "outcome"}]}
+    people_n: int = 0  # persons in all (people.csv lists every one)
+    # The rows named with `*` (at most SHOWN_PER_OUTCOME), each {"row": int, "user": str (as
+    # written), "accounts": [{"id", "name", "outcome": str}]} ("forbidden": this key may not
+    # manage it), and how many there are
     expansions: Sequence[Mapping[str, Any]] = ()
     expansions_n: int = 0
-    # "" or why every row means every account (the first line of a plan's pages)
+    # "" or why every row means every account ("people.csv has no account column: every row
+    # means every account the user can reach"): the first line of both pages when set
     everywhere: str = ""
+    # account ID -> its name (the user list's client_company_name), for the per-account
+    # breakdown; an account missing here is named from the records when one carries it
+    account_names: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 import jinja2
 
-from ..core.models import NEEDS_A_PERSON, SETTLED, Mode
+from ..core.models import NEEDS_A_PERSON, SETTLED, Mode, account_words
 from .page_filters import (
     breakable,
     fill,
@@ -31,6 +31,7 @@ from .page_filters import (
     words,
 )
 from .pagedata import SHOWN_PER_OUTCOME, JobLink, PageData
+from .people_view import names_of, people_context, record_account
 from .template_cache import compiled_cache
 from .todo import todo
 
@@ -120,6 +121,7 @@ def _environment() -> jinja2.Environment:
         visible=visible,
         breakable=breakable,
         words=words,
+        account=record_account,
     )
     env.globals.update(colour=lambda outcome: COLOUR.get(outcome, "red"))
     return env
@@ -140,18 +142,22 @@ def _context(data: PageData) -> dict[str, Any]:
     deleted_key = "users_deleted" if run else "users_would_be_deleted"
     deleted_n = int(summary.get(deleted_key) or 0)
     deleted = list(data.deleted[:SHOWN_PER_OUTCOME])
-    accounts, columns = _breakdown(data.accounts)
+    accounts, columns = _breakdown(data.accounts, names_of(data))
     accounts_more = (
         len(data.accounts) - len(accounts) + 1 if len(data.accounts) > len(accounts) else 0
     )
     logins = summary.get("logins") or {}
     after = int(logins.get("after_leaving") or 0)
     unknown = data.logins.get("unknown") or ()
+    people = people_context(data, run)
+    verdict = _verdict(summary, mode, needing_rows, "resume" in data.commands, after)
+    verdict += people["verdict_note"]
     return {
+        **people,
         "s": summary,
         "command": mode,
         "title": _title(summary, mode),
-        "verdict": _verdict(summary, mode, needing_rows, "resume" in data.commands, after),
+        "verdict": verdict,
         "after_leaving": list(data.logins.get("after_leaving", ())),
         "after_n": after,
         "active": list(data.logins.get("active", ())),
@@ -171,9 +177,6 @@ def _context(data: PageData) -> dict[str, Any]:
         "accounts": accounts,
         "columns": columns,
         "accounts_more": accounts_more,
-        "kept": list(data.kept),
-        "kept_n": data.kept_n,
-        "revoking_file": f"{mode.revoking}.csv",
         "column_totals": {c: sum(row[1].get(c, 0) for row in accounts) for c in columns},
         "groups": _groups(data, counts),
         "carried": list(data.carried),
@@ -234,8 +237,11 @@ def _verdict(
     return f"Refused to start: {why}."
 
 
-def _breakdown(accounts: Mapping[str, Mapping[str, int]]) -> tuple[list[Any], list[str]]:
-    """(account, {outcome: n}, total) rows, numeric IDs in order; the outcomes that occur."""
+def _breakdown(
+    accounts: Mapping[str, Mapping[str, int]], names: Mapping[int, str]
+) -> tuple[list[Any], list[str]]:
+    """(account, {outcome: n}, total) rows, numeric IDs in order, each account named
+    ("1000 Acme HQ"); the outcomes that occur."""
 
     def key(item: tuple[str, Mapping[str, int]]) -> tuple[int, int, str]:
         text = str(item[0])
@@ -253,7 +259,14 @@ def _breakdown(accounts: Mapping[str, Mapping[str, int]]) -> tuple[list[Any], li
         items = [*sorted(biggest, key=key), (f"{len(rest)} other accounts", other)]
     present = {o for _, cells in items for o, n in cells.items() if n}
     columns = [o for o in [*COLOUR, *sorted(present - set(COLOUR))] if o in present]
-    return [(str(a), dict(c), sum(c.values())) for a, c in items], columns
+    return [
+        (
+            account_words(a, names.get(int(a), "")) if str(a).isdigit() else str(a),
+            dict(c),
+            sum(c.values()),
+        )
+        for a, c in items
+    ], columns
 
 
 def _groups(data: PageData, counts: Mapping[str, int]) -> list[Group]:

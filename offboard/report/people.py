@@ -160,7 +160,9 @@ class Verdict:
     remaining: int = 0
     stranded: int = 0  # persons named everywhere who still reach an account
     named: list[dict[str, Any]] = field(default_factory=list)  # the first few of them
-    shown: list[dict[str, Any]] = field(default_factory=list)  # for the pages: not gone first
+    # for the pages: those named everywhere who are not gone, then the others not gone,
+    # then the gone, each in input order (at most `keep`)
+    shown: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, line: dict[str, Any], keep: int) -> None:
         self.people += 1
@@ -173,9 +175,8 @@ class Verdict:
                 if len(self.named) < keep:
                     self.named.append(line)
         self.shown.append(line)
-        if len(self.shown) > keep:  # bounded: the not-gone first, then input order
-            self.shown.sort(key=lambda shown: shown["gone"])
-            del self.shown[keep:]
+        self.shown.sort(key=_first_shown)  # stable: input order within each kind
+        del self.shown[keep:]  # bounded
 
     def to_summary(self) -> dict[str, int]:
         return {
@@ -183,6 +184,10 @@ class Verdict:
             "people_gone": self.gone,
             "people_remaining": self.remaining,
         }
+
+
+def _first_shown(line: dict[str, Any]) -> tuple[bool, bool]:
+    return (line["gone"], not line["everywhere"])
 
 
 def account_list(accounts: list[dict[str, Any]]) -> str:

@@ -75,7 +75,7 @@ def print_summary(
             table.add_row(str(outcome), str(counts[outcome]), "" if outcome.settled else "yes")
     console.print(table)
     for record in totals.needing_a_person:
-        who = pair_words(record["account"], record["user"])
+        who = pair_words(record["account"], record["user"], record.get("account_name"))
         message = record["message"]
         # A message that already starts "row 3: ..." (a YAML row that is not a mapping) keeps
         # the line from saying the row twice.

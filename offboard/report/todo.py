@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .pagedata import PageData
+from .people_view import record_account
 
 
 def todo(outcome: str, data: PageData, records: Sequence[Mapping[str, Any]]) -> str:
@@ -28,7 +29,7 @@ def todo(outcome: str, data: PageData, records: Sequence[Mapping[str, Any]]) -> 
             f"{how}: only tokens the leaver issued are deleted."
         )
     if outcome == "forbidden":
-        wanted = sorted({str(r.get("account")) for r in records})
+        wanted = sorted({record_account(r) for r in records})
         where = ", ".join(wanted[:20]) + (" and others" if len(wanted) > 20 else "")
         return (
             f"{who} needs an administrator role in account {where}. Grant it (or have an "
