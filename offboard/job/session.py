@@ -29,7 +29,7 @@ from ..core.models import Action, Mode, Outcome, Result
 from ..core.sinks import RowMark, Subscribers
 from ..execute.preview import Previewer
 from ..execute.revoke import Revoker
-from ..execute.verify import Check, read_back
+from ..execute.verify import Check, cheaper, read_back
 from ..execute.workers import execute
 from ..http.api import Api, make_client
 from ..journal.reader import Previous, row_key
@@ -156,8 +156,16 @@ class Session:
         read = None
         if job.mode is Mode.RUN and not job.no_verify and not api.abort_reason:
             known = len(prepared.directory.people) if prepared.directory else None
+            # The listing when the batch names someone everywhere (the proof of what they
+            # still reach), or when the whole batch, rows a resume carried included, would
+            # read it: a resume then answers each person as the run it continues would have.
+            whole = cheaper(len(checks) + len(verified_before), known)
             read = await read_back(
-                api, checks, known, self.settings.concurrency, listing=prepared.everywhere
+                api,
+                checks,
+                known,
+                self.settings.concurrency,
+                listing=prepared.everywhere or whole == "listing",
             )
             by_key = {c.key: c for c in checks}
             for key, verdict in read.verdicts.items():
