@@ -11,14 +11,18 @@ one record saying so.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from .conftest import WORLD, world
-from .test_run_e2e import deletes
+from offboard.core.job import Job, Seams
+from offboard.job.run import run_one
+
+from .conftest import KEY, WORLD, world
+from .test_run_e2e import deletes, results
 
 # ann (101) reaches 10 and 20, which the key manages, and 30, which it does not.
 ANN_EVERYWHERE = [
@@ -119,3 +123,107 @@ def test_a_plan_whose_person_changed_accounts_is_refused(cli, sandbox, change, w
         "nothing was sent. Run `offboard plan` again"
     )
     assert deletes(sb) == [] and not (cli.cwd / "r").exists()
+
+
+def test_everywhere_expands_pair_rows_and_is_in_the_pasted_hint_and_run_json(cli, sandbox):
+    """`plan --everywhere` expands a row naming one pair to every account of its person,
+    and its "To run exactly this plan" hint carries --everywhere and runs as printed; the
+    run records the option in run.json, which --resume reuses."""
+    sb = sandbox()
+    cli.write("b.csv", "account,user\n10,ann@t.example\n")
+    planned = cli("plan", "b.csv", "--base-url", sb.url, "--everywhere", "--report-dir", "p")
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads((cli.cwd / "p" / "plan.json").read_text())
+    assert plan["everywhere"] is True
+    assert [(r["account"], r["outcome"]) for r in plan["rows"]] == [
+        (10, "would_revoke"),
+        (20, "would_revoke"),
+    ]
+    hint = next(x for x in planned.stdout.splitlines() if x.startswith("To run exactly this plan"))
+    command = hint.split(": ", 1)[1]
+    assert command == f"offboard run p/plan.json --base-url {sb.url} --everywhere"
+    ran = cli(*shlex.split(command)[1:], "--report-dir", "r")
+    assert ran.returncode == 0, ran.stderr
+    assert [(r["account"], r["outcome"]) for r in results(cli.cwd / "r")] == [
+        ("10", "revoked"),
+        ("20", "revoked"),
+    ]
+    meta = json.loads((cli.cwd / "r" / ".offboard" / "run.json").read_text())
+    assert meta["options"]["everywhere"] is True
+
+
+def test_the_job_key_everywhere_expands_pair_rows(cli, sandbox):
+    """A job file with `everywhere: true` treats its pair rows as `*`: ann's row revokes
+    both her accounts, with `everywhere` in each record."""
+    sb = sandbox()
+    cli.write("job.yaml", "everywhere: true\nusers:\n  - {account: 20, user: 101}\n")
+    done = cli("run", "job.yaml", "--base-url", sb.url, "--report-dir", "r")
+    assert done.returncode == 0, done.stderr
+    assert [(r["account"], r["account_name"], r["outcome"]) for r in results(cli.cwd / "r")] == [
+        ("10", "Ten", "revoked"),
+        ("20", "Twenty", "revoked"),
+    ]
+    assert [r.get("everywhere") for r in journal(cli.cwd / "r")] == [True, True]
+    assert not sb.user_exists(101)
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [("nobody@t.example", "no user has this email"), ("999", "no user has this ID")],
+)
+def test_a_star_row_for_an_unknown_user_is_one_missing_record(cli, sandbox, user, message):
+    """`*` with an email or ID the user list does not know: one `missing` record saying so,
+    nothing sent, exit 0."""
+    sb = sandbox()
+    cli.write("b.csv", f"account,user\n*,{user}\n")
+    done = cli("run", "b.csv", "--base-url", sb.url, "--report-dir", "r")
+    assert done.returncode == 0, done.stderr
+    rows = results(cli.cwd / "r")
+    assert [(r["row"], r["account"], r["outcome"], r["message"]) for r in rows] == [
+        ("2", "*", "missing", message)
+    ]
+    assert deletes(sb) == []
+
+
+UNREAD = "reading the user list: HTTP 500: Internal server error (after 1 attempts)"
+
+
+class UsersRefused(httpx.AsyncBaseTransport):
+    """Loopback HTTP to the sandbox, except that the user list answers 500 every time."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/iam/users":
+            return httpx.Response(500, json={"message": "Internal server error"})
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_a_star_row_when_the_user_list_cannot_be_read_is_failed(sandbox, tmp_path):
+    """The user list cannot be read (500 every time): a `*` row by ID and one by email are
+    each one `failed` record saying why, a pair row is still sent, exit 1."""
+    sb = sandbox()
+    source = tmp_path / "b.csv"
+    source.write_text("account,user\n*,101\n*,ann@t.example\n10,102\n")
+    job = Job(
+        str(source),
+        numbers={"max_attempts": 1},
+        base_url=sb.url,
+        report_dir=str(tmp_path / "r"),
+        verbosity=-1,
+        run_id="0123456789ab",
+    )
+    done = run_one(job, Seams(environ={"GCORE_API_KEY": KEY}, transport=UsersRefused()))
+    assert done.exit_code == 1
+    rows = results(tmp_path / "r")
+    assert [(r["account"], r["outcome"], r["message"]) for r in rows[:2]] == [
+        ("*", "failed", f"could not find the user's accounts: {UNREAD}"),
+        ("*", "failed", f"could not resolve email: {UNREAD}"),
+    ]
+    # Sent all the same; its read-back, from the same list, says it could not be read.
+    assert (rows[2]["account"], rows[2]["outcome"]) == ("10", "revoked")
+    assert [r.path for r in deletes(sb)] == ["/iam/clients/10/client-users/102"]
