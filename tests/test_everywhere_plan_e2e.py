@@ -152,6 +152,25 @@ def test_everywhere_expands_pair_rows_and_is_in_the_pasted_hint_and_run_json(cli
     assert meta["options"]["everywhere"] is True
 
 
+def test_a_plan_keeps_what_everywhere_meant_when_it_was_made(cli, sandbox):
+    """A plan made with --everywhere runs without the option too (plan.json records it);
+    one made without it is refused when run with it (exit 2, nothing sent)."""
+    cli.write("b.csv", "account,user\n10,ann@t.example\n")
+    sb = sandbox()
+    made = cli("plan", "b.csv", "--base-url", sb.url, "--everywhere", "--report-dir", "p")
+    assert made.returncode == 0, made.stderr
+    ran = cli("run", "p/plan.json", "--base-url", sb.url, "--report-dir", "r")
+    assert ran.returncode == 0, ran.stderr
+    assert [r["account"] for r in results(cli.cwd / "r")] == ["10", "20"]
+    other = sandbox()
+    plain = cli("plan", "b.csv", "--base-url", other.url, "--report-dir", "q")
+    assert plain.returncode == 0, plain.stderr
+    wider = cli("run", "q/plan.json", "--base-url", other.url, "--everywhere")
+    assert wider.returncode == 2
+    assert "q/plan.json: row 2: only SOURCE names the person everywhere (*)" in wider.stderr
+    assert deletes(other) == []
+
+
 def test_the_job_key_everywhere_expands_pair_rows(cli, sandbox):
     """A job file with `everywhere: true` treats its pair rows as `*`: ann's row revokes
     both her accounts, with `everywhere` in each record."""
