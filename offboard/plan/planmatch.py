@@ -26,8 +26,9 @@ from .planfile import Plan
 def check_plan_matches(planned: Plan, now: Iterable[Action]) -> None:
     """Refuse (exit 2) a plan whose rows differ in any way from what SOURCE gives now."""
     for our_row, their_row in zip_longest(_rows(planned.actions), _rows(now)):
-        if our_row is not None and their_row is not None:
-            _check_everywhere(planned, our_row, their_row)
+        both = our_row is not None and their_row is not None
+        if both and _check_everywhere(planned, our_row or [], their_row or []):
+            continue
         _check_pairs(planned, our_row or [], their_row or [])
 
 
@@ -38,31 +39,40 @@ def _rows(actions: Iterable[Action]) -> Iterator[list[Action]]:
         yield list(group)
 
 
-def _check_everywhere(planned: Plan, ours: list[Action], theirs: list[Action]) -> None:
-    """A `*` row's accounts then (the plan's pairs) and now (SOURCE's) must be the same."""
+def _check_everywhere(planned: Plan, ours: list[Action], theirs: list[Action]) -> bool:
+    """A `*` row's accounts then (the plan's pairs) and now (SOURCE's) must be the same.
+    True when the row is settled here: the plan could not read the user's accounts, so it
+    runs as planned (failed), as a pair row the plan found failed does."""
     number = theirs[0].row.number
     if ours[0].row.number != number:
-        return  # _check_pairs names the row that moved
+        return False  # _check_pairs names the row that moved
     if ours[0].everywhere != theirs[0].everywhere:
         which = "the plan" if ours[0].everywhere else "SOURCE"
         raise _differs(planned, number, f"only {which} names the person everywhere (*)")
-    if not ours[0].everywhere or _unknown_then(ours):
-        return
-    then, now = _accounts(ours), _accounts(theirs)
-    if then != now:
-        user = theirs[0].row.user
-        who = user.strip() if isinstance(user, str) and "@" in user else f"user {plain(user)}"
+    if not ours[0].everywhere:
+        return False
+    user = theirs[0].row.user
+    who = user.strip() if isinstance(user, str) and "@" in user else f"user {plain(user)}"
+    if _unknown(ours):
+        mine, now = ours[0].row, theirs[0].row
+        if (plain(mine.user), mine.extra) != (plain(now.user), now.extra):
+            raise _differs(planned, number, "user or carried columns differ from SOURCE")
+        return True
+    if _unknown(theirs):
+        raise _differs(planned, number, f"{who}'s accounts cannot be read now: {theirs[0].message}")
+    then, now_ = _accounts(ours), _accounts(theirs)
+    if then != now_:
         raise _differs(
             planned,
             number,
-            f"{who}'s accounts changed since the plan (planned {then}; now {now})",
+            f"{who}'s accounts changed since the plan (planned {then}; now {now_})",
         )
+    return False
 
 
-def _unknown_then(ours: list[Action]) -> bool:
-    """The plan could not read the user's accounts (no user list): nothing to compare; the
-    row runs as planned, as any row the plan found failed."""
-    return len(ours) == 1 and ours[0].account is None and ours[0].outcome is Outcome.FAILED
+def _unknown(row: list[Action]) -> bool:
+    """The user's accounts could not be read (no user list): one `failed` Action."""
+    return len(row) == 1 and row[0].account is None and row[0].outcome is Outcome.FAILED
 
 
 def _accounts(actions: list[Action]) -> str:
