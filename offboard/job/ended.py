@@ -60,7 +60,9 @@ class Ended:
     read: ReadBack | None  # the read-back's verdicts (None: not read back)
 
 
-def plan_writer(job: Job, batch: Batch, report: Report, prepared: Prepared) -> PlanWriter | None:
+def plan_writer(
+    job: Job, batch: Batch, report: Report, prepared: Prepared, everywhere: bool = False
+) -> PlanWriter | None:
     """plan.json, for `plan` only: its head now, its rows as they settle."""
     if job.mode is not Mode.PLAN:
         return None
@@ -72,6 +74,7 @@ def plan_writer(job: Job, batch: Batch, report: Report, prepared: Prepared) -> P
         created_by=who(),
         key_user=prepared.key_user,
         deletions=prepared.deletions,
+        everywhere=everywhere,
     )
 
 

@@ -304,6 +304,7 @@ def _plan_options(job: Job) -> dict[str, Any]:
             "max_attempts",
             "timeout",
             "max_consecutive_failures",
+            "everywhere",  # shown for the reader: plan.json records it too
         )
     }
 

@@ -54,7 +54,8 @@ class Session:
     ) -> None:
         self.job, self.batch, self.planned = context.job, context.batch, context.planned
         self.settings, self.guarding, self.log = context.settings, context.guarding, context.log
-        self.everywhere = context.all_everywhere
+        # A plan made with --everywhere is checked against SOURCE as that plan read it.
+        self.everywhere = context.all_everywhere or bool(self.planned and self.planned.everywhere)
         self.everywhere_note = context.everywhere  # the prompt's first line, when set
         self.previous, self.report, self.seams = previous, report, seams
         self.hard_stop: anyio.CancelScope | None = None  # made inside the event loop
@@ -90,7 +91,7 @@ class Session:
         checks: list[Check] = []  # revoked rows to read back
         # carried pairs (row, account) an earlier run read back
         verified_before: set[tuple[int, int | None]] = set()
-        plan_file = plan_writer(job, batch, report, prepared)
+        plan_file = plan_writer(job, batch, report, prepared, self.everywhere)
         carried = 0
 
         def take_over(action: Action) -> Result | None:

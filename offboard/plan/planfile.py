@@ -5,6 +5,12 @@ SOURCE's path and sha256, when and by whom it was made, and the key's user.
 `run PLANFILE` sends exactly the rows planned `would_revoke` or `token_blocked`
 without resolving anything again, and refuses a plan whose SOURCE has changed,
 one made with another key's user, or one older than MAX_AGE.
+
+A row that named its person everywhere (`*`) is one plan row per account it expanded
+to, each marked `"everywhere": true`, so that the run reports them as a run of the
+SOURCE would (people.csv, the exit code of a person still reaching an account); the
+plan also records whether it was made with --everywhere, which the run's check of the
+plan against SOURCE needs (plan/planmatch.py).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import Refused, SourceError
-from ..core.models import SENT_FROM_PLAN, Action, Outcome, Result, Row, plain
+from ..core.models import EVERYWHERE, SENT_FROM_PLAN, Action, Outcome, Result, Row, plain
 from .deletions import Deletions
 
 FORMAT = "offboard-plan/1"
@@ -38,6 +44,7 @@ class Plan:
     key_user: int | None
     actions: tuple[Action, ...]
     deletions: Deletions  # who the plan said the batch deletes
+    everywhere: bool = False  # planned with --everywhere (or the job key): every row is `*`
 
 
 class PlanWriter:
@@ -53,6 +60,7 @@ class PlanWriter:
         created_by: str,
         key_user: int | None,
         deletions: Deletions,
+        everywhere: bool = False,
     ) -> None:
         self._path = path
         self._temporary = path.with_name(f".{path.name}.tmp")
@@ -72,6 +80,7 @@ class PlanWriter:
                 "created_by": created_by,
                 "key_user": key_user,
                 "deletions": deletions.to_json(),
+                "everywhere": everywhere,
             },
             ensure_ascii=False,
         )
@@ -88,7 +97,10 @@ class PlanWriter:
             "tokens": [token.id for token in r.tokens],
             "deletes_user": r.user_deleted is True,
             "extra": r.row.extra,
+            "account_name": r.account_name,
         }
+        if r.everywhere:  # only then, as in the journal
+            row["everywhere"] = True
         self._handle.write(("" if self._first else ",\n") + json.dumps(row, ensure_ascii=False))
         self._first = False
 
@@ -120,6 +132,9 @@ def read_plan(path: Path, now: datetime) -> Plan:
         if deletions is None:
             raise ValueError("no deletions record")
         key_user = document.get("key_user")
+        everywhere = document.get("everywhere", False)
+        if not isinstance(everywhere, bool):
+            raise TypeError("everywhere is not true or false")
     except (KeyError, TypeError, ValueError) as exc:
         raise SourceError(f"{path}: damaged plan file ({type(exc).__name__}: {exc})") from None
     if source == "-":
@@ -144,6 +159,7 @@ def read_plan(path: Path, now: datetime) -> Plan:
         key_user if isinstance(key_user, int) else None,
         actions,
         deletions,
+        everywhere,
     )
 
 
@@ -173,22 +189,27 @@ def _action(entry: Any) -> Action:
     extra = entry.get("extra") or {}
     if not isinstance(extra, dict):
         raise TypeError("extra is not an object")
+    everywhere = entry.get("everywhere") is True
+    account, user_id = entry.get("account"), entry.get("user_id")
     row = Row(
         int(entry["row"]),
-        entry.get("account"),
+        # A pair of a `*` row: the row as the person wrote it named every account.
+        EVERYWHERE if everywhere and isinstance(account, int) else account,
         entry.get("user"),
         {str(k): str(v) for k, v in extra.items()},
     )
     outcome = Outcome(entry["outcome"])
-    account, user_id = entry.get("account"), entry.get("user_id")
+    name = str(entry.get("account_name") or "")
     if outcome in SENT_FROM_PLAN:
         if not isinstance(account, int) or not isinstance(user_id, int):
             raise TypeError(f"row {row.number} has no account/user_id to send")
-        return Action(row, account, user_id)
+        return Action(row, account, user_id, everywhere=everywhere, account_name=name)
     return Action(
         row,
         account if isinstance(account, int) else None,
         user_id if isinstance(user_id, int) else None,
         outcome,
         f"at plan time: {entry.get('message', '')}",
+        everywhere,
+        name,
     )
