@@ -25,6 +25,7 @@ from ..report.lists import AFTER_LEAVING_FILE, Written, write_lists, write_peopl
 from ..report.logs import Log
 from ..report.pagedata import PageData
 from ..report.people import PEOPLE_FILE, Verdict
+from ..report.people_view import expansion_lines
 from ..report.terminal import print_summary
 from .context import JobContext
 from .ended import Ended
@@ -114,8 +115,17 @@ def finish(
         if sys.stdout.isatty():  # a person at a terminal: the page, as text
             sys.stdout.write((directory / "summary.txt").read_text(encoding="utf-8"))
         else:
+            lines = _login_lines(written)  # the leavers still signing in
+            if job.mode is Mode.PLAN:  # each * row's expansion, as the plan's pages show it
+                lines = expansion_lines(written.people) + lines
             print_summary(
-                totals, directory, exit_code, aborted, _login_lines(written), title=job.source
+                totals,
+                directory,
+                exit_code,
+                aborted,
+                lines,
+                title=job.source,
+                first=context.everywhere,
             )
     if job.mode is Mode.PLAN and not aborted:
         if "run_plan" in commands:

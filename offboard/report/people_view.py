@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core.models import REVOKING, account_words
 from .pagedata import PageData
+from .people import People
 
 # What an expanded account's outcome means, said after it; a revoke (REVOKING) needs no words.
 EXPANDED = {
@@ -73,7 +74,7 @@ def people_context(data: PageData, run: bool) -> dict[str, Any]:
         line = (
             f"{named} {_people(named)} named; {gone} would be gone; {remaining} would still reach"
         )
-    expansions = [_expansion(e) for e in data.expansions] if not run else []
+    expansions = [expansion_line(e) for e in data.expansions] if not run else []
     return {
         # An old journal's page (no people counted) has no section rather than a wrong one.
         "show_people": "people" in summary or bool(data.people),
@@ -151,7 +152,7 @@ def _shown(person: Mapping[str, Any], run: bool) -> Shown:
     )
 
 
-def _expansion(expansion: Mapping[str, Any]) -> str:
+def expansion_line(expansion: Mapping[str, Any]) -> str:
     """'row 3: alice@acme.example -> 2 accounts: 1000 Acme HQ, 2000 Partner Co (this key may
     not manage it)'."""
     accounts = expansion.get("accounts") or ()
@@ -167,6 +168,14 @@ def _expansion(expansion: Mapping[str, Any]) -> str:
         listed.append(words)
     n = len(accounts)
     return head + f"{n} account{'' if n == 1 else 's'}: " + ", ".join(listed)
+
+
+def expansion_lines(people: People) -> list[str]:
+    """The terminal's lines for a plan's `*` rows (the first SHOWN of them), under a heading."""
+    shown = [f"  {expansion_line(e)}" for e in people.expansions]
+    if people.expansions_n > len(shown):
+        shown.append(f"  ... and {people.expansions_n - len(shown)} more: see results.csv")
+    return ["Rows named everywhere (*), each expanded to its accounts:", *shown] if shown else []
 
 
 def _people(n: int) -> str:

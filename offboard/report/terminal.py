@@ -50,6 +50,7 @@ def print_summary(
     logins: Sequence[str] = (),
     stream: TextIO = sys.stdout,
     title: str = "",
+    first: str = "",
 ) -> None:
     """The outcome table (titled with its SOURCE: a folder run prints one per job), the rows
     that need a person, the leavers still signing in, the report's place, and why the run
@@ -61,6 +62,8 @@ def print_summary(
 
     counts = totals.counts
     console = Console(file=stream, highlight=False, soft_wrap=True)
+    if first:  # why every row means every account: before anything else
+        console.print(first, markup=False)
     table = Table(
         box=box.SIMPLE if stream.isatty() else box.ASCII,
         show_footer=True,
