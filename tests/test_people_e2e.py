@@ -14,7 +14,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .conftest import WORLD, world
+import httpx
+
+from offboard.core.job import Job, Seams
+from offboard.job.run import run_one
+
+from .conftest import KEY, WORLD, world
 
 # ann (101) reaches 10 and 20 (the key manages both) and 30 (it does not); bob (102) only 10;
 # eve (107) is in 20 only, and is named only by a pair in 10 (a wrong account).
@@ -164,3 +169,54 @@ def test_hostile_account_names_are_neutralised_in_the_lists_and_escaped_on_the_p
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page
     (ann,) = rows(out / "people.csv")
     assert ann["still_reaches"] == "30 @SUM(1)"
+
+
+class GainsAnAccount(httpx.AsyncBaseTransport):
+    """Loopback HTTP to the sandbox, except that once a revoke has been sent, the user list
+    shows ann (101) in account 40: she was given it after the run's first listing."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.revoking = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.revoking = self.revoking or request.method == "DELETE"
+        answer = await self.inner.handle_async_request(request)
+        if not (self.revoking and request.url.path == "/iam/users"):
+            return answer
+        body = json.loads(await answer.aread())
+        users = body["results"] if isinstance(body, dict) else body
+        # Invited back to account 40 after her revokes deleted her: a new membership.
+        ann = {"id": 101, "email": "ann@t.example", "name": "", "deleted": False,
+               "client_and_roles": [{"client_id": 40, "client_company_name": "Forty",
+                                     "user_id": 101, "user_roles": ["2"]}]}  # fmt: skip
+        users[:] = [u for u in users if u["id"] != 101] + [ann]
+        return httpx.Response(answer.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_the_verdict_alone_fails_a_run_whose_every_row_settled(sandbox, tmp_path):
+    """Every pair of ann's `*` row is revoked (no row needs a person), but the read-back finds
+    her in an account she gained since the first listing: exit 1, named; the same person
+    named by a pair is only reported (exit 0)."""
+    sb = sandbox(world(users=[u for u in WORLD["users"] if u["id"] != 101] + [
+        {"id": 101, "email": "ann@t.example", "roles": {10: "Users", 20: "Users"}}]))  # fmt: skip
+    problems = {}
+    for source, expected in (("*,ann@t.example", 1), ("10,Bob@T.example", 0)):
+        path = tmp_path / f"{expected}.csv"
+        path.write_text(f"account,user\n{source}\n")
+        report = tmp_path / f"r{expected}"
+        job = Job(str(path), base_url=sb.url, report_dir=str(report), yes=True, verbosity=-1)
+        done = run_one(job, Seams(environ={"GCORE_API_KEY": KEY}, transport=GainsAnAccount()))
+        outcomes = {r["outcome"] for r in rows(report / "results.csv")}
+        assert outcomes == {"revoked"} and done.exit_code == expected, done.problem
+        problems[expected] = done.problem
+    (ann,) = rows(tmp_path / "r1" / "people.csv")
+    assert (ann["revoked"], ann["still_reaches"]) == ("10 Ten; 20 Twenty", "40 Forty")
+    assert (
+        "1 person named everywhere still reaches an account: ann@t.example (40 Forty)"
+        in problems[1]
+    )
+    assert problems[0] == ""

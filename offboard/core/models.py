@@ -310,3 +310,4 @@ class ReadBack:
     # Every user's accounts after the revokes (user ID -> account IDs), when the listing was
     # read: what each person of the batch still reaches (report/people.py). None: not read.
     after: Mapping[int, frozenset[int]] | None = None
+    names: Mapping[int, str] = field(default_factory=dict)  # its accounts' names

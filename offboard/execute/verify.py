@@ -72,6 +72,7 @@ async def read_back(
     method = "listing" if listing else cheaper(len(checks), known_users)
     verdicts: dict[tuple[int, int], dict[str, Any]] = {}
     after: dict[int, frozenset[int]] | None = None
+    names: dict[int, str] = {}
     sent = [0]
     contradicted: list[Check] = []
     if method == "listing":
@@ -88,6 +89,7 @@ async def read_back(
         sent[0] += len(ids)
         read_id = ids[-1] if len(ids) == 1 else f"{ids[0]}..{ids[-1]} ({len(ids)} pages)"
         after = {user: person.accounts for user, person in directory.people.items()}
+        names = dict(directory.names)
         for check in checks:
             person = directory.people.get(check.user_id)
             if person is None or check.account not in person.accounts:
@@ -109,7 +111,7 @@ async def read_back(
         for check in contradicted:
             if verdicts[check.key].get("verified") is True:
                 after[check.user_id] = after.get(check.user_id, frozenset()) - {check.account}
-    return ReadBack(verdicts, method, sent[0], after)
+    return ReadBack(verdicts, method, sent[0], after, names)
 
 
 async def _per_row(api: Api, check: Check, sent: list[int], again: bool) -> dict[str, Any]:

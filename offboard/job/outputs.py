@@ -46,7 +46,9 @@ def finish(
     )
     totals = written.totals
     listing = ended.prepared.directory
-    names = listing.names if listing else {}
+    # the accounts' names as the user list showed them, the read-back's first: an account a
+    # person was given during the run is named there only
+    names = {**(read.names if read else {}), **(listing.names if listing else {})}
     people = write_people(
         directory,
         written.people,
