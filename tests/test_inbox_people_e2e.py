@@ -54,7 +54,7 @@ def status(jobs: Path) -> dict[str, str]:
 
 def report_of(cli: Cli, jobs: Path, name: str) -> Path:
     recorded = json.loads((jobs / ".offboard-state.json").read_text("utf-8"))["jobs"]
-    return cli.cwd / recorded[name]["report_dir"]
+    return Path(cli.cwd, str(recorded[name]["report_dir"]))
 
 
 def first_run(cli: Cli, jobs: Path, url: str) -> None:
@@ -64,7 +64,11 @@ def first_run(cli: Cli, jobs: Path, url: str) -> None:
     assert done.returncode == 1, done.stderr
     assert "gil@t.example" in done.stderr and "30 Thirty" in done.stderr
     assert status(jobs) == {"leavers.csv": "open", "more.yaml": "finished"}
-    assert "finished" not in done.stderr.replace("more.yaml", "")  # nothing claims gil done
+    assert "finished" not in done.stderr  # nothing claims gil's job done
+    index = cli.cwd / done.stderr.split("folder index: ")[1].split()[0]
+    page = index.read_text(encoding="utf-8")
+    assert page.count('data-exit-code="1"') == 1 and page.count('data-exit-code="0"') == 1
+    assert "1 not settled" in page and "gil@t.example (30 Thirty)" in page
     gil = rows(report_of(cli, jobs, "leavers.csv") / "people.csv")
     assert [(p["email"], p["still_reaches"]) for p in gil] == [("gil@t.example", "30 Thirty")]
 
@@ -125,3 +129,12 @@ def test_a_person_who_gained_an_account_since_is_revoked_there_on_the_next_run(c
         report = report_of(cli, jobs, "leavers.csv")
         revoked = [(r["row"], r["account"]) for r in rows(report / "revoked.csv")]
         assert revoked == [("2", "10"), ("2", "20"), ("2", "30")]
+        # run.json holds the role of the account gained since too: a restore gives it back.
+        planned = cli("restore", str(report), "--base-url", sb.url, "--plan", "--report-dir", "p")
+        assert planned.returncode == 0, planned.stderr
+        back = rows(cli.cwd / "p" / "results.csv")
+        assert [(r["account"], r["outcome"], r["role"]) for r in back] == [
+            ("10", "would_restore", "Users"),
+            ("20", "would_restore", "Engineers"),
+            ("30", "would_restore", "Users"),
+        ]

@@ -216,8 +216,8 @@ class Session:
                 if kept is not None:
                     carried.append(kept)
         deletions = self._deletions(decider, directory)
-        if self.previous is None or self.previous.deletions is None:
-            self.report.record_batch(deletions, people, directory.names if directory else {})
+        # A resume records too: the accounts its users gained since (a `*` row revokes them)
+        self.report.record_batch(deletions, people, directory.names if directory else {})
         if self.previous is not None:  # users deleted since are no longer in the list
             people = {**self.previous.people, **people}
         tracker = Tracker(deletions)
