@@ -129,6 +129,8 @@ def test_a_person_who_gained_an_account_since_is_revoked_there_on_the_next_run(c
         report = report_of(cli, jobs, "leavers.csv")
         revoked = [(r["row"], r["account"]) for r in rows(report / "revoked.csv")]
         assert revoked == [("2", "10"), ("2", "20"), ("2", "30")]
+        marks = [r["user_deleted"] for r in rows(report / "revoked.csv")]
+        assert sorted(marks) == ["false", "false", "true"]  # the revoke that deleted gil
         # run.json holds the role of the account gained since too: a restore gives it back.
         planned = cli("restore", str(report), "--base-url", sb.url, "--plan", "--report-dir", "p")
         assert planned.returncode == 0, planned.stderr
@@ -138,3 +140,34 @@ def test_a_person_who_gained_an_account_since_is_revoked_there_on_the_next_run(c
             ("20", "would_restore", "Engineers"),
             ("30", "would_restore", "Users"),
         ]
+
+
+def test_a_person_who_gained_an_account_the_key_cannot_manage_is_not_called_deleted(cli):
+    """Between the runs gil is added to 20, which the key may no longer manage, and 30
+    becomes manageable: the resumed job revokes 30, is forbidden in 20, stays open, and no
+    row or list says gil was deleted (the run's recorded deletion no longer holds)."""
+    with serving(world(users=users())) as sb:
+        port = sb.port
+        jobs = jobs_folder(cli)
+        first_run(cli, jobs, sb.url)
+    admin = {**KEY_USER, "roles": {10: "Administrators", 30: "Administrators"}}
+    later = users(admin, {**GIL, "roles": {20: "Engineers", 30: "Users"}}, {"id": 101, "roles": {}})
+    with serving(world(users=later), port) as sb:
+        again = cli("run", "jobs", "--base-url", sb.url)
+        assert again.returncode == 1, again.stderr
+        assert "gil@t.example (20 Twenty)" in again.stderr
+        assert status(jobs)["leavers.csv"] == "open"
+        assert sb.user_exists(107) and not sb.has_access(30, 107)
+        report = report_of(cli, jobs, "leavers.csv")
+        outcomes = [
+            (r["account"], r["outcome"], r["user_deleted"]) for r in rows(report / "results.csv")
+        ]
+        assert outcomes == [
+            ("10", "revoked", "false"),
+            ("20", "forbidden", "false"),
+            ("30", "revoked", "false"),
+        ]
+        gil = rows(report / "people.csv")
+        assert [(p["still_reaches"], p["user_deleted"]) for p in gil] == [("20 Twenty", "false")]
+        summary = json.loads((report / "summary.json").read_text("utf-8"))
+        assert summary["users_deleted"] == 0

@@ -242,10 +242,11 @@ class Session:
         )
 
     def _deletions(self, decider: Decider, directory: Directory | None) -> Deletions:
-        """Decided once per batch: a resume reuses the run's answer, a run from a plan the
-        plan's; only a first run decides from the user list."""
+        """Decided once per batch: a resume reuses the run's answer (but for a user who
+        gained accounts since), a run from a plan the plan's; a first run decides from the
+        user list."""
         if self.previous is not None and self.previous.deletions is not None:
-            return self.previous.deletions
+            return self.previous.deletions.regrown(decider.decide(directory), directory)
         if self.planned is not None:
             return self.planned.deletions
         return decider.decide(directory)
