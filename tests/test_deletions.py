@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from offboard.core.directory import Directory
+from offboard.core.directory import Directory, Person
 from offboard.core.models import Action, Outcome, Result, Row
 from offboard.plan.deletions import Decider, Deletions, Tracker
 
@@ -134,3 +134,21 @@ def test_a_row_without_a_user_makes_no_claim():
     """An email that matches no user (or an invalid row) has no user: user_deleted empty."""
     row = Result(Row(2, "10", "nobody@x.io"), Outcome.MISSING, 10, None)
     assert Tracker(decide([], DIRECTORY)).settle(row) is None
+
+
+def test_a_resume_decides_again_for_a_doomed_user_who_gained_an_account():
+    """The run's answer stands, but for a user who reaches more accounts today: then today's
+    batch decides (deleted only if it revokes every account they now have)."""
+    recorded = Deletions({7: frozenset({10, 20}), 8: frozenset({10})}, {7: 3, 8: 2})
+    assert recorded.regrown(Deletions(), DIRECTORY) is recorded  # nobody grew
+    today = Directory.from_users(
+        [
+            {"id": 7, "email": "two@x.io", "client_and_roles": [{"client_id": 30}]},
+            {"id": 8, "email": "one@x.io", "client_and_roles": [{"client_id": 10}]},
+        ]
+    ).with_recorded({7: Person(7, "two@x.io", frozenset({10, 20}))})
+    kept_out = recorded.regrown(decide([send(3, 10, 7), send(3, 20, 7)], today), today)
+    assert (kept_out.accounts, kept_out.last_row) == ({8: frozenset({10})}, {8: 2})
+    everywhere = [send(3, 10, 7), send(3, 20, 7), send(3, 30, 7)]
+    still = recorded.regrown(decide(everywhere, today), today)
+    assert still.accounts[7] == {10, 20, 30} and still.last_row[7] == 3

@@ -23,3 +23,24 @@ def test_a_resume_resolves_the_emails_its_run_resolved():
     assert merged.people[7].accounts == {10, 20} and merged.people[8].name == "One"
     assert merged.ids_for("admin@x.io") == [1] and 30 in merged.people
     assert LISTING.with_recorded({}) is LISTING
+
+
+def test_a_resume_keeps_the_accounts_its_run_saw_and_adds_those_gained_since():
+    """A recorded user the listing still shows reaches the union of both (a `*` row of a
+    resumed job revokes the new account too); the recorded role wins where both know one."""
+    listing = Directory.from_users(
+        [
+            {
+                "id": 7,
+                "email": "two@x.io",
+                "client_and_roles": [
+                    {"client_id": 20, "user_roles": ["5"]},
+                    {"client_id": 40, "user_roles": ["2"]},
+                ],
+            }
+        ]
+    )
+    merged = listing.with_recorded(RECORDED)
+    assert merged.people[7].accounts == {10, 20, 40}
+    assert merged.people[7].roles == {10: (1,), 20: (1,), 40: (2,)}
+    assert merged.people[7].name == "Two" and merged.people[8].accounts == {10}

@@ -8,7 +8,7 @@ check to tell whether a revoke removes a user's last account.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -94,9 +94,15 @@ class Directory:
         """This listing with the users a run recorded (run.json) laid over it, for a resume
         of that run: the run may itself have deleted some of them, and its emails must still
         resolve, and its users keep the accounts (a `*` row expands to the same pairs), as
-        they did when it began; the accounts' recorded names fill the gaps of today's."""
+        they did when it began, with their recorded roles; the accounts' recorded names fill
+        the gaps of today's. A recorded user the listing still shows also keeps the accounts
+        they gained since: a `*` row names the person everywhere, and a resumed job (the
+        folder inbox retries an open one) must revoke those too, or it never finishes."""
         if not recorded:
             return self
+        recorded = {
+            user: _joined(person, self.people.get(user)) for user, person in recorded.items()
+        }
         emails: dict[str, list[int]] = {}
         for person in recorded.values():
             if person.email:
@@ -112,6 +118,18 @@ class Directory:
             {email: ids for email, ids in by_email.items() if ids},
             {**(names or {}), **self.names},
         )
+
+
+def _joined(recorded: Person, today: Person | None) -> Person:
+    """The recorded user with the accounts today's listing adds (roles: the recorded ones,
+    what a restore gives back, then today's for the accounts gained since)."""
+    if today is None or today.accounts <= recorded.accounts:
+        return recorded
+    return replace(
+        recorded,
+        accounts=recorded.accounts | today.accounts,
+        roles={**today.roles, **recorded.roles},
+    )
 
 
 def _roles(entries: Any) -> dict[int, tuple[int, ...]]:

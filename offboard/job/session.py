@@ -226,8 +226,8 @@ class Session:
                 if kept is not None:
                     carried.append(kept)
         deletions = self._deletions(decider, directory)
-        if self.previous is None or self.previous.deletions is None:
-            self.report.record_batch(deletions, people, directory.names if directory else {})
+        # A resume records too: the accounts its users gained since (a `*` row revokes them)
+        self.report.record_batch(deletions, people, directory.names if directory else {})
         if self.previous is not None:  # users deleted since are no longer in the list
             people = {**self.previous.people, **people}
         tracker = Tracker(deletions)
@@ -252,10 +252,11 @@ class Session:
         )
 
     def _deletions(self, decider: Decider, directory: Directory | None) -> Deletions:
-        """Decided once per batch: a resume reuses the run's answer, a run from a plan the
-        plan's; only a first run decides from the user list."""
+        """Decided once per batch: a resume reuses the run's answer (but for a user who
+        gained accounts since), a run from a plan the plan's; a first run decides from the
+        user list."""
         if self.previous is not None and self.previous.deletions is not None:
-            return self.previous.deletions
+            return self.previous.deletions.regrown(decider.decide(directory), directory)
         if self.planned is not None:
             return self.planned.deletions
         return decider.decide(directory)

@@ -64,6 +64,12 @@ class Previous:
         record = self.settled.get(key)
         if record is None or Outcome(record["outcome"]) not in NOT_SENT_AGAIN:
             return None
+        if record["outcome"] == Outcome.FORBIDDEN and record.get("everywhere") is True:
+            # A pair of a row that names its person everywhere is asked again: the person
+            # is not gone while they reach that account, and the job (a folder's, kept open
+            # for them) finishes once someone lets the key manage it (revoked) or removes
+            # them there (missing).
+            return None
         deleted = record.get("user_deleted")
         message = str(record.get("message") or "")
         return Result(

@@ -162,20 +162,30 @@ class Report:
         """Add to run.json, before the first DELETE, who the batch deletes and its users as
         the user list showed them (name, email, language, role in each account): a resume,
         when some are already deleted, reports the same, and a restore gives back the
-        roles they had."""
-        if self._meta is not None:
-            self.write_meta(
-                {
-                    **self._meta,
-                    "deletions": deletions.to_json(),
-                    "people": {str(p.id): p.to_json() for p in people.values()},
-                    "account_names": {
+        roles they had. A resume (its run.json read from disk) adds what it learnt to what
+        was recorded: a user's accounts gained since, whose roles a restore needs too."""
+        meta = self._meta if self._meta is not None else _on_disk(self.directory)
+        if meta is None:
+            return
+        recorded, known = (
+            value if isinstance(value := meta.get(key), dict) else {}
+            for key in ("people", "account_names")
+        )
+        self.write_meta(
+            {
+                **meta,
+                "deletions": deletions.to_json(),
+                "people": {**recorded, **{str(p.id): p.to_json() for p in people.values()}},
+                "account_names": {
+                    **known,
+                    **{
                         str(account): names[account]
                         for account in sorted({a for p in people.values() for a in p.accounts})
                         if account in names
                     },
-                }
-            )
+                },
+            }
+        )
 
     def mark_sending(self, row: Row, account: int | None) -> None:
         """Note a row just before its first request (see journal/reader.py)."""
@@ -284,3 +294,12 @@ def _next_free(directory: Path) -> Path:
         if not candidate.exists():
             return candidate
     raise SettingsError(f"report directory {directory}: too many runs with this name")
+
+
+def _on_disk(directory: Path) -> dict[str, Any] | None:
+    """run.json as a run being resumed wrote it (None: unreadable, then left as it is)."""
+    try:
+        meta = json.loads((internal(directory) / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None

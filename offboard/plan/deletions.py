@@ -41,6 +41,24 @@ class Deletions:
             return None
         return self.last_row.get(user_id) == row_number
 
+    def regrown(self, fresh: Deletions, directory: Directory | None) -> Deletions:
+        """This (a run's recorded answer, reused by its resume), except for the doomed users
+        who reach more accounts today than it recorded (a `*` row revokes those too): for
+        them `fresh`, decided from today's list, says whether the batch still deletes them."""
+        people = directory.people if directory is not None else {}
+        grown = {
+            user
+            for user, accounts in self.accounts.items()
+            if user in people and not people[user].accounts <= accounts
+        }
+        if not grown:
+            return self
+        accounts = {u: a for u, a in self.accounts.items() if u not in grown}
+        last = {u: n for u, n in self.last_row.items() if u not in grown}
+        accounts |= {u: fresh.accounts[u] for u in grown if u in fresh.accounts}
+        last |= {u: fresh.last_row[u] for u in grown if u in fresh.last_row}
+        return Deletions(accounts, last, self.unknown)
+
     def to_json(self) -> dict[str, object]:
         return {
             "accounts": {str(u): sorted(a) for u, a in self.accounts.items()},

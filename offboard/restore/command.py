@@ -42,7 +42,7 @@ from .checks import RESTORED_MARK, finished_run, mark_restored, marked, restore_
 from .metrics import RestoreMetrics, check_metrics_file, write_restore_metrics
 from .output import resume_command, show
 from .plan import Step, revoked_rows, select
-from .report import Journal, create, exit_code, settled, write_files
+from .report import Journal, create, exit_code, new_users, settled, write_files
 from .session import Restoring
 
 
@@ -213,7 +213,6 @@ def _metrics(
     if request.metrics_file is None:
         return
     rows = list(records)
-    new_users = sum(1 for r in rows if r.get("new_user_id") not in (None, r.get("user_id")))
     write_restore_metrics(
         Path(request.metrics_file),
         RestoreMetrics(
@@ -221,7 +220,7 @@ def _metrics(
             dict(counts),
             code,
             time.monotonic() - began,
-            new_users,
+            new_users(rows),
             sum(len(r.get("tokens") or ()) for r in rows),
             dict(traffic.statuses),
             traffic.retries,

@@ -94,7 +94,7 @@ def resume_command(source: Path, directory: Path, base_url: str) -> str:
 def question(sending: Sequence[Step], steps: Sequence[Step]) -> str:
     """What a terminal is asked before the first invite: what is about to be sent, then
     "Proceed?" (asked through job/prompt.py, as a run's question; no: exit 2, nothing sent)."""
-    new = sum(1 for s in sending if s.new_user)
+    new = len({s.revoked.user_id for s in sending if s.new_user})  # a person once, not per pair
     tokens = sum(len(s.revoked.tokens) for s in steps)
     lines = [f"Restore {len(sending)} access(es) (POST /iam/clients/invite_user):"]
     lines += [

@@ -161,7 +161,7 @@ def _page(rows: list[Mapping[str, Any]], counts: Counter[str], summary: Mapping[
         "",
         *result_lines(rows),
     ]
-    new = sum(1 for r in rows if r.get("new_user_id") not in (None, "", r.get("user_id")))
+    new = new_users(rows)
     if new:
         lines += [
             "",
@@ -169,6 +169,18 @@ def _page(rows: list[Mapping[str, Any]], counts: Counter[str], summary: Mapping[
             "accept the invitation e-mail before they can sign in.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def new_users(records: Iterable[Mapping[str, Any]]) -> int:
+    """Users who came back under a new ID: counted once each, however many of their pairs
+    (a row that named them everywhere gives one per account) the restore gave back."""
+    return len(
+        {
+            r.get("user_id")
+            for r in records
+            if r.get("new_user_id") not in (None, "", r.get("user_id"))
+        }
+    )
 
 
 SHOWN = 50  # result lines printed after a restore; the rest are in results.csv
