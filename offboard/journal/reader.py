@@ -55,6 +55,9 @@ class Previous:
     deletions: Deletions | None = None  # the run's, as recorded (None: decide again)
     people: Mapping[int, Person] = field(default_factory=dict)  # the batch's users, recorded
     names: Mapping[int, str] = field(default_factory=dict)  # their accounts' names, recorded
+    # The run wrote its summary: this is a retry of a finished run (a folder's open job), not
+    # the continuation of one that was cut off.
+    finished: bool = False
 
     def record(self, key: RowKey) -> Mapping[str, Any]:
         return self.settled[key]
@@ -64,11 +67,12 @@ class Previous:
         record = self.settled.get(key)
         if record is None or Outcome(record["outcome"]) not in NOT_SENT_AGAIN:
             return None
-        if record["outcome"] == Outcome.FORBIDDEN and record.get("everywhere") is True:
-            # A pair of a row that names its person everywhere is asked again: the person
+        everywhere = record.get("everywhere") is True
+        if record["outcome"] == Outcome.FORBIDDEN and everywhere and self.finished:
+            # A retry asks a pair of a row that names its person everywhere again: the person
             # is not gone while they reach that account, and the job (a folder's, kept open
             # for them) finishes once someone lets the key manage it (revoked) or removes
-            # them there (missing).
+            # them there (missing). Continuing a run that was cut off sends no pair twice.
             return None
         deleted = record.get("user_deleted")
         message = str(record.get("message") or "")
@@ -124,6 +128,7 @@ def read_previous(directory: Path, sha256: str) -> Previous:
         Deletions.from_json(meta.get("deletions")),
         _people(meta.get("people")),
         _names(meta.get("account_names")),
+        (directory / "summary.json").exists(),
     )
 
 
