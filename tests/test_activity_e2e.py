@@ -246,11 +246,11 @@ def test_every_leaver_s_last_login_is_listed_by_the_plan(cli, sandbox):
     html = (out / "report.html").read_text()
     # The page's table and summary.txt list the rows with a login; the rest is one line.
     assert "Last successful sign-in of each leaver (3 rows)" in html
-    assert "No successful sign-in seen for the other 1 leaver." in html
+    assert "No successful sign-in seen for the user of the other 1 row." in html
     assert html.count("203.0.113.9") == 2  # the warning's table and the full one
     text = (out / "summary.txt").read_text()
     assert "Last successful sign-in of each leaver (3)" in text
-    assert "No successful sign-in seen for the other 1 leaver in the login log" in text
+    assert "No successful sign-in seen for the user of the other 1 row in the login log" in text
     summary = json.loads((out / "summary.json").read_text())
     assert {k: summary["logins"][k] for k in ("after_leaving", "active", "quiet", "unknown")} == {
         "after_leaving": 2,

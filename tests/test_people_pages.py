@@ -161,6 +161,38 @@ def test_a_long_people_list_is_capped_and_links_people_csv():
     assert f"... and {more} more: see people.csv" in render_text(data)
 
 
+def test_the_printed_page_names_the_gone_on_one_line():
+    """Under the People table one line names the shown persons who are gone ("gone: Chen
+    Wei (ID 13, deleted), Dana Novak (ID 14)"; a plan: "would be gone: ..."), hidden on
+    screen and shown on paper, where the gone persons' rows are hidden instead."""
+    for command, first in (("revoked", "gone: "), ("would_revoke", "would be gone: ")):
+        mode = "run" if command == "revoked" else "plan"
+        html = render_html(with_people(page_data([record(2, command)], mode), crowd()))
+        line = f"{first}Chen Wei (ID 13, deleted), Dana Novak (ID 14)"
+        assert Parsed(html).values("data-gone-line") == [(None, line)]
+        style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+        screen, paper = style.split("@media print", 1)
+        assert ".gone-line { display: none;" in screen
+        assert ".gone-line { display: block; }" in paper
+        assert "table.people tbody tr:has(.gone) { display: none; }" in paper
+    still = [p for p in crowd() if not p["gone"]]
+    html = render_html(with_people(page_data([record(2, "revoked")]), still))
+    assert Parsed(html).values("data-gone-line") == []
+
+
+def test_a_page_that_counts_people_links_people_csv():
+    """The job writes people.csv with the people counts: a page whose summary counts people
+    lists and links people.csv, though PageData.files (the outcome lists) omits it."""
+    shown = [person(100 + i, f"P{i} X", revoked=[HQ]) for i in range(SHOWN_PER_OUTCOME)]
+    data = with_people(page_data([record(2, "revoked")]), shown, n=12)
+    assert "people.csv" not in data.files
+    html = render_html(data)
+    assert 'and 2 more: see <a href="./people.csv">people.csv</a>' in html
+    assert '<li><a href="./people.csv">people.csv</a></li>' in html
+    assert "people.csv" in render_text(data).split("Lists: ", 1)[1]
+    assert 'href="./people.csv"' not in render_html(page_data([record(2, "revoked")]))
+
+
 def test_a_batch_without_people_data_shows_no_people_section():
     """A page made without the people fields (an old journal) has no People section."""
     data = page_data([record(2, "revoked")])

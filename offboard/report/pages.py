@@ -31,7 +31,7 @@ from .page_filters import (
     words,
 )
 from .pagedata import SHOWN_PER_OUTCOME, JobLink, PageData
-from .people_view import names_of, people_context, record_account
+from .people_view import files_of, names_of, people_context, record_account
 from .template_cache import compiled_cache
 from .todo import todo
 
@@ -180,7 +180,7 @@ def _context(data: PageData) -> dict[str, Any]:
         "column_totals": {c: sum(row[1].get(c, 0) for row in accounts) for c in columns},
         "groups": _groups(data, counts),
         "carried": list(data.carried),
-        "files": list(data.files),
+        "files": files_of(data),
         "commands": data.commands,
         "options": [(str(k), option(v)) for k, v in (summary.get("options") or {}).items()],
         "verified": summary.get("verified") if run else None,  # a plan reads only

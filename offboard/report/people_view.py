@@ -15,7 +15,7 @@ from typing import Any
 
 from ..core.models import REVOKING, account_words
 from .pagedata import PageData
-from .people import People
+from .people import PEOPLE_FILE, People
 
 # What an expanded account's outcome means, said after it; a revoke (REVOKING) needs no words.
 EXPANDED = {
@@ -49,6 +49,7 @@ class Shown:
     proof_line: str  # the same in a sentence: "verified by read-back"
     needs: bool  # named everywhere and still reaches an account: exit code 1
     gone: bool
+    deleted: bool  # gone, and Gcore deleted the user (a plan: would delete)
 
 
 def accounts_words(accounts: Iterable[Mapping[str, Any]]) -> str:
@@ -81,6 +82,7 @@ def people_context(data: PageData, run: bool) -> dict[str, Any]:
         "people": shown,
         "people_line": f"{line} an account",
         "people_more": max(data.people_n - len(shown), 0),
+        "gone_line": _gone_line(shown, run),
         # Exit code 1 may come from a person alone: the verdict says so.
         "verdict_note": (
             f" A person named everywhere {'still reaches' if run else 'would still reach'} "
@@ -92,6 +94,15 @@ def people_context(data: PageData, run: bool) -> dict[str, Any]:
         "expansions_more": max(data.expansions_n - len(expansions), 0) if not run else 0,
         "everywhere": data.everywhere,
     }
+
+
+def files_of(data: PageData) -> list[str]:
+    """The lists the pages link: PageData.files, and people.csv wherever summary.json counts
+    people (the job writes the two together, and people.csv even when it names no one)."""
+    files = list(data.files)
+    if "people" in data.summary and PEOPLE_FILE not in files:
+        files = sorted([*files, PEOPLE_FILE])
+    return files
 
 
 def names_of(data: PageData) -> dict[int, str]:
@@ -149,7 +160,24 @@ def _shown(person: Mapping[str, Any], run: bool) -> Shown:
         proof_line,
         everywhere and not gone,
         gone,
+        gone and bool(person.get("user_deleted")),
     )
+
+
+def _gone_line(shown: Sequence[Shown], run: bool) -> str:
+    """'gone: Bruno Keller (ID 12, deleted), Fatima Zahra (ID 16, deleted)': the shown
+    persons who are gone, for the printed page ("" when none is)."""
+    named = []
+    for person in (s for s in shown if s.gone):
+        who = person.who
+        label = str(who.get("name") or who.get("email") or "")
+        facts = [f"ID {who.get('user_id')}"] if who.get("user_id") is not None else []
+        if person.deleted:
+            facts.append("deleted")
+        named.append(f"{label} ({', '.join(facts)})" if facts else label)
+    if not named:
+        return ""
+    return ("gone: " if run else "would be gone: ") + ", ".join(named)
 
 
 def expansion_line(expansion: Mapping[str, Any]) -> str:
