@@ -220,3 +220,21 @@ def test_the_verdict_alone_fails_a_run_whose_every_row_settled(sandbox, tmp_path
         in problems[1]
     )
     assert problems[0] == ""
+
+
+def test_a_plan_marks_one_pair_of_a_star_row_as_the_one_that_deletes(cli, sandbox):
+    """ann (10 and 20, both managed) named everywhere: the plan says the batch deletes her
+    once, on the pair last in input order, not on every pair of her row; the run agrees."""
+    sb = sandbox(world(users=[u for u in USERS if u["id"] != 101] + [
+        {"id": 101, "email": "ann@t.example", "roles": {10: "Users", 20: "Users"}}]))  # fmt: skip
+    cli.write("leavers.csv", "email\nann@t.example\n")
+    planned = cli("plan", "leavers.csv", "--base-url", sb.url, "--report-dir", "p")
+    assert planned.returncode == 0, planned.stderr
+    marks = [(r["account"], r["user_deleted"]) for r in rows(cli.cwd / "p" / "results.csv")]
+    assert marks == [("10", "false"), ("20", "true")]
+    assert summary(cli.cwd / "p")["users_would_be_deleted"] == 1
+    plan = json.loads((cli.cwd / "p" / "plan.json").read_text())
+    assert [r["deletes_user"] for r in plan["rows"]] == [False, True]
+    done = cli("run", "p/plan.json", "--base-url", sb.url, "--report-dir", "r", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert summary(cli.cwd / "r")["users_deleted"] == 1 and not sb.user_exists(101)

@@ -39,7 +39,7 @@ class Previewer:
             )
         deletes: bool | None = False
         if outcome in SENT_FROM_PLAN:
-            deletes = self.deletions.planned_mark(user_id, action.row.number)
+            deletes = self.deletions.planned_mark(user_id, action.row.number, account)
             if deletes:
                 message += (
                     "; the batch revokes every account of this user: Gcore would delete the user"

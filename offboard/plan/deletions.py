@@ -29,17 +29,23 @@ class Deletions:
     accounts: Mapping[int, frozenset[int]] = field(default_factory=dict)
     last_row: Mapping[int, int] = field(default_factory=dict)
     unknown: frozenset[int] = frozenset()
+    # the account of that last row's pair: a `*` row is one row of several pairs (absent in
+    # a record made before `*` existed: the row alone then says it)
+    last_account: Mapping[int, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.accounts)
 
-    def planned_mark(self, user_id: int | None, row_number: int) -> bool | None:
-        """For `plan`: does this row (the user's last in the batch) delete the user?"""
+    def planned_mark(
+        self, user_id: int | None, row_number: int, account: int | None = None
+    ) -> bool | None:
+        """For `plan`: does this pair (the user's last in the batch) delete the user?"""
         if user_id is None:
             return False
         if user_id in self.unknown:
             return None
-        return self.last_row.get(user_id) == row_number
+        last_account = self.last_account.get(user_id)
+        return self.last_row.get(user_id) == row_number and last_account in (None, account)
 
     def regrown(self, fresh: Deletions, directory: Directory | None) -> Deletions:
         """This (a run's recorded answer, reused by its resume), except for the doomed users
@@ -57,13 +63,16 @@ class Deletions:
         last = {u: n for u, n in self.last_row.items() if u not in grown}
         accounts |= {u: fresh.accounts[u] for u in grown if u in fresh.accounts}
         last |= {u: fresh.last_row[u] for u in grown if u in fresh.last_row}
-        return Deletions(accounts, last, self.unknown)
+        last_account = {u: a for u, a in self.last_account.items() if u not in grown}
+        last_account |= {u: fresh.last_account[u] for u in grown if u in fresh.last_account}
+        return Deletions(accounts, last, self.unknown, last_account)
 
     def to_json(self) -> dict[str, object]:
         return {
             "accounts": {str(u): sorted(a) for u, a in self.accounts.items()},
             "last_row": {str(u): n for u, n in self.last_row.items()},
             "unknown": sorted(self.unknown),
+            "last_account": {str(u): a for u, a in self.last_account.items()},
         }
 
     @classmethod
@@ -76,6 +85,7 @@ class Deletions:
                 {int(u): frozenset(int(a) for a in n) for u, n in data["accounts"].items()},
                 {int(u): int(n) for u, n in data["last_row"].items()},
                 frozenset(int(u) for u in data["unknown"]),
+                {int(u): int(a) for u, a in data.get("last_account", {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
@@ -86,12 +96,17 @@ class Decider:
     the rows read)."""
 
     def __init__(self) -> None:
-        self._rows: dict[int, dict[int, int]] = {}  # user -> account -> row number
+        # user -> account -> (row number, position): the position orders the pairs of a
+        # `*` row, which share its number
+        self._rows: dict[int, dict[int, tuple[int, int]]] = {}
+        self._added = 0
 
     def add(self, action: Action) -> None:
         if not action.send or action.user_id is None or action.account is None:
             return
-        self._rows.setdefault(action.user_id, {})[action.account] = action.row.number
+        self._added += 1
+        pairs = self._rows.setdefault(action.user_id, {})
+        pairs[action.account] = (action.row.number, self._added)
 
     def decide(self, directory: Directory | None) -> Deletions:
         """Rows that are sent are distinct (account, user) pairs, so a user is doomed when
@@ -99,13 +114,15 @@ class Decider:
         people = directory.people if directory is not None else {}
         accounts: dict[int, frozenset[int]] = {}
         last: dict[int, int] = {}
+        last_account: dict[int, int] = {}
         for user, rows in self._rows.items():
             person = people.get(user)
             if person is not None and person.accounts and person.accounts <= rows.keys():
                 accounts[user] = person.accounts
-                last[user] = max(rows[account] for account in person.accounts)
+                final = max(person.accounts, key=lambda account: rows[account][1])
+                last[user], last_account[user] = rows[final][0], final
         unknown = frozenset(user for user in self._rows if user not in people)
-        return Deletions(accounts, last, unknown)
+        return Deletions(accounts, last, unknown, last_account)
 
 
 class Tracker:
