@@ -65,8 +65,15 @@ def test_a_user_is_deleted_when_the_batch_revokes_every_listed_account():
     )
     assert dict(answer.accounts) == {7: {10, 20}, 8: {10}}
     assert answer.unknown == {42} and len(answer) == 2
-    assert [answer.planned_mark(7, n) for n in (2, 3)] == [False, True]
-    assert answer.planned_mark(9, 5) is False and answer.planned_mark(42, 7) is None
+    assert [answer.planned_mark(7, n, a) for n, a in ((2, 10), (3, 20))] == [False, True]
+    assert answer.planned_mark(9, 5, 20) is False and answer.planned_mark(42, 7, 10) is None
+
+
+def test_the_mark_goes_on_one_pair_of_a_star_row():
+    """The pairs of a `*` row share its number: the mark goes on the last pair only."""
+    answer = decide([send(2, 10, 7), send(2, 20, 7)], DIRECTORY)
+    assert (answer.last_row, answer.last_account) == ({7: 2}, {7: 20})
+    assert [answer.planned_mark(7, 2, a) for a in (10, 20)] == [False, True]
 
 
 def test_the_mark_goes_on_the_last_row_in_a_listed_account():
