@@ -106,6 +106,7 @@ def test_a_login_after_leave_date_is_flagged_everywhere_and_plan_exits_1(cli, sa
         "login_at",
         "ip_address",
         "user_agent",
+        "account_name",
     ]
     assert stat.S_IMODE(os.stat(out / "logins_after_leaving.csv").st_mode) == 0o600
     rows = read_csv(out / "results.csv")
@@ -232,7 +233,9 @@ def test_every_leaver_s_last_login_is_listed_by_the_plan(cli, sandbox):
         "ip_address",
         "user_agent",
         "note",
+        "account_name",
     ]
+    assert {(r["account"], r["account_name"]) for r in listed} == {("10", "Ten"), ("20", "Twenty")}
     assert [
         (r["row"], r["user_id"], r["flag"], r["login_at"], r["ip_address"]) for r in listed
     ] == [

@@ -43,6 +43,7 @@ AFTER_LEAVING_COLUMNS = (
     "login_at",
     "ip_address",
     "user_agent",
+    "account_name",  # last: added after these lists were in use (issue 21)
 )
 LOGINS_FILE = "last_logins.csv"  # written when the login log was read
 LOGINS_COLUMNS = (
@@ -58,6 +59,7 @@ LOGINS_COLUMNS = (
     "ip_address",
     "user_agent",
     "note",
+    "account_name",  # last: added after these lists were in use (issue 21)
 )
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
