@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -162,7 +162,7 @@ def plan(
             position += 1
             continue
         for action in _expand(
-            _resolve(target, directory, directory_error), directory, directory_error
+            _resolve(target, directory, directory_error, names), directory, directory_error
         ):
             if action.account is not None and not action.account_name:
                 action = replace(action, account_name=names.get(action.account, ""))
@@ -179,11 +179,18 @@ def plan(
             yield action
 
 
-def _resolve(target: Target, directory: Directory | None, directory_error: str) -> Action:
+def _resolve(
+    target: Target,
+    directory: Directory | None,
+    directory_error: str,
+    names: Mapping[int, str] | None = None,
+) -> Action:
     row, account = target.row, target.account
     wide = account is None  # the row names its person everywhere
     if target.email is None:
-        return Action(row, account, target.user_id, everywhere=wide)
+        # The account's name now, as plan() would add it after: one Action a row, not two.
+        name = names.get(account, "") if names and account is not None else ""
+        return Action(row, account, target.user_id, everywhere=wide, account_name=name)
     if directory is None:
         reason = directory_error or "the user list was not read"
         return Action(
