@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import floor_goals
 import harness as h
 import profile_summary
 from harness import failure, fmt, say, table, verdict
@@ -179,6 +180,8 @@ def section(bench: Bench, rows: int, small: int | None) -> None:
         "targets": targets,
     }
     say()
+    bench.results["compare"]["goals"] = floor_goals.goals(figures, LATENCY, "offboard's sandbox")
+    say()
     bench.results["compare"]["threaded"] = threaded(bench, big, rows, small_csv, small)
 
 
@@ -229,6 +232,8 @@ def threaded(
         "server",
     )
     say()
+    goals = floor_goals.goals(figures, LATENCY, "the threaded server")
+    say()
     return {
         "rows": rows,
         "small": small,
@@ -240,6 +245,7 @@ def threaded(
         "figures": figures,
         "ratios": ratios,
         "targets": targets,
+        "goals": goals,
     }
 
 

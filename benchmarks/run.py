@@ -136,9 +136,12 @@ class Bench:
         self.ceiling: float | None = None
         self.sdk_missing = ""
         if importlib.util.find_spec("gcore") is None:
+            # The row must not be skipped quietly: say exactly how to get it into the
+            # interpreter that runs the benchmarks (the `bench` extra pins the SDK).
             self.sdk_missing = (
-                "the official SDK `gcore` is not installed "
-                "(pip install -e '.[bench]'): its column is skipped"
+                f"the official SDK `gcore` is not installed in {sys.executable}: its row is "
+                f"skipped. Install it with: {sys.executable} -m pip install -e "
+                f"'{h.ROOT}[bench]'"
             )
         self._n = 0
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import ssl
 import zlib
+from collections.abc import Awaitable, Callable
 
 import anyio
 import httpx
@@ -152,3 +154,58 @@ def test_the_hot_path_speaks_tls_and_checks_the_certificate(tls_server, monkeypa
     monkeypatch.undo()
     with pytest.raises(NotSent, match="CERTIFICATE_VERIFY_FAILED"):
         anyio.run(me, Connections(config))
+
+
+def test_the_hot_path_sends_the_same_bytes_as_httpcore_would():
+    """The hot path builds each httpcore.Request itself (URL parts, Host and headers made once
+    per slot): a DELETE and a POST with a JSON body reach a raw loopback socket as exactly the
+    bytes httpcore's own `pool.request` with the URL string sends (Host first, Content-Length
+    last), base path included."""
+    import httpcore
+
+    from offboard import __version__
+
+    answer = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+
+    async def capture(send: Callable[[str], Awaitable[None]]) -> list[bytes]:
+        seen: list[bytes] = []
+
+        async def serve(stream: anyio.abc.SocketStream) -> None:
+            async with stream:
+                seen.append(await stream.receive())
+                await stream.send(answer)
+
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        async with listener, anyio.create_task_group() as group:
+            group.start_soon(listener.serve, serve)
+            await send(f"http://127.0.0.1:{port}/base")
+            group.cancel_scope.cancel()
+        return [b.replace(b":%d" % port, b":PORT") for b in seen]  # two runs, two ports
+
+    async def ours(url: str) -> None:
+        slot = _CoreSlot(settings(base_url=url), HEADERS, ssl_context())
+        await slot.send("DELETE", "/iam/clients/10/client-users/7", None)
+        await slot.aclose()
+        slot = _CoreSlot(settings(base_url=url), HEADERS, ssl_context())
+        await slot.send("POST", "/iam/x?a=1", b'{"k": 1}')
+        await slot.aclose()
+
+    async def httpcores(url: str) -> None:
+        for method, target, body, extra in (
+            ("DELETE", "/iam/clients/10/client-users/7", None, []),
+            ("POST", "/iam/x?a=1", b'{"k": 1}', [(b"Content-Type", b"application/json")]),
+        ):
+            async with httpcore.AsyncConnectionPool(max_connections=1) as pool:
+                headers = [(k.encode(), v.encode()) for k, v in HEADERS.items()] + extra
+                await pool.request(method, url + target, headers=headers, content=body)
+
+    HEADERS = {"Authorization": "APIKey 1_x", "User-Agent": f"offboard/{__version__}"}
+
+    def ssl_context() -> ssl.SSLContext:
+        return ssl.create_default_context()
+
+    ours_sent = anyio.run(capture, ours)
+    theirs_sent = anyio.run(capture, httpcores)
+    assert len(ours_sent) == 2 and ours_sent == theirs_sent
+    assert ours_sent[0].startswith(b"DELETE /base/iam/clients/10/client-users/7 HTTP/1.1\r\nHost: ")

@@ -6,7 +6,7 @@ import pytest
 
 from offboard.core.directory import Directory
 from offboard.core.models import Action, Outcome, Row
-from offboard.plan.rows import Target, parse, plan
+from offboard.plan.rows import FirstSeen, Target, parse, plan
 
 
 @pytest.mark.parametrize(
@@ -105,3 +105,22 @@ def test_unreadable_directory_fails_only_email_rows():
     actions = list(plan([Row(2, "1", "a@x.io"), Row(3, "1", "9")], None, "HTTP 503"))
     assert _outcomes(actions) == [(2, Outcome.FAILED, None), (3, None, 9)]
     assert "HTTP 503" in actions[0].message
+
+
+def test_first_seen_answers_alike_in_memory_and_on_disk():
+    """FirstSeen keeps its first pairs in a dict and the rest in SQLite: across that boundary
+    every duplicate names the same first row, on both passes, as all on disk does; a batch
+    the dict holds never opens SQLite."""
+    pairs = ["10 1", "10 2", "10 1", "20 1", "10 2", "30 5", "30 5", "10 1"]
+    expected = [None, None, 100, None, 101, None, 105, 100]
+
+    def two_passes(seen: FirstSeen) -> list[list[int | None]]:
+        return [[seen.first(p, i, 100 + i) for i, p in enumerate(pairs)] for _ in range(2)]
+
+    for room in (0, 1, 2, 3, 100):
+        seen = FirstSeen(in_memory=room)
+        assert two_passes(seen) == [expected, expected], room
+        seen.close()
+    held = FirstSeen(in_memory=100)
+    two_passes(held)
+    assert held._db is None

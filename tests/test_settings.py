@@ -1,5 +1,8 @@
 """settings: precedence, checks, URL safety and the API key's secrecy."""
 
+import subprocess
+import sys
+
 import pytest
 
 from offboard.core.defaults import DEFAULT_BASE_URL
@@ -8,6 +11,7 @@ from offboard.core.settings import (
     Secret,
     check_base_url,
     chosen_base_url,
+    is_loopback,
     merge,
     read_api_key,
     redact,
@@ -136,3 +140,80 @@ def test_redact_removes_key_and_secret_part():
     """Both the whole key and the part after the separator are blanked."""
     secret = Secret("42_a1b2c3d4e5f6")
     assert redact("x 42_a1b2c3d4e5f6 y a1b2c3d4e5f6", secret) == "x *** y ***"
+
+
+PLAIN_URLS = [
+    "https://api.gcore.com",
+    "https://api.gcore.com/",
+    "https://api.gcore.com:8443/v2",
+    "http://127.0.0.1:8080",
+    "http://localhost:1/",
+    "http://127.9.9.9",
+    "http://10.0.0.5:8080",
+    "https://a-b.example/x_y/~z",
+]
+UNUSUAL_URLS = [
+    "HTTPS://API.Gcore.com",
+    "https://api.gcore.com:443",
+    "http://127.0.0.1:080",
+    "https://api.gcore.com/a/../b",
+    "https://xn--bcher-kva.example",
+    "http://[::1]:9",
+    "https://api.gcore.com:99999",
+    "https://user:pw@api.gcore.com",
+    "https://api.gcore.com/?q=1",
+    "https://api.gcore.com/#f",
+    "https://bücher.example",
+]
+
+
+@pytest.mark.parametrize("url", PLAIN_URLS + UNUSUAL_URLS)
+def test_the_base_url_check_agrees_with_httpx_on_every_url(url):
+    """check_base_url answers exactly as httpx's URL parser would (its fast path for plain
+    URLs and httpx for the rest): the same URL back, or the same refusal."""
+    import httpx
+
+    def by_httpx(url: str) -> str:
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError):
+            return "refused: not a URL"
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            return "refused: scheme"
+        if parsed.userinfo or parsed.query or parsed.fragment:
+            return "refused: credentials"
+        if parsed.scheme == "http" and not is_loopback(parsed.host):
+            return "refused: plain http"
+        return str(parsed).rstrip("/")
+
+    try:
+        got = check_base_url(url, "--base-url")
+    except SettingsError as exc:
+        got = "refused: " + (
+            "not a URL"
+            if "not a URL" in str(exc)
+            else "scheme"
+            if "must be an https" in str(exc)
+            else "credentials"
+            if "credentials" in str(exc)
+            else "plain http"
+        )
+    assert got == by_httpx(url)
+
+
+def test_a_plain_base_url_is_checked_without_importing_httpx():
+    """httpx (and the CLI libraries its import pulls in) costs ~0.1 s of CPU to import; the
+    hot path never needs it, and a plain --base-url is checked without it."""
+    code = (
+        "import sys\n"
+        "from offboard.core.errors import SettingsError\n"
+        "from offboard.core.settings import check_base_url\n"
+        f"for url in {PLAIN_URLS!r}:\n"
+        "    try:\n"
+        "        check_base_url(url, '--base-url')\n"
+        "    except SettingsError:\n"
+        "        pass  # refused (plain http to 10.0.0.5) is an answer too\n"
+        "assert 'httpx' not in sys.modules, 'httpx was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,9 +138,37 @@ def chosen_base_url(given: str | None, environ: Mapping[str, str] = os.environ) 
     return DEFAULT_BASE_URL
 
 
+# A URL httpx's parser gives back unchanged: lower-case scheme and host name (no IDNA
+# label), a port without leading zeros, a path without dot segments or escapes, nothing else.
+_PLAIN_URL = re.compile(
+    r"(?P<scheme>https?)://(?P<host>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)"
+    r"(?::(?P<port>[1-9][0-9]{0,4}))?(?P<path>(?:/[A-Za-z0-9_~-]*)*)"
+)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
 def check_base_url(url: str, where: str) -> str:
-    """https anywhere; plain http only to loopback, so the key never crosses a network bare."""
-    import httpx  # only when a URL is given (the default needs no check): it is not cheap
+    """https anywhere; plain http only to loopback, so the key never crosses a network bare.
+
+    A plain URL (_PLAIN_URL) is checked as it is: importing httpx for its parser costs ~0.1 s
+    of CPU (its command-line extras come with it), more than a run's look-ups, and the hot
+    path never needs it. Any other URL goes through httpx's parser, which normalises it
+    (case, default port, IDNA, dot segments) or refuses it; tests/test_settings.py holds
+    that both give the same answer."""
+    plain = _PLAIN_URL.fullmatch(url)
+    if (
+        plain is not None
+        and "xn--" not in plain["host"]
+        and plain["port"] != _DEFAULT_PORTS[plain["scheme"]]
+        and int(plain["port"] or 1) <= 65535
+    ):
+        if plain["scheme"] == "http" and not is_loopback(plain["host"]):
+            raise SettingsError(
+                f"{where}: plain http:// is refused for {plain['host']}: use https:// "
+                "(http is allowed only for loopback hosts)"
+            )
+        return url.rstrip("/")
+    import httpx  # only for an unusual URL (see above): it is not cheap
 
     try:
         parsed = httpx.URL(url)

@@ -1,6 +1,7 @@
 """Who of the batch still signs in: the key account's login log, read once per run.
 
     GET /iam/activity_log/logins (newest first, limit/offset) -> Activity
+    first_page(api)             -> its first page (read beside the user list)
     Activity.fact(row, user_id) -> LoginFact       (leaving.judge: pure)
     Activity.mark(result)       -> the Result with its fact (and a note in its message)
 
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..core.logins import LoginFact
-from ..core.models import Result, Row
+from ..core.models import Exchange, Result, Row
 from ..http.api import Api, RequestNotSent
 from ..source.leaving import UNKNOWN, judge, leave_text, note, window_start
 
@@ -87,17 +88,37 @@ class Activity:
         return replace(result, login=fact, message=message)
 
 
+async def first_page(api: Api) -> Exchange | None:
+    """The log's first page, which needs no user of the batch: job/lookups.py asks for it
+    beside the user list, so the look-ups take the list's round trips and no more. None when
+    the run was aborted before it was sent (read_activity then asks for it itself)."""
+    try:
+        return await api.request("GET", LOGINS, params={"limit": PAGE, "offset": 0})
+    except RequestNotSent:
+        return None
+
+
 async def read_activity(
-    api: Api, users: Collection[int], now: datetime, active_days: int, oldest: datetime
+    api: Api,
+    users: Collection[int],
+    now: datetime,
+    active_days: int,
+    oldest: datetime,
+    first: Exchange | None = None,
 ) -> Activity:
-    """Read the log back to `oldest` (or MAX_PAGES pages), keeping `users`' last logins."""
+    """Read the log back to `oldest` (or MAX_PAGES pages), keeping `users`' last logins;
+    `first`: its first page, already read (first_page)."""
     found: dict[int, LastLogin] = {}
     if not users:
         return Activity(now, active_days)
     offset, seen = 0, None
     for _ in range(MAX_PAGES):
         try:
-            exchange = await api.request("GET", LOGINS, params={"limit": PAGE, "offset": offset})
+            exchange = (
+                first
+                if offset == 0 and first is not None
+                else await api.request("GET", LOGINS, params={"limit": PAGE, "offset": offset})
+            )
         except RequestNotSent:
             return Activity(now, active_days, unknown="the run was aborted before it was read")
         body = exchange.body

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import httpx
 
 PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
+_DEFAULT_PORTS = {b"http": 80, b"https": 443}  # a Host header omits these (as httpcore's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +121,18 @@ class Connections:
 
 
 class _CoreSlot:
+    """One connection. Each request is built here as httpcore.Request and handed to the pool:
+    what `pool.request` would do per request (parse the URL string, check every header
+    twice, add Host) is done once per slot, with the same bytes on the wire."""
+
     def __init__(self, settings: Settings, headers: Mapping[str, str], tls: ssl.SSLContext) -> None:
-        self._base = settings.base_url.rstrip("/")
-        self._headers = [(k.encode(), v.encode()) for k, v in headers.items()]
+        base = httpcore.URL(settings.base_url.rstrip("/"))
+        self._scheme, self._host, self._port = base.scheme, base.host, base.port
+        self._prefix = b"" if base.target == b"/" else base.target  # a base URL's own path
+        default_port = _DEFAULT_PORTS.get(base.scheme)
+        host = base.host if base.port in (None, default_port) else b"%b:%d" % (base.host, base.port)
+        # Host first, as httpcore puts it; then ours (Content-Length last, for a body).
+        self._headers = [(b"Host", host), *((k.encode(), v.encode()) for k, v in headers.items())]
         self._json = [*self._headers, (b"Content-Type", b"application/json")]
         timeout = settings.timeout
         self._extensions = {
@@ -133,14 +143,26 @@ class _CoreSlot:
         )
 
     async def send(self, method: str, target: str, body: bytes | None) -> Reply:
+        url = httpcore.URL(
+            scheme=self._scheme,
+            host=self._host,
+            port=self._port,
+            target=self._prefix + target.encode("ascii"),
+        )
+        headers = (
+            self._headers
+            if body is None
+            else [*self._json, (b"Content-Length", str(len(body)).encode("ascii"))]
+        )
+        request = httpcore.Request(
+            method.encode("ascii"), url, headers=headers, content=body, extensions=self._extensions
+        )
         try:
-            response = await self._pool.request(
-                method,
-                self._base + target,
-                content=body,
-                headers=self._headers if body is None else self._json,
-                extensions=self._extensions,
-            )
+            response = await self._pool.handle_async_request(request)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         except (
             httpcore.ConnectError,
             httpcore.ConnectTimeout,

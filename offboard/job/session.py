@@ -44,7 +44,7 @@ from ..source.leaving import window_start
 from .confirm import question
 from .context import JobContext
 from .ended import Ended, Prepared, plan_writer
-from .lookups import read_directory, read_logins
+from .lookups import LoginsAhead, read_directory, read_logins
 from .prompt import Prompt, watch_signals
 
 
@@ -197,7 +197,8 @@ class Session:
         if not may_send(batch, planned):  # nothing usable: no reason to call the API at all
             tracker_box.append(Tracker(Deletions()))
             return Prepared(None, None, "", "")
-        first = await read_directory(api, planned, self.previous, guarding.protection)
+        logins = LoginsAhead()
+        first = await read_directory(api, planned, self.previous, guarding.protection, logins)
         directory = first.directory
         key_user, directory_error = first.key_user, first.directory_error
         if planned is not None and not api.abort_reason:
@@ -236,7 +237,9 @@ class Session:
         tracker_box.append(tracker)
         activity = None
         if users and not api.abort_reason:
-            activity = await read_logins(api, users, clock, active_days, oldest, self.log)
+            activity = await read_logins(
+                api, users, clock, active_days, oldest, self.log, logins.page
+            )
         return Prepared(
             key_user,
             directory,

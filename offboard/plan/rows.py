@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -89,21 +89,40 @@ def _parse_id(value: Any, field: str, also: str = "") -> int | str:
     return number
 
 
-class FirstSeen:
-    """Which row first named each (account, user), kept on disk.
+IN_MEMORY = 20_000  # pairs FirstSeen keeps in a dict (a few MB) before SQLite takes the rest
 
-    A dict would grow with the number of rows; SQLite's private temporary
-    database (an empty file name) keeps only a small page cache in memory.
-    Asking again with the same position gives the same answer, so the
-    counting pass and the sending pass agree on every duplicate.
+
+class FirstSeen:
+    """Which row first named each (account, user): the first `in_memory` pairs in a dict,
+    the rest on disk.
+
+    A dict alone would grow with the number of rows; SQLite's private temporary
+    database (an empty file name) keeps only a small page cache in memory, but costs an
+    INSERT per row on each pass, on the way to the first DELETE. So the dict holds the
+    first pairs (most batches whole) and SQLite, opened only then, every pair after it
+    is full: a pair lives in one of the two, always the same one. Asking again with the
+    same position gives the same answer, so the counting pass and the sending pass agree
+    on every duplicate.
     """
 
-    def __init__(self) -> None:
-        self._db = sqlite3.connect("")
-        self._db.execute("CREATE TABLE seen (pair TEXT PRIMARY KEY, position INTEGER, row INTEGER)")
+    def __init__(self, in_memory: int = IN_MEMORY) -> None:
+        self._front: dict[str, tuple[int, int]] = {}
+        self._room = in_memory
+        self._db: sqlite3.Connection | None = None
 
     def first(self, pair: str, position: int, row: int) -> int | None:
         """None if this position is the first to name `pair`, else that first row's number."""
+        known = self._front.get(pair)
+        if known is not None:
+            return None if known[0] == position else known[1]
+        if len(self._front) < self._room:
+            self._front[pair] = (position, row)
+            return None
+        if self._db is None:
+            self._db = sqlite3.connect("")
+            self._db.execute(
+                "CREATE TABLE seen (pair TEXT PRIMARY KEY, position INTEGER, row INTEGER)"
+            )
         inserted = self._db.execute(
             "INSERT OR IGNORE INTO seen VALUES (?, ?, ?) RETURNING 1", (pair, position, row)
         ).fetchone()
@@ -115,7 +134,8 @@ class FirstSeen:
         return None if found[0] == position else int(found[1])
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
 
 
 def plan(
@@ -142,7 +162,7 @@ def plan(
             position += 1
             continue
         for action in _expand(
-            _resolve(target, directory, directory_error), directory, directory_error
+            _resolve(target, directory, directory_error, names), directory, directory_error
         ):
             if action.account is not None and not action.account_name:
                 action = replace(action, account_name=names.get(action.account, ""))
@@ -159,11 +179,18 @@ def plan(
             yield action
 
 
-def _resolve(target: Target, directory: Directory | None, directory_error: str) -> Action:
+def _resolve(
+    target: Target,
+    directory: Directory | None,
+    directory_error: str,
+    names: Mapping[int, str] | None = None,
+) -> Action:
     row, account = target.row, target.account
     wide = account is None  # the row names its person everywhere
     if target.email is None:
-        return Action(row, account, target.user_id, everywhere=wide)
+        # The account's name now, as plan() would add it after: one Action a row, not two.
+        name = names.get(account, "") if names and account is not None else ""
+        return Action(row, account, target.user_id, everywhere=wide, account_name=name)
     if directory is None:
         reason = directory_error or "the user list was not read"
         return Action(

@@ -50,7 +50,12 @@ COLOUR = {
     "invalid": "red",
     "not_attempted": "red",
 }
-EXIT_WORDS = {0: "all rows settled", 1: "rows or people need a person", 2: "refused to start", 3: "aborted"}
+EXIT_WORDS = {
+    0: "all rows settled",
+    1: "rows or people need a person",
+    2: "refused to start",
+    3: "aborted",
+}
 # How the read-back was done (execute/verify.py's `verify_method`), in words for the pages.
 READ_BACK = {
     "listing": "by reading the user list once",
