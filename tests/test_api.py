@@ -549,3 +549,12 @@ def test_a_failing_page_of_the_user_list_is_a_directory_error_not_a_group():
         return True
 
     assert call(pages, coro=read, concurrency=4)[0]
+
+
+def test_the_run_limiter_knows_the_concurrency_its_initial_window():
+    """The controller is told --concurrency (its initial window) and starts at --rate: before
+    any 429 nothing but --rate paces the run."""
+    _, api, _ = call(scripted([httpx.Response(200)]))
+    controller = api.limiter.controller
+    assert controller.concurrency == api.settings.concurrency > 0
+    assert controller.rate(0.0) == api.settings.rate

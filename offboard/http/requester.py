@@ -69,7 +69,7 @@ class Requester:
         self._clock = clock or AnyioClock()
         self._rng = rng or random.Random()
         self._on_retry = on_retry
-        self.limiter = RateLimiter(settings.rate, self._clock)
+        self.limiter = RateLimiter(settings.rate, self._clock, concurrency=settings.concurrency)
         self.abort_reason = ""
         self.statuses: Counter[str] = Counter()  # answers by status ("error": none), for metrics
         self.retries = 0
