@@ -370,3 +370,21 @@ def test_bad_rate_is_refused_before_anything_is_sent(value, message, tmp_path):
     )
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+
+
+def test_a_pair_that_was_not_back_to_back_starts_over():
+    """The caller had one request ready (the look-up before the rest): a limiter spacing
+    requests 1 / L apart takes two 60 ms apart, so they are no pair; the pair test starts over
+    with the next, its sibling follows at once, and a refused second says "spacing"."""
+    ctl = AdaptiveController(100, concurrency=16)
+    ctl.sent(0.0)
+    ctl.on_answer(0.02, 200, sent_at=0.0)
+    ctl.sent(0.06)  # not a pair with the first
+    ctl.on_answer(0.08, 200, sent_at=0.06)
+    assert ctl.phase == "pair" and ctl.next_start(0.09) == 0.09
+    ctl.sent(0.09)
+    assert ctl.next_start(0.09) == 0.09  # its sibling at once
+    ctl.sent(0.09)
+    ctl.on_answer(0.11, 200, sent_at=0.09)
+    ctl.on_answer(0.11, 429, 1.0, sent_at=0.09)
+    assert ctl.kind == "spacing"
