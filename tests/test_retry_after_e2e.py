@@ -26,7 +26,7 @@ def _scripted(values: dict[int, str]) -> list[dict[str, object]]:
 def test_a_garbage_or_absurd_retry_after_behaves_as_documented_on_the_real_path(cli, sandbox):
     """Garbage: the row is revoked on its retry, which waited NO_HINT_PAUSE (the run's pause,
     not a backoff of its own), and the log line names the value; absurd: the row fails at once
-    with the server's figure, unretried, and nothing stalls."""
+    with the server's figure, never retried."""
     sb = sandbox(fault_world(scripted=_scripted({**GARBAGE, **ABSURD})))
     lines = [f"10,{user},T{user}" for user in (*GARBAGE, *ABSURD)]
     write_batch(cli, lines)

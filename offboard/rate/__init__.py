@@ -7,7 +7,9 @@ Why the controller (rate/control.py) finds the limit behind every shape of serve
   window holds more than --rate starts, whatever the server does.
 - The pair test. The first two requests go back to back. A spacing limiter (a token bucket
   without a burst, GCRA) refuses the second; a window, or a bucket with a burst, takes both.
-  One request tells the two families apart, and each has its own way to be measured.
+  One request tells the two families apart, and each has its own way to be measured. Two
+  starts more than PAIR_GAP apart (the run's first look-up goes alone) are no pair: the test
+  starts over with the next request, whose siblings follow it at once.
 - Startup, as TCP begins with an initial window (issue 22): nothing has shown a limit, so
   only --rate paces the starts and the caller's --concurrency bounds what is in flight (the
   controller is told it, to know the rate requests really leave at). With no limit, --rate
