@@ -19,8 +19,11 @@ on the system's monotonic clock, and its status), not from offboard's account of
 - 429 share: 429 answers / every API request of the run.
 - to 0.8 L: seconds from the run's first request (any method) to the first accepted DELETE at
   which the accepted DELETEs in the trailing 1 s reach 0.8 x the limit then in force.
+- whole-run goodput / L: accepted DELETEs / the integral of L from the run's first request to
+  its last (the last answer), startup and read-back included (issue 22).
 - peak 1 s: the most request arrivals (any method, any status) in any [t, t + 1): --rate bounds it.
 - the bar (issue 12): >10s >= 0.9, <10s >= 0.8, 429s <= 2%, peak <= --rate.
+- issue 22's goals: to 0.8 L <= 3 s, whole-run goodput / L >= 0.9, 429s <= 2%.
 
 Rows are L x the cell's seconds (the schedule's integral for `changing`), so a client that keeps
 to L takes about that long. One still running at 1.25 x that + 10 s is killed (exit -9) and
@@ -146,14 +149,16 @@ class Cell:
 
 
 CELLS = (
-    Cell("tb20-b5", "token_bucket", 20, 100, 45, burst=5),
-    Cell("tb20-b40", "token_bucket", 20, 100, 45, burst=40),
-    Cell("fw20", "fixed_window", 20, 100, 45),
-    Cell("sw20", "sliding_window", 20, 100, 45),
-    Cell("gcra20", "gcra", 20, 100, 45, tolerance=0.005),
+    # Issue 22's batch: 1,200 rows at L = 20 (60 s at L), startup included in the whole run.
+    Cell("tb20-b5", "token_bucket", 20, 100, 60, burst=5),
+    Cell("tb20-b40", "token_bucket", 20, 100, 60, burst=40),
+    Cell("fw20", "fixed_window", 20, 100, 60),
+    Cell("sw20", "sliding_window", 20, 100, 60),
+    Cell("gcra20", "gcra", 20, 100, 60, tolerance=0.005),
     # --rate 100 = 50 L, as in rate_sim's matrix: offboard is told no more here than at L = 20.
+    # 140 rows, not 1,200: 1,200 at 2/s is ten minutes for one cell.
     Cell("sw2", "sliding_window", 2, 100, 70),
-    Cell("tb100-b10", "token_bucket", 100, 1000, 45, burst=10),
+    Cell("tb100-b10", "token_bucket", 100, 1000, 12, burst=10),
     Cell("changing", "changing", 20, 100, 60, schedule=((0, 20), (20, 5), (40, 20))),
 )
 
@@ -199,6 +204,19 @@ class Figures:
     share_429: float
     to_08: float | None  # from the first request; None: never reached
     peak_1s: int
+    whole: float | None = None  # goodput / L from the first request to the last answer
+
+    def goals(self) -> list[str]:
+        """What falls short of issue 22's goals for a limit found at the start (empty: all
+        met): 0.8 L within 3 s of the first request, 0.9 L over the whole run, <= 2% 429s."""
+        out = []
+        if self.to_08 is None or self.to_08 > 3.0:
+            out.append("to 0.8 L")
+        if self.whole is None or self.whole < 0.9:
+            out.append("whole run")
+        if self.share_429 > 0.02:
+            out.append("429s")
+        return out
 
     def misses(self, client_rate: float) -> list[str]:
         """What falls short of issue 12's bar (empty: all met)."""
@@ -257,6 +275,9 @@ def figures(records: Sequence[dict[str, Any]], schedule: Schedule) -> Figures:
         share_429=statuses.get(429, 0) / len(records),
         to_08=_time_to(good, schedule, 0.8, times[0]),
         peak_1s=_peak(times),
+        # The log holds arrivals: the last answer left the sandbox as its request arrived
+        # (the latency is spent before the handler), so the last arrival ends the run.
+        whole=len(good) / schedule.integral(times[0], times[-1]) if times[-1] > times[0] else None,
     )
 
 
@@ -390,11 +411,13 @@ HEADERS = (
     "<10s goodput/L",
     "429 share",
     "to 0.8 L s",
+    "whole-run goodput/L",
     "peak 1 s",
     "exit",
     "wall s",
     "outcomes",
     "bar",
+    "issue 22 goals",
 )
 
 
@@ -418,11 +441,13 @@ def table_row(o: Outcome) -> list[str]:
         ratio(f.within_10s),
         f"{f.share_429 * 100:.1f}%",
         "never" if f.to_08 is None else f"{f.to_08:.1f}",
+        ratio(f.whole),
         str(f.peak_1s),
         f"{o.measured.returncode}{f' (cut at {c.deadline:.0f} s)' if killed else ''}",
         f"{o.measured.wall:.1f}",
         " ".join(f"{k}={v}" for k, v in sorted(o.counts.items())) or "none",
         "met" if not misses else "missed " + ", ".join(misses),
+        "met" if not f.goals() else "missed " + ", ".join(f.goals()),
     ]
 
 
@@ -517,6 +542,8 @@ def results(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
             "within_10s": o.figures.within_10s,
             "share_429": o.figures.share_429,
             "to_08": o.figures.to_08,
+            "whole": o.figures.whole,
+            "goals_missed": o.figures.goals(),
             "peak_1s": o.figures.peak_1s,
             "returncode": o.measured.returncode,
             "wall": o.measured.wall,
@@ -546,9 +573,10 @@ def section(
         "From the sandbox's log. t0 = first DELETE. goodput/L: accepted DELETEs per second "
         "/ L, after t0 + 10 s and within it (for `changing`, / the integral of L). 429 share: "
         "of every request. to 0.8 L: from the first request. peak 1 s: most arrivals in any "
-        "1 s. Bar: >10s >= 0.9, <10s >= 0.8, 429s <= 2%, peak <= --rate. Rows: L x the "
-        "cell's seconds; a client still running at 1.25 x that + 10 s is killed (exit -9) and "
-        "measured so far."
+        "1 s. Bar: >10s >= 0.9, <10s >= 0.8, 429s <= 2%, peak <= --rate. Issue 22's goals: "
+        "to 0.8 L <= 3 s, whole-run goodput/L (first request to last answer, startup "
+        "included) >= 0.9, 429s <= 2%. Rows: L x the cell's seconds; a client still "
+        "running at 1.25 x that + 10 s is killed (exit -9) and measured so far."
     )
     # A smoke run (scaled down) takes two cells: one fixed limit, and the changing one (its
     # schedule is placed from the first's start-up time), so the test suite stays quick.

@@ -23,7 +23,8 @@ class CubicController:
     PROBE_SECONDS = 30.0  # time from the restart back up to the measured limit
     MIN_RATE = 0.2  # never slower than a request every 5 s
 
-    def __init__(self, ceiling: float, adaptive: bool = True) -> None:
+    def __init__(self, ceiling: float, adaptive: bool = True, concurrency: int = 0) -> None:
+        # `concurrency`: the simulation passes it to every controller; this one ignores it.
         self.ceiling = ceiling
         self.adaptive = adaptive
         self.next_slot = -math.inf

@@ -161,8 +161,9 @@ def backoffs(count: int) -> list[float]:
 
 @pytest.mark.parametrize("value", ["-5", "nan", "inf", "soon", ""])
 def test_an_unusable_retry_after_is_ignored_and_the_retry_says_so(value):
-    """Negative, NaN, infinite or garbage: the retry backs off as without a hint (the
-    run-wide pause is the 1 s default) and its log line names the ignored value."""
+    """Negative, NaN, infinite or garbage: the retry waits what the run-wide pause does, the
+    1 s of a 429 without a usable hint (one rule, rate/pause.py's, for both), and its log line
+    names the ignored value."""
     exchange, api, clock, retries = retries_logged(
         scripted([httpx.Response(429, headers={"Retry-After": value}), httpx.Response(200)])
     )
@@ -170,11 +171,11 @@ def test_an_unusable_retry_after_is_ignored_and_the_retry_says_so(value):
     assert [reason for reason, _ in retries] == [
         f"HTTP 429 (ignored an unusable Retry-After ({value!r}))"
     ]
-    assert [wait for _, wait in retries] == pytest.approx(backoffs(1))
-    assert clock.sleeps[0] == pytest.approx(backoffs(1)[0])
-    # The run-wide pause, which the retry then waits out too.
-    assert api.limiter.controller.resume_at == pytest.approx(1.0)
-    assert clock.time == pytest.approx(1.0)
+    assert [wait for _, wait in retries] == [NO_HINT_PAUSE]
+    assert clock.sleeps[0] == NO_HINT_PAUSE
+    # The run-wide pause: the same wait, so the retry starts as the pause ends.
+    assert api.limiter.controller.resume_at == pytest.approx(NO_HINT_PAUSE)
+    assert clock.time == pytest.approx(NO_HINT_PAUSE)
 
 
 def test_an_unusable_retry_after_ms_is_ignored_too():
@@ -195,7 +196,7 @@ def test_a_row_that_fails_on_unusable_hints_says_so_once_in_its_message():
         scripted([httpx.Response(429, headers={"Retry-After": "-1"})] * 3), max_attempts=3
     )
     assert (exchange.status, exchange.attempts) == (429, 3)
-    assert [wait for _, wait in retries] == pytest.approx(backoffs(2))
+    assert [wait for _, wait in retries] == [NO_HINT_PAUSE] * 2
     assert exchange.note == " (ignored an unusable Retry-After ('-1'))"
     _, message = classify(exchange)
     assert (
@@ -548,3 +549,12 @@ def test_a_failing_page_of_the_user_list_is_a_directory_error_not_a_group():
         return True
 
     assert call(pages, coro=read, concurrency=4)[0]
+
+
+def test_the_run_limiter_knows_the_concurrency_its_initial_window():
+    """The controller is told --concurrency (its initial window) and starts at --rate: before
+    any 429 nothing but --rate paces the run."""
+    _, api, _ = call(scripted([httpx.Response(200)]))
+    controller = api.limiter.controller
+    assert controller.concurrency == api.settings.concurrency > 0
+    assert controller.rate(0.0) == api.settings.rate

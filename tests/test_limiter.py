@@ -11,7 +11,7 @@ import pytest
 from offboard.http.retry import retry_after
 from offboard.rate.control import MIN_RATE, STARTUP_RATE, AdaptiveController
 from offboard.rate.limiter import RateLimiter
-from offboard.rate.pause import NO_HINT_PAUSE, RETRY_AFTER_MAX, checked_retry_after
+from offboard.rate.pause import NO_HINT_PAUSE, RETRY_AFTER_CAP, checked_retry_after
 
 from .helpers import FakeClock
 
@@ -117,24 +117,38 @@ def test_adaptive_rate_finds_an_unknown_limit_through_the_async_wrapper():
         assert server.refused / (len(server.accepted) + server.refused) <= 0.02, limit
 
 
-def test_adaptive_controller_starts_with_a_pair_then_doubles_while_answers_flow():
-    """The first two requests go back to back (the pair test); then slow start: 2 requests/s,
-    one more per round trip per accepted answer, never above --rate; a network error (status
-    None) changes nothing."""
-    ctl = AdaptiveController(50)
-    assert ctl.rate(0.0) == STARTUP_RATE
+def test_adaptive_controller_starts_with_the_initial_window_paced_only_by_the_rate():
+    """Before any 429 the run sends as TCP's initial window: the pair back to back, then every
+    start 1 / --rate apart (the concurrency alone bounds what is in flight), whatever the
+    answers; a network error (status None) changes nothing."""
+    ctl = AdaptiveController(50, concurrency=16)
+    assert ctl.rate(0.0) == 50
     for _ in range(2):
         assert ctl.next_start(0.0) == 0.0
         ctl.sent(0.0)
-    assert ctl.next_start(0.0) == pytest.approx(1 / 50 + 1 / STARTUP_RATE)
-    ctl.on_answer(0.1, None, sent_at=0.0)
-    assert ctl.rate(0.1) == STARTUP_RATE
-    ctl.on_answer(0.1, 200, sent_at=0.0)
-    ctl.on_answer(0.1, 200, sent_at=0.0)
-    assert ctl.kind == "window" and ctl.rate(0.1) == 4 * STARTUP_RATE  # doubled twice
-    for i in range(10):
-        ctl.on_answer(0.2 + i / 100, 200, sent_at=0.1)
-    assert ctl.rate(1.0) == 50  # capped by --rate
+    now = 1 / 50  # the pair took two slots of --rate
+    for _ in range(14):  # the rest of the window, before any answer
+        assert ctl.next_start(now) == pytest.approx(now + 1 / 50)
+        now = ctl.next_start(now)
+        ctl.sent(now)
+    ctl.on_answer(0.3, None, sent_at=0.0)
+    ctl.on_answer(0.3, 200, sent_at=0.0)
+    ctl.on_answer(0.3, 200, sent_at=0.0)
+    assert ctl.kind == "window" and ctl.phase == "startup" and ctl.rate(0.3) == 50
+
+
+def test_a_spacing_limiter_found_by_the_pair_slow_starts_from_the_startup_rate():
+    """The pair's second refused: a spacing limiter refuses whatever comes faster than its
+    rate, so the window's other 429s are echoes (they pause no one and set no bound), and a
+    slow start from STARTUP_RATE finds its order."""
+    ctl = AdaptiveController(100, concurrency=16)
+    for t in (0.0, 0.0, 0.01, 0.02):
+        ctl.sent(t)
+    ctl.on_answer(0.05, 200, sent_at=0.0)
+    ctl.on_answer(0.05, 429, 1.0, sent_at=0.0)
+    assert ctl.kind == "spacing" and ctl.rate(0.05) == STARTUP_RATE
+    echo = ctl.on_answer(0.06, 429, 1.0, sent_at=0.01)
+    assert echo is not None and echo.pause == 0.0 and ctl.phase == "startup"
 
 
 def test_the_pair_test_tells_a_spacing_limiter_from_a_window():
@@ -282,12 +296,14 @@ def test_adaptive_controller_not_adaptive_keeps_the_rate():
         (-3.0, NO_HINT_PAUSE, "ignored an unusable Retry-After (-3.0)"),
         (float("nan"), NO_HINT_PAUSE, "ignored an unusable Retry-After (nan)"),
         (float("inf"), NO_HINT_PAUSE, "ignored an unusable Retry-After (inf)"),
-        (7200.0, RETRY_AFTER_MAX, "the API asked to wait 7200 s; capped at 3600 s"),
+        (RETRY_AFTER_CAP, RETRY_AFTER_CAP, ""),
+        (7200.0, NO_HINT_PAUSE, "the API asked to wait 7200 s; offboard waits at most 120 s"),
+        (1e12, NO_HINT_PAUSE, "the API asked to wait more than a day; offboard waits at most"),
     ],
 )
 def test_bad_retry_after_has_defined_behaviour(given, pause, note):
-    """None -> 1 s; negative, NaN, infinite -> 1 s with a note; over an hour -> an hour,
-    with a note the caller can log."""
+    """None -> 1 s; negative, NaN, infinite -> 1 s with a note; over RETRY_AFTER_CAP -> the
+    row fails (http/requester.py) and the run pauses 1 s, with a note naming the figure."""
     got_pause, got_note = checked_retry_after(given)
     assert got_pause == pause
     assert got_note.startswith(note) if note else got_note == ""
@@ -354,3 +370,21 @@ def test_bad_rate_is_refused_before_anything_is_sent(value, message, tmp_path):
     )
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+
+
+def test_a_pair_that_was_not_back_to_back_starts_over():
+    """The caller had one request ready (the look-up before the rest): a limiter spacing
+    requests 1 / L apart takes two 60 ms apart, so they are no pair; the pair test starts over
+    with the next, its sibling follows at once, and a refused second says "spacing"."""
+    ctl = AdaptiveController(100, concurrency=16)
+    ctl.sent(0.0)
+    ctl.on_answer(0.02, 200, sent_at=0.0)
+    ctl.sent(0.06)  # not a pair with the first
+    ctl.on_answer(0.08, 200, sent_at=0.06)
+    assert ctl.phase == "pair" and ctl.next_start(0.09) == 0.09
+    ctl.sent(0.09)
+    assert ctl.next_start(0.09) == 0.09  # its sibling at once
+    ctl.sent(0.09)
+    ctl.on_answer(0.11, 200, sent_at=0.09)
+    ctl.on_answer(0.11, 429, 1.0, sent_at=0.09)
+    assert ctl.kind == "spacing"

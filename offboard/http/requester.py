@@ -25,8 +25,9 @@ from ..core.clock import AnyioClock, Clock
 from ..core.models import Exchange
 from ..core.settings import Settings, redact
 from ..rate.limiter import RateLimiter
+from ..rate.pause import checked_retry_after, too_long
 from .connections import Connections
-from .retry import RETRY_AFTER_CAP, RetryBudget, backoff, shown_wait
+from .retry import RetryBudget, backoff
 from .wire import Attempt, send
 
 # A server answering 429 to everything is refusing the key, not pacing it: after this many
@@ -68,7 +69,7 @@ class Requester:
         self._clock = clock or AnyioClock()
         self._rng = rng or random.Random()
         self._on_retry = on_retry
-        self.limiter = RateLimiter(settings.rate, self._clock)
+        self.limiter = RateLimiter(settings.rate, self._clock, concurrency=settings.concurrency)
         self.abort_reason = ""
         self.statuses: Counter[str] = Counter()  # answers by status ("error": none), for metrics
         self.retries = 0
@@ -135,13 +136,9 @@ class Requester:
                 self._refused = 0
             if result.status == 429:
                 self._count_refusal()
-                # The whole run backs off, not only this request; a wait longer than the
-                # cap fails this row instead (see asked_to_wait_too_long), so no one waits
-                # it: the controller hears a 429 without a usable hint.
-                wait = result.retry_after
-                self.limiter.throttled(
-                    started[0], wait if wait is None or wait <= RETRY_AFTER_CAP else None
-                )
+                # The whole run backs off, not only this request, by rate/pause.py's rule
+                # (a wait past the cap fails this row: see asked_to_wait_too_long).
+                self.limiter.throttled(started[0], result.retry_after)
             else:
                 self.limiter.answered(started[0], result.status)
             return result
@@ -161,12 +158,9 @@ class Requester:
 
         def asked_to_wait_too_long(state: RetryCallState) -> bool:
             wait = _last(state).retry_after
-            if wait is None or wait <= RETRY_AFTER_CAP:
+            if not too_long(wait):
                 return False
-            notes.append(
-                f" (the API asked to wait {shown_wait(wait)}; offboard waits at most "
-                f"{RETRY_AFTER_CAP:g} s)"
-            )
+            notes.append(f" ({checked_retry_after(wait)[1]})")
             return True
 
         last: Attempt = await attempt()
@@ -241,6 +235,9 @@ class Requester:
             self._on_retry(method, path, state.attempt_number, reason, delay)
 
     def _wait_for(self, attempt: Attempt, attempt_number: int) -> float:
+        if attempt.status == 429:
+            # The same rule, and so the same wait, as the run-wide pause the controller took.
+            return checked_retry_after(attempt.retry_after)[0]
         if attempt.retry_after is not None:
             return attempt.retry_after
         return backoff(attempt_number, self._rng)

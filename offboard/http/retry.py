@@ -1,33 +1,45 @@
 """When to retry, and how long to wait: the policy of the contract, as pure functions.
 
 A server's wait (`retry-after-ms`, else `Retry-After` in seconds or as an HTTP date) is read
-by `read_retry_after`, and every value has a defined reading; none raises:
+here, by `read_retry_after`, into a number; what a number means is rate/pause.py's one rule
+(`checked_retry_after`, `usable`, `too_long`), which the retry and the run-wide pause both
+use. Every value has a defined reading; none raises:
 - a finite number >= 0 (what float() reads, surrounding spaces ignored) is the wait;
-- negative, NaN, infinite or garbage (in either header) is ignored as if absent: the retry
-  backs off exponentially, the run-wide pause is http/api.py's 1 s default, and the retry's log
-  line and a failed row's message say "ignored an unusable Retry-After ('soon')";
+- negative, NaN, infinite or garbage (in either header) is ignored as if absent: a 429's retry
+  and the run-wide pause wait NO_HINT_PAUSE (1 s; a 5xx's retry backs off exponentially), and
+  the retry's log line and a failed row's message say "ignored an unusable Retry-After ('soon')";
 - a date in the past is 0 s: retry at once (only the server's clock is behind);
 - a wait over RETRY_AFTER_CAP (an hour, 10**12, 1e308, a date next year) is kept as the
-  server's figure: http/api.py fails the row unretried, without pausing the run, its message
-  saying "the API asked to wait 7200 s; offboard waits at most 120 s" (`shown_wait`: past a
-  day only "more than a day").
+  server's figure: http/requester.py fails the row unretried, the run pausing only
+  NO_HINT_PAUSE, its message saying "the API asked to wait 7200 s; offboard waits at most
+  120 s" (`shown_wait`: past a day only "more than a day").
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ..rate.pause import RETRY_AFTER_CAP, shown_wait, usable
+
+__all__ = [
+    "RETRY_AFTER_CAP",
+    "RETRY_STATUSES",
+    "CircuitBreaker",
+    "Hint",
+    "RetryBudget",
+    "backoff",
+    "read_retry_after",
+    "retry_after",
+    "shown_wait",
+]
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 BACKOFF_BASE = 0.5  # seconds before the first retry (before jitter)
 BACKOFF_CAP = 30.0  # no computed wait is longer
-# A server may ask for a longer pause than a batch should sit through; past
-# this, the row fails with the server's figure in its message.
-RETRY_AFTER_CAP = 120.0
 
 
 def backoff(retry_number: int, rng: random.Random) -> float:
@@ -51,8 +63,8 @@ class Hint:
 
 def read_retry_after(headers: Mapping[str, str], now: datetime | None = None) -> Hint:
     """The server's wait: `retry-after-ms`, else `Retry-After` (seconds or an HTTP date),
-    each value read as the module's docstring defines; an unusable one is named in
-    `ignored` and the next header is tried."""
+    each value read into a number here and judged by rate/pause.py's `usable`; an unusable one
+    is named in `ignored` and the next header is tried."""
     ignored: list[str] = []
     for name, shown, read in (
         ("retry-after-ms", "retry-after-ms", _milliseconds),
@@ -62,7 +74,7 @@ def read_retry_after(headers: Mapping[str, str], now: datetime | None = None) ->
         if text is None:
             continue
         seconds = read(text.strip(), now)
-        if seconds is not None and 0 <= seconds < math.inf:  # NaN fails this too
+        if seconds is not None and usable(seconds):
             return Hint(seconds, _ignored(ignored))
         ignored.append(f"{shown} ({_bounded(text.strip())})")
     return Hint(None, _ignored(ignored))
@@ -103,12 +115,6 @@ def _ignored(values: list[str]) -> str:
 def _bounded(text: str) -> str:
     """A header value for a note: escaped (repr), and cut short, since a server wrote it."""
     return repr(text if len(text) <= 30 else text[:27] + "...")
-
-
-def shown_wait(seconds: float) -> str:
-    """A server's wait for a message: the figure up to a day, beyond that only "more than a
-    day" (10**12 or 1e308 s is no figure anyone can use, and {:g} would print 1e+308)."""
-    return f"{seconds:g} s" if seconds <= 86400 else "more than a day"
 
 
 class RetryBudget:

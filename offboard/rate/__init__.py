@@ -7,12 +7,19 @@ Why the controller (rate/control.py) finds the limit behind every shape of serve
   window holds more than --rate starts, whatever the server does.
 - The pair test. The first two requests go back to back. A spacing limiter (a token bucket
   without a burst, GCRA) refuses the second; a window, or a bucket with a burst, takes both.
-  One request tells the two families apart, and each has its own way to be measured.
-- Startup, as TCP's slow start: each accepted answer adds a request per round trip (at most
-  GROWTH, and at most doubling), so the rate doubles about every round trip while answers
-  flow and what is in flight when a limit is met is about what it accepted. With no limit,
-  --rate or concurrency / round trip is reached in a second or two. Startup ends at the first
-  429, and nothing it measured is trusted as the limit without a check.
+  One request tells the two families apart, and each has its own way to be measured. Two
+  starts more than PAIR_GAP apart (the run's first look-up goes alone) are no pair: the test
+  starts over with the next request, whose siblings follow it at once.
+- Startup, as TCP begins with an initial window (issue 22): nothing has shown a limit, so
+  only --rate paces the starts and the caller's --concurrency bounds what is in flight (the
+  controller is told it, to know the rate requests really leave at). With no limit, --rate
+  or concurrency / round trip is reached at once; the look-ups before the first DELETE are
+  not paced by a limit no one has seen. Startup ends at the first 429, which backs off (the
+  window's count is what it held), and nothing it measured is trusted as the limit without
+  a check. A spacing limiter found by the pair test refuses whatever comes faster than its
+  rate: the window's other 429s are echoes, and a slow start from STARTUP_RATE (each
+  accepted answer adds a request per round trip, at most GROWTH and at most doubling) finds
+  its order, its first 429 an upper bound.
 - A spacing limiter refuses as soon as the rate passes it, so the rate at the refused send is
   an upper bound and a rate that held PROVE_REQUESTS is a lower one. The search tries rates
   between them, a growing step at a time (never past the geometric middle), until they are
@@ -34,14 +41,15 @@ Why the controller (rate/control.py) finds the limit behind every shape of serve
   startup: a bucket with a burst passes the pair test like a window, and its first 429 shows
   the burst and part of a second, not its rate.
 - 429s: the server's Retry-After (or 1 s) pauses everyone after startup and at a cut; a
-  probe's own 429 pauses only SHORT_PAUSE. A bad Retry-After gets `checked_retry_after`'s
-  defined behaviour.
+  probe's own 429 pauses only SHORT_PAUSE. What a Retry-After means is rate/pause.py's one
+  rule (`checked_retry_after`), which the refused request's retry uses too.
 
 Where it falls short (the simulation shows each; BENCHMARKS.md has the figures): a limit of
 2 a second that drops to 0.5 and comes back cannot be found again within 10 s at 2% of
-requests in 429s, by any controller, since each look costs a 429 out of a budget of about 9;
-with a 200 ms round trip and concurrency 64, startup's in-flight requests cost 429s and the
-first 10 s lose the round trip, the ramp and the server's pause; and a bucket with a small
-burst (L / 4) passes for a window whose count is low, found out only by the check after
-startup.
+requests in 429s, by any controller, since each look costs a 429 out of a budget of about 9
+(issue 22 holds it to 30 s and 3%); with a 200 ms round trip and concurrency 64, the initial
+window has 64 requests in flight before any answer, and all but L of them are 429s (5-9% of a
+40 s run at L = 2 or 20); and a bucket with a small burst (L / 4, or 5 at L = 20) refuses the
+initial window within its first tenth of a second, its count (the burst and that tenth of its
+rate) passes for a low window, found out only by the slow check after startup.
 """

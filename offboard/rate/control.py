@@ -20,8 +20,8 @@ from .evidence import Evidence
 from .pause import Decision, checked_retry_after
 from .recovery import Recovery
 
-STARTUP_RATE = 2.0  # requests/s before anything is known
-GROWTH = math.log(2) / 0.1  # requests/s added per accepted answer in startup, at most
+STARTUP_RATE = 2.0  # requests/s a spacing limiter's slow start begins at
+GROWTH = math.log(2) / 0.1  # requests/s added per accepted answer in that slow start, at most
 BETA = 0.9  # after a 429, restart at this share of the limit found
 MARGIN = 0.97  # cruise this close under it
 CLIMB = 1.0  # seconds from the restart up to the cruise
@@ -42,21 +42,28 @@ RISE_SECONDS = 4.0  # a window's limit rose if this long accepted more than
 RISE = 1.3  # this share of it a second
 RECOVER_CLIMB = 0.5  # seconds from the cruise back up to what held
 MIN_RATE = 0.2  # never slower than a request every 5 s
+PAIR_GAP = 0.002  # seconds: two starts further apart are no pair (a spacing limiter takes both)
+PAIR_TRIES = 3  # the pair test starts over at most this often for that
 SPACING_SLACK = 1e-9  # keeps float rounding from putting --rate + 1 starts in one second
 
 
 class AdaptiveController:
-    def __init__(self, ceiling: float, adaptive: bool = True) -> None:
+    def __init__(self, ceiling: float, adaptive: bool = True, concurrency: int = 0) -> None:
+        """`concurrency`: the most requests the caller has in flight (0: unknown). Before
+        the first 429 that, paced by `ceiling` alone, is the run's initial window."""
         if not ceiling > 0 or math.isinf(ceiling):
             raise ValueError(f"the rate must be a positive number, not {ceiling}")
         self.ceiling = ceiling
+        self.concurrency = concurrency
         # "pair" (the pair test and startup), "startup", then "run"; "fixed": not adaptive.
         self.phase = "fixed" if not adaptive else "pair" if ceiling >= 2 else "startup"
         self.kind = "" if self.phase == "pair" else "window"  # or "spacing", from the pair
         self.resume_at = -math.inf  # no start before this (a pause)
         self.trace: list[str] | None = None  # a list: decisions are logged into it
         self._seen = Evidence()
-        self._startup_rate = min(ceiling, STARTUP_RATE)
+        # The initial window: nothing has shown a limit, so only --rate paces the start (and
+        # the caller's concurrency bounds what is in flight), as TCP begins with a window.
+        self._startup_rate = ceiling
         self._last_start = -math.inf
         # the last --rate starts (at least one): no second may hold more
         self._window: deque[float] = deque(maxlen=max(1, math.floor(ceiling)))
@@ -66,6 +73,7 @@ class AdaptiveController:
         self._credit = CREDIT0
         self._pair: list[float] = []  # send times of the pair test
         self._pair_answers: list[bool] = []
+        self._pair_tries = 0
         # The plan: from `base` at t0 climb to `cruise` over `climb` s, hold, then probe.
         self._t0, self._base, self._cruise, self._climb = 0.0, 0.0, 0.0, 0.0
         self._probe_at = math.inf
@@ -92,6 +100,14 @@ class AdaptiveController:
             return self._bounded(cruise * (1 + self._probe_growth) ** (now - self._probe_at))
         return self._bounded(cruise)
 
+    def _sending(self, now: float) -> float:
+        """The rate requests really leave at: in the initial window, --rate or what the
+        concurrency allows per round trip, whichever is lower."""
+        rate = self.rate(now)
+        if self.phase != "run" and self.concurrency and self._rtt < math.inf:
+            return min(rate, self.concurrency / self._rtt)
+        return rate
+
     def _bounded(self, rate: float) -> float:
         return max(MIN_RATE, min(self.ceiling, rate))
 
@@ -114,12 +130,24 @@ class AdaptiveController:
         at --rate or fewer whatever the lateness."""
         self._last_start = now if turn is None or not turn <= now else turn
         self._window.append(now)
+        if (
+            self.phase == "pair"
+            and len(self._pair) == 1
+            and now - self._pair[0] > PAIR_GAP
+            and self.concurrency != 1
+            and self._pair_tries < PAIR_TRIES
+        ):
+            # The caller had one request ready (the look-up before the others): a limiter
+            # spacing requests 1 / L apart takes two that far apart, and the test would
+            # say "window". Start over with this one: its siblings follow it at once.
+            self._pair, self._pair_answers = [], []
+            self._pair_tries += 1
         if self.phase == "pair" and len(self._pair) < 2:
             self._pair.append(now)
             if len(self._pair) == 2:  # the pair took two slots: pace the next after both
                 self._last_start = max(now, self._pair[0] + 1.0 / self.ceiling)
         self._recovery.sent(now, self._cruise, self.phase == "run")
-        self._seen.sent(now, self.rate(now))
+        self._seen.sent(now, self._sending(now))
 
     def on_answer(
         self,
@@ -271,6 +299,12 @@ class AdaptiveController:
         self.kind = "window" if all(self._pair_answers) else "spacing"
         self._log(f"{now:.3f} pair test: {self.kind}")
         self.phase = "startup"
+        if self.kind == "spacing":
+            # A spacing limiter refuses whatever comes faster than its rate, so the initial
+            # window's 429s say only that it was faster: they are echoes, and a slow start
+            # from STARTUP_RATE finds the order of the rate (its 429 bounds it from above).
+            self._startup_rate = min(self.ceiling, STARTUP_RATE)
+            self._cut_at = now
 
     def _search(self, now: float) -> None:
         """Spacing: the next rate to try in [lo, hi), or lo once they are TIGHT apart."""

@@ -31,8 +31,10 @@ class RateLimiter:
         clock: Clock,
         adaptive: bool = True,
         controller: AdaptiveController | None = None,
+        concurrency: int = 0,
     ) -> None:
-        self.controller = controller or AdaptiveController(rate, adaptive)
+        """`concurrency`: the run's --concurrency, the controller's initial window."""
+        self.controller = controller or AdaptiveController(rate, adaptive, concurrency)
         self._clock = clock
         self._queue = anyio.Lock(fast_acquire=True)  # no checkpoint when uncontended
 

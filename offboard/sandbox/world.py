@@ -81,7 +81,7 @@ class Reply:
     """A scripted answer sent instead of handling the request (nothing is applied)."""
 
     status: int
-    retry_after: int | None = None
+    retry_after: int | str | None = None  # text: the header's raw value, garbage or a date
     retry_after_ms: int | None = None
 
 
