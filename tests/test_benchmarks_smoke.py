@@ -76,21 +76,13 @@ def assert_shapes_measured(output: str) -> None:
     assert line(output, r"machine: nproc \d+")
 
 
-@pytest.mark.timeout(300)
-def test_quick_benchmark_runs_every_section() -> None:
-    output = run_quick()
-    for heading in (
-        "== The sandbox's own ceiling",
-        "== offboard vs the official SDK",
-        "== offboard's achieved rate",
-        "== Adaptive",
-        "== Adaptive per limiter shape",
-        "== Memory",
-        "== Verification",
-    ):
-        assert heading in output
-    assert not re.search(r"\berror\b|exit \d+:", output), output
+def check_startup_and_ceiling(output: str) -> None:
+    assert "== The sandbox's own ceiling" in output
     assert re.search(r"Sandbox ceiling \(best raw rate\): [\d,]+ req/s", output)
+
+
+def check_compare(output: str) -> None:
+    assert "== offboard vs the official SDK" in output
     for client in ("offboard", "floor", "naive"):
         assert_client_measured(output, client)
     assert line(output, "offboard / naive")
@@ -101,20 +93,65 @@ def test_quick_benchmark_runs_every_section() -> None:
         r"offboard's CPU per row / the floor's \(no target\): whole process "
         r"[\d.]+ x",
     )
-    assert "== Profile" not in output  # only with --profile
+    if not HAS_SDK:
+        assert "SKIPPED the SDK" in output
+
+
+def check_rates_and_adaptive(output: str) -> None:
+    assert "== offboard's achieved rate" in output and "== Adaptive" in output
     assert numbers(line(output, r"100 +8 +100 +\d+ +[\d.,]+ "))  # quick mode's rate setting
     assert re.search(r"^20 +100 +30 ", output, re.MULTILINE)  # the adaptive run
+
+
+def check_shapes(output: str) -> None:
+    assert "== Adaptive per limiter shape" in output
     assert_shapes_measured(output)
+
+
+def check_memory_and_verification(output: str) -> None:
+    assert "== Memory" in output and "== Verification" in output
     assert "Ratio large / small:" in output  # the memory pair
     # the read-back: 1 row is read per row, 150 rows by one listing page, all verified
     assert re.search(
         r"^1 +51 +1 +per_row +1 \(0 listing \+ 1 per row\).* 1/1$", output, re.MULTILINE
     ), output
     assert re.search(
-        r"^150 +200 +150 +listing +1 \(1 listing \+ 0 per row\).* 150/150$", output, re.MULTILINE
+        r"^150 +200 +150 +listing +1 \(1 listing \+ 0 per row\).* 150/150$",
+        output,
+        re.MULTILINE,
     ), output
-    if not HAS_SDK:
-        assert "SKIPPED the SDK" in output
+
+
+# Every section of `run.py --quick`, in groups run as separate tests, so that the test suite's
+# workers share them (one run of all of them was the suite's longest test, about a minute).
+SECTIONS = {
+    "startup,ceiling": check_startup_and_ceiling,
+    "compare": check_compare,
+    "rates,adaptive": check_rates_and_adaptive,
+    "shapes": check_shapes,
+    "memory,verification": check_memory_and_verification,
+}
+
+
+def test_the_groups_cover_every_section() -> None:
+    """No section of run.py is left out of the smoke run."""
+    listed = {s for group in SECTIONS for s in group.split(",")}
+    help_text = subprocess.run(
+        [sys.executable, str(RUN), "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    found = re.search(r"sections: ([a-z,\s]+)\(default", help_text)
+    assert found, help_text
+    assert set(re.sub(r"\s", "", found.group(1)).split(",")) == listed
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("sections", list(SECTIONS))
+def test_quick_benchmark_runs_every_section(sections: str) -> None:
+    """Each section of the quick run completes and prints its figures (no speed asserted)."""
+    output = run_quick("--only", sections)
+    assert not re.search(r"\berror\b|exit \d+:", output), output
+    assert "== Profile" not in output  # only with --profile
+    SECTIONS[sections](output)
 
 
 @pytest.mark.skipif(not HAS_SDK, reason=NO_SDK)
