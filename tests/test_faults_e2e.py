@@ -200,7 +200,6 @@ def test_429_storm_with_retry_after(cli, sandbox):
     sb = sandbox(fault_world(rate_limit=5, retry_after=1, scripted=scripted))
     lines = [*BATCH[:4], BATCH[19], BATCH[20], BATCH[22], BATCH[23]]
     write_batch(cli, lines)
-    started = time.monotonic()
     done = cli(
         "run",
         "leavers.csv",
@@ -212,7 +211,6 @@ def test_429_storm_with_retry_after(cli, sandbox):
         "--report-dir",
         "o",
     )
-    took = time.monotonic() - started
     finished(done, 1)
     rows = check_against_sandbox(cli.cwd / "o", sb, sb.requests(), lines)
     # 4 scripted, and at least one from the server's limit (the limiter then adapts to it).
@@ -225,15 +223,16 @@ def test_429_storm_with_retry_after(cli, sandbox):
         "duplicate",
     ]
     # No stall: no gap between requests is longer than the slowest pacing (1 / MIN_RATE) and
-    # the longest hint here, and the whole run stays short. Three scripted 429s in a row, the
-    # last with none of ours in the second before it, once pinned the controller at MIN_RATE
-    # (47 s here); such a 429 now halves the limit instead (rate_control._refused).
+    # the longest hint here, and at most one is longer than the hints (1 s) allow. Three
+    # scripted 429s in a row, the last with none of ours in the second before it, once pinned
+    # the controller at MIN_RATE (a request every 5 s: 47 s here); such a 429 now halves the
+    # limit instead (rate_control._refused). Counted in the sandbox's gaps, not the test's
+    # wall clock: a busy CI machine stretched the whole run past a 30 s bound (11 s alone).
     times = [r.time for r in sb.requests()]
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert max(gaps) <= 1 / MIN_RATE + 1.0, [
-        (round(r.time, 2), r.method, r.path, r.status) for r in sb.requests()
-    ]
-    assert took < 30
+    shown = [(round(r.time, 2), r.method, r.path, r.status) for r in sb.requests()]
+    assert max(gaps) <= 1 / MIN_RATE + 1.0, shown
+    assert sum(gap > 3.0 for gap in gaps) <= 1, shown
 
 
 def test_answers_slower_than_the_client_timeout(cli, sandbox):
