@@ -223,16 +223,18 @@ def test_429_storm_with_retry_after(cli, sandbox):
         "duplicate",
     ]
     # No stall: no gap between requests is longer than the slowest pacing (1 / MIN_RATE) and
-    # the longest hint here, and at most one is longer than the hints (1 s) allow. Three
-    # scripted 429s in a row, the last with none of ours in the second before it, once pinned
-    # the controller at MIN_RATE (a request every 5 s: 47 s here); such a 429 now halves the
-    # limit instead (rate_control._refused). Counted in the sandbox's gaps, not the test's
-    # wall clock: a busy CI machine stretched the whole run past a 30 s bound (11 s alone).
+    # the longest hint here; at most one gap as long as MIN_RATE's pacing; and the run, from its
+    # first request to its last in the sandbox's log, stays well under the stall's length.
+    # Three scripted 429s in a row, the last with none of ours in the second before it, once
+    # pinned the controller at MIN_RATE (a request every 5 s: 47 s here); such a 429 now halves
+    # the limit instead (rate_control._refused). Alone this run takes about 11 s; on a busy CI
+    # machine it took 30 s (gaps over 3 s), so the bounds are the stall's, not the quiet run's.
     times = [r.time for r in sb.requests()]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     shown = [(round(r.time, 2), r.method, r.path, r.status) for r in sb.requests()]
     assert max(gaps) <= 1 / MIN_RATE + 1.0, shown
-    assert sum(gap > 3.0 for gap in gaps) <= 1, shown
+    assert sum(gap >= 0.9 / MIN_RATE for gap in gaps) <= 1, shown
+    assert times[-1] - times[0] < 40, shown
 
 
 def test_answers_slower_than_the_client_timeout(cli, sandbox):
