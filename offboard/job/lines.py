@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.job import Job
-from ..core.models import Mode, Outcome
+from ..core.models import Mode, Outcome, account_words
 from ..report.lists import Written
 from ..report.logs import Log
 from ..report.people import PEOPLE_FILE, Verdict
@@ -19,7 +19,7 @@ def stranded_line(people: Verdict, mode: Mode, directory: Path) -> str:
     """Who, named everywhere, still reaches an account, and which: the exit code's reason."""
     listed = ", ".join(
         f"{line['email'] or line['user_id']} ("
-        + ", ".join(f"{a['id']} {a['name']}".strip() for a in line["still_reaches"])
+        + ", ".join(account_words(a["id"], a["name"]) for a in line["still_reaches"])
         + ")"
         for line in people.named
     )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.directory import Person
-from ..core.models import GONE, REVOKING, Mode
+from ..core.models import GONE, REVOKING, Mode, account_words
 
 PEOPLE_FILE = "people.csv"
 PEOPLE_COLUMNS = (
@@ -192,7 +192,7 @@ def _first_shown(line: dict[str, Any]) -> tuple[bool, bool]:
 
 def account_list(accounts: list[dict[str, Any]]) -> str:
     """ "1000 Acme HQ; 2000 Acme Labs": a people.csv cell, ID then name."""
-    return "; ".join(f"{a['id']} {a['name']}".strip() for a in accounts)
+    return "; ".join(account_words(a["id"], a["name"]) for a in accounts)
 
 
 def _accounts(ids: list[int], names: Mapping[int, str]) -> list[dict[str, Any]]:
