@@ -41,6 +41,7 @@ from ..plan.rows import FirstSeen, plan
 from ..plan.sendable import may_send, unsent
 from ..report.terminal import progress
 from ..source.leaving import window_start
+from .ahead import ParsedAhead
 from .confirm import question
 from .context import JobContext
 from .ended import Ended, Prepared, plan_writer
@@ -66,6 +67,7 @@ class Session:
         # KEPT_ACTIONS: every later pass goes through them instead of planning each row again
         # (the directory, the key's user and the protection are the same for every pass).
         self._kept: list[Action] | None = None
+        self._ahead = ParsedAhead()  # the rows parsed during the look-ups, if they were
 
     async def run(self) -> Ended:
         refused: Refused | None = None
@@ -175,17 +177,16 @@ class Session:
                 listing=prepared.everywhere or whole == "listing",
             )
             by_key = {c.key: c for c in checks}
-            for key, verdict in read.verdicts.items():
-                check = by_key[key]
-                report.amend(
-                    {
-                        "row": check.row,
-                        "account": check.account,
-                        "user": check.user,
-                        "amend": True,
-                        **verdict,
-                    }
-                )
+            report.amend_all(
+                {
+                    "row": by_key[key].row,
+                    "account": by_key[key].account,
+                    "user": by_key[key].user,
+                    "amend": True,
+                    **verdict,
+                }
+                for key, verdict in read.verdicts.items()
+            )
         return Ended(
             report,
             prepared,
@@ -204,7 +205,11 @@ class Session:
             tracker_box.append(Tracker(Deletions()))
             return Prepared(None, None, "", "")
         logins = LoginsAhead()
-        first = await read_directory(api, planned, self.previous, guarding.protection, logins)
+        first = await self._ahead.during(
+            read_directory(api, planned, self.previous, guarding.protection, logins),
+            None if planned is not None else batch.rows,
+            self.everywhere,
+        )
         directory = first.directory
         key_user, directory_error = first.key_user, first.directory_error
         if planned is not None and not api.abort_reason:
@@ -295,6 +300,7 @@ class Session:
                 prepared.directory_error,
                 seen,
                 self.everywhere,
+                self._ahead.targets,
             )
         protection = self.guarding.protection.merged_own(prepared.key_user)
         for action in source:
