@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,8 +173,9 @@ def test_not_attempted_is_made_in_one_place():
 def test_marked_is_replace_of_the_row_marks_fields():
     """Result.marked gives what dataclasses.replace gives for the row marks' fields, every
     other field kept (each field a distinct value: a field added and not copied fails)."""
-    result = Result(**{f.name: object() for f in dataclasses.fields(Result)})
-    marks = {"user_deleted": object(), "login": object(), "message": object()}
+    values: dict[str, Any] = {f.name: object() for f in dataclasses.fields(Result)}
+    result = Result(**values)
+    marks: dict[str, Any] = {"user_deleted": object(), "login": object(), "message": object()}
     got, want = result.marked(**marks), dataclasses.replace(result, **marks)
     assert [getattr(got, f.name) for f in dataclasses.fields(Result)] == [
         getattr(want, f.name) for f in dataclasses.fields(Result)

@@ -9,9 +9,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio.lowlevel
+import httpx
 import pytest
 
+import offboard.job.ahead as ahead
 import offboard.job.session as session
+import offboard.plan.guards as guards
 import offboard.plan.rows as plan_rows
 from offboard.core.job import Job, Seams
 from offboard.job.run import run_one
@@ -19,6 +23,7 @@ from offboard.job.run import run_one
 from .conftest import KEY
 from .helpers import FakeClock
 
+HOLD = 300  # scheduler turns each answer is held: far more than parsing 8 rows takes
 # An ID row, an email row, a duplicate of it, an invalid row, a protected user, the key's
 # own user, a `*` row (two accounts) and a user the list does not know.
 ROWS = "account,user\n10,101\n10,bob@t.example\n10,102\nten,103\n10,105\n10,1\n*,101\n10,999\n"
@@ -47,7 +52,7 @@ def run(tmp_path: Path, url: str, name: str) -> list[dict[str, Any]]:
 
 def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     calls = {"parse": 0, "guard": 0}
-    parse, guard = plan_rows.parse, session.guard
+    parse, guard = plan_rows.parse, guards.guard
 
     def counting_parse(*args: Any, **kwargs: Any) -> Any:
         calls["parse"] += 1
@@ -58,6 +63,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return guard(*args, **kwargs)
 
     monkeypatch.setattr(plan_rows, "parse", counting_parse)
+    monkeypatch.setattr(ahead, "parse", counting_parse)
     monkeypatch.setattr(session, "guard", counting_guard)
     return calls
 
@@ -82,11 +88,48 @@ def test_each_row_is_planned_and_guarded_once(sandbox, tmp_path, monkeypatch):
 
 
 def test_past_the_kept_actions_the_sending_pass_plans_again(sandbox, tmp_path, monkeypatch):
-    """With room for fewer Actions than the batch has, the sending pass plans and guards
-    every row again, and every record is the same as with the Actions kept."""
+    """With room for fewer Actions than the batch has, the sending pass plans (from the rows
+    parsed once, ahead) and guards every row again; every record is as with them kept."""
     kept = run(tmp_path, sandbox().url, "kept")
     monkeypatch.setattr(session, "KEPT_ACTIONS", 3)
     calls = counted(monkeypatch)
     again = run(tmp_path, sandbox().url, "again")
-    assert calls == {"parse": 16, "guard": 18}
+    assert calls == {"parse": 8, "guard": 18}
     assert again == kept
+
+
+class Watching(httpx.AsyncBaseTransport):
+    """Loopback HTTP to the sandbox; each answer held a few hundred scheduler turns (a round
+    trip), noting how many rows were parsed when the first DELETE went out."""
+
+    def __init__(self, calls: dict[str, int]) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.calls = calls
+        self.parsed_at: dict[str, int] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = f"{request.method} {request.url.path}"
+        self.parsed_at.setdefault(key, self.calls["parse"])
+        answer = await self.inner.handle_async_request(request)
+        await answer.aread()
+        for _ in range(HOLD):
+            await anyio.lowlevel.checkpoint()
+        return answer
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_the_rows_are_parsed_while_the_key_user_is_looked_up(sandbox, tmp_path, monkeypatch):
+    """Every row is parsed before the user list is asked for (while the key's user is read),
+    and never again: the pass after the list only resolves, dedupes and guards."""
+    calls = counted(monkeypatch)
+    source = tmp_path / "l.csv"
+    source.write_text(ROWS)
+    transport = Watching(calls)
+    job = Job(str(source), base_url=sandbox().url, report_dir=str(tmp_path / "r"), yes=True)
+    seams = Seams(environ={"GCORE_API_KEY": KEY}, transport=transport, clock=FakeClock())
+    assert run_one(job, seams).exit_code == 1  # the invalid row needs a person
+    assert transport.parsed_at["GET /iam/clients/me"] == 0
+    assert transport.parsed_at["GET /iam/users"] == 8
+    assert calls["parse"] == 8

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -148,19 +148,24 @@ def plan(
     directory_error: str = "",
     seen: FirstSeen | None = None,
     everywhere: bool = False,
+    parsed: Sequence[Target | str] | None = None,
 ) -> Iterator[Action]:
     """The Actions of the rows, in input order, produced lazily: one per row, or one per
     account for a row that names its person everywhere.
 
     `directory` is the user list (None when it could not be read);
     `directory_error` says why not, for the email and `*` rows. `everywhere`
-    (--everywhere) treats every row as `*`.
+    (--everywhere) treats every row as `*`. `parsed`: each row's `parse(row, everywhere)`,
+    made already (job/ahead.py), in the rows' order.
     """
     seen = seen or FirstSeen()
     names = directory.names if directory is not None else {}
     position = 0  # one per pair: the same pair asked again (a second pass) answers the same
-    for row in rows:
-        target = parse(row, everywhere)
+    for row, target in (
+        zip(rows, parsed, strict=True)
+        if parsed is not None
+        else ((row, parse(row, everywhere)) for row in rows)
+    ):
         if isinstance(target, str):
             yield Action(row, None, None, Outcome.INVALID, target)
             position += 1

@@ -226,14 +226,13 @@ def _cells(record: Mapping[str, Any], names: Sequence[str]) -> list[str]:
     """neutralise(_cell(record.get(name))) for each name, in one loop: a row has ~36 cells
     and this runs for every row, so a string, an int or an empty cell takes no call at all."""
     get = record.get
-    out = []
+    out: list[str] = []
     append = out.append
     for name in names:
         value = get(name)
-        kind = type(value)
-        if kind is str:
+        if type(value) is str:
             cell = value
-        elif kind is int:  # exactly int: a bool is its own type, "true"/"false" in _cell
+        elif type(value) is int:  # exactly int: a bool is its own type, "true"/"false" in _cell
             cell = str(value)
         elif value is None:
             cell = ""

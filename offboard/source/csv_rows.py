@@ -43,6 +43,11 @@ class CsvRows:
         # names its person everywhere (`*`), as the contract says.
         self.everywhere = False
 
+    @property
+    def in_memory(self) -> bool:
+        """check() kept every row: a pass reads no file."""
+        return self._kept is not None
+
     def check(self) -> int:
         """Read everything once, refusing an unreadable file; returns the number of rows."""
         count = 0
