@@ -34,10 +34,12 @@ import httpcore
 
 from .. import __version__
 from ..core.settings import Settings, is_loopback
+from .stream import ProtocolBackend
 
 if TYPE_CHECKING:
     import httpx
 
+_BACKEND = ProtocolBackend()  # holds no state: one for every slot
 PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}  # a Host header omits these (as httpcore's)
 
@@ -139,7 +141,10 @@ class _CoreSlot:
             "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
         }
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=tls, max_connections=1, max_keepalive_connections=1
+            ssl_context=tls,
+            max_connections=1,
+            max_keepalive_connections=1,
+            network_backend=_BACKEND,
         )
 
     async def send(self, method: str, target: str, body: bytes | None) -> Reply:
