@@ -231,3 +231,22 @@ def test_a_connect_that_hangs_is_connect_timeout_and_not_sent(monkeypatch):
     with pytest.raises(NotSent) as caught:
         one_request("http://127.0.0.1:9", timeout=0.2)
     assert caught.value.timed_out and "ConnectTimeout" in str(caught.value)
+
+
+def test_a_plain_http_base_url_loads_no_ca_bundle(monkeypatch):
+    """Loading the CA bundle costs ~35 ms of CPU: an http:// base URL (the sandbox) on the hot
+    path never needs it; an https:// one loads it once for every slot."""
+    import ssl
+
+    loaded: list[object] = []
+    real = ssl.create_default_context
+
+    def counted(*args: object, **kwargs: object) -> ssl.SSLContext:
+        loaded.append(kwargs.get("cafile"))
+        return real()
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    Connections(settings(base_url="http://127.0.0.1:9", concurrency=3))
+    assert loaded == []
+    Connections(settings(base_url="https://api.example.test", concurrency=3))
+    assert len(loaded) == 1
