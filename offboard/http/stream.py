@@ -238,6 +238,9 @@ class ProtocolBackend(AsyncNetworkBackend):
                     host,
                     port,
                     local_addr=None if local_address is None else (local_address, 0),
+                    # As anyio's connect_tcp: a host with IPv6 and IPv4 addresses is tried on
+                    # both (RFC 8305, 250 ms apart), so a broken IPv6 route is not a timeout.
+                    happy_eyeballs_delay=0.25,
                 )
         except TimeoutError:
             raise ConnectTimeout("timed out connecting") from None
