@@ -14,6 +14,8 @@ import pytest
 
 from offboard.sandbox import Sandbox, load_world
 
+from .forkserver import ForkServer
+
 KEY = "4242_c0ffee5ecretd00d"
 
 # A small world: the key's user (1) administers accounts 10 and 20, not 30.
@@ -69,11 +71,20 @@ def sandbox() -> Iterator[StartSandbox]:
         yield start
 
 
-class Cli:
-    """Runs `python -m offboard` for real, in a work directory."""
+def base_environ() -> dict[str, str]:
+    """The environment every CLI call starts from: none of the caller's Gcore settings."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith("GCORE_") and k != "OFFBOARD_DEBUG"
+    }
 
-    def __init__(self, cwd: Path) -> None:
+
+class Cli:
+    """Runs `python -m offboard` for real, in a work directory: in its own process, forked
+    from the worker's fork server (tests/forkserver.py) when there is one, else a subprocess."""
+
+    def __init__(self, cwd: Path, forks: ForkServer | None = None) -> None:
         self.cwd = cwd
+        self.forks = forks
 
     def __call__(
         self,
@@ -83,14 +94,14 @@ class Cli:
         env: dict[str, str] | None = None,
         timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
-        environ = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("GCORE_") and k != "OFFBOARD_DEBUG"
-        }
+        environ = base_environ()
         if key is not None:
             environ["GCORE_API_KEY"] = key
         environ.update(env or {})
+        if self.forks is not None and self.forks.fits(environ):
+            done = self.forks.run(list(args), self.cwd, environ, stdin, timeout)
+            if done is not None:
+                return done
         return subprocess.run(
             [sys.executable, "-m", "offboard", *args],
             cwd=self.cwd,
@@ -108,6 +119,18 @@ class Cli:
         return path
 
 
+@pytest.fixture(scope="session")
+def forks() -> Iterator[ForkServer | None]:
+    """The worker's fork server for CLI calls, started on its first call (none when
+    OFFBOARD_TEST_SUBPROCESS is set: every call a fresh `python -m offboard`, to compare)."""
+    if os.environ.get("OFFBOARD_TEST_SUBPROCESS"):
+        yield None
+        return
+    server = ForkServer(base_environ())
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path)
+def cli(tmp_path: Path, forks: ForkServer | None) -> Cli:
+    return Cli(tmp_path, forks)
