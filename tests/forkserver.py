@@ -20,6 +20,7 @@ the CLI process and answers `pid N` then `exit CODE`.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import locale
 import os
@@ -54,6 +55,10 @@ def _preload() -> None:
             importlib.import_module(module.name)
     for name in ("prometheus_client", "anyio._backends._asyncio", "jinja2", "yaml"):
         importlib.import_module(name)
+    # The collector would otherwise walk (and so copy, page by page) every preloaded object in
+    # each forked call; frozen, they stay shared.
+    gc.collect()
+    gc.freeze()
 
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
