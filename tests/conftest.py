@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,15 +60,39 @@ class StartSandbox(Protocol):
     def __call__(self, mapping: dict[str, Any] | None = None) -> Sandbox: ...
 
 
+# Sandboxes still stopping after their test (see `sandbox`); the session waits for them.
+_STOPPING: list[threading.Thread] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sandboxes_stopped() -> Iterator[None]:
+    yield
+    for thread in _STOPPING:
+        thread.join()
+
+
 @pytest.fixture
 def sandbox() -> Iterator[StartSandbox]:
-    """Start sandboxes on ephemeral loopback ports; all are stopped after the test."""
-    with ExitStack() as stack:
+    """Start sandboxes on ephemeral loopback ports; all are stopped after the test.
 
-        def start(mapping: dict[str, Any] | None = None) -> Sandbox:
-            return stack.enter_context(Sandbox(load_world(mapping or WORLD, origin="test"), port=0))
+    Stopping one takes uvicorn about 0.2 s of waiting (its main loop's 0.1 s ticks): the
+    test's sandboxes stop together in the background, so the next test need not wait. Each
+    test's sandboxes are its own (their own ports and state), so nothing carries over."""
+    started: list[Sandbox] = []
 
+    def start(mapping: dict[str, Any] | None = None) -> Sandbox:
+        sb = Sandbox(load_world(mapping or WORLD, origin="test"), port=0)
+        sb.start()
+        started.append(sb)
+        return sb
+
+    try:
         yield start
+    finally:
+        for sb in started:
+            thread = threading.Thread(target=sb.stop, name="stopping a test's sandbox")
+            thread.start()
+            _STOPPING.append(thread)
 
 
 def base_environ() -> dict[str, str]:
