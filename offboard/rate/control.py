@@ -45,6 +45,13 @@ MIN_RATE = 0.2  # never slower than a request every 5 s
 PAIR_GAP = 0.002  # seconds: two starts further apart are no pair (a spacing limiter takes both)
 PAIR_TRIES = 3  # the pair test starts over at most this often for that
 SPACING_SLACK = 1e-9  # keeps float rounding from putting --rate + 1 starts in one second
+TRICKLE_MIN = 4  # startup's count from which requests after its 429 ask "bucket?"
+TRICKLE = 2  # that many, one at a time, 1 / (2 x count) apart: a bucket above count takes all
+TRICKLE_WAIT = 2.0  # seconds each one's answer is waited for at most
+TRICKLE_LATE = 0.1  # seconds: one sent later than this after its turn proves nothing (a
+# window may have rolled); the waiting request re-reads its turn every POLL = 0.05 s
+STEADY_HELD = 2.0  # seconds (Evidence's STEADY): the least a steady rate held
+BUCKET_PROBE = 1.0  # a bucket found so: its check grows the rate by this share a second
 
 
 class AdaptiveController:
@@ -82,6 +89,11 @@ class AdaptiveController:
         self._lo, self._hi = MIN_RATE, math.inf  # spacing: the limit is in [lo, hi)
         self._target_since, self._target_ok, self._step = 0.0, 0, 1.0
         self._recovery = Recovery(MARGIN)
+        self._trickle: float | None = None  # the trickle's send time (math.nan: it is due)
+        self._trickle_wait = 0.0  # the pause its window verdict takes
+        self._trickle_due = 0.0  # when it should start
+        self._trickle_left = 0  # requests of it still to send
+        self._burst = 0.0  # a bucket the trickle found: its burst, at most startup's count
 
     # -- the question -----------------------------------------------------------------------
 
@@ -130,6 +142,15 @@ class AdaptiveController:
         at --rate or fewer whatever the lateness."""
         self._last_start = now if turn is None or not turn <= now else turn
         self._window.append(now)
+        if self._trickle is not None and math.isnan(self._trickle):
+            if now > self._trickle_due + TRICKLE_LATE:
+                # No request was ready in time (they wait out their 429s): a window may
+                # have rolled meanwhile. Go on as for a window, the pause already waited.
+                self._trickle = None
+                self._trickled_window(now, 0.0)
+            else:
+                self._trickle = now  # alone: nothing else starts until its answer
+                self.resume_at = now + TRICKLE_WAIT
         if (
             self.phase == "pair"
             and len(self._pair) == 1
@@ -158,9 +179,11 @@ class AdaptiveController:
     ) -> Decision | None:
         """An answer to the request sent at `sent_at` (status None: none came, a network
         error). A 429 returns its Decision."""
+        sent_at = now if sent_at is None else sent_at
+        if self._trickle is not None and sent_at == self._trickle:
+            return self._trickled(now, status == 200 or (status is not None and status != 429))
         if status is None or self.phase == "fixed":
             return self.pause_for(now, retry_after) if status == 429 else None
-        sent_at = now if sent_at is None else sent_at
         accepted = status != 429
         self._seen.answered(sent_at, accepted, now)
         if self.phase == "pair" and sent_at in self._pair and len(self._pair_answers) < 2:
@@ -245,6 +268,11 @@ class AdaptiveController:
         boundary = None
         if self._seen.steady(sent_at, hi):
             count = BETA * hi  # a bucket whose burst ran out, or a lower limit
+            if self._burst:
+                # A bucket the trickle found, its burst at most startup's count: held T s at
+                # hi, it drained at most that burst, so its rate is at least hi - burst / T.
+                held = sent_at - max(self._t0 + self._climb, self._last_refusal)
+                count = max(count, hi - self._burst / max(held, STEADY_HELD))
         else:
             count, boundary = self._seen.window_limit(sent_at, hi, BETA * hi)
         if self._probe_growth == FIRST_PROBE and count > BURST_SEEN * self._least_count:
@@ -280,10 +308,51 @@ class AdaptiveController:
             self._search(self._cut_at)
             return decision
         self._least_count = max(float(count), MIN_RATE)
+        if count >= TRICKLE_MIN and self.concurrency != 1:
+            # A window that held `count` admits nothing more until it rolls; a bucket whose
+            # burst it was refills at its rate. One request, 1 / count after the last start,
+            # tells them apart: a bucket above `count` a second takes it.
+            self._trickle, self._trickle_wait = math.nan, wait
+            self._trickle_due = self._last_start + 0.5 / count
+            self._trickle_left = TRICKLE
+            self._cut_at = now
+            self._plan(now, 2 * count, 2 * count, climb=0.0)  # paces it 1 / (2 x count) apart
+            self._probe_at = math.inf
+            return Decision(0.0, note)
         decision = self._cut(now, wait, note)  # the window is full: wait as asked
         self._plan(self._cut_at, BETA * self._least_count, MARGIN * self._least_count)
         # A bucket with a burst passes the pair test too, and its first 429 shows the burst
         # and part of a second of its rate: check soon that the count was not too low.
+        self._probe_at = self._t0 + self._climb + FIRST_HOLD
+        self._probe_growth = FIRST_PROBE
+        return decision
+
+    def _trickled(self, now: float, accepted: bool) -> Decision | None:
+        """The answer to the request after startup's 429: a bucket's trickle, or a window."""
+        sent_at, self._trickle = self._trickle, None
+        count = self._least_count
+        self._trickle_left -= 1
+        if accepted and self._trickle_left:  # the next one, as soon as its turn comes
+            self._trickle, self._trickle_due = math.nan, max(now, sent_at + 0.5 / count)
+            self.resume_at = now
+            return None
+        self._log(f"{now:.3f} trickle {'taken: a bucket' if accepted else 'refused: a window'}")
+        if not accepted:
+            return self._trickled_window(now, self._trickle_wait)
+        # A bucket refills at its rate, above the count: climb from it at once.
+        self.resume_at = now
+        self._burst = count
+        self._least_count = math.inf
+        self._plan(now, count, count, climb=0.0)
+        self._probe_at, self._probe_growth = now, BUCKET_PROBE
+        return None
+
+    def _trickled_window(self, now: float, wait: float) -> Decision:
+        """Startup's count was a window's: wait as asked, then cruise under it and check."""
+        count = self._least_count
+        self.resume_at = min(self.resume_at, now)  # not the trickle's wait for its answer
+        decision = self._cut(now, wait, "")
+        self._plan(self._cut_at, BETA * count, MARGIN * count)
         self._probe_at = self._t0 + self._climb + FIRST_HOLD
         self._probe_growth = FIRST_PROBE
         return decision
