@@ -51,7 +51,7 @@ TRICKLE_WAIT = 2.0  # seconds each one's answer is waited for at most
 TRICKLE_LATE = 0.1  # seconds: one sent later than this after its turn proves nothing (a
 # window may have rolled); the waiting request re-reads its turn every POLL = 0.05 s
 STEADY_HELD = 2.0  # seconds (Evidence's STEADY): the least a steady rate held
-BUCKET_PROBE = 1.0  # a bucket found so: its check grows the rate by this share a second
+BUCKET_PROBE = 2.0  # a bucket found so: its check grows the rate by this share a second
 
 
 class AdaptiveController:
@@ -94,6 +94,7 @@ class AdaptiveController:
         self._trickle_due = 0.0  # when it should start
         self._trickle_left = 0  # requests of it still to send
         self._burst = 0.0  # a bucket the trickle found: its burst, at most startup's count
+        self._refused_at = 0.0  # the send time of startup's 429
 
     # -- the question -----------------------------------------------------------------------
 
@@ -275,7 +276,9 @@ class AdaptiveController:
                 count = max(count, hi - self._burst / max(held, STEADY_HELD))
         else:
             count, boundary = self._seen.window_limit(sent_at, hi, BETA * hi)
-        if self._probe_growth == FIRST_PROBE and count > BURST_SEEN * self._least_count:
+        checking = self._probe_growth in (FIRST_PROBE, BUCKET_PROBE)
+        climbed = self._probe_growth == BUCKET_PROBE  # a bucket's climb from startup's count
+        if checking and (self._burst or count > BURST_SEEN * self._least_count):
             # The check after startup found far more room than startup's 429 showed: a
             # bucket, whose first 429 showed its burst; this count is the one to keep.
             self._least_count = math.inf
@@ -293,6 +296,11 @@ class AdaptiveController:
             pause = wait if boundary is None else min(wait, max(0.0, boundary - now))
         decision = self._cut(now, pause, note)
         self._plan(self._cut_at, min(BETA * self._least_count, hi), MARGIN * self._least_count)
+        if climbed and hi > self._cruise * 1.01:
+            # A bucket's climb ends where its burst ran out, the last second's count part
+            # climb: check once more, as after startup, that there is no more room.
+            self._probe_at = self._t0 + self._climb + FIRST_HOLD
+            self._probe_growth = FIRST_PROBE
         return decision
 
     def _startup_ended(
@@ -313,6 +321,7 @@ class AdaptiveController:
             # burst it was refills at its rate. One request, 1 / count after the last start,
             # tells them apart: a bucket above `count` a second takes it.
             self._trickle, self._trickle_wait = math.nan, wait
+            self._refused_at = sent_at
             self._trickle_due = self._last_start + 0.5 / count
             self._trickle_left = TRICKLE
             self._cut_at = now
@@ -339,11 +348,17 @@ class AdaptiveController:
         self._log(f"{now:.3f} trickle {'taken: a bucket' if accepted else 'refused: a window'}")
         if not accepted:
             return self._trickled_window(now, self._trickle_wait)
-        # A bucket refills at its rate, above the count: climb from it at once.
+        # A bucket refills at its rate, above the count: climb from it at once. Empty when
+        # it refused at _refused_at, it accepted n requests in the T s after only if it
+        # gained n - 1 tokens or more: its rate is at least (n - 1) / T.
         self.resume_at = now
         self._burst = count
         self._least_count = math.inf
-        self._plan(now, count, count, climb=0.0)
+        span = sent_at - self._refused_at
+        n = self._seen.accepted(self._refused_at + 1e-9, sent_at + 1e-9)
+        base = max(count, (n - 1) / span if span > 0 else 0.0)
+        self._log(f"{now:.3f} a bucket: {n} accepted in {span:.3f} s after its 429")
+        self._plan(now, base, base, climb=0.0)
         self._probe_at, self._probe_growth = now, BUCKET_PROBE
         return None
 
