@@ -95,6 +95,8 @@ class AdaptiveController:
         self._trickle_left = 0  # requests of it still to send
         self._burst = 0.0  # a bucket the trickle found: its burst, at most startup's count
         self._refused_at = 0.0  # the send time of startup's 429
+        self._trickle_from = 0.0  # and its answer's time
+        self._trickle_until = 0.0  # a second after the first request of startup's count
 
     # -- the question -----------------------------------------------------------------------
 
@@ -144,11 +146,13 @@ class AdaptiveController:
         self._last_start = now if turn is None or not turn <= now else turn
         self._window.append(now)
         if self._trickle is not None and math.isnan(self._trickle):
-            if now > self._trickle_due + TRICKLE_LATE:
-                # No request was ready in time (they wait out their 429s): a window may
-                # have rolled meanwhile. Go on as for a window, the pause already waited.
+            if now > self._trickle_due + TRICKLE_LATE or now >= self._trickle_until:
+                # No request was ready in time (they wait out their 429s), or startup's
+                # count began a second before now: a window may have rolled meanwhile, and
+                # a sliding one filled over a second rolls a request at a time, as a bucket
+                # trickles. Go on as for a window: wait as asked from its 429.
                 self._trickle = None
-                self._trickled_window(now, 0.0)
+                self._trickled_window(self._trickle_from, self._trickle_wait)
             else:
                 self._trickle = now  # alone: nothing else starts until its answer
                 self.resume_at = now + TRICKLE_WAIT
@@ -316,13 +320,17 @@ class AdaptiveController:
             self._search(self._cut_at)
             return decision
         self._least_count = max(float(count), MIN_RATE)
-        if count >= TRICKLE_MIN and self.concurrency != 1:
-            # A window that held `count` admits nothing more until it rolls; a bucket whose
-            # burst it was refills at its rate. One request, 1 / count after the last start,
-            # tells them apart: a bucket above `count` a second takes it.
+        first = self._seen.first_accepted(sent_at - 1.0, sent_at)
+        until = (sent_at if first is None else first) + 1.0
+        due = max(now, self._last_start + 0.5 / count) if count else math.inf
+        if count >= TRICKLE_MIN and self.concurrency != 1 and due + 0.5 / count < until:
+            # A window that held `count` admits nothing more until it rolls (a second after
+            # the first of them); a bucket whose burst it was refills at its rate. Two
+            # requests 1 / (2 x count) apart tell them apart: a bucket above `count` a second
+            # takes both.
             self._trickle, self._trickle_wait = math.nan, wait
-            self._refused_at = sent_at
-            self._trickle_due = self._last_start + 0.5 / count
+            self._refused_at, self._trickle_from = sent_at, now
+            self._trickle_until, self._trickle_due = until, due
             self._trickle_left = TRICKLE
             self._cut_at = now
             self._plan(now, 2 * count, 2 * count, climb=0.0)  # paces it 1 / (2 x count) apart
