@@ -186,7 +186,9 @@ class AdaptiveController:
         error). A 429 returns its Decision."""
         sent_at = now if sent_at is None else sent_at
         if self._trickle is not None and sent_at == self._trickle:
-            return self._trickled(now, status == 200 or (status is not None and status != 429))
+            accepted = status is not None and status != 429
+            self._seen.answered(sent_at, accepted, now)
+            return self._trickled(now, accepted)
         if status is None or self.phase == "fixed":
             return self.pause_for(now, retry_after) if status == 429 else None
         accepted = status != 429
