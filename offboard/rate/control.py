@@ -96,6 +96,7 @@ class AdaptiveController:
         self._burst = 0.0  # a bucket the trickle found: its burst, at most startup's count
         self._refused_at = 0.0  # the send time of startup's 429
         self._trickle_from = 0.0  # and its answer's time
+        self._trickle_first = 0.0  # the send time of the trickle's first request
         self._trickle_until = 0.0  # a second after the first request of startup's count
 
     # -- the question -----------------------------------------------------------------------
@@ -155,6 +156,8 @@ class AdaptiveController:
                 self._trickled_window(self._trickle_from, self._trickle_wait)
             else:
                 self._trickle = now  # alone: nothing else starts until its answer
+                if self._trickle_left == TRICKLE:
+                    self._trickle_first = now
                 self.resume_at = now + TRICKLE_WAIT
         if (
             self.phase == "pair"
@@ -355,19 +358,24 @@ class AdaptiveController:
             self._trickle, self._trickle_due = math.nan, max(now, sent_at + 0.5 / count)
             self.resume_at = now
             return None
-        self._log(f"{now:.3f} trickle {'taken: a bucket' if accepted else 'refused: a window'}")
-        if not accepted:
-            return self._trickled_window(now, self._trickle_wait)
-        # A bucket refills at its rate, above the count: climb from it at once. Empty when
-        # it refused at _refused_at, it accepted n requests in the T s after only if it
-        # gained n - 1 tokens or more: its rate is at least (n - 1) / T.
+        # Empty when it refused the request sent at `anchor`, a bucket accepts n requests in
+        # the T s after only if it gains n - 1 tokens or more: its rate is at least
+        # (n - 1) / T. A window that held `count` accepts none.
+        anchor = self._seen.last_refused(self._trickle_first)
+        anchor = self._refused_at if anchor is None else anchor
+        span = sent_at - anchor
+        n = self._seen.accepted(anchor + 1e-9, sent_at + 1e-9)
+        least = (n - 1) / span if span > 0 else 0.0
+        self._log(f"{now:.3f} trickle: {n} accepted in {span:.3f} s after a 429")
+        if not accepted or least < count / 4:
+            # A window; or a bucket slower than the count (its burst was larger than a
+            # second of its rate), which the window's way finds: both wait from the 429.
+            return self._trickled_window(self._trickle_from, self._trickle_wait)
+        # A bucket refills at its rate, at least about the count: climb from it at once.
         self.resume_at = now
         self._burst = count
         self._least_count = math.inf
-        span = sent_at - self._refused_at
-        n = self._seen.accepted(self._refused_at + 1e-9, sent_at + 1e-9)
-        base = max(count, (n - 1) / span if span > 0 else 0.0)
-        self._log(f"{now:.3f} a bucket: {n} accepted in {span:.3f} s after its 429")
+        base = max(count, least)
         self._plan(now, base, base, climb=0.0)
         self._probe_at, self._probe_growth = now, BUCKET_PROBE
         return None
