@@ -19,6 +19,7 @@ from collections import deque
 from .evidence import Evidence
 from .pause import Decision, checked_retry_after
 from .recovery import Recovery
+from .trickle import TRICKLE_WAIT, Trickle
 
 STARTUP_RATE = 2.0  # requests/s a spacing limiter's slow start begins at
 GROWTH = math.log(2) / 0.1  # requests/s added per accepted answer in that slow start, at most
@@ -45,13 +46,8 @@ MIN_RATE = 0.2  # never slower than a request every 5 s
 PAIR_GAP = 0.002  # seconds: two starts further apart are no pair (a spacing limiter takes both)
 PAIR_TRIES = 3  # the pair test starts over at most this often for that
 SPACING_SLACK = 1e-9  # keeps float rounding from putting --rate + 1 starts in one second
-TRICKLE_MIN = 4  # startup's count from which requests after its 429 ask "bucket?"
-TRICKLE = 2  # that many, one at a time, 1 / (2 x count) apart: a bucket above count takes all
-TRICKLE_WAIT = 2.0  # seconds each one's answer is waited for at most
-TRICKLE_LATE = 0.1  # seconds: one sent later than this after its turn proves nothing (a
-# window may have rolled); the waiting request re-reads its turn every POLL = 0.05 s
+BUCKET_PROBE = 2.0  # a bucket the trickle found: its climb grows the rate this share a second
 STEADY_HELD = 2.0  # seconds (Evidence's STEADY): the least a steady rate held
-BUCKET_PROBE = 2.0  # a bucket found so: its check grows the rate by this share a second
 
 
 class AdaptiveController:
@@ -89,15 +85,8 @@ class AdaptiveController:
         self._lo, self._hi = MIN_RATE, math.inf  # spacing: the limit is in [lo, hi)
         self._target_since, self._target_ok, self._step = 0.0, 0, 1.0
         self._recovery = Recovery(MARGIN)
-        self._trickle: float | None = None  # the trickle's send time (math.nan: it is due)
-        self._trickle_wait = 0.0  # the pause its window verdict takes
-        self._trickle_due = 0.0  # when it should start
-        self._trickle_left = 0  # requests of it still to send
+        self._trickle = Trickle()  # after startup's 429: a bucket, or a window?
         self._burst = 0.0  # a bucket the trickle found: its burst, at most startup's count
-        self._refused_at = 0.0  # the send time of startup's 429
-        self._trickle_from = 0.0  # and its answer's time
-        self._trickle_first = 0.0  # the send time of the trickle's first request
-        self._trickle_until = 0.0  # a second after the first request of startup's count
 
     # -- the question -----------------------------------------------------------------------
 
@@ -146,19 +135,13 @@ class AdaptiveController:
         at --rate or fewer whatever the lateness."""
         self._last_start = now if turn is None or not turn <= now else turn
         self._window.append(now)
-        if self._trickle is not None and math.isnan(self._trickle):
-            if now > self._trickle_due + TRICKLE_LATE or now >= self._trickle_until:
-                # No request was ready in time (they wait out their 429s), or startup's
-                # count began a second before now: a window may have rolled meanwhile, and
-                # a sliding one filled over a second rolls a request at a time, as a bucket
-                # trickles. Go on as for a window: wait as asked from its 429.
-                self._trickle = None
-                self._trickled_window(self._trickle_from, self._trickle_wait)
+        if self._trickle.due:
+            if self._trickle.sent(now):
+                self.resume_at = now + TRICKLE_WAIT  # alone: nothing else until its answer
             else:
-                self._trickle = now  # alone: nothing else starts until its answer
-                if self._trickle_left == TRICKLE:
-                    self._trickle_first = now
-                self.resume_at = now + TRICKLE_WAIT
+                # No request was ready in time (they wait out their 429s): go on as for a
+                # window, its Retry-After counted from its 429.
+                self._trickled_window(self._trickle.answered_at, self._trickle.wait)
         if (
             self.phase == "pair"
             and len(self._pair) == 1
@@ -188,7 +171,7 @@ class AdaptiveController:
         """An answer to the request sent at `sent_at` (status None: none came, a network
         error). A 429 returns its Decision."""
         sent_at = now if sent_at is None else sent_at
-        if self._trickle is not None and sent_at == self._trickle:
+        if self._trickle.is_answer(sent_at):
             accepted = status is not None and status != 429
             self._seen.answered(sent_at, accepted, now)
             return self._trickled(now, accepted)
@@ -325,18 +308,11 @@ class AdaptiveController:
             self._search(self._cut_at)
             return decision
         self._least_count = max(float(count), MIN_RATE)
-        first = self._seen.first_accepted(sent_at - 1.0, sent_at)
-        until = (sent_at if first is None else first) + 1.0
-        due = max(now, self._last_start + 0.5 / count) if count else math.inf
-        if count >= TRICKLE_MIN and self.concurrency != 1 and due + 0.5 / count < until:
-            # A window that held `count` admits nothing more until it rolls (a second after
-            # the first of them); a bucket whose burst it was refills at its rate. Two
-            # requests 1 / (2 x count) apart tell them apart: a bucket above `count` a second
-            # takes both.
-            self._trickle, self._trickle_wait = math.nan, wait
-            self._refused_at, self._trickle_from = sent_at, now
-            self._trickle_until, self._trickle_due = until, due
-            self._trickle_left = TRICKLE
+        if self.concurrency != 1 and self._trickle.begin(
+            self._seen, count, now, sent_at, self._last_start, wait
+        ):
+            # A window that held `count` admits nothing more until it rolls; a bucket whose
+            # burst it was refills at its rate: ask (rate/trickle.py), then decide.
             self._cut_at = now
             self._plan(now, 2 * count, 2 * count, climb=0.0)  # paces it 1 / (2 x count) apart
             self._probe_at = math.inf
@@ -350,31 +326,18 @@ class AdaptiveController:
         return decision
 
     def _trickled(self, now: float, accepted: bool) -> Decision | None:
-        """The answer to the request after startup's 429: a bucket's trickle, or a window."""
-        sent_at, self._trickle = self._trickle, None
-        count = self._least_count
-        self._trickle_left -= 1
-        if accepted and self._trickle_left:  # the next one, as soon as its turn comes
-            self._trickle, self._trickle_due = math.nan, max(now, sent_at + 0.5 / count)
+        """An answer to the trickle: the next of it, a window, or a bucket."""
+        least = self._trickle.answered(self._seen, now, accepted)
+        if self._trickle.due:
             self.resume_at = now
             return None
-        # Empty when it refused the request sent at `anchor`, a bucket accepts n requests in
-        # the T s after only if it gains n - 1 tokens or more: its rate is at least
-        # (n - 1) / T. A window that held `count` accepts none.
-        anchor = self._seen.last_refused(self._trickle_first)
-        anchor = self._refused_at if anchor is None else anchor
-        span = sent_at - anchor
-        n = self._seen.accepted(anchor + 1e-9, sent_at + 1e-9)
-        least = (n - 1) / span if span > 0 else 0.0
-        self._log(f"{now:.3f} trickle: {n} accepted in {span:.3f} s after a 429")
-        if not accepted or least < count / 4:
-            # A window; or a bucket slower than the count (its burst was larger than a
-            # second of its rate), which the window's way finds: both wait from the 429.
-            return self._trickled_window(self._trickle_from, self._trickle_wait)
+        self._log(f"{now:.3f} trickle: {'a bucket' if least else 'a window'}")
+        if least is None:  # wait as asked from startup's 429
+            return self._trickled_window(self._trickle.answered_at, self._trickle.wait)
         # A bucket refills at its rate, at least about the count: climb from it at once.
+        count = self._least_count
         self.resume_at = now
-        self._burst = count
-        self._least_count = math.inf
+        self._burst, self._least_count = count, math.inf
         base = max(count, least)
         self._plan(now, base, base, climb=0.0)
         self._probe_at, self._probe_growth = now, BUCKET_PROBE
