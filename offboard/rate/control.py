@@ -17,6 +17,7 @@ import math
 from collections import deque
 
 from .evidence import Evidence
+from .pair import PairTest
 from .pause import Decision, checked_retry_after
 from .recovery import Recovery
 from .trickle import TRICKLE_WAIT, Trickle
@@ -43,8 +44,6 @@ RISE_SECONDS = 4.0  # a window's limit rose if this long accepted more than
 RISE = 1.3  # this share of it a second
 RECOVER_CLIMB = 0.5  # seconds from the cruise back up to what held
 MIN_RATE = 0.2  # never slower than a request every 5 s
-PAIR_GAP = 0.002  # seconds: two starts further apart are no pair (a spacing limiter takes both)
-PAIR_TRIES = 3  # the pair test starts over at most this often for that
 SPACING_SLACK = 1e-9  # keeps float rounding from putting --rate + 1 starts in one second
 BUCKET_PROBE = 2.0  # a bucket the trickle found: its climb grows the rate this share a second
 STEADY_HELD = 2.0  # seconds (Evidence's STEADY): the least a steady rate held
@@ -74,9 +73,7 @@ class AdaptiveController:
         self._cut_at = -math.inf  # answers to requests sent before this are echoes
         self._last_refusal = -math.inf
         self._credit = CREDIT0
-        self._pair: list[float] = []  # send times of the pair test
-        self._pair_answers: list[bool] = []
-        self._pair_tries = 0
+        self._pair = PairTest()
         # The plan: from `base` at t0 climb to `cruise` over `climb` s, hold, then probe.
         self._t0, self._base, self._cruise, self._climb = 0.0, 0.0, 0.0, 0.0
         self._probe_at = math.inf
@@ -120,7 +117,7 @@ class AdaptiveController:
         start = max(now, self.resume_at)
         if len(self._window) == self._window.maxlen:  # --rate starts in the last second
             start = max(start, self._window[0] + 1.0 + SPACING_SLACK)
-        if self.phase == "pair" and len(self._pair) < 2:
+        if self.phase == "pair" and self._pair.sending:
             return start
         gap = 1.0 / self.rate(max(now, self._last_start)) + SPACING_SLACK
         return max(start, self._last_start + gap)
@@ -142,22 +139,9 @@ class AdaptiveController:
                 # No request was ready in time (they wait out their 429s): go on as for a
                 # window, its Retry-After counted from its 429.
                 self._trickled_window(self._trickle.answered_at, self._trickle.wait)
-        if (
-            self.phase == "pair"
-            and len(self._pair) == 1
-            and now - self._pair[0] > PAIR_GAP
-            and self.concurrency != 1
-            and self._pair_tries < PAIR_TRIES
-        ):
-            # The caller had one request ready (the look-up before the others): a limiter
-            # spacing requests 1 / L apart takes two that far apart, and the test would
-            # say "window". Start over with this one: its siblings follow it at once.
-            self._pair, self._pair_answers = [], []
-            self._pair_tries += 1
-        if self.phase == "pair" and len(self._pair) < 2:
-            self._pair.append(now)
-            if len(self._pair) == 2:  # the pair took two slots: pace the next after both
-                self._last_start = max(now, self._pair[0] + 1.0 / self.ceiling)
+        if self.phase == "pair" and self._pair.sent(now, self.concurrency):
+            # the pair took two slots: pace the next after both
+            self._last_start = max(now, self._pair.sends[0] + 1.0 / self.ceiling)
         self._recovery.sent(now, self._cruise, self.phase == "run")
         self._seen.sent(now, self._sending(now))
 
@@ -179,10 +163,10 @@ class AdaptiveController:
             return self.pause_for(now, retry_after) if status == 429 else None
         accepted = status != 429
         self._seen.answered(sent_at, accepted, now)
-        if self.phase == "pair" and sent_at in self._pair and len(self._pair_answers) < 2:
-            self._pair_answers.append(accepted)
-            if len(self._pair_answers) == 2 and any(self._pair_answers):
-                self._pair_tested(now)
+        if self.phase == "pair":
+            verdict = self._pair.answered(sent_at, accepted)
+            if verdict:
+                self._pair_tested(now, verdict)
         taken = self._recovery.answered(now, sent_at, accepted, self._cruise)
         if taken is not None:
             self._log(
@@ -230,15 +214,10 @@ class AdaptiveController:
 
     def _refused(self, now: float, retry_after: float | None, sent_at: float) -> Decision:
         wait, note = checked_retry_after(retry_after)
-        if (
-            self._pair
-            and not self.kind
-            and not any(self._pair_answers)
-            and (len(self._pair) < 2 or len(self._pair_answers) == 2)
-        ):
+        if not self.kind and self._pair.refused_outright():
             # The pair refused before anything was learnt (the key was busy already):
             # wait as asked, then start over.
-            self._pair, self._pair_answers = [], []
+            self._pair.restart()
             self._startup_rate = min(self.ceiling, STARTUP_RATE)
             return self._cut(now, wait, note)
         if sent_at < self._cut_at or sent_at in self._pair:
@@ -358,10 +337,8 @@ class AdaptiveController:
         self._cut_at = max(now, self.resume_at)
         return Decision(pause, note)
 
-    def _pair_tested(self, now: float) -> None:
-        if self.phase != "pair":
-            return  # startup met a limit first and went on as for a window
-        self.kind = "window" if all(self._pair_answers) else "spacing"
+    def _pair_tested(self, now: float, kind: str) -> None:
+        self.kind = kind
         self._log(f"{now:.3f} pair test: {self.kind}")
         self.phase = "startup"
         if self.kind == "spacing":
