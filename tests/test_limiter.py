@@ -227,26 +227,75 @@ def test_late_wake_ups_do_not_slow_the_rate_nor_break_the_window(rate):
         assert j - i <= rate
 
 
-def test_a_window_429_cuts_once_per_episode_and_pauses_everyone():
-    """Startup's first 429 behind a window: everyone waits its Retry-After, and the rate
-    restarts under the count the window held; 429s to requests sent before the cut extend
-    nothing and cut nothing."""
-    ctl = AdaptiveController(100)
+def _startup_to_its_429(ctl: AdaptiveController, accepted: int) -> float:
+    """`accepted` requests 1 / --rate apart, each answered 10 ms later, then one refused:
+    returns the refused one's send time (its 429 answered 10 ms after)."""
     now = 0.0
-    for _ in range(60):
+    for _ in range(accepted):
         now = ctl.next_start(now)
         ctl.sent(now)
         ctl.on_answer(now + 0.01, 200, sent_at=now)
     assert ctl.kind == "window" and ctl.phase == "startup"
     sent_at = ctl.next_start(now)
     ctl.sent(sent_at)
-    decision = ctl.on_answer(sent_at + 0.01, 429, 2.0, sent_at=sent_at)
-    assert decision is not None and decision.pause == 2.0 and decision.note == ""
+    return sent_at
+
+
+def test_a_window_429_cuts_once_per_episode_and_pauses_everyone():
+    """Startup's first 429 behind a window: one request asks whether the count was a
+    bucket's burst; the window refuses it, and everyone waits the Retry-After from the first
+    429, the rate restarting under the count the window held; 429s to requests sent before
+    the cut extend nothing and cut nothing."""
+    ctl = AdaptiveController(100)
+    sent_at = _startup_to_its_429(ctl, 60)
+    first = ctl.on_answer(sent_at + 0.01, 429, 2.0, sent_at=sent_at)
+    assert first is not None and first.note == ""
+    asks = ctl.next_start(sent_at + 0.01)
+    assert asks < sent_at + 0.1  # the question goes at once, not after the 2 s
+    ctl.sent(asks)
+    assert ctl.next_start(asks) > asks + 1.0  # alone: the others wait for its answer
+    decision = ctl.on_answer(asks + 0.01, 429, 2.0, sent_at=asks)
+    assert decision is not None and decision.pause == 2.0
     cut = ctl.rate(ctl.resume_at)
-    assert cut < 100 and ctl.resume_at == pytest.approx(sent_at + 2.01)
+    assert cut < 60 and ctl.resume_at == pytest.approx(sent_at + 2.01)
     again = ctl.on_answer(sent_at + 0.02, 429, 2.0, sent_at=sent_at - 0.001)  # same burst
     assert again is not None and again.pause == 0.0
     assert ctl.rate(ctl.resume_at) == cut and ctl.resume_at == pytest.approx(sent_at + 2.01)
+
+
+def test_a_bucket_found_by_its_trickle_climbs_from_the_count_at_once():
+    """Issue 22: a token bucket with a small burst refuses the initial window after its
+    burst, 6 of --rate 100, as a window of 6 would. A window admits nothing more until it
+    rolls; the bucket refills: the two requests sent 1 / 12 s apart after the 429 are both
+    accepted, and the rate climbs from the count at once (no Retry-After pause, no cruise at
+    6 a second), past twice the count within a second."""
+    ctl = AdaptiveController(100, concurrency=16)
+    sent_at = _startup_to_its_429(ctl, 6)
+    ctl.on_answer(sent_at + 0.01, 429, 1.0, sent_at=sent_at)
+    now = sent_at + 0.01
+    for _ in range(2):
+        start = ctl.next_start(now)
+        assert start < sent_at + 0.2
+        ctl.sent(start)
+        assert ctl.next_start(start) > start + 1.0  # one at a time
+        now = start + 0.01
+        assert ctl.on_answer(now, 200, sent_at=start) is None
+    assert ctl.next_start(now) == pytest.approx(now, abs=1 / 6)  # no pause
+    assert ctl.rate(now) >= 6 and ctl.rate(now + 1.0) > 12
+
+
+def test_a_late_trickle_proves_nothing_and_waits_as_a_window():
+    """No request was free to ask in time (all waited out their own 429s): a window may
+    have rolled meanwhile, so the next start is no question, and the controller goes on as
+    for a window, its Retry-After counted from the 429."""
+    ctl = AdaptiveController(100, concurrency=4)
+    sent_at = _startup_to_its_429(ctl, 20)
+    ctl.on_answer(sent_at + 0.01, 429, 1.0, sent_at=sent_at)
+    late = sent_at + 1.01
+    assert ctl.next_start(late) == late
+    ctl.sent(late)
+    assert ctl.on_answer(late + 0.01, 200, sent_at=late) is None
+    assert ctl.rate(late + 0.02) < 20  # under the window's count, not climbing
 
 
 def test_a_429_with_none_of_ours_in_its_second_halves_the_limit_not_floors_it():

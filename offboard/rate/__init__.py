@@ -5,11 +5,11 @@ Why the controller (rate/control.py) finds the limit behind every shape of serve
 
 - Pacing. Starts are at least 1 / rate apart and the rate never exceeds --rate, so no 1 s
   window holds more than --rate starts, whatever the server does.
-- The pair test. The first two requests go back to back. A spacing limiter (a token bucket
-  without a burst, GCRA) refuses the second; a window, or a bucket with a burst, takes both.
-  One request tells the two families apart, and each has its own way to be measured. Two
-  starts more than PAIR_GAP apart (the run's first look-up goes alone) are no pair: the test
-  starts over with the next request, whose siblings follow it at once.
+- The pair test (rate/pair.py). The first two requests go back to back. A spacing limiter
+  (a token bucket without a burst, GCRA) refuses the second; a window, or a bucket with a
+  burst, takes both. One request tells the two families apart, and each has its own way to
+  be measured. Two starts more than PAIR_GAP apart (the run's first look-up goes alone) are
+  no pair: the test starts over with the next request, whose siblings follow it at once.
 - Startup, as TCP begins with an initial window (issue 22): nothing has shown a limit, so
   only --rate paces the starts and the caller's --concurrency bounds what is in flight (the
   controller is told it, to know the rate requests really leave at). With no limit, --rate
@@ -20,6 +20,18 @@ Why the controller (rate/control.py) finds the limit behind every shape of serve
   rate: the window's other 429s are echoes, and a slow start from STARTUP_RATE (each
   accepted answer adds a request per round trip, at most GROWTH and at most doubling) finds
   its order, its first 429 an upper bound.
+- The trickle (rate/trickle.py). A bucket with a small burst refuses the initial window
+  within a tenth of a second: its count (the burst and that tenth of its rate) is what a
+  window of that count would show. A window that held it admits nothing until it rolls; a
+  bucket refills. So right after startup's 429 two requests go one at a time, 1 / (2 x count)
+  apart: a window refuses the first (one 429 more; everyone then waits the Retry-After from
+  the first 429, as before), a bucket takes both, which proves a rate of (n - 1) / T for the
+  n it accepted in the T s after its last 429, and the rate climbs from the count at once
+  (BUCKET_PROBE), then checks once more as after startup. No question when it cannot tell:
+  a count under 4, a count whose first request is nearly a second old (a sliding window filled
+  over a second rolls a request at a time, as a bucket trickles), a request sent too late (all
+  the callers waited out their own 429s), or a bucket proving under a quarter of the count
+  (its burst was more than a second of its rate: the window's way finds it).
 - A spacing limiter refuses as soon as the rate passes it, so the rate at the refused send is
   an upper bound and a rate that held PROVE_REQUESTS is a lower one. The search tries rates
   between them, a growing step at a time (never past the geometric middle), until they are
@@ -49,7 +61,7 @@ Where it falls short (the simulation shows each; BENCHMARKS.md has the figures):
 requests in 429s, by any controller, since each look costs a 429 out of a budget of about 9
 (issue 22 holds it to 30 s and 3%); with a 200 ms round trip and concurrency 64, the initial
 window has 64 requests in flight before any answer, and all but L of them are 429s (5-9% of a
-40 s run at L = 2 or 20); and a bucket with a small burst (L / 4, or 5 at L = 20) refuses the
-initial window within its first tenth of a second, its count (the burst and that tenth of its
-rate) passes for a low window, found out only by the slow check after startup.
+40 s run at L = 2 or 20); and a bucket with a small burst found by the trickle is still
+found slowly when no caller was free to ask (concurrency 4 at --rate 50 L: all four wait out
+their 429s) or the round trip is long (200 ms at L = 200).
 """

@@ -17,8 +17,10 @@ import math
 from collections import deque
 
 from .evidence import Evidence
+from .pair import PairTest
 from .pause import Decision, checked_retry_after
 from .recovery import Recovery
+from .trickle import TRICKLE_WAIT, Trickle
 
 STARTUP_RATE = 2.0  # requests/s a spacing limiter's slow start begins at
 GROWTH = math.log(2) / 0.1  # requests/s added per accepted answer in that slow start, at most
@@ -42,9 +44,9 @@ RISE_SECONDS = 4.0  # a window's limit rose if this long accepted more than
 RISE = 1.3  # this share of it a second
 RECOVER_CLIMB = 0.5  # seconds from the cruise back up to what held
 MIN_RATE = 0.2  # never slower than a request every 5 s
-PAIR_GAP = 0.002  # seconds: two starts further apart are no pair (a spacing limiter takes both)
-PAIR_TRIES = 3  # the pair test starts over at most this often for that
 SPACING_SLACK = 1e-9  # keeps float rounding from putting --rate + 1 starts in one second
+BUCKET_PROBE = 2.0  # a bucket the trickle found: its climb grows the rate this share a second
+STEADY_HELD = 2.0  # seconds (Evidence's STEADY): the least a steady rate held
 
 
 class AdaptiveController:
@@ -71,9 +73,7 @@ class AdaptiveController:
         self._cut_at = -math.inf  # answers to requests sent before this are echoes
         self._last_refusal = -math.inf
         self._credit = CREDIT0
-        self._pair: list[float] = []  # send times of the pair test
-        self._pair_answers: list[bool] = []
-        self._pair_tries = 0
+        self._pair = PairTest()
         # The plan: from `base` at t0 climb to `cruise` over `climb` s, hold, then probe.
         self._t0, self._base, self._cruise, self._climb = 0.0, 0.0, 0.0, 0.0
         self._probe_at = math.inf
@@ -82,6 +82,8 @@ class AdaptiveController:
         self._lo, self._hi = MIN_RATE, math.inf  # spacing: the limit is in [lo, hi)
         self._target_since, self._target_ok, self._step = 0.0, 0, 1.0
         self._recovery = Recovery(MARGIN)
+        self._trickle = Trickle()  # after startup's 429: a bucket, or a window?
+        self._burst = 0.0  # a bucket the trickle found: its burst, at most startup's count
 
     # -- the question -----------------------------------------------------------------------
 
@@ -115,7 +117,7 @@ class AdaptiveController:
         start = max(now, self.resume_at)
         if len(self._window) == self._window.maxlen:  # --rate starts in the last second
             start = max(start, self._window[0] + 1.0 + SPACING_SLACK)
-        if self.phase == "pair" and len(self._pair) < 2:
+        if self.phase == "pair" and self._pair.sending:
             return start
         gap = 1.0 / self.rate(max(now, self._last_start)) + SPACING_SLACK
         return max(start, self._last_start + gap)
@@ -130,22 +132,16 @@ class AdaptiveController:
         at --rate or fewer whatever the lateness."""
         self._last_start = now if turn is None or not turn <= now else turn
         self._window.append(now)
-        if (
-            self.phase == "pair"
-            and len(self._pair) == 1
-            and now - self._pair[0] > PAIR_GAP
-            and self.concurrency != 1
-            and self._pair_tries < PAIR_TRIES
-        ):
-            # The caller had one request ready (the look-up before the others): a limiter
-            # spacing requests 1 / L apart takes two that far apart, and the test would
-            # say "window". Start over with this one: its siblings follow it at once.
-            self._pair, self._pair_answers = [], []
-            self._pair_tries += 1
-        if self.phase == "pair" and len(self._pair) < 2:
-            self._pair.append(now)
-            if len(self._pair) == 2:  # the pair took two slots: pace the next after both
-                self._last_start = max(now, self._pair[0] + 1.0 / self.ceiling)
+        if self._trickle.due:
+            if self._trickle.sent(now):
+                self.resume_at = now + TRICKLE_WAIT  # alone: nothing else until its answer
+            else:
+                # No request was ready in time (they wait out their 429s): go on as for a
+                # window, its Retry-After counted from its 429.
+                self._trickled_window(self._trickle.answered_at, self._trickle.wait)
+        if self.phase == "pair" and self._pair.sent(now, self.concurrency):
+            # the pair took two slots: pace the next after both
+            self._last_start = max(now, self._pair.sends[0] + 1.0 / self.ceiling)
         self._recovery.sent(now, self._cruise, self.phase == "run")
         self._seen.sent(now, self._sending(now))
 
@@ -158,15 +154,19 @@ class AdaptiveController:
     ) -> Decision | None:
         """An answer to the request sent at `sent_at` (status None: none came, a network
         error). A 429 returns its Decision."""
+        sent_at = now if sent_at is None else sent_at
+        if self._trickle.is_answer(sent_at):
+            accepted = status is not None and status != 429
+            self._seen.answered(sent_at, accepted, now)
+            return self._trickled(now, accepted)
         if status is None or self.phase == "fixed":
             return self.pause_for(now, retry_after) if status == 429 else None
-        sent_at = now if sent_at is None else sent_at
         accepted = status != 429
         self._seen.answered(sent_at, accepted, now)
-        if self.phase == "pair" and sent_at in self._pair and len(self._pair_answers) < 2:
-            self._pair_answers.append(accepted)
-            if len(self._pair_answers) == 2 and any(self._pair_answers):
-                self._pair_tested(now)
+        if self.phase == "pair":
+            verdict = self._pair.answered(sent_at, accepted)
+            if verdict:
+                self._pair_tested(now, verdict)
         taken = self._recovery.answered(now, sent_at, accepted, self._cruise)
         if taken is not None:
             self._log(
@@ -214,15 +214,10 @@ class AdaptiveController:
 
     def _refused(self, now: float, retry_after: float | None, sent_at: float) -> Decision:
         wait, note = checked_retry_after(retry_after)
-        if (
-            self._pair
-            and not self.kind
-            and not any(self._pair_answers)
-            and (len(self._pair) < 2 or len(self._pair_answers) == 2)
-        ):
+        if not self.kind and self._pair.refused_outright():
             # The pair refused before anything was learnt (the key was busy already):
             # wait as asked, then start over.
-            self._pair, self._pair_answers = [], []
+            self._pair.restart()
             self._startup_rate = min(self.ceiling, STARTUP_RATE)
             return self._cut(now, wait, note)
         if sent_at < self._cut_at or sent_at in self._pair:
@@ -245,9 +240,16 @@ class AdaptiveController:
         boundary = None
         if self._seen.steady(sent_at, hi):
             count = BETA * hi  # a bucket whose burst ran out, or a lower limit
+            if self._burst:
+                # A bucket the trickle found, its burst at most startup's count: held T s at
+                # hi, it drained at most that burst, so its rate is at least hi - burst / T.
+                held = sent_at - max(self._t0 + self._climb, self._last_refusal)
+                count = max(count, hi - self._burst / max(held, STEADY_HELD))
         else:
             count, boundary = self._seen.window_limit(sent_at, hi, BETA * hi)
-        if self._probe_growth == FIRST_PROBE and count > BURST_SEEN * self._least_count:
+        checking = self._probe_growth in (FIRST_PROBE, BUCKET_PROBE)
+        climbed = self._probe_growth == BUCKET_PROBE  # a bucket's climb from startup's count
+        if checking and (self._burst or count > BURST_SEEN * self._least_count):
             # The check after startup found far more room than startup's 429 showed: a
             # bucket, whose first 429 showed its burst; this count is the one to keep.
             self._least_count = math.inf
@@ -265,6 +267,11 @@ class AdaptiveController:
             pause = wait if boundary is None else min(wait, max(0.0, boundary - now))
         decision = self._cut(now, pause, note)
         self._plan(self._cut_at, min(BETA * self._least_count, hi), MARGIN * self._least_count)
+        if climbed and hi > self._cruise * 1.01:
+            # A bucket's climb ends where its burst ran out, the last second's count part
+            # climb: check once more, as after startup, that there is no more room.
+            self._probe_at = self._t0 + self._climb + FIRST_HOLD
+            self._probe_growth = FIRST_PROBE
         return decision
 
     def _startup_ended(
@@ -280,10 +287,47 @@ class AdaptiveController:
             self._search(self._cut_at)
             return decision
         self._least_count = max(float(count), MIN_RATE)
+        if self.concurrency != 1 and self._trickle.begin(
+            self._seen, count, now, sent_at, self._last_start, wait
+        ):
+            # A window that held `count` admits nothing more until it rolls; a bucket whose
+            # burst it was refills at its rate: ask (rate/trickle.py), then decide.
+            self._cut_at = now
+            self._plan(now, 2 * count, 2 * count, climb=0.0)  # paces it 1 / (2 x count) apart
+            self._probe_at = math.inf
+            return Decision(0.0, note)
         decision = self._cut(now, wait, note)  # the window is full: wait as asked
         self._plan(self._cut_at, BETA * self._least_count, MARGIN * self._least_count)
         # A bucket with a burst passes the pair test too, and its first 429 shows the burst
         # and part of a second of its rate: check soon that the count was not too low.
+        self._probe_at = self._t0 + self._climb + FIRST_HOLD
+        self._probe_growth = FIRST_PROBE
+        return decision
+
+    def _trickled(self, now: float, accepted: bool) -> Decision | None:
+        """An answer to the trickle: the next of it, a window, or a bucket."""
+        least = self._trickle.answered(self._seen, now, accepted)
+        if self._trickle.due:
+            self.resume_at = now
+            return None
+        self._log(f"{now:.3f} trickle: {'a bucket' if least else 'a window'}")
+        if least is None:  # wait as asked from startup's 429
+            return self._trickled_window(self._trickle.answered_at, self._trickle.wait)
+        # A bucket refills at its rate, at least about the count: climb from it at once.
+        count = self._least_count
+        self.resume_at = now
+        self._burst, self._least_count = count, math.inf
+        base = max(count, least)
+        self._plan(now, base, base, climb=0.0)
+        self._probe_at, self._probe_growth = now, BUCKET_PROBE
+        return None
+
+    def _trickled_window(self, now: float, wait: float) -> Decision:
+        """Startup's count was a window's: wait as asked, then cruise under it and check."""
+        count = self._least_count
+        self.resume_at = min(self.resume_at, now)  # not the trickle's wait for its answer
+        decision = self._cut(now, wait, "")
+        self._plan(self._cut_at, BETA * count, MARGIN * count)
         self._probe_at = self._t0 + self._climb + FIRST_HOLD
         self._probe_growth = FIRST_PROBE
         return decision
@@ -293,10 +337,8 @@ class AdaptiveController:
         self._cut_at = max(now, self.resume_at)
         return Decision(pause, note)
 
-    def _pair_tested(self, now: float) -> None:
-        if self.phase != "pair":
-            return  # startup met a limit first and went on as for a window
-        self.kind = "window" if all(self._pair_answers) else "spacing"
+    def _pair_tested(self, now: float, kind: str) -> None:
+        self.kind = kind
         self._log(f"{now:.3f} pair test: {self.kind}")
         self.phase = "startup"
         if self.kind == "spacing":

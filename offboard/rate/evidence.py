@@ -45,6 +45,16 @@ class Evidence:
         """Requests sent in [start, end) that were accepted."""
         return _count(self._accepted, start, end)
 
+    def first_accepted(self, start: float, end: float) -> float | None:
+        """The earliest send time in [start, end) that was accepted, if any."""
+        i = bisect.bisect_left(self._accepted, start)
+        return self._accepted[i] if i < len(self._accepted) and self._accepted[i] < end else None
+
+    def last_refused(self, before: float) -> float | None:
+        """The latest send time before `before` that was refused, if any."""
+        i = bisect.bisect_left(self._refused, before)
+        return self._refused[i - 1] if i else None
+
     def last_second(self, t: float) -> int:
         return _count(self._accepted, t - 1.0, t)
 
