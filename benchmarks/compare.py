@@ -58,6 +58,7 @@ class Bench(Protocol):
 
     results: dict[str, Any]
     sdk_missing: str
+    sdk_python: str
 
     def path(self, name: str) -> Path: ...
 
@@ -115,11 +116,12 @@ def run(
         h.BENCH / {"sdk": "sdk_script.py", "floor": "floor.py", "naive": "naive_loop.py"}[client]
     )
     extra = [] if client == "naive" else ["--concurrency", str(CONCURRENCY)]
+    python = bench.sdk_python if client == "sdk" else h.PYTHON  # the SDK may have its own venv
     return bench.run_client(
         client,
         n,
         rows_csv,
-        lambda url: [h.PYTHON, script, str(rows_csv), "--base-url", url, *extra],
+        lambda url: [python, script, str(rows_csv), "--base-url", url, *extra],
         latency=LATENCY,
         server=server,
     )
