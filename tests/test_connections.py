@@ -209,3 +209,28 @@ def test_the_hot_path_sends_the_same_bytes_as_httpcore_would():
     theirs_sent = anyio.run(capture, httpcores)
     assert len(ours_sent) == 2 and ours_sent == theirs_sent
     assert ours_sent[0].startswith(b"DELETE /base/iam/clients/10/client-users/7 HTTP/1.1\r\nHost: ")
+
+
+def test_the_hot_path_keeps_a_tls_connection_for_the_next_request(tls_server, monkeypatch):
+    """Three requests on one slot over HTTPS are all answered on one kept-alive connection:
+    http/stream.py's TLS stream reads, writes and reports its SSLObject (httpcore checks the
+    ALPN answer there) past the first exchange."""
+    import certifi
+
+    from offboard.core.settings import Secret
+
+    url, cert = tls_server
+    monkeypatch.setattr(certifi, "where", lambda: str(cert))
+    config = settings(base_url=url, api_key=Secret("k"), concurrency=1)
+
+    async def three(connections: Connections) -> tuple[list[int], int]:
+        async with connections:
+            (slot,) = connections._slots
+            assert isinstance(slot, _CoreSlot)
+            statuses, kept = [], set()
+            for _ in range(3):
+                statuses.append((await connections.request("GET", "/x")).status)
+                kept |= {id(c) for c in slot._pool.connections}  # a new one if it was dropped
+            return statuses, len(kept)
+
+    assert anyio.run(three, Connections(config)) == ([200, 200, 200], 1)

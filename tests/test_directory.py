@@ -44,3 +44,41 @@ def test_a_resume_keeps_the_accounts_its_run_saw_and_adds_those_gained_since():
     assert merged.people[7].accounts == {10, 20, 40}
     assert merged.people[7].roles == {10: (1,), 20: (1,), 40: (2,)}
     assert merged.people[7].name == "Two" and merged.people[8].accounts == {10}
+
+
+def test_a_directory_built_page_by_page_is_the_one_built_from_the_whole_list():
+    """http/listing.py builds each page's Directory as it arrives (its CPU beside the other
+    pages' round trips): joined in page order they equal from_users over every page, with an
+    ID or an email on two pages, a deleted user and a malformed entry included."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    user = st.fixed_dictionaries(
+        {
+            "id": st.integers(1, 6),
+            "email": st.sampled_from(["a@x.example", "A@x.example", "b@x.example"]),
+            "deleted": st.booleans(),
+            "name": st.sampled_from(["", "Ann", None]),
+            "client_and_roles": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "client_id": st.integers(1, 3),
+                        "client_company_name": st.sampled_from(["", "One", "Two"]),
+                        "user_roles": st.lists(st.sampled_from(["1", "2"]), max_size=2),
+                    }
+                ),
+                max_size=2,
+            ),
+        }
+    )
+    entry = st.one_of(user, st.just({"id": "x"}), st.just("not a user"))
+
+    @settings(deadline=None)  # a busy machine must not fail it: no timed assertions
+    @given(st.lists(st.lists(entry, max_size=4), max_size=4))
+    def check(pages: list[list[object]]) -> None:
+        whole = Directory.from_users([u for page in pages for u in page])
+        joined = Directory.joined([Directory.from_users(page) for page in pages])
+        assert joined == whole
+        assert list(joined.people) == list(whole.people)
+
+    check()

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from functools import partial
+from typing import Any
 
 from offboard.core.models import Outcome, Result, Row
 from offboard.journal import writer as report_module
@@ -58,3 +59,44 @@ def test_every_added_row_is_fsynced_before_the_report_closes(tmp_path, monkeypat
         size = os.fstat(descriptor).st_size
         assert fsyncs.wait_covering(descriptor, size), f"row {number} never fsynced"
     report.close()
+
+
+class CountingFile:
+    """A journal file that counts its flushes (each one a write to the operating system)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.flushes = inner, 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self.inner.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_the_read_backs_verdicts_are_journaled_in_one_flush(tmp_path):
+    """Report.amend_all writes the same lines as Report.amend one by one, flushed (and the
+    fsync asked for) once for all of them, not once a row."""
+    records = [
+        {"row": n, "account": 10, "amend": True, "verified": n % 2 == 0} for n in range(2, 9)
+    ]
+    texts = []
+    for name, one_by_one in (("each", True), ("all", False)):
+        report = Report.create(tmp_path / name, [], {"source": "l.csv"})
+        report.open()
+        journal = report._journal
+        assert journal is not None
+        counting = CountingFile(journal._file)
+        journal._file = counting  # type: ignore[assignment]
+        if one_by_one:
+            for record in records:
+                report.amend(record)
+        else:
+            report.amend_all(records)
+        flushes = counting.flushes
+        journal._file = counting.inner
+        report.close()
+        texts.append((tmp_path / name / ".offboard" / "journal.jsonl").read_text())
+        assert flushes == (len(records) if one_by_one else 1)
+    assert texts[0] == texts[1] and texts[0].count("\n") == len(records)

@@ -4,7 +4,9 @@ live in core/models.py, and nothing else in the package spells them again."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,3 +168,15 @@ def test_not_attempted_is_made_in_one_place():
         result.user_deleted,
         result.attempts,
     ) == (Outcome.NOT_ATTEMPTED, "not sent: interrupted by SIGINT", 10, 7, False, 0)
+
+
+def test_marked_is_replace_of_the_row_marks_fields():
+    """Result.marked gives what dataclasses.replace gives for the row marks' fields, every
+    other field kept (each field a distinct value: a field added and not copied fails)."""
+    values: dict[str, Any] = {f.name: object() for f in dataclasses.fields(Result)}
+    result = Result(**values)
+    marks: dict[str, Any] = {"user_deleted": object(), "login": object(), "message": object()}
+    got, want = result.marked(**marks), dataclasses.replace(result, **marks)
+    assert [getattr(got, f.name) for f in dataclasses.fields(Result)] == [
+        getattr(want, f.name) for f in dataclasses.fields(Result)
+    ]

@@ -50,6 +50,9 @@ def test_usable_rows(account, user, expected):
         ("1", "@c.d", "not a valid email"),
         ("1", "x" * 251 + "@c.d", "not a valid email"),
         ("1", [1, 2], "found a list"),
+        ("\u00b2", "1", "account: must be a positive integer ID or * (every account)"),
+        ("1", "\u0661\u0662", "user: must be a positive integer ID or an email address"),
+        ("1", "\uff11\uff12", "user: must be a positive integer ID or an email address"),
     ],
 )
 def test_unusable_rows_name_the_field(account, user, words):

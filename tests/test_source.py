@@ -7,7 +7,7 @@ import pytest
 from offboard.core.errors import SourceError
 from offboard.core.models import Row
 from offboard.plan.rows import parse
-from offboard.source.read import parse_csv, read_source
+from offboard.source.read import CsvRows, parse_csv, read_source
 
 
 def rows_of(text: str | bytes) -> tuple[list[Row], list[str]]:
@@ -150,3 +150,43 @@ def test_yaml_alias_bomb_is_read_without_expanding(tmp_path):
     assert parse(next(iter(batch.rows))) == (
         "user: must be a positive integer ID or an email address, found a list"
     )
+
+
+def test_a_csv_that_fits_is_read_from_disk_once():
+    """The check's read keeps a batch of up to `kept` rows: later passes read no bytes."""
+    data = b"account,user,ticket\n1000,7,HR-1\n\n1000,a@x.io,HR-2\n"
+    opened = []
+
+    def opener() -> io.BytesIO:
+        opened.append(1)
+        return io.BytesIO(data)
+
+    rows = CsvRows(opener, "t.csv", kept=2)
+    assert rows.check() == 2
+    first, second = list(rows), list(rows)
+    assert len(opened) == 1
+    assert (
+        first
+        == second
+        == [
+            Row(2, "1000", "7", {"ticket": "HR-1"}),
+            Row(4, "1000", "a@x.io", {"ticket": "HR-2"}),
+        ]
+    )
+    assert rows.columns == ("ticket",)
+
+
+def test_a_csv_longer_than_kept_is_read_again_each_pass():
+    """Past `kept` rows nothing is kept (memory does not grow with rows): each pass reads
+    the file again, and gives the same rows."""
+    data = b"account,user\n1,2\n3,4\n5,6\n"
+    opened = []
+
+    def opener() -> io.BytesIO:
+        opened.append(1)
+        return io.BytesIO(data)
+
+    rows = CsvRows(opener, "t.csv", kept=2)
+    assert rows.check() == 3
+    assert [r.number for r in rows] == [2, 3, 4] == [r.number for r in rows]
+    assert len(opened) == 3

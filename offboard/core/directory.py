@@ -85,6 +85,22 @@ class Directory:
             names |= _names(user.get("client_and_roles"))
         return cls(people, by_email, names)
 
+    @classmethod
+    def joined(cls, parts: Sequence[Directory]) -> Directory:
+        """The parts (from_users of each page, in page order) as one: equal to from_users
+        over every page's users, so each page can be read into its part as it arrives."""
+        if len(parts) == 1:
+            return parts[0]
+        people: dict[int, Person] = {}
+        by_email: dict[str, list[int]] = {}
+        names: dict[int, str] = {}
+        for part in parts:
+            people |= part.people
+            for email, ids in part.by_email.items():
+                by_email.setdefault(email, []).extend(ids)
+            names |= part.names
+        return cls(people, by_email, names)
+
     def ids_for(self, email: str) -> Sequence[int]:
         return self.by_email.get(email.lower(), ())
 

@@ -20,7 +20,7 @@ row "unknown", never a failed run: `unknown` says why, once.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,7 +85,7 @@ class Activity:
         message = (
             f"{result.message}; {said}" if said and result.message else (said or result.message)
         )
-        return replace(result, login=fact, message=message)
+        return result.marked(user_deleted=result.user_deleted, login=fact, message=message)
 
 
 async def first_page(api: Api) -> Exchange | None:

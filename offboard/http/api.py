@@ -106,7 +106,7 @@ class Api(Requester):
     async def list_users(self, request_ids: list[str] | None = None) -> Directory:
         """Every live user visible to the key (http/listing.py: the pages after the first are read
         at once); each page's request ID is added to `request_ids` when given."""
-        return Directory.from_users(await read_users(self.request, request_ids))
+        return Directory.joined(await read_users(self.request, Directory.from_users, request_ids))
 
 
 def _text(value: Any) -> str:

@@ -34,10 +34,12 @@ import httpcore
 
 from .. import __version__
 from ..core.settings import Settings, is_loopback
+from .stream import ProtocolBackend
 
 if TYPE_CHECKING:
     import httpx
 
+_BACKEND = ProtocolBackend()  # holds no state: one for every slot
 PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}  # a Host header omits these (as httpcore's)
 
@@ -82,7 +84,14 @@ class Connections:
         proxied = not is_loopback(host) and any(
             os.environ.get(name) or os.environ.get(name.upper()) for name in PROXY_VARIABLES
         )
-        tls = ssl.create_default_context(cafile=certifi.where())
+        seam = transport is not None or proxied
+        # Loading the CA bundle costs ~35 ms of CPU: a plain-HTTP hot path (a loopback
+        # sandbox) never needs it. httpx's client (the seam) is handed one in any case.
+        tls = (
+            ssl.create_default_context(cafile=certifi.where())
+            if seam or settings.base_url.lower().startswith("https:")
+            else None
+        )
         headers = {
             "Authorization": f"APIKey {settings.api_key.reveal()}",
             "User-Agent": f"offboard/{__version__}",
@@ -90,7 +99,7 @@ class Connections:
         }
         self._slots: list[_Slot] = [
             _HttpxSlot(settings, headers, tls, transport, proxied)
-            if transport is not None or proxied
+            if seam and tls is not None
             else _CoreSlot(settings, headers, tls)
             for _ in range(settings.concurrency)
         ]
@@ -125,7 +134,9 @@ class _CoreSlot:
     what `pool.request` would do per request (parse the URL string, check every header
     twice, add Host) is done once per slot, with the same bytes on the wire."""
 
-    def __init__(self, settings: Settings, headers: Mapping[str, str], tls: ssl.SSLContext) -> None:
+    def __init__(
+        self, settings: Settings, headers: Mapping[str, str], tls: ssl.SSLContext | None
+    ) -> None:
         base = httpcore.URL(settings.base_url.rstrip("/"))
         self._scheme, self._host, self._port = base.scheme, base.host, base.port
         self._prefix = b"" if base.target == b"/" else base.target  # a base URL's own path
@@ -139,7 +150,10 @@ class _CoreSlot:
             "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
         }
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=tls, max_connections=1, max_keepalive_connections=1
+            ssl_context=tls,
+            max_connections=1,
+            max_keepalive_connections=1,
+            network_backend=_BACKEND,
         )
 
     async def send(self, method: str, target: str, body: bytes | None) -> Reply:

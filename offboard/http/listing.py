@@ -15,7 +15,7 @@ offset advanced by what each page really held, as a plain paginated read does.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -25,56 +25,67 @@ USERS_PAGE = 100
 USERS = "/iam/users"
 
 Request = Callable[..., Awaitable[Exchange]]  # Api.request
+T = TypeVar("T")
 
 
 class DirectoryError(Exception):
     """A read the run depends on (user list, key owner, token list) failed."""
 
 
-async def read_users(request: Request, request_ids: list[str] | None = None) -> list[Any]:
-    """Every live user visible to the key (each page's request ID goes into `request_ids`)."""
+async def read_users(
+    request: Request, shape: Callable[[list[Any]], T], request_ids: list[str] | None = None
+) -> list[T]:
+    """Every live user visible to the key, as `shape` of each page's users in page order
+    (each page's request ID goes into `request_ids`). A page is shaped as soon as it is read,
+    so that CPU goes beside the other pages' round trips, not after the last of them."""
     first = await _page(request, 0)
     users, count, _ = first
     if count is None or count <= len(users) or not users:
         _note(request_ids, [first])
-        return users
+        return [shape(users)]
     step = len(users)
     offsets = range(step, count, step)
     pages: dict[int, tuple[list[Any], int | None, str]] = {}
+    shaped: dict[int, T] = {}
     failed: list[BaseException] = []
 
     async def read(offset: int) -> None:
         try:
-            pages[offset] = await _page(request, offset)
+            pages[offset] = page = await _page(request, offset)
+            if len(page[0]) == step or offset == last:  # else read again one by one
+                shaped[offset] = shape(page[0])
         except BaseException as exc:  # kept, raised below: not as an ExceptionGroup
             failed.append(exc)
             raise
 
+    async def shape_first() -> None:
+        shaped[0] = shape(users)
+
+    last = offsets[-1]
     try:
         async with anyio.create_task_group() as group:
             for offset in offsets:
                 group.start_soon(read, offset)
+            group.start_soon(shape_first)  # after the reads have had their turn to send
     except BaseExceptionGroup:
         raise failed[0] from None
     read_in_order = [first, *(pages[offset] for offset in offsets)]
-    last = offsets[-1]
-    if all(
-        len(p[0]) == step or offset == last
-        for p, offset in zip(read_in_order[1:], offsets, strict=True)
-    ) and all(p[1] == count for p in read_in_order):
+    if all(offset in shaped for offset in offsets) and all(p[1] == count for p in read_in_order):
         _note(request_ids, read_in_order)
-        return [user for page in read_in_order for user in page[0]]
-    return await _one_by_one(request, request_ids)
+        return [shaped[0], *(shaped[offset] for offset in offsets)]
+    return await _one_by_one(request, shape, request_ids)
 
 
-async def _one_by_one(request: Request, request_ids: list[str] | None) -> list[Any]:
-    everyone: list[Any] = []
+async def _one_by_one(
+    request: Request, shape: Callable[[list[Any]], T], request_ids: list[str] | None
+) -> list[T]:
+    everyone: list[T] = []
     offset, count = 0, None
     while count is None or offset < count:
         users, count, request_id = await _page(request, offset)
         if request_ids is not None:
             request_ids.append(request_id)
-        everyone += users
+        everyone.append(shape(users))
         if count is None or not users:
             break
         offset += len(users)

@@ -41,11 +41,14 @@ from ..plan.rows import FirstSeen, plan
 from ..plan.sendable import may_send, unsent
 from ..report.terminal import progress
 from ..source.leaving import window_start
+from .ahead import ParsedAhead
 from .confirm import question
 from .context import JobContext
 from .ended import Ended, Prepared, plan_writer
 from .lookups import LoginsAhead, read_directory, read_logins
 from .prompt import Prompt, watch_signals
+
+KEPT_ACTIONS = 20_000  # Actions kept from the pass before the first DELETE (a few MB)
 
 
 class Session:
@@ -60,6 +63,11 @@ class Session:
         self.previous, self.report, self.seams = previous, report, seams
         self.hard_stop: anyio.CancelScope | None = None  # made inside the event loop
         self.prompt = Prompt(seams.confirm)
+        # The guarded Actions of the pass before the first DELETE, when there were at most
+        # KEPT_ACTIONS: every later pass goes through them instead of planning each row again
+        # (the directory, the key's user and the protection are the same for every pass).
+        self._kept: list[Action] | None = None
+        self._ahead = ParsedAhead()  # the rows parsed during the look-ups, if they were
 
     async def run(self) -> Ended:
         refused: Refused | None = None
@@ -169,17 +177,16 @@ class Session:
                 listing=prepared.everywhere or whole == "listing",
             )
             by_key = {c.key: c for c in checks}
-            for key, verdict in read.verdicts.items():
-                check = by_key[key]
-                report.amend(
-                    {
-                        "row": check.row,
-                        "account": check.account,
-                        "user": check.user,
-                        "amend": True,
-                        **verdict,
-                    }
-                )
+            report.amend_all(
+                {
+                    "row": by_key[key].row,
+                    "account": by_key[key].account,
+                    "user": by_key[key].user,
+                    "amend": True,
+                    **verdict,
+                }
+                for key, verdict in read.verdicts.items()
+            )
         return Ended(
             report,
             prepared,
@@ -198,7 +205,11 @@ class Session:
             tracker_box.append(Tracker(Deletions()))
             return Prepared(None, None, "", "")
         logins = LoginsAhead()
-        first = await read_directory(api, planned, self.previous, guarding.protection, logins)
+        first = await self._ahead.during(
+            read_directory(api, planned, self.previous, guarding.protection, logins),
+            None if planned is not None else batch.rows,
+            self.everywhere,
+        )
         directory = first.directory
         key_user, directory_error = first.key_user, first.directory_error
         if planned is not None and not api.abort_reason:
@@ -213,7 +224,13 @@ class Session:
         users: set[int] = set()  # whose logins to look up
         oldest = clock  # the oldest login that can flag a row
         everywhere = False  # some row names a known person everywhere (`*`)
-        for action in self._actions(first, seen):
+        actions: list[Action] | None = []  # this pass's Actions, for the sending pass
+        for action in self._guarded(first, seen):
+            if actions is not None and len(actions) < KEPT_ACTIONS:
+                actions.append(action)
+            else:
+                actions = None  # too many to keep: each pass plans the rows again
+            action = unsent(action, first.aborted) if first.aborted else action
             tally.add(action)
             decider.add(action)
             everywhere = everywhere or (action.everywhere and action.user_id is not None)
@@ -226,6 +243,7 @@ class Session:
                 kept = self.previous.kept(row_key(action.row, action.account), action.row)
                 if kept is not None:
                     carried.append(kept)
+        self._kept = actions
         deletions = self._deletions(decider, directory)
         # A resume records too: the accounts its users gained since (a `*` row revokes them)
         self.report.record_batch(deletions, people, directory.names if directory else {})
@@ -265,7 +283,14 @@ class Session:
         return decider.decide(directory)
 
     def _actions(self, prepared: Prepared, seen: FirstSeen) -> Iterator[Action]:
-        """The rows as they will be sent, regenerated lazily for each pass."""
+        """The rows as they will be sent: the pass before the first DELETE's Actions when it
+        kept them all, else regenerated lazily for each pass."""
+        source = self._kept if self._kept is not None else self._guarded(prepared, seen)
+        for action in source:
+            yield unsent(action, prepared.aborted) if prepared.aborted else action
+
+    def _guarded(self, prepared: Prepared, seen: FirstSeen) -> Iterator[Action]:
+        """The rows planned and guarded, lazily: what `_actions` sends, before any abort."""
         if self.planned is not None:
             source: Iterable[Action] = self.planned.actions
         else:
@@ -275,11 +300,11 @@ class Session:
                 prepared.directory_error,
                 seen,
                 self.everywhere,
+                self._ahead.targets,
             )
         protection = self.guarding.protection.merged_own(prepared.key_user)
         for action in source:
-            action = guard(action, protection, prepared.directory)
-            yield unsent(action, prepared.aborted) if prepared.aborted else action
+            yield guard(action, protection, prepared.directory)
 
     async def _decide(self, api: Api, prepared: Prepared) -> None:
         """The cap, then the person's confirmation on a terminal: both before any DELETE."""

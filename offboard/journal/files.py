@@ -35,6 +35,16 @@ class JsonLines:
         self._file.flush()
         self._syncer.request()
 
+    def append_all(self, lines: list[str]) -> None:
+        """Records written together (the read-back's verdicts, all known at once): flushed
+        once before the caller goes on, then fsync'd as `append` says."""
+        assert self._syncer is not None, "journal closed"
+        if not lines:
+            return
+        self._file.write("".join(lines))
+        self._file.flush()
+        self._syncer.request()
+
     def close(self) -> None:
         """Everything on disk, then closed (twice is harmless)."""
         if self._syncer is None:

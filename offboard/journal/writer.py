@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,6 +254,12 @@ class Report:
         """Journal a changed record of a row (the read-back's verdict): the last one wins."""
         assert self._journal is not None
         self._journal.append(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def amend_all(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """`amend` for many records at once: the same lines, flushed once for all of them
+        (the read-back's verdicts: one write, not one a row)."""
+        assert self._journal is not None
+        self._journal.append_all([json.dumps(r, ensure_ascii=False) + "\n" for r in records])
 
     def carry(self, result: Result, record: Mapping[str, Any]) -> None:
         """A row an earlier run into this directory settled: its record is written again as

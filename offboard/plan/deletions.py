@@ -15,7 +15,7 @@ summary, the metrics) reads its answer or the per-row `user_deleted` mark that
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..core.directory import Directory
 from ..core.models import GONE, Action, Outcome, Result
@@ -143,7 +143,9 @@ class Tracker:
 
     def mark(self, result: Result) -> Result:
         """The freshly settled result with its user_deleted mark (a row mark, core/sinks.py)."""
-        return replace(result, user_deleted=self.settle(result))
+        return result.marked(
+            user_deleted=self.settle(result), login=result.login, message=result.message
+        )
 
     def settle(self, result: Result) -> bool | None:
         """user_deleted for a freshly settled row: True on the row that deleted the user,

@@ -25,6 +25,8 @@ def _why_protected(action: Action, protection: Protection, directory: Directory 
         return "this is the API key's own user: offboard never revokes it"
     if user_id in protection.ids:
         return "protected user (--protect / protect:): not sent"
+    if not protection.emails:  # no email to match: most runs, and every row of them
+        return ""
     emails = {str(action.row.user).strip().lower()}
     if directory is not None and user_id is not None and user_id in directory.people:
         emails.add(directory.people[user_id].email.lower())

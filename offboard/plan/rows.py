@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,7 +28,6 @@ MAX_EMAIL = 254
 # Deliberately permissive: odd but valid forms (plus tags, quoted local parts,
 # subdomains, IDN) must pass; only what can never be an address is refused.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$|^\"[^\"\r\n]+\"@[^@\s]+$")
-_DIGITS = re.compile(r"^[0-9]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +70,15 @@ def _names_everywhere(value: Any) -> bool:
 
 def _parse_id(value: Any, field: str, also: str = "") -> int | str:
     """A positive 64-bit integer from a CSV string or a YAML scalar, else a problem."""
-    wanted = f"{field}: must be a positive integer ID{' ' + also if also else ''}"
     if value is None or (isinstance(value, str) and not value.strip()):
         return f"{field}: is empty"
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        return f"{wanted}, found a {type(value).__name__}"
+        return f"{_wanted(field, also)}, found a {type(value).__name__}"
     text = str(value).strip()
-    if not _DIGITS.match(text):
-        return wanted
+    # ASCII digits only (str.isdigit alone takes "²" and other scripts' digits); no regex:
+    # every row's account and user go through this.
+    if not (text.isascii() and text.isdigit()):
+        return _wanted(field, also)
     if len(text.lstrip("0")) > 19:  # before int(): Python refuses to parse huge numbers
         return f"{field}: {len(text)}-digit number is larger than a 64-bit ID"
     number = int(text)
@@ -87,6 +87,10 @@ def _parse_id(value: Any, field: str, also: str = "") -> int | str:
     if number > MAX_ID:
         return f"{field}: {len(text)}-digit number is larger than a 64-bit ID"
     return number
+
+
+def _wanted(field: str, also: str) -> str:
+    return f"{field}: must be a positive integer ID{' ' + also if also else ''}"
 
 
 IN_MEMORY = 20_000  # pairs FirstSeen keeps in a dict (a few MB) before SQLite takes the rest
@@ -144,28 +148,39 @@ def plan(
     directory_error: str = "",
     seen: FirstSeen | None = None,
     everywhere: bool = False,
+    parsed: Sequence[Target | str] | None = None,
 ) -> Iterator[Action]:
     """The Actions of the rows, in input order, produced lazily: one per row, or one per
     account for a row that names its person everywhere.
 
     `directory` is the user list (None when it could not be read);
     `directory_error` says why not, for the email and `*` rows. `everywhere`
-    (--everywhere) treats every row as `*`.
+    (--everywhere) treats every row as `*`. `parsed`: each row's `parse(row, everywhere)`,
+    made already (job/ahead.py), in the rows' order.
     """
     seen = seen or FirstSeen()
     names = directory.names if directory is not None else {}
     position = 0  # one per pair: the same pair asked again (a second pass) answers the same
-    for row in rows:
-        target = parse(row, everywhere)
+    for row, target in (
+        zip(rows, parsed, strict=True)
+        if parsed is not None
+        else ((row, parse(row, everywhere)) for row in rows)
+    ):
         if isinstance(target, str):
             yield Action(row, None, None, Outcome.INVALID, target)
             position += 1
             continue
-        for action in _expand(
-            _resolve(target, directory, directory_error, names), directory, directory_error
-        ):
+        resolved = _resolve(target, directory, directory_error, names)
+        pairs: Iterable[Action] = (
+            _expand(resolved, directory, directory_error)
+            if resolved.everywhere and resolved.send
+            else (resolved,)  # as _expand gives it, without a generator per row
+        )
+        for action in pairs:
             if action.account is not None and not action.account_name:
-                action = replace(action, account_name=names.get(action.account, ""))
+                name = names.get(action.account, "")
+                if name:  # no copy of an Action that stays the same
+                    action = replace(action, account_name=name)
             user = action.user_id if action.user_id is not None else (target.email or "").lower()
             earlier = seen.first(f"{action.account} {user}", position, row.number)
             position += 1

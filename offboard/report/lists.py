@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..core.directory import Person
-from ..core.models import Mode, Outcome
+from ..core.models import Mode
 from ..journal.writer import LIVE, internal, open_private
 from .pagedata import SHOWN_PER_OUTCOME
 from .people import PEOPLE_COLUMNS, PEOPLE_FILE, People, Verdict, account_list
-from .summary import Totals
+from .summary import Totals, outcome_of
 
 ACCOUNTS_SHOWN = 1000  # accounts counted one by one; the rest are counted together
 AFTER_LEAVING_FILE = "logins_after_leaving.csv"  # written when any such login was found
@@ -108,7 +108,7 @@ class Written:
         account[outcome] = account.get(outcome, 0) + 1
         if record.get("user_deleted") is True and len(self.deleted) < SHOWN_PER_OUTCOME:
             self.deleted.append(record)
-        if not Outcome(outcome).settled:
+        if not outcome_of(outcome).settled:
             shown = self.needing.setdefault(outcome, [])
             if len(shown) < SHOWN_PER_OUTCOME:
                 shown.append(record)
@@ -131,7 +131,7 @@ def write_lists(
 
     def table(name: str, columns: Sequence[str] = header) -> Any:
         if name not in tables:
-            handle = open_private(inside / f"{name}.tmp", "utf-8-sig")
+            handle = _with_bom(open_private(inside / f"{name}.tmp"))
             # CRLF, as RFC 4180 says: a cell holding a bare CR is then quoted, not split.
             writer = csv.writer(handle, lineterminator="\r\n")
             writer.writerow(columns)
@@ -192,7 +192,7 @@ def write_people(
     line per person in input order; the verdict the summary and the exit code use."""
     verdict = Verdict()
     temporary = internal(directory) / f"{PEOPLE_FILE}.tmp"
-    with open_private(temporary, "utf-8-sig") as handle:
+    with _with_bom(open_private(temporary)) as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(PEOPLE_COLUMNS)
         for line in people.lines(before, names, after, mode):
@@ -210,6 +210,13 @@ def write_people(
     return verdict
 
 
+def _with_bom(handle: IO[str]) -> IO[str]:
+    """A UTF-8 file that starts with the byte-order mark: the bytes "utf-8-sig" writes,
+    without that codec's encoder, which runs in Python on every write (three a row)."""
+    handle.write("\ufeff")
+    return handle
+
+
 def neutralise(cell: str) -> str:
     """Prefix a quote so a spreadsheet shows the text instead of running it."""
     return "'" + cell if cell and cell[0] in _FORMULA_START else cell
@@ -217,12 +224,21 @@ def neutralise(cell: str) -> str:
 
 def _cells(record: Mapping[str, Any], names: Sequence[str]) -> list[str]:
     """neutralise(_cell(record.get(name))) for each name, in one loop: a row has ~36 cells
-    and this runs for every row, so the plain string cell takes no call at all."""
-    out = []
+    and this runs for every row, so a string, an int or an empty cell takes no call at all."""
+    get = record.get
+    out: list[str] = []
+    append = out.append
     for name in names:
-        value = record.get(name)
-        cell = value if type(value) is str else _cell(value)
-        out.append("'" + cell if cell[:1] in _FORMULA_SET else cell)
+        value = get(name)
+        if type(value) is str:
+            cell = value
+        elif type(value) is int:  # exactly int: a bool is its own type, "true"/"false" in _cell
+            cell = str(value)
+        elif value is None:
+            cell = ""
+        else:
+            cell = _cell(value)
+        append("'" + cell if cell[:1] in _FORMULA_SET else cell)
     return out
 
 

@@ -21,6 +21,7 @@ purpose. Nothing here sends a request.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,8 +175,9 @@ class Verdict:
                 self.stranded += 1
                 if len(self.named) < keep:
                     self.named.append(line)
-        self.shown.append(line)
-        self.shown.sort(key=_first_shown)  # stable: input order within each kind
+        # After every line of its kind already shown (input order within each kind), as
+        # appending and a stable sort would put it, without sorting the list again each time.
+        bisect.insort_right(self.shown, line, key=_first_shown)
         del self.shown[keep:]  # bounded
 
     def to_summary(self) -> dict[str, int]:

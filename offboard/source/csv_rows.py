@@ -19,31 +19,50 @@ from .leaving import LEAVE_DATE, check_leave_date
 
 ACCOUNT_NAMES = ("account", "client_id", "clientid", "account_id")
 USER_NAMES = ("user", "user_id", "userid", "email")
+# Rows the check's read keeps in memory (a few MB at most): a batch this size is read from
+# disk once, not again by each pass over it on the way to the first DELETE and after.
+KEPT = 20_000
 
 
 class CsvRows:
-    """The rows of a CSV, read lazily from `opener()` each time they are iterated.
+    """The rows of a CSV, read lazily from `opener()` each time they are iterated, unless
+    `check()` found at most `kept` of them: those it keeps (Rows are frozen), and every
+    pass goes through the same list. Memory does not grow past `kept` rows.
 
     Row numbers are editor line numbers (header = 1, blank lines count). The
     bytes are decoded line by line, so an encoding error names its exact line.
     """
 
-    def __init__(self, opener: Callable[[], BinaryIO], origin: str) -> None:
+    def __init__(self, opener: Callable[[], BinaryIO], origin: str, kept: int = KEPT) -> None:
         self._opener = opener
+        self._room = kept
+        self._kept: list[Row] | None = None  # every row, when check() found at most `kept`
         self.origin = origin
         self.columns: tuple[str, ...] = ()
         # True when the header has a user column and no account column: every row then
         # names its person everywhere (`*`), as the contract says.
         self.everywhere = False
 
+    @property
+    def in_memory(self) -> bool:
+        """check() kept every row: a pass reads no file."""
+        return self._kept is not None
+
     def check(self) -> int:
         """Read everything once, refusing an unreadable file; returns the number of rows."""
         count = 0
-        for _ in self:
+        kept: list[Row] = []
+        for row in self._read():
             count += 1
+            if count <= self._room:
+                kept.append(row)
+        self._kept = kept if count <= self._room else None
         return count
 
     def __iter__(self) -> Iterator[Row]:
+        return iter(self._kept) if self._kept is not None else self._read()
+
+    def _read(self) -> Iterator[Row]:
         origin = self.origin
         with self._opener() as raw:
             reader = csv.reader(_text_lines(raw, origin), strict=True)
