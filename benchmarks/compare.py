@@ -127,6 +127,22 @@ def run(
     )
 
 
+def lookups_alone(bench: Bench, rows_csv: Path, n: int, server: str) -> float | None:
+    """Seconds from the first request the server saw to the first DELETE, for the look-ups
+    alone (benchmarks/lookups_floor.py) against a fresh server of this kind: what issue 22
+    calls the look-ups' own round trips. None when the script failed."""
+    script = str(h.BENCH / "lookups_floor.py")
+    m, f = bench.run_client(
+        "lookups",
+        n,
+        rows_csv,
+        lambda url: [h.PYTHON, script, str(rows_csv), "--base-url", url, "--concurrency", "32"],
+        latency=LATENCY,
+        server=server,
+    )
+    return f.before_deletes if m.returncode == 0 and f.deletes else None
+
+
 def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
 
@@ -182,7 +198,11 @@ def section(bench: Bench, rows: int, small: int | None) -> None:
         "targets": targets,
     }
     say()
-    bench.results["compare"]["goals"] = floor_goals.goals(figures, LATENCY, "offboard's sandbox")
+    alone = lookups_alone(bench, big, rows, "sandbox")
+    bench.results["compare"]["lookups_alone"] = alone
+    bench.results["compare"]["goals"] = floor_goals.goals(
+        figures, LATENCY, "offboard's sandbox", alone
+    )
     say()
     bench.results["compare"]["threaded"] = threaded(bench, big, rows, small_csv, small)
 
@@ -234,7 +254,8 @@ def threaded(
         "server",
     )
     say()
-    goals = floor_goals.goals(figures, LATENCY, "the threaded server")
+    alone = lookups_alone(bench, big, rows, "threaded")
+    goals = floor_goals.goals(figures, LATENCY, "the threaded server", alone)
     say()
     return {
         "rows": rows,
@@ -247,6 +268,7 @@ def threaded(
         "figures": figures,
         "ratios": ratios,
         "targets": targets,
+        "lookups_alone": alone,
         "goals": goals,
     }
 
