@@ -35,13 +35,13 @@ from ..http.api import Api, make_client
 from ..journal.reader import Previous, row_key
 from ..journal.writer import Report
 from ..plan.deletions import Decider, Deletions, Tracker
-from ..plan.guards import check_cap, guard
+from ..plan.guards import guard
 from ..plan.planmatch import check_plan_matches
 from ..plan.rows import FirstSeen, plan
 from ..plan.sendable import may_send, unsent
 from ..report.terminal import progress
 from .ahead import ParsedAhead
-from .confirm import question
+from .confirm import decide
 from .context import JobContext
 from .ended import Ended, Prepared, plan_writer
 from .lookups import LoginsAhead, read_directory, read_logins
@@ -93,7 +93,17 @@ class Session:
         prepared = await self._prepare(api, seen, tracker_box)
         tracker = tracker_box[0]
         if not api.abort_reason:
-            await self._decide(api, prepared)
+            await decide(
+                api,
+                prepared,
+                job=self.job,
+                guarding=self.guarding,
+                interactive=self.seams.interactive,
+                log=self.log,
+                prompt=self.prompt,
+                actions=lambda: self._actions(prepared, FirstSeen()),
+                everywhere=self.everywhere_note,
+            )
         report.open(prepared.people)
         checks: list[Check] = []  # revoked rows to read back
         # carried pairs (row, account) an earlier run read back
@@ -288,32 +298,3 @@ class Session:
         protection = self.guarding.protection.merged_own(prepared.key_user)
         for action in source:
             yield guard(action, protection, prepared.directory)
-
-    async def _decide(self, api: Api, prepared: Prepared) -> None:
-        """The cap, then the person's confirmation on a terminal: both before any DELETE."""
-        cap = self.guarding.max_revocations
-        if self.job.mode is Mode.PLAN:
-            if prepared.sending > cap:
-                self.log.warn(
-                    f"note: `run` would refuse this batch: {prepared.sending} "
-                    f"revocations, cap {cap} (--max-revocations)"
-                )
-            return
-        check_cap(prepared.sending, cap, self.job.source)
-        if not prepared.sending or self.job.yes or not self.seams.interactive or self.log.json:
-            return  # cron, or a machine reading JSON: no one to ask; the cap is the guard
-        text = await question(
-            api,
-            sending=prepared.sending,
-            users=prepared.users,
-            accounts=prepared.accounts,
-            deletions=prepared.deletions,
-            people=prepared.people,
-            list_unreadable=bool(prepared.directory_error),
-            actions=self._actions(prepared, FirstSeen()),
-            delete_tokens=self.guarding.delete_tokens,
-            activity=prepared.activity,
-            all_rows=self._actions(prepared, FirstSeen()),
-            everywhere=self.everywhere_note,
-        )
-        await self.prompt.ask(text, api)
