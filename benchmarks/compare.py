@@ -14,6 +14,7 @@ not wall time), summarised by benchmarks/profile_summary.py.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -534,7 +535,7 @@ def _targets(
     return out
 
 
-def profile(bench: Bench, rows: int) -> None:
+def profile(bench: Bench, rows: int, keep: Path | None = None) -> None:
     """offboard once over the compare batch, under cProfile in CPU time, and where CPU goes."""
     say(
         f"== Profile: offboard over the compare batch ({rows} rows, --rate {UNLIMITED} "
@@ -567,6 +568,9 @@ def profile(bench: Bench, rows: int) -> None:
         say(f"No profile: {failure(m)}")
     else:
         result["lines"] = profile_summary.summarise(stats)
+        if keep is not None:  # for pstats' callers and callees, which the summary leaves out
+            shutil.copyfile(stats, keep)
+            say(f"The cProfile stats: {keep}")
         for line in result["lines"]:
             say(line)
     bench.results["profile"] = result

@@ -728,6 +728,9 @@ def main() -> int:
         help="profile offboard over the compare batch (CPU by package and by "
         "function); alone it runs no section",
     )
+    parser.add_argument(
+        "--profile-out", metavar="PATH", help="with --profile: keep the cProfile stats here"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     args = parser.parse_args()
     only = args.only if args.only is not None else "" if args.profile else ",".join(SECTIONS)
@@ -753,7 +756,8 @@ def main() -> int:
                 getattr(bench, f"section_{section}")()
         if args.profile:
             say(f"[profile: load average {os.getloadavg()[0]:.2f} before it]")
-            compare.profile(bench, bench.sizes.compare_rows)
+            keep = Path(args.profile_out).resolve() if args.profile_out else None
+            compare.profile(bench, bench.sizes.compare_rows, keep)
     say(f"Finished in {time.perf_counter() - started:.0f} s.")
     if bench.sdk_note:
         say(f"Note: {bench.sdk_note}.")
