@@ -106,6 +106,9 @@ def test_the_matrix_covers_every_shape_and_hint_and_is_deterministic():
     )
 
 
+# A hang guard only: the largest cell (no limit, --rate 10000: 400,000 requests) takes about
+# 15 s of CPU, past the suite's 60 s when the machine is busy.
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("cell", CELLS, ids=[c.label for c in CELLS])
 def test_cell_figures(cell: Cell) -> None:
     """Goodput >= 0.9 A after 10 s and >= 0.8 A within 10 s of the start or a change, <= 2%
@@ -128,7 +131,9 @@ def test_the_controller_beats_the_one_before_it():
     assert round(new.goodput_starts[0], 3) == 0.56
     sample = CELLS[::3]
     passing_old = sum(1 for c in sample if not simulate(c, CubicController).failures())
-    passing_new = sum(1 for c in sample if not simulate(c, AdaptiveController).failures())
+    # test_cell_figures holds every cell's simulated failures equal to its recorded shortfalls,
+    # so the cells that pass with this controller are read there instead of simulated again.
+    passing_new = sum(1 for c in sample if not SHORTFALLS.get(c.label))
     assert (passing_old, passing_new) == (56, 105)
 
 

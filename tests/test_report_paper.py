@@ -17,6 +17,7 @@ from offboard.report.pagedata import SHOWN_PER_OUTCOME
 from offboard.sandbox import Sandbox, load_world
 
 from .conftest import KEY, Cli
+from .forkserver import ForkServer
 from .test_pages import Parsed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,9 +165,9 @@ def hr_batch() -> str:
 
 
 @pytest.fixture(scope="module")
-def hr_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def hr_report(tmp_path_factory: pytest.TempPathFactory, forks: ForkServer | None) -> Path:
     """The report directory of one run of the 371-row batch against its sandbox."""
-    cli = Cli(tmp_path_factory.mktemp("hr"))
+    cli = Cli(tmp_path_factory.mktemp("hr"), forks)
     cli.write("leavers.csv", hr_batch())
     with Sandbox(load_world(hr_world(), origin="test"), port=0) as sb:
         done = cli(
