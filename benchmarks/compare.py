@@ -14,6 +14,7 @@ not wall time), summarised by benchmarks/profile_summary.py.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,6 +59,7 @@ class Bench(Protocol):
 
     results: dict[str, Any]
     sdk_missing: str
+    sdk_python: str
 
     def path(self, name: str) -> Path: ...
 
@@ -115,14 +117,31 @@ def run(
         h.BENCH / {"sdk": "sdk_script.py", "floor": "floor.py", "naive": "naive_loop.py"}[client]
     )
     extra = [] if client == "naive" else ["--concurrency", str(CONCURRENCY)]
+    python = bench.sdk_python if client == "sdk" else h.PYTHON  # the SDK may have its own venv
     return bench.run_client(
         client,
         n,
         rows_csv,
-        lambda url: [h.PYTHON, script, str(rows_csv), "--base-url", url, *extra],
+        lambda url: [python, script, str(rows_csv), "--base-url", url, *extra],
         latency=LATENCY,
         server=server,
     )
+
+
+def lookups_alone(bench: Bench, rows_csv: Path, n: int, server: str) -> float | None:
+    """Seconds from the first request the server saw to the first DELETE, for the look-ups
+    alone (benchmarks/lookups_floor.py) against a fresh server of this kind: what issue 22
+    calls the look-ups' own round trips. None when the script failed."""
+    script = str(h.BENCH / "lookups_floor.py")
+    m, f = bench.run_client(
+        "lookups",
+        n,
+        rows_csv,
+        lambda url: [h.PYTHON, script, str(rows_csv), "--base-url", url, "--concurrency", "32"],
+        latency=LATENCY,
+        server=server,
+    )
+    return f.before_deletes if m.returncode == 0 and f.deletes else None
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -180,7 +199,11 @@ def section(bench: Bench, rows: int, small: int | None) -> None:
         "targets": targets,
     }
     say()
-    bench.results["compare"]["goals"] = floor_goals.goals(figures, LATENCY, "offboard's sandbox")
+    alone = lookups_alone(bench, big, rows, "sandbox")
+    bench.results["compare"]["lookups_alone"] = alone
+    bench.results["compare"]["goals"] = floor_goals.goals(
+        figures, LATENCY, "offboard's sandbox", alone
+    )
     say()
     bench.results["compare"]["threaded"] = threaded(bench, big, rows, small_csv, small)
 
@@ -232,7 +255,8 @@ def threaded(
         "server",
     )
     say()
-    goals = floor_goals.goals(figures, LATENCY, "the threaded server")
+    alone = lookups_alone(bench, big, rows, "threaded")
+    goals = floor_goals.goals(figures, LATENCY, "the threaded server", alone)
     say()
     return {
         "rows": rows,
@@ -245,6 +269,7 @@ def threaded(
         "figures": figures,
         "ratios": ratios,
         "targets": targets,
+        "lookups_alone": alone,
         "goals": goals,
     }
 
@@ -510,7 +535,7 @@ def _targets(
     return out
 
 
-def profile(bench: Bench, rows: int) -> None:
+def profile(bench: Bench, rows: int, keep: Path | None = None) -> None:
     """offboard once over the compare batch, under cProfile in CPU time, and where CPU goes."""
     say(
         f"== Profile: offboard over the compare batch ({rows} rows, --rate {UNLIMITED} "
@@ -543,6 +568,9 @@ def profile(bench: Bench, rows: int) -> None:
         say(f"No profile: {failure(m)}")
     else:
         result["lines"] = profile_summary.summarise(stats)
+        if keep is not None:  # for pstats' callers and callees, which the summary leaves out
+            shutil.copyfile(stats, keep)
+            say(f"The cProfile stats: {keep}")
         for line in result["lines"]:
             say(line)
     bench.results["profile"] = result

@@ -7,7 +7,11 @@ run, with the machine, the date and the load it ran on.
 - before the first DELETE (first request the server saw to the first DELETE): no more than the
   look-ups' own round trips plus 0.1 s. The look-ups take LOOKUP_ROUND_TRIPS round trips: the
   key's user; the user list's first page with the login log's first page beside it; the
-  list's other pages at once. A round trip is at least the server's latency;
+  list's other pages at once. A round trip is at least the server's latency, and more where
+  the server takes time to answer (the key's user holds every user of the account; 31 pages
+  of 100 users): benchmarks/lookups_floor.py makes the same requests and nothing else, and its
+  own "first request to first DELETE" in the same server's log is the round trips measured.
+  The bar is that + 0.1 s; the nominal bar (round trips x latency + 0.1 s) is shown beside;
 - CPU per row, whole process and marginal: <= 1.5 x the floor's;
 - the SDK script: offboard ahead of it on whole-run throughput and on CPU per row.
 """
@@ -46,7 +50,7 @@ def when_and_where() -> str:
 
 
 def goals(
-    figures: dict[str, dict[str, Any]], latency: float, label: str
+    figures: dict[str, dict[str, Any]], latency: float, label: str, lookups: float | None = None
 ) -> dict[str, dict[str, Any]]:
     """Prints issue 22's goals for one server's figures (by client); returns them for --json."""
     ob, floor, sdk = figures.get("offboard"), figures.get("floor"), figures.get("sdk")
@@ -54,7 +58,13 @@ def goals(
     if not ob or not floor:
         say("  n/a: offboard or the floor failed")
         return {}
-    allowed = LOOKUP_ROUND_TRIPS * latency + BEFORE_SLACK
+    nominal = LOOKUP_ROUND_TRIPS * latency + BEFORE_SLACK
+    allowed = nominal if lookups is None else lookups + BEFORE_SLACK
+    measured = (
+        "the look-ups alone not measured"
+        if lookups is None
+        else f"the look-ups alone {lookups:.2f} s + {BEFORE_SLACK:g} s"
+    )
     lines: list[tuple[str, float | None, str, bool | None]] = [
         _at_least(
             "whole run rows/s / floor's", ob["rows_per_s"], floor["rows_per_s"], WHOLE_X_FLOOR
@@ -68,8 +78,8 @@ def goals(
         (
             "s before the 1st DELETE",
             ob["before_deletes"],
-            f"<= {allowed:.2f} s ({LOOKUP_ROUND_TRIPS} round trips x {latency * 1000:g} ms "
-            f"+ {BEFORE_SLACK:g} s)",
+            f"<= {allowed:.2f} s ({measured}; nominal {LOOKUP_ROUND_TRIPS} round trips x "
+            f"{latency * 1000:g} ms + {BEFORE_SLACK:g} s = {nominal:.2f} s)",
             ob["before_deletes"] <= allowed,
         ),
         _at_most("CPU per row / floor's", ob["cpu_per_1000"], floor["cpu_per_1000"], CPU_X_FLOOR),

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -52,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import adaptive
 import compare
 import harness as h
+import sdk_venv
 import startup
 from harness import failure, fmt, say, table, verdict
 
@@ -134,15 +134,10 @@ class Bench:
         self.env = h.child_env(GCORE_API_KEY=h.KEY)
         self.results: dict[str, Any] = {}
         self.ceiling: float | None = None
-        self.sdk_missing = ""
-        if importlib.util.find_spec("gcore") is None:
-            # The row must not be skipped quietly: say exactly how to get it into the
-            # interpreter that runs the benchmarks (the `bench` extra pins the SDK).
-            self.sdk_missing = (
-                f"the official SDK `gcore` is not installed in {sys.executable}: its row is "
-                f"skipped. Install it with: {sys.executable} -m pip install -e "
-                f"'{h.ROOT}[bench]'"
-            )
+        # The SDK's row is never skipped quietly: its own venv when this interpreter lacks it.
+        sdk, self.sdk_note = sdk_venv.sdk_python(make=sizes is not QUICK)
+        self.sdk_python = sdk or ""
+        self.sdk_missing = "" if sdk else self.sdk_note
         self._n = 0
 
     def path(self, name: str) -> Path:
@@ -733,6 +728,9 @@ def main() -> int:
         help="profile offboard over the compare batch (CPU by package and by "
         "function); alone it runs no section",
     )
+    parser.add_argument(
+        "--profile-out", metavar="PATH", help="with --profile: keep the cProfile stats here"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     args = parser.parse_args()
     only = args.only if args.only is not None else "" if args.profile else ",".join(SECTIONS)
@@ -758,10 +756,11 @@ def main() -> int:
                 getattr(bench, f"section_{section}")()
         if args.profile:
             say(f"[profile: load average {os.getloadavg()[0]:.2f} before it]")
-            compare.profile(bench, bench.sizes.compare_rows)
+            keep = Path(args.profile_out).resolve() if args.profile_out else None
+            compare.profile(bench, bench.sizes.compare_rows, keep)
     say(f"Finished in {time.perf_counter() - started:.0f} s.")
-    if bench.sdk_missing:
-        say(f"Note: {bench.sdk_missing}.")
+    if bench.sdk_note:
+        say(f"Note: {bench.sdk_note}.")
     if args.json:
         Path(args.json).write_text(
             json.dumps(bench.results, indent=1, default=str) + "\n", encoding="utf-8"

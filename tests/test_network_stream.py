@@ -87,9 +87,52 @@ def one_request(url: str, timeout: float = 5.0) -> None:
 
 
 def test_the_hot_path_uses_offboards_own_network_backend():
-    """_CoreSlot's pool is given ProtocolBackend, not httpcore's AnyIO backend."""
+    """_CoreSlot's connection is given ProtocolBackend, not httpcore's AnyIO backend."""
     slot = _CoreSlot(settings(), {}, __import__("ssl").create_default_context())
-    assert isinstance(slot._pool._network_backend, ProtocolBackend)
+    connection = anyio.run(slot._usable)
+    assert isinstance(connection._network_backend, ProtocolBackend)
+
+
+class Unavailable:
+    """A connection that is open and fresh but takes no request (httpcore's
+    ConnectionNotAvailable: the request was never sent)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def is_closed(self) -> bool:
+        return False
+
+    def has_expired(self) -> bool:
+        return False
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        raise httpcore.ConnectionNotAvailable()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_a_request_its_connection_cannot_take_goes_out_on_a_new_one(serve):
+    """As httpcore's pool did: ConnectionNotAvailable means not sent, so the slot closes that
+    connection and sends the request on a new one, which the server answers."""
+
+    def answer(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(ANSWER)
+
+    server = serve(answer)
+    stale = Unavailable()
+
+    async def go() -> int:
+        async with Connections(settings(base_url=server.url, concurrency=1)) as connections:
+            (slot,) = connections._slots
+            assert isinstance(slot, _CoreSlot)
+            slot._connection = stale  # type: ignore[assignment]
+            return (await connections.request("GET", "/x")).status
+
+    assert anyio.run(go) == 200
+    assert stale.closed and server.accepted == 1
 
 
 def test_a_server_that_never_answers_is_lost_and_timed_out(serve):

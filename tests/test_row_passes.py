@@ -1,6 +1,6 @@
 """The passes over the rows (issue 22): the pass before the first DELETE plans and guards
 each row, and the sending pass reuses its Actions instead of planning them again; past
-session.KEPT_ACTIONS the sending pass plans again, with the same outcomes. Through the real
+survey.KEPT_ACTIONS the sending pass plans again, with the same outcomes. Through the real
 session over loopback against the sandbox."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 
 import offboard.job.ahead as ahead
 import offboard.job.session as session
+import offboard.job.survey as survey
 import offboard.plan.guards as guards
 import offboard.plan.rows as plan_rows
 from offboard.core.job import Job, Seams
@@ -91,7 +92,7 @@ def test_past_the_kept_actions_the_sending_pass_plans_again(sandbox, tmp_path, m
     """With room for fewer Actions than the batch has, the sending pass plans (from the rows
     parsed once, ahead) and guards every row again; every record is as with them kept."""
     kept = run(tmp_path, sandbox().url, "kept")
-    monkeypatch.setattr(session, "KEPT_ACTIONS", 3)
+    monkeypatch.setattr(survey, "KEPT_ACTIONS", 3)
     calls = counted(monkeypatch)
     again = run(tmp_path, sandbox().url, "again")
     assert calls == {"parse": 8, "guard": 18}

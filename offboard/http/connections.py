@@ -130,9 +130,14 @@ class Connections:
 
 
 class _CoreSlot:
-    """One connection. Each request is built here as httpcore.Request and handed to the pool:
-    what `pool.request` would do per request (parse the URL string, check every header
-    twice, add Host) is done once per slot, with the same bytes on the wire."""
+    """One connection. Each request is built here as httpcore.Request and handed to the
+    slot's own `httpcore.AsyncHTTPConnection`: what `pool.request` would do per request
+    (parse the URL string, check every header twice, add Host) is done once per slot, with
+    the same bytes on the wire. No pool: a slot holds one connection and sends one request at
+    a time, so the pool's per-request work (its locks, its queue, a sweep of its
+    connections, a shielded close) bought nothing; what it did that matters is done here: a
+    connection the server closed, or that failed, is replaced before the next request, and a
+    request that found its connection unavailable goes on a new one (it was never sent)."""
 
     def __init__(
         self, settings: Settings, headers: Mapping[str, str], tls: ssl.SSLContext | None
@@ -149,12 +154,31 @@ class _CoreSlot:
         self._extensions = {
             "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
         }
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=tls,
-            max_connections=1,
-            max_keepalive_connections=1,
-            network_backend=_BACKEND,
-        )
+        self._origin = httpcore.Origin(base.scheme, base.host, base.port or default_port or 0)
+        self._tls = tls
+        self._connection: httpcore.AsyncHTTPConnection | None = None
+
+    async def _usable(self) -> httpcore.AsyncHTTPConnection:
+        """The slot's connection, new if there was none or the last one is done for."""
+        connection = self._connection
+        if connection is not None and (connection.is_closed() or connection.has_expired()):
+            await connection.aclose()  # closed by the server, or failed: never reused
+            connection = None
+        if connection is None:
+            connection = self._connection = httpcore.AsyncHTTPConnection(
+                self._origin, ssl_context=self._tls, network_backend=_BACKEND
+            )
+        return connection
+
+    async def _exchange(self, request: httpcore.Request) -> httpcore.Response:
+        for _ in range(2):
+            connection = await self._usable()
+            try:
+                return await connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:  # not sent: as the pool does, a new one
+                await connection.aclose()
+                self._connection = None
+        raise httpcore.ConnectError("no connection was available for the request")
 
     async def send(self, method: str, target: str, body: bytes | None) -> Reply:
         url = httpcore.URL(
@@ -172,7 +196,7 @@ class _CoreSlot:
             method.encode("ascii"), url, headers=headers, content=body, extensions=self._extensions
         )
         try:
-            response = await self._pool.handle_async_request(request)
+            response = await self._exchange(request)
             try:
                 await response.aread()
             finally:
@@ -192,7 +216,8 @@ class _CoreSlot:
         return Reply(response.status, named, _decoded(response.content, named))
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        if self._connection is not None:
+            await self._connection.aclose()
 
 
 class _HttpxSlot:

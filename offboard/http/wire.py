@@ -96,6 +96,8 @@ async def send(
 
 
 def _json_or_text(content: bytes) -> Any:
+    if not content:  # a 204's empty body, as the except below would return it, without a raise
+        return ""
     try:
         return json.loads(content)
     except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors

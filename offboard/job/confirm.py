@@ -1,4 +1,4 @@
-"""The question a person answers before a run on a terminal: counts, and names.
+"""The cap, then the question a person answers before a run on a terminal: counts, and names.
 
 Counts alone hide mistakes ("3 users deleted" - which three?), so the prompt
 names the users the batch deletes entirely (from plan/deletions.py, the same answer
@@ -11,16 +11,64 @@ leave_date, or recently without one, are named first: the same facts
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ..core.directory import Person
-from ..core.models import Action, account_words
+from ..core.job import Job
+from ..core.models import Action, Mode, account_words
+from ..core.settings import Guarding
 from ..execute.activity import Activity
 from ..http.api import Api, DirectoryError, RequestNotSent
 from ..plan.deletions import Deletions
+from ..plan.guards import check_cap
+from ..report.logs import Log
 from ..source.leaving import ACTIVE, AFTER_LEAVING
+from .ended import Prepared
+from .prompt import Prompt
 
 NAMED = 20  # names shown before "... and N more"
+
+
+async def decide(
+    api: Api,
+    prepared: Prepared,
+    *,
+    job: Job,
+    guarding: Guarding,
+    interactive: bool,
+    log: Log,
+    prompt: Prompt,
+    actions: Callable[[], Iterator[Action]],
+    everywhere: str,
+) -> None:
+    """The cap, then the person's confirmation on a terminal: both before any DELETE.
+    `actions` gives the rows as they will be sent, afresh on each call."""
+    cap = guarding.max_revocations
+    if job.mode is Mode.PLAN:
+        if prepared.sending > cap:
+            log.warn(
+                f"note: `run` would refuse this batch: {prepared.sending} "
+                f"revocations, cap {cap} (--max-revocations)"
+            )
+        return
+    check_cap(prepared.sending, cap, job.source)
+    if not prepared.sending or job.yes or not interactive or log.json:
+        return  # cron, or a machine reading JSON: no one to ask; the cap is the guard
+    text = await question(
+        api,
+        sending=prepared.sending,
+        users=prepared.users,
+        accounts=prepared.accounts,
+        deletions=prepared.deletions,
+        people=prepared.people,
+        list_unreadable=bool(prepared.directory_error),
+        actions=actions(),
+        delete_tokens=guarding.delete_tokens,
+        activity=prepared.activity,
+        all_rows=actions(),
+        everywhere=everywhere,
+    )
+    await prompt.ask(text, api)
 
 
 async def question(

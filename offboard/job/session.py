@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import anyio
 
-from ..core.directory import Directory, Person
+from ..core.directory import Directory
 from ..core.errors import Refused
 from ..core.job import Seams
 from ..core.models import Action, Mode, Outcome, Result
@@ -35,20 +35,18 @@ from ..http.api import Api, make_client
 from ..journal.reader import Previous, row_key
 from ..journal.writer import Report
 from ..plan.deletions import Decider, Deletions, Tracker
-from ..plan.guards import Tally, check_cap, guard
+from ..plan.guards import guard
 from ..plan.planmatch import check_plan_matches
 from ..plan.rows import FirstSeen, plan
 from ..plan.sendable import may_send, unsent
 from ..report.terminal import progress
-from ..source.leaving import window_start
 from .ahead import ParsedAhead
-from .confirm import question
+from .confirm import decide
 from .context import JobContext
 from .ended import Ended, Prepared, plan_writer
 from .lookups import LoginsAhead, read_directory, read_logins
 from .prompt import Prompt, watch_signals
-
-KEPT_ACTIONS = 20_000  # Actions kept from the pass before the first DELETE (a few MB)
+from .survey import Survey
 
 
 class Session:
@@ -64,8 +62,9 @@ class Session:
         self.hard_stop: anyio.CancelScope | None = None  # made inside the event loop
         self.prompt = Prompt(seams.confirm)
         # The guarded Actions of the pass before the first DELETE, when there were at most
-        # KEPT_ACTIONS: every later pass goes through them instead of planning each row again
-        # (the directory, the key's user and the protection are the same for every pass).
+        # KEPT_ACTIONS (job/survey.py): every later pass goes through them instead of
+        # planning each row again (the directory, the key's user and the protection are the
+        # same for every pass).
         self._kept: list[Action] | None = None
         self._ahead = ParsedAhead()  # the rows parsed during the look-ups, if they were
 
@@ -94,7 +93,17 @@ class Session:
         prepared = await self._prepare(api, seen, tracker_box)
         tracker = tracker_box[0]
         if not api.abort_reason:
-            await self._decide(api, prepared)
+            await decide(
+                api,
+                prepared,
+                job=self.job,
+                guarding=self.guarding,
+                interactive=self.seams.interactive,
+                log=self.log,
+                prompt=self.prompt,
+                actions=lambda: self._actions(prepared, FirstSeen()),
+                everywhere=self.everywhere_note,
+            )
         report.open(prepared.people)
         checks: list[Check] = []  # revoked rows to read back
         # carried pairs (row, account) an earlier run read back
@@ -215,61 +224,45 @@ class Session:
         if planned is not None and not api.abort_reason:
             now = plan(batch.rows, directory, directory_error, FirstSeen(), self.everywhere)
             check_plan_matches(planned, now)
-        tally, decider = Tally(), Decider()
-        carried: list[Result] = []
         known = directory.people if directory is not None else {}
-        people: dict[int, Person] = {}
         clock = datetime.now(UTC)
-        active_days = self.guarding.active_days
-        users: set[int] = set()  # whose logins to look up
-        oldest = clock  # the oldest login that can flag a row
-        everywhere = False  # some row names a known person everywhere (`*`)
-        actions: list[Action] | None = []  # this pass's Actions, for the sending pass
+        survey = Survey(known, self.previous, clock, self.guarding.active_days)
         for action in self._guarded(first, seen):
-            if actions is not None and len(actions) < KEPT_ACTIONS:
-                actions.append(action)
-            else:
-                actions = None  # too many to keep: each pass plans the rows again
-            action = unsent(action, first.aborted) if first.aborted else action
-            tally.add(action)
-            decider.add(action)
-            everywhere = everywhere or (action.everywhere and action.user_id is not None)
-            if action.user_id is not None:
-                users.add(action.user_id)
-                oldest = min(oldest, window_start(action.row, clock, active_days))
-            if action.user_id is not None and action.user_id in known:
-                people[action.user_id] = known[action.user_id]
-            if self.previous is not None:
-                kept = self.previous.kept(row_key(action.row, action.account), action.row)
-                if kept is not None:
-                    carried.append(kept)
-        self._kept = actions
-        deletions = self._deletions(decider, directory)
+            survey.keep(action)
+            survey.add(unsent(action, first.aborted) if first.aborted else action)
+        self._kept, people = survey.kept, survey.people
+        deletions = self._deletions(survey.decider, directory)
         # A resume records too: the accounts its users gained since (a `*` row revokes them)
         self.report.record_batch(deletions, people, directory.names if directory else {})
         if self.previous is not None:  # users deleted since are no longer in the list
             people = {**self.previous.people, **people}
         tracker = Tracker(deletions)
-        for result in carried:
+        for result in survey.carried:
             tracker.carried(result)
         tracker_box.append(tracker)
         activity = None
-        if users and not api.abort_reason:
+        if survey.users and not api.abort_reason:
             activity = await read_logins(
-                api, users, clock, active_days, oldest, self.log, logins.page
+                api,
+                survey.users,
+                clock,
+                self.guarding.active_days,
+                survey.oldest,
+                self.log,
+                logins.page,
             )
         return Prepared(
             key_user,
             directory,
             directory_error,
             api.abort_reason,
-            tally.sending,
-            len(tally.accounts),
-            len(tally.users),
+            survey.tally.sending,
+            len(survey.tally.accounts),
+            len(survey.tally.users),
             deletions,
             people,
             activity,
-            everywhere,
+            survey.everywhere,
         )
 
     def _deletions(self, decider: Decider, directory: Directory | None) -> Deletions:
@@ -305,32 +298,3 @@ class Session:
         protection = self.guarding.protection.merged_own(prepared.key_user)
         for action in source:
             yield guard(action, protection, prepared.directory)
-
-    async def _decide(self, api: Api, prepared: Prepared) -> None:
-        """The cap, then the person's confirmation on a terminal: both before any DELETE."""
-        cap = self.guarding.max_revocations
-        if self.job.mode is Mode.PLAN:
-            if prepared.sending > cap:
-                self.log.warn(
-                    f"note: `run` would refuse this batch: {prepared.sending} "
-                    f"revocations, cap {cap} (--max-revocations)"
-                )
-            return
-        check_cap(prepared.sending, cap, self.job.source)
-        if not prepared.sending or self.job.yes or not self.seams.interactive or self.log.json:
-            return  # cron, or a machine reading JSON: no one to ask; the cap is the guard
-        text = await question(
-            api,
-            sending=prepared.sending,
-            users=prepared.users,
-            accounts=prepared.accounts,
-            deletions=prepared.deletions,
-            people=prepared.people,
-            list_unreadable=bool(prepared.directory_error),
-            actions=self._actions(prepared, FirstSeen()),
-            delete_tokens=self.guarding.delete_tokens,
-            activity=prepared.activity,
-            all_rows=self._actions(prepared, FirstSeen()),
-            everywhere=self.everywhere_note,
-        )
-        await self.prompt.ask(text, api)
