@@ -77,6 +77,28 @@ def test_help_imports_no_heavy_package(command, tmp_path):
     assert not packages & HEAVY
 
 
+def modules_loaded_by(args: list[str], cwd: Path) -> set[str]:
+    """Run the CLI with `args` in a new interpreter: every module it imported."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("GCORE_", "OFFBOARD_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)],
+        cwd=cwd,
+        env={**environ, "GCORE_API_KEY": "x"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return set(json.loads(done.stdout.splitlines()[-1])["modules"])
+
+
+def test_the_top_help_imports_no_job(tmp_path):
+    """`offboard --help` does not build the Job's types (core/job.py, core/models.py: their
+    dataclasses and enums cost about a sixth of the help's CPU); a command imports them."""
+    assert not {"offboard.core.job", "offboard.core.models"} & modules_loaded_by(
+        ["--help"], tmp_path
+    )
+
+
 @pytest.mark.parametrize("command", ["run", "plan"])
 def test_run_without_rows_imports_nothing_to_send(command, tmp_path):
     """A CSV with only its header: exit 0, the whole report, no HTTP client or event loop."""

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import __version__
-from ..core.defaults import DEFAULT_MAX_RESTORES
-from ..core.job import Job
-from ..core.models import Mode
-from ..job.options import NUMBERS
+from ..core.defaults import DEFAULT_MAX_RESTORES, NUMBERS
 from .exits import errors_as, run_guarded
 from .options import BATCH, CONNECTION, DRY_RUN, OUTPUT, YES, apply
 
+if TYPE_CHECKING:
+    from ..core.job import Job
+
 # Each command imports its work when it runs (`offboard --help` would otherwise load the
-# HTTP client, the event loop and the templates: three times the CPU of the help itself).
+# HTTP client, the event loop and the templates: three times the CPU of the help itself),
+# the Job and its models included (their dataclasses and enums: about 25 ms of the help's).
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -99,7 +100,7 @@ def run_command(
         raise click.UsageError("--resume DIR writes into DIR: drop --report-dir")
     return run(
         _job(
-            Mode.RUN,
+            "run",
             source,
             options,
             yes=yes,
@@ -132,14 +133,17 @@ def plan_command(source: str, **options: Any) -> int:
     """
     from .invocation import run
 
-    return run(_job(Mode.PLAN, source, options))
+    return run(_job("plan", source, options))
 
 
-def _job(mode: Mode, source: str, options: dict[str, Any], **extra: Any) -> Job:
+def _job(mode: str, source: str, options: dict[str, Any], **extra: Any) -> Job:
+    from ..core.job import Job
+    from ..core.models import Mode
+
     numbers = {key: options.pop(key) for key in NUMBERS}
     options["protect"] = tuple(options["protect"])
     verbosity, run_id = _output(options)
-    return Job(source, mode, numbers, verbosity=verbosity, run_id=run_id, **options, **extra)
+    return Job(source, Mode(mode), numbers, verbosity=verbosity, run_id=run_id, **options, **extra)
 
 
 @cli.command(

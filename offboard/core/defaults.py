@@ -15,6 +15,8 @@ DEFAULTS: dict[str, float | int] = {
     "timeout": 30.0,
     "max_consecutive_failures": 10,
 }
+# The numeric options, as the Job holds them (Job.numbers) and every command takes them.
+NUMBERS = ("rate", "concurrency", "max_attempts", "timeout", "max_consecutive_failures")
 
 # A typical HR batch is a handful of people; a file with far more rows than
 # expected is more likely a wrong export than a layoff. Raise it deliberately.

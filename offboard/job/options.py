@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from ..core.defaults import NUMBERS
 from ..core.errors import SettingsError
 from ..core.job import Job
 
-NUMBERS = ("rate", "concurrency", "max_attempts", "timeout", "max_consecutive_failures")
 # Job field -> command-line flag; numbers live in Job.numbers under the same names.
 FLAGS = {
     **{name: "--" + name.replace("_", "-") for name in NUMBERS},
