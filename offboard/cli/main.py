@@ -3,6 +3,8 @@ process ends on an error, one line and an exit code, is cli/exits.py's)."""
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -299,4 +301,9 @@ def _output(options: dict[str, Any]) -> tuple[int, str]:
 
 def main() -> None:
     """Entry point: every error becomes one line on stderr and the contract's exit code."""
+    # At exit the interpreter's last garbage collection walks every object still alive (the
+    # modules, the user list) for memory the OS takes back anyway: about 0.1 s of CPU a run
+    # here. gc.freeze() puts them out of its reach; registered first, it runs after every
+    # other exit handler, and every file the run writes is closed by then.
+    atexit.register(gc.freeze)
     run_guarded(cli, sys.argv[1:])

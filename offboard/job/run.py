@@ -14,6 +14,7 @@ refused run leaves no report directory behind.
 
 from __future__ import annotations
 
+import gc
 import shutil
 import time
 from contextlib import ExitStack
@@ -119,6 +120,9 @@ def _session(
     from .session import Session
 
     session = Session(context, previous=previous, report=report, seams=seams)
+    # What exists now (the modules, the batch's options) lives as long as the run: out of
+    # the collector's full passes, which would otherwise walk it a few times a run.
+    gc.freeze()
     return anyio.run(session.run)
 
 
