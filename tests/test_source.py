@@ -1,6 +1,7 @@
 """source: reading CSV, YAML row lists and job files; unreadable SOURCEs refused."""
 
 import io
+from collections.abc import Callable
 
 import pytest
 
@@ -152,15 +153,20 @@ def test_yaml_alias_bomb_is_read_without_expanding(tmp_path):
     )
 
 
-def test_a_csv_that_fits_is_read_from_disk_once():
-    """The check's read keeps a batch of up to `kept` rows: later passes read no bytes."""
-    data = b"account,user,ticket\n1000,7,HR-1\n\n1000,a@x.io,HR-2\n"
-    opened = []
+def counting_opener(data: bytes) -> tuple[Callable[[], io.BytesIO], list[int]]:
+    """An opener of `data` for CsvRows, and the list that grows by one each time it opens."""
+    opened: list[int] = []
 
     def opener() -> io.BytesIO:
         opened.append(1)
         return io.BytesIO(data)
 
+    return opener, opened
+
+
+def test_a_csv_that_fits_is_read_from_disk_once():
+    """The check's read keeps a batch of up to `kept` rows: later passes read no bytes."""
+    opener, opened = counting_opener(b"account,user,ticket\n1000,7,HR-1\n\n1000,a@x.io,HR-2\n")
     rows = CsvRows(opener, "t.csv", kept=2)
     assert rows.check() == 2
     first, second = list(rows), list(rows)
@@ -179,13 +185,7 @@ def test_a_csv_that_fits_is_read_from_disk_once():
 def test_a_csv_longer_than_kept_is_read_again_each_pass():
     """Past `kept` rows nothing is kept (memory does not grow with rows): each pass reads
     the file again, and gives the same rows."""
-    data = b"account,user\n1,2\n3,4\n5,6\n"
-    opened = []
-
-    def opener() -> io.BytesIO:
-        opened.append(1)
-        return io.BytesIO(data)
-
+    opener, opened = counting_opener(b"account,user\n1,2\n3,4\n5,6\n")
     rows = CsvRows(opener, "t.csv", kept=2)
     assert rows.check() == 3
     assert [r.number for r in rows] == [2, 3, 4] == [r.number for r in rows]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -49,8 +50,8 @@ HEAVY = {
 SENDING = {"httpx", "httpcore", "anyio", "tenacity", "rich"}
 
 
-def loaded_by(args: list[str], cwd: Path) -> tuple[int, set[str]]:
-    """Run the CLI with `args` in a new interpreter: its exit code and top-level packages."""
+def probe(args: list[str], cwd: Path) -> dict[str, Any]:
+    """Run the CLI with `args` in a new interpreter: its exit code and every module loaded."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("GCORE_", "OFFBOARD_"))}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(args)],
@@ -61,7 +62,13 @@ def loaded_by(args: list[str], cwd: Path) -> tuple[int, set[str]]:
         check=False,
     )
     assert done.stdout, done.stderr
-    probed = json.loads(done.stdout.splitlines()[-1])
+    probed: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return probed
+
+
+def loaded_by(args: list[str], cwd: Path) -> tuple[int, set[str]]:
+    """Run the CLI with `args` in a new interpreter: its exit code and top-level packages."""
+    probed = probe(args, cwd)
     return probed["exit"], {name.partition(".")[0] for name in probed["modules"]}
 
 
@@ -77,26 +84,11 @@ def test_help_imports_no_heavy_package(command, tmp_path):
     assert not packages & HEAVY
 
 
-def modules_loaded_by(args: list[str], cwd: Path) -> set[str]:
-    """Run the CLI with `args` in a new interpreter: every module it imported."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("GCORE_", "OFFBOARD_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(args)],
-        cwd=cwd,
-        env={**environ, "GCORE_API_KEY": "x"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return set(json.loads(done.stdout.splitlines()[-1])["modules"])
-
-
 def test_the_top_help_imports_no_job(tmp_path):
     """`offboard --help` does not build the Job's types (core/job.py, core/models.py: their
     dataclasses and enums cost about a sixth of the help's CPU); a command imports them."""
-    assert not {"offboard.core.job", "offboard.core.models"} & modules_loaded_by(
-        ["--help"], tmp_path
-    )
+    loaded = set(probe(["--help"], tmp_path)["modules"])
+    assert not {"offboard.core.job", "offboard.core.models"} & loaded
 
 
 @pytest.mark.parametrize("command", ["run", "plan"])
