@@ -133,11 +133,12 @@ def lookups_alone(bench: Bench, rows_csv: Path, n: int, server: str) -> float | 
     alone (benchmarks/lookups_floor.py) against a fresh server of this kind: what issue 22
     calls the look-ups' own round trips. None when the script failed."""
     script = str(h.BENCH / "lookups_floor.py")
+    concurrency = ["--concurrency", str(CONCURRENCY)]
     m, f = bench.run_client(
         "lookups",
         n,
         rows_csv,
-        lambda url: [h.PYTHON, script, str(rows_csv), "--base-url", url, "--concurrency", "32"],
+        lambda url: [h.PYTHON, script, str(rows_csv), "--base-url", url, *concurrency],
         latency=LATENCY,
         server=server,
     )

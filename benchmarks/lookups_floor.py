@@ -23,7 +23,10 @@ import os
 
 import httpcore
 
-PAGE = 100  # offboard's page of the user list and of the login log (http/listing.py)
+# offboard's own page sizes, so that these are its requests (imported before the first
+# request: outside the span the server's log measures)
+from offboard.execute.activity import PAGE as LOG_PAGE
+from offboard.http.listing import USERS_PAGE
 
 
 async def lookups_then_one_delete(base: str, key: str, concurrency: int, first: list[str]) -> None:
@@ -36,12 +39,15 @@ async def lookups_then_one_delete(base: str, key: str, concurrency: int, first: 
 
         await get("/iam/clients/me")
         users, _ = await asyncio.gather(
-            get(f"/iam/users?limit={PAGE}&offset=0"),
-            get(f"/iam/activity_log/logins?limit={PAGE}&offset=0"),
+            get(f"/iam/users?limit={USERS_PAGE}&offset=0"),
+            get(f"/iam/activity_log/logins?limit={LOG_PAGE}&offset=0"),
         )
         count = json.loads(users)["count"]
         await asyncio.gather(
-            *(get(f"/iam/users?limit={PAGE}&offset={o}") for o in range(PAGE, count, PAGE))
+            *(
+                get(f"/iam/users?limit={USERS_PAGE}&offset={o}")
+                for o in range(USERS_PAGE, count, USERS_PAGE)
+            )
         )
         account, user = first
         await pool.request(
