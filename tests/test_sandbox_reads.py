@@ -221,3 +221,47 @@ def test_bad_read_faults_are_refused(faults: dict[str, Any], expected: str) -> N
         reads_world(**faults)
     assert str(caught.value).startswith(expected)
     assert "\n" not in str(caught.value)
+
+
+def listed_ids(state: State) -> dict[int, tuple[int, ...]]:
+    """The state's listing view: each listed user's accounts."""
+    return {m.user.id: tuple(a for a, _ in m.roles) for m in state.visible_users()}
+
+
+def test_a_listing_read_again_after_a_change_shows_the_change() -> None:
+    """The listing is computed once per change, not per page: a revoke or an invite between two
+    reads shows in the second, and the pages of one unchanged listing cost one pass."""
+    clock = FakeClock()
+    state = State(reads_world(), clock=clock)
+    assert listed_ids(state) == {1: (ONE, TWO), 2: (ONE, TWO), 3: (ONE,), 4: (ONE,)}
+    assert state.revoke(ONE, 3).name == "REVOKED"
+    assert listed_ids(state) == {1: (ONE, TWO), 2: (ONE, TWO), 4: (ONE,)}
+    state.invite(TWO, "four@x.example", "Users", None, "en")
+    assert listed_ids(state)[4] == (ONE, TWO)
+    passes = 0
+    shown_roles = state._shown_roles
+
+    def counted(user: int, now: float) -> dict[int, str]:
+        nonlocal passes
+        passes += 1
+        return shown_roles(user, now)
+
+    state._shown_roles = counted  # type: ignore[method-assign]
+    for _ in range(5):
+        state.visible_users()
+    assert passes == 0  # unchanged since the last read: nothing recomputed
+    state.revoke(TWO, 2)
+    state.visible_users()
+    state.visible_users()
+    assert passes == 4  # one pass over the four users after the change
+
+
+def test_under_read_lag_the_listing_follows_the_clock() -> None:
+    """With read_lag, a listing read again after the lag has passed no longer shows the removal
+    (nothing is kept between reads when the answer depends on the time)."""
+    clock = FakeClock()
+    state = State(reads_world(read_lag=LAG), clock=clock)
+    state.revoke(ONE, 3)
+    assert 3 in listed_ids(state)
+    clock.now += LAG * 1.1
+    assert 3 not in listed_ids(state)
