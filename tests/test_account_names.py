@@ -9,15 +9,8 @@ from typing import Any, cast
 
 import anyio
 
-from offboard.core.models import (
-    Action,
-    Outcome,
-    Result,
-    Row,
-    Token,
-    account_words,
-    pair_words,
-)
+from offboard.core.models import Action, Outcome, Result, Row, Token
+from offboard.core.words import account_words, pair_words
 from offboard.http.api import Api
 from offboard.job.confirm import question
 from offboard.plan.deletions import Deletions

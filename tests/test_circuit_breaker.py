@@ -10,7 +10,8 @@ import anyio
 import httpx
 import pytest
 
-from offboard.core.models import Action, Outcome, RestoreOutcome, Result, Row
+from offboard.core.models import Action, Outcome, Result, Row
+from offboard.core.restore_record import RestoreOutcome
 from offboard.core.sinks import Subscribers
 from offboard.execute.revoke import Revoker
 from offboard.execute.workers import ACTIONS, execute

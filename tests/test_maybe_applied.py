@@ -15,8 +15,9 @@ from offboard.core.directory import Directory
 from offboard.core.models import MAYBE_APPLIED, Action, Outcome, Result, Row
 from offboard.execute.revoke import Revoker
 from offboard.http.api import Api, make_client
+from offboard.journal.layout import INTERNAL, JOURNAL
 from offboard.journal.reader import read_previous, row_key
-from offboard.journal.writer import INTERNAL, JOURNAL, Report
+from offboard.journal.writer import Report
 from offboard.plan.deletions import Decider, Deletions, Tracker
 
 from .conftest import world

@@ -12,7 +12,8 @@ from typing import Any
 
 from offboard.core.directory import Person
 from offboard.core.models import Mode
-from offboard.journal.writer import Report, internal
+from offboard.journal.layout import internal
+from offboard.journal.writer import Report
 from offboard.report.lists import write_lists, write_people
 
 

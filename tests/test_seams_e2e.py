@@ -659,7 +659,7 @@ def test_kill_9_loses_no_settled_row_and_every_applied_revoke_is_accounted_for(c
     every journal line is whole JSON; every revoke the sandbox applied is either journaled
     or named in the in-flight file (so --resume treats it as possibly applied); and --resume
     then settles every row with each revoke applied exactly once."""
-    from offboard.journal.writer import IN_FLIGHT, JOURNAL
+    from offboard.journal.layout import IN_FLIGHT, JOURNAL
 
     users = [{"id": 1, "email": "admin@t.example", "roles": {10: "Administrators"}}]
     users += [

@@ -19,8 +19,8 @@ import pytest
 
 from offboard.core.errors import Refused, SettingsError, SourceError
 from offboard.core.settings import read_api_key
+from offboard.journal.layout import check_dir
 from offboard.journal.reader import read_previous
-from offboard.journal.writer import Report
 
 from .conftest import KEY
 
@@ -176,16 +176,16 @@ def _raise(exc: OSError) -> Callable[..., object]:
 
 
 def test_report_dir_check_names_the_path_and_reason(tmp_path, monkeypatch):
-    """Report.check_dir turns an OSError on the directory (stat or listing) into one line."""
+    """check_dir turns an OSError on the directory (stat or listing) into one line."""
     chosen = tmp_path / "r"
     chosen.mkdir()
     (chosen / "x").write_text("")
     monkeypatch.setattr(Path, "iterdir", _raise(PermissionError(13, "Permission denied")))
     with pytest.raises(SettingsError, match=r"r: Permission denied$"):
-        Report.check_dir(chosen, True)
+        check_dir(chosen, True)
     monkeypatch.setattr(Path, "exists", _raise(PermissionError(13, "Permission denied")))
     with pytest.raises(SettingsError, match=r"report directory .*r: Permission denied$"):
-        Report.check_dir(chosen, True)
+        check_dir(chosen, True)
 
 
 def test_resume_of_an_unreadable_run_json_gives_the_reason_not_a_class_name(tmp_path, monkeypatch):

@@ -74,7 +74,8 @@ def _write_index(job: Job, reports: list[JobReport], log: Log) -> None:
     """A folder run's index page: every job that ran, its exit code, a link to its page."""
     from datetime import UTC, datetime
 
-    from ..journal.writer import default_dir, write_private
+    from ..journal.files import write_private
+    from ..journal.layout import default_dir
     from ..report.pagedata import JobLink
     from ..report.pages import render_index
 

@@ -112,65 +112,9 @@ class Mode(enum.StrEnum):
         return (self.revoking, Outcome.TOKEN_BLOCKED, Outcome.MISSING)
 
 
-class RestoreOutcome(enum.StrEnum):
-    """How one row of `offboard restore` ended (its own report's `outcome`): not the run's
-    outcomes, though two strings are shared, so it is a type of its own."""
-
-    RESTORED = "restored"  # invited back with the role it had
-    ALREADY_MEMBER = "already_member"  # a member of the account again: left alone
-    FAILED = "failed"  # the API refused or failed; `--resume` tries again
-    NOT_RESTORABLE = "not_restorable"  # nothing to invite with (see the message)
-    NOT_ATTEMPTED = "not_attempted"  # the restore stopped before this row
-    WOULD_RESTORE = "would_restore"  # `--plan`: the invite that would be sent
-
-
-# Settled for good: a `--resume` of the restore sends these rows no more.
-RESTORE_NOT_SENT_AGAIN = frozenset(
-    {RestoreOutcome.RESTORED, RestoreOutcome.ALREADY_MEMBER, RestoreOutcome.NOT_RESTORABLE}
-)
-# Nothing left to do for a person (the restore's exit code 0).
-RESTORE_FINE = frozenset(
-    {RestoreOutcome.RESTORED, RestoreOutcome.ALREADY_MEMBER, RestoreOutcome.WOULD_RESTORE}
-)
-# The access is back: a later restore leaves these rows alone (REPORT_DIR's restored mark).
-RESTORE_GIVEN_BACK = frozenset({RestoreOutcome.RESTORED, RestoreOutcome.ALREADY_MEMBER})
-# The restore's lists written even when empty: those of the rows given back.
-RESTORE_ALWAYS_WRITTEN = tuple(o for o in RestoreOutcome if o in RESTORE_GIVEN_BACK)
-
 # The contract's words for a 404 that may answer our own revoke (execute/classify.py writes
 # them; a journal from before Result.maybe_applied is read by them, journal/reader.py).
 MAYBE_APPLIED = "an earlier attempt may have revoked the access"
-
-
-def plain(value: Any) -> Any:
-    """An input value as the person wrote it, or `<list>`-style for anything else.
-
-    YAML can put a whole structure (even an alias bomb) where a scalar belongs:
-    it is never turned into text, only named.
-    """
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return f"<{type(value).__name__}>"
-
-
-def account_words(account: Any, name: Any = "") -> str:
-    """'1000 Acme HQ' (the ID, then the account's `client_company_name`), or '1000' alone
-    when the name is unknown: the one way every page, list and line writes an account."""
-    shown = "" if account is None else str(account)
-    return f"{shown} {name}" if name else shown
-
-
-def pair_words(account: Any, user: Any, account_name: Any = "") -> str:
-    """'account 1000 Acme HQ user 12' for a line a person reads; a part the row lacks is
-    left out (an invalid row may have neither, and 'account None' reads as a value)."""
-    return " ".join(
-        f"{label} {value}"
-        for label, value in (
-            ("account", account_words(account, account_name) if account is not None else ""),
-            ("user", user),
-        )
-        if value not in (None, "")
-    )
 
 
 @dataclass(frozen=True, slots=True)

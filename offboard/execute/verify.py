@@ -29,7 +29,7 @@ import anyio
 
 from ..core.models import ReadBack
 from ..http.api import Api, DirectoryError, RequestNotSent
-from ..journal.writer import now
+from ..journal.layout import now
 
 PAGE = 100  # users per listing request (api.USERS_PAGE)
 REREADS = (1.0, 2.0, 4.0)  # waits before reading a contradicted row again

@@ -19,7 +19,7 @@ from ..core.errors import OffboardError
 from ..core.job import Job, JobReport, Seams
 from ..core.locks import exclusive
 from ..job.run import run_one
-from ..journal.writer import Report, default_dir
+from ..journal.layout import check_dir, default_dir
 from ..report.logs import Log
 from ..source.read import Batch
 from .folder import UNREADABLE, check_folder_job, discover, name_the_rest, named
@@ -87,4 +87,4 @@ def _fresh_dir(batch: Batch) -> Path:
     if isinstance(chosen, str) and chosen.strip():
         return Path(batch.base_dir) / chosen
     # Two jobs of one name in the same second get -2, -3, ...
-    return Report.check_dir(default_dir(batch.name, datetime.now(UTC)), False)
+    return check_dir(default_dir(batch.name, datetime.now(UTC)), False)

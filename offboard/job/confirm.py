@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ..core.directory import Person
 from ..core.job import Job
-from ..core.models import Action, Mode, account_words
+from ..core.models import Action, Mode
 from ..core.settings import Guarding
+from ..core.words import account_words
 from ..execute.activity import Activity
 from ..http.api import Api, DirectoryError, RequestNotSent
 from ..plan.deletions import Deletions

@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.job import Job
-from ..core.models import Mode, Outcome, account_words
+from ..core.models import Mode, Outcome
+from ..core.words import account_words
 from ..report.lists import Written
 from ..report.logs import Log
 from ..report.people import PEOPLE_FILE, Verdict

@@ -19,7 +19,7 @@ from typing import Any
 from ..core.job import Job, JobReport
 from ..core.models import Mode, ReadBack
 from ..core.settings import Guarding, Settings
-from ..journal.writer import write_private
+from ..journal.files import write_private
 from ..report import summary as summaries
 from ..report.lists import AFTER_LEAVING_FILE, Written, write_lists, write_people
 from ..report.pagedata import PageData

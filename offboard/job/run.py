@@ -27,8 +27,9 @@ from ..core.job import Job, JobReport, Seams
 from ..core.locks import exclusive
 from ..core.models import Mode
 from ..core.settings import Settings, merge, merge_guards
+from ..journal.layout import LOCK, check_dir, default_dir, internal, make_dir, stamp
 from ..journal.reader import Previous, read_previous
-from ..journal.writer import LOCK, Report, default_dir, internal, stamp
+from ..journal.writer import Report
 from ..plan.planfile import Plan, check_source_unchanged, read_plan
 from ..report.logs import Log
 from ..report.summary import iso
@@ -77,7 +78,7 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
         chosen = _report_dir(job, batch, started)
         if job.mode is Mode.RUN and not job.new_run:  # a plan never resumes: never blocked
             refuse_unfinished(job.source, identity, *chosen, batch.name)
-        directory = Report.check_dir(*chosen)
+        directory = check_dir(*chosen)
     target = check_target(job, batch, seams.environ)
     rows = len(planned.actions) if planned else batch.row_count
     with ExitStack() as stack:
@@ -89,7 +90,7 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
         if fresh:
             report = Report.create(directory, batch.columns, meta)
         else:
-            Report.make_dir(directory)
+            make_dir(directory)
             report = Report(directory, batch.columns)
         stack.enter_context(exclusive(internal(directory) / LOCK, f"report directory {directory}"))
         if not fresh and (previous is None or previous.options is None):

@@ -26,8 +26,8 @@ from pathlib import Path
 from ..core.errors import Refused
 from ..core.locks import holder
 from ..core.models import Mode
+from ..journal.layout import INTERNAL, LOCK, default_dir
 from ..journal.reader import run_meta
-from ..journal.writer import INTERNAL, LOCK, default_dir
 from .options import command_line
 
 STOPPED = "it stopped before writing its summary"

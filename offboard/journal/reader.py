@@ -25,9 +25,10 @@ from typing import Any
 from ..core.directory import Person
 from ..core.errors import Refused
 from ..core.fs import exists, reason
-from ..core.models import MAYBE_APPLIED, NOT_SENT_AGAIN, Outcome, Result, Row, plain
+from ..core.models import MAYBE_APPLIED, NOT_SENT_AGAIN, Outcome, Result, Row
+from ..core.words import plain
 from ..plan.deletions import Deletions
-from .writer import IN_FLIGHT, INTERNAL, JOURNAL, LIVE, META, internal
+from .layout import IN_FLIGHT, INTERNAL, JOURNAL, LIVE, META, internal
 
 RowKey = tuple[int, str, str]
 

@@ -1,13 +1,5 @@
-"""The report directory while a run writes it: the journal and what streams past.
-
-    DIR/.offboard/   what only offboard reads back (owner-only, like everything here):
-        run.json       the run's SOURCE, sha256, options, deletions (journal/reader.py reads it)
-        journal.jsonl  one record per settled row, appended and fsync'd: the truth
-        inflight.jsonl a line per row just before its first request
-        ordered.jsonl  the same records once each, in input order (the reorder buffer's)
-        lock           the directory's flock
-    DIR/results.jsonl  the records as each row settles (flushed), for people watching;
-                       replaced at the end by the input-order version
+"""The report directory while a run writes it: run.json, the journal and what streams past
+(the files and their places: journal/layout.py).
 
 Every other file of DIR (the lists, summary.json, report.html, summary.txt) is
 written at the end from ordered.jsonl by report/lists.py, so what the directory
@@ -21,45 +13,18 @@ import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from ..core.directory import Person
 from ..core.errors import SettingsError
-from ..core.fs import exists, is_dir, reason
-from ..core.models import REPORT_COLUMNS, Result, Row, plain
+from ..core.fs import exists, reason
+from ..core.models import REPORT_COLUMNS, Result, Row
+from ..core.words import plain
 from ..plan.deletions import Deletions
-from .files import JsonLines, _open_private
-
-# The owner-only writers moved to journal/files.py; re-exported where callers look for them.
-from .files import append_private as append_private
-from .files import open_private as open_private
-from .files import write_private as write_private
+from .files import JsonLines, _open_private, write_private
 from .group_commit import GroupCommit
-
-COLUMNS = REPORT_COLUMNS
-INTERNAL = ".offboard"
-JOURNAL, IN_FLIGHT, ORDERED, META, LOCK = (
-    "journal.jsonl",
-    "inflight.jsonl",
-    "ordered.jsonl",
-    "run.json",
-    "lock",
-)
-LIVE = "results.jsonl"
-
-
-def default_dir(name: str, now: datetime) -> Path:
-    return Path("reports") / f"{name}-{stamp(now)}"
-
-
-def stamp(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def internal(directory: Path) -> Path:
-    return directory / INTERNAL
+from .layout import IN_FLIGHT, JOURNAL, LIVE, META, ORDERED, internal, make_dir, now
 
 
 class Report:
@@ -70,8 +35,8 @@ class Report:
         self._people: Mapping[int, Person] = {}
         self._meta: dict[str, Any] | None = None
         # Carried columns that share a name with a report column get a prefix.
-        self.carried = {c: (f"input_{c}" if c in COLUMNS else c) for c in columns}
-        self.header = [*COLUMNS, *self.carried.values()]
+        self.carried = {c: (f"input_{c}" if c in REPORT_COLUMNS else c) for c in columns}
+        self.header = [*REPORT_COLUMNS, *self.carried.values()]
         self._journal: JsonLines | None = None
         self._live: IO[str] | None = None
         self._in_flight: IO[str] | None = None
@@ -79,35 +44,6 @@ class Report:
         # Each record's JSON line, kept until the row is written in input order (at most
         # the reorder window), so each row is formatted once.
         self._pending: dict[int, str] = {}
-
-    @staticmethod
-    def check_dir(directory: Path, chosen: bool) -> Path:
-        """The directory to use, checked before anything is sent: a chosen one must be new
-        or empty; a default one that exists (same second) gets a -2, -3 ... suffix."""
-        where = "report directory "
-        if not exists(directory, SettingsError, where):
-            return directory
-        if not is_dir(directory, SettingsError, where):
-            raise SettingsError(f"report directory {directory}: exists and is not a directory")
-        try:
-            holds_files = chosen and any(directory.iterdir())
-        except OSError as exc:
-            raise SettingsError(f"{where}{directory}: {reason(exc)}") from None
-        if holds_files:
-            raise SettingsError(
-                f"report directory {directory}: already holds files; choose a new directory"
-            )
-        return directory if chosen else _next_free(directory)
-
-    @staticmethod
-    def make_dir(directory: Path) -> None:
-        """Make an existing directory (and its internal folder) owner-only."""
-        try:
-            for path in (directory, internal(directory)):
-                path.mkdir(parents=True, exist_ok=True, mode=0o700)
-                os.chmod(path, 0o700)
-        except OSError as exc:
-            raise SettingsError(f"report directory {directory}: {reason(exc)}") from None
 
     @classmethod
     def create(cls, directory: Path, columns: Sequence[str], meta: dict[str, Any]) -> Report:
@@ -129,7 +65,7 @@ class Report:
             shutil.rmtree(temporary, ignore_errors=True)
             temporary.mkdir(mode=0o700)
             os.chmod(temporary, 0o700)
-            cls.make_dir(temporary)
+            make_dir(temporary)
             cls(temporary, columns).write_meta(meta)
             os.rename(temporary, directory)
         except OSError as exc:
@@ -287,19 +223,6 @@ class Report:
                 handle.close()
         self._journal = self._in_flight = self._ordered = self._live = None
         return internal(self.directory) / ORDERED
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _next_free(directory: Path) -> Path:
-    """Two runs in the same second get -2, -3, ... rather than sharing a directory."""
-    for n in range(2, 1000):
-        candidate = directory.with_name(f"{directory.name}-{n}")
-        if not candidate.exists():
-            return candidate
-    raise SettingsError(f"report directory {directory}: too many runs with this name")
 
 
 def _on_disk(directory: Path) -> dict[str, Any] | None:

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import Refused, SourceError
-from ..core.models import EVERYWHERE, SENT_FROM_PLAN, Action, Outcome, Result, Row, plain
+from ..core.models import EVERYWHERE, SENT_FROM_PLAN, Action, Outcome, Result, Row
+from ..core.words import plain
 from .deletions import Deletions
 
 FORMAT = "offboard-plan/1"

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Iterator
 from itertools import groupby, zip_longest
 
 from ..core.errors import Refused
-from ..core.models import CHECKED_AT_PLAN_TIME, SENT_FROM_PLAN, Action, Outcome, plain
+from ..core.models import CHECKED_AT_PLAN_TIME, SENT_FROM_PLAN, Action, Outcome
+from ..core.words import plain
 from .planfile import Plan
 
 

@@ -26,7 +26,8 @@ from typing import IO, Any
 
 from ..core.directory import Person
 from ..core.models import Mode
-from ..journal.writer import LIVE, internal, open_private
+from ..journal.files import open_private
+from ..journal.layout import LIVE, internal
 from .pagedata import SHOWN_PER_OUTCOME
 from .people import PEOPLE_COLUMNS, PEOPLE_FILE, People, Verdict, account_list
 from .summary import Totals, outcome_of

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from ..core.models import Result, pair_words, plain
+from ..core.models import Result
 from ..core.restore_record import RESTORE_EVENT_FIELDS
+from ..core.words import pair_words, plain
 
 
 class Log:

@@ -19,7 +19,8 @@ from typing import Any
 
 import jinja2
 
-from ..core.models import NEEDS_A_PERSON, SETTLED, Mode, account_words
+from ..core.models import NEEDS_A_PERSON, SETTLED, Mode
+from ..core.words import account_words
 from .page_filters import (
     breakable,
     fill,
@@ -34,6 +35,7 @@ from .pagedata import SHOWN_PER_OUTCOME, JobLink, PageData
 from .people_view import files_of, names_of, people_context, record_account
 from .template_cache import compiled_cache
 from .todo import todo
+from .verdict import EXIT_WORDS, read_back, title, verdict
 
 ACCOUNTS_SHOWN = SHOWN_PER_OUTCOME  # breakdown rows; the rest summed in one, so totals hold
 
@@ -49,17 +51,6 @@ COLOUR = {
     "failed": "red",
     "invalid": "red",
     "not_attempted": "red",
-}
-EXIT_WORDS = {
-    0: "all rows settled",
-    1: "rows or people need a person",
-    2: "refused to start",
-    3: "aborted",
-}
-# How the read-back was done (execute/verify.py's `verify_method`), in words for the pages.
-READ_BACK = {
-    "listing": "by reading the user list once",
-    "per_row": "by reading each revoked row's membership",
 }
 
 
@@ -155,14 +146,14 @@ def _context(data: PageData) -> dict[str, Any]:
     after = int(logins.get("after_leaving") or 0)
     unknown = data.logins.get("unknown") or ()
     people = people_context(data, run)
-    verdict = _verdict(summary, mode, needing_rows, "resume" in data.commands, after)
-    verdict += people["verdict_note"]
+    verdict_words = verdict(summary, mode, needing_rows, "resume" in data.commands, after)
+    verdict_words += people["verdict_note"]
     return {
         **people,
         "s": summary,
         "command": mode,
-        "title": _title(summary, mode),
-        "verdict": verdict,
+        "title": title(summary, mode),
+        "verdict": verdict_words,
         "after_leaving": list(data.logins.get("after_leaving", ())),
         "after_n": after,
         "active": list(data.logins.get("active", ())),
@@ -189,57 +180,8 @@ def _context(data: PageData) -> dict[str, Any]:
         "commands": data.commands,
         "options": [(str(k), option(v)) for k, v in (summary.get("options") or {}).items()],
         "verified": summary.get("verified") if run else None,  # a plan reads only
-        "read_back": _read_back(summary),
+        "read_back": read_back(summary),
     }
-
-
-def _read_back(summary: Mapping[str, Any]) -> str:
-    """The read-back in words: how, and at what cost."""
-    if summary.get("verified") != "on":
-        return "off: unverified"
-    method = summary.get("verify_method")
-    how = READ_BACK.get(str(method), plain(method)) if method else ""
-    cost = summary.get("verify_requests")
-    if how and cost is not None:
-        how += f", {cost} request{'' if cost == 1 else 's'}"
-    return "every revoke checked against the API" + (f" ({how})" if how else "")
-
-
-def _title(summary: Mapping[str, Any], mode: Mode) -> str:
-    kind = "Offboarding plan" if mode is Mode.PLAN else "Offboarding run"
-    return f"{kind} of {summary.get('source', '?')}"
-
-
-def _verdict(
-    summary: Mapping[str, Any], mode: Mode, needing: int, resume: bool, after: int = 0
-) -> str:
-    """The exit code in words."""
-    code, why = summary.get("exit_code"), summary.get("aborted") or "no reason recorded"
-    incident = (
-        (
-            f"{after} row{'' if after == 1 else 's'}: a leaver signed in after their "
-            "leave_date, a possible security incident (below). "
-        )
-        if after
-        else ""
-    )
-    if code == 0:
-        return f"{incident}Every row settled: nothing {'else ' if after else ''}is left to do."
-    if code == 1 and not needing:
-        return f"{incident}What to do is below."
-    if code == 1:
-        if incident:
-            return f"{incident}{needing} of {summary.get('rows')} rows need a person too."
-        still = (
-            ": their leavers may still have access"
-            if mode is Mode.RUN
-            else " before this plan is run"
-        )
-        return f"{needing} of {summary.get('rows')} rows need a person{still}. What to do is below."
-    if code == 3:
-        then = "; continue the run with the command below" if resume else ""
-        return f"Aborted: {why}. Rows not sent are not_attempted{then}."
-    return f"Refused to start: {why}."
 
 
 def _breakdown(

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.directory import Person
-from ..core.models import GONE, REVOKING, Mode, account_words
+from ..core.models import GONE, REVOKING, Mode
+from ..core.words import account_words
 
 PEOPLE_FILE = "people.csv"
 PEOPLE_COLUMNS = (

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.models import REVOKING, account_words
+from ..core.models import REVOKING
+from ..core.words import account_words
 from .pagedata import PageData
 from .people import PEOPLE_FILE, People
 

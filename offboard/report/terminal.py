@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ..core.models import Outcome, Result, pair_words
+from ..core.models import Outcome, Result
 from ..core.sinks import RowSink
+from ..core.words import pair_words
 
 if TYPE_CHECKING:
     from .summary import Totals

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import Refused
-from ..core.models import RESTORE_NOT_SENT_AGAIN, Mode, RestoreOutcome
-from ..journal.writer import internal, stamp, write_private
+from ..core.models import Mode
+from ..core.restore_record import RESTORE_NOT_SENT_AGAIN, RestoreOutcome
+from ..journal.files import write_private
+from ..journal.layout import internal, stamp
 from ..report.summary import iso
 from .report import read_meta, settled
 

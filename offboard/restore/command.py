@@ -32,10 +32,10 @@ from ..core.defaults import DEFAULT_MAX_RESTORES
 from ..core.errors import OffboardError, Refused
 from ..core.job import Seams
 from ..core.locks import exclusive
-from ..core.models import RESTORE_GIVEN_BACK, RestoreOutcome
+from ..core.restore_record import RESTORE_GIVEN_BACK, RestoreOutcome
 from ..core.settings import Settings, chosen_base_url, merge, read_api_key
+from ..journal.layout import internal
 from ..journal.reader import read_previous
-from ..journal.writer import internal
 from ..report.logs import Log
 from ..report.summary import iso
 from .checks import RESTORED_MARK, finished_run, mark_restored, marked, restore_dir

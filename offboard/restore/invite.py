@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..core.models import Exchange, RestoreOutcome
+from ..core.models import Exchange
+from ..core.restore_record import RestoreOutcome
 from ..execute.workers import RowKind
 from ..http.api import Api
 from .plan import Restored, Step

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.directory import Directory, Person
-from ..core.models import RestoreOutcome
+from ..core.restore_record import RestoreOutcome
 
 # Gcore's groups (the spec's `Group`): a role is given back by ID, and named for people.
 ROLE_NAMES = {

@@ -21,11 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import SettingsError
-from ..core.models import RESTORE_ALWAYS_WRITTEN, RESTORE_FINE, RestoreOutcome
-from ..core.restore_record import RESTORE_COLUMNS
+from ..core.restore_record import (
+    RESTORE_ALWAYS_WRITTEN,
+    RESTORE_COLUMNS,
+    RESTORE_FINE,
+    RestoreOutcome,
+)
 from ..journal.files import JsonLines, write_private
+from ..journal.layout import INTERNAL, internal, now
 from ..journal.reader import records as journal_records
-from ..journal.writer import INTERNAL, internal, now
 from ..report.lists import neutralise
 from .plan import Restored
 

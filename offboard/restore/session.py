@@ -21,7 +21,7 @@ import anyio
 
 from ..core.errors import AuthRejected, OffboardError, Refused, SettingsError
 from ..core.job import Seams
-from ..core.models import RestoreOutcome
+from ..core.restore_record import RestoreOutcome
 from ..core.settings import Settings
 from ..execute.workers import execute_rows
 from ..http.api import Api, DirectoryError, RequestNotSent, make_client
