@@ -238,3 +238,26 @@ def test_a_plan_marks_one_pair_of_a_star_row_as_the_one_that_deletes(cli, sandbo
     done = cli("run", "p/plan.json", "--base-url", sb.url, "--report-dir", "r", "--yes")
     assert done.returncode == 0, done.stderr
     assert summary(cli.cwd / "r")["users_deleted"] == 1 and not sb.user_exists(101)
+
+
+def test_a_revoke_whose_answer_was_lost_reads_as_this_batchs_revoke(cli, sandbox):
+    """A revoke applied but its answer lost (then 404 on the retry: `missing`, maybe applied)
+    reads in people.csv as the batch's own revoke, as an uninterrupted answer would: the
+    account is under `revoked`, as the deletion count already reads it; a plain 404 is not."""
+    drop = {"scripted": [{"account": 10, "user": 102, "responses": ["drop"]}]}
+    sb = sandbox(world(users=USERS, faults=drop))
+    cli.write("l.csv", "account,user\n10,102\n20,107\n10,107\n")
+    done = cli("run", "l.csv", "--base-url", sb.url, "--report-dir", "o")
+    assert done.returncode == 0, done.stderr
+    outcomes = [
+        (r["account"], r["user"], r["outcome"]) for r in rows(cli.cwd / "o" / "results.csv")
+    ]
+    assert outcomes == [
+        ("10", "102", "missing"),
+        ("20", "107", "revoked"),
+        ("10", "107", "missing"),
+    ]
+    people = {p["user_id"]: p for p in rows(cli.cwd / "o" / "people.csv")}
+    assert people["102"]["revoked"].startswith("10 "), people["102"]
+    assert people["102"]["still_reaches"] == "" and people["102"]["user_deleted"] == "true"
+    assert people["107"]["revoked"].startswith("20 ") and "10 " not in people["107"]["revoked"]

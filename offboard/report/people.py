@@ -5,7 +5,8 @@ one pass over the journal (report/lists.py), this answers per person, with proof
 
     before          the accounts the user list showed when the run began (run.json's copy
                     on a resume): `client_and_roles`, as far as the key can see
-    revoked         the accounts this run revoked (a plan: would revoke)
+    revoked         the accounts this run revoked (a plan: would revoke), with those whose
+                    404 may answer the run's own earlier attempt (`maybe_applied`)
     still_reaches   after the run: the read-back listing's accounts when it was read (the
                     proof), else `before` less what the batch removed or found missing
                     (verified stays empty). The listing shows only users in an account the
@@ -79,8 +80,11 @@ class People:
         outcome = record.get("outcome")
         if outcome in GONE or outcome in REVOKING:
             self.removed.setdefault(user, set()).add(account)
-        if outcome in REVOKING:
+        if outcome in REVOKING or record.get("maybe_applied") is True:
+            # A 404 that may answer our own earlier attempt (a lost answer, a kill) counts
+            # as this batch's revoke, as the deletion count reads it (plan/deletions.py).
             self.revoked.setdefault(user, []).append(account)
+        if outcome in REVOKING:
             verified = record.get("verified")
             earlier = self.verified.get(user, True)
             if verified is False or earlier is False:
