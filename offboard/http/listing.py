@@ -33,11 +33,16 @@ class DirectoryError(Exception):
 
 
 async def read_users(
-    request: Request, shape: Callable[[list[Any]], T], request_ids: list[str] | None = None
+    request: Request,
+    shape: Callable[[list[Any]], T],
+    request_ids: list[str] | None = None,
+    asked: Callable[[], None] | None = None,
 ) -> list[T]:
     """Every live user visible to the key, as `shape` of each page's users in page order
     (each page's request ID goes into `request_ids`). A page is shaped as soon as it is read,
-    so that CPU goes beside the other pages' round trips, not after the last of them."""
+    so that CPU goes beside the other pages' round trips, not after the last of them.
+    `asked` is called once the pages after the first have had their turn to be sent (when
+    there are any): CPU the caller held back can go beside their round trips."""
     first = await _page(request, 0)
     users, count, _ = first
     if count is None or count <= len(users) or not users:
@@ -60,6 +65,8 @@ async def read_users(
 
     async def shape_first() -> None:
         shaped[0] = shape(users)
+        if asked is not None:
+            asked()
 
     last = offsets[-1]
     try:
