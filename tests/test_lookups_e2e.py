@@ -163,3 +163,46 @@ def test_a_200_without_a_usable_current_user_sends_no_delete(sandbox, tmp_path):
     done = run_one(job, Seams(environ={"GCORE_API_KEY": KEY}, clock=FakeClock()))
     assert done.exit_code == 3 and "which is not a user ID" in done.problem
     assert [r for r in sb.requests() if r.method == "DELETE"] == []
+
+
+class BodyAfter(HoldsTheKeysUser):
+    """As HoldsTheKeysUser, but the body is not held: it notes which requests were out when
+    the client began to read clients/me's body."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append(f"{request.url.path}?{request.url.query.decode()}")
+        answer = await self.inner.handle_async_request(request)
+        if request.url.path != "/iam/clients/me":
+            return answer
+        return httpx.Response(
+            answer.status_code, headers=answer.headers, stream=Noted(answer, self.asked, self.log)
+        )
+
+
+class Noted(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.Response, asked: list[str], log: list[str]) -> None:
+        self.inner, self.asked, self.log = inner, asked, log
+
+    async def __aiter__(self) -> Any:
+        self.log.extend(self.asked)
+        yield await self.inner.aread()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_the_keys_users_body_is_read_once_every_page_of_the_list_is_out(sandbox, tmp_path):
+    """clients/me's body (megabytes to decode) is read only once the list's first page has
+    answered and every later page has gone out: its decoding then goes beside their round
+    trips, not in front of them."""
+    sb = sandbox(world(users=[*WORLD["users"], *MEMBERS]))
+    source = tmp_path / "leavers.csv"
+    source.write_text("account,user\n10,101\n10,102\n")
+    transport = BodyAfter()
+    job = Job(str(source), base_url=sb.url, report_dir=str(tmp_path / "r"), yes=True, verbosity=-1)
+    done = run_one(
+        job, Seams(environ={"GCORE_API_KEY": KEY}, transport=transport, clock=FakeClock())
+    )
+    assert done.exit_code == 0, done.problem
+    pages = {q for q in transport.log if q.startswith(USERS + "?")}
+    assert pages == {f"{USERS}?limit=100&offset={n}" for n in (0, 100, 200)}

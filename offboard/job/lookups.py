@@ -115,9 +115,9 @@ class _Listing:
     SOURCE, matches protected emails, and records each user's role, which a restore gives
     back.
 
-    The body waits (at most HOLD) until the list's later pages have had their turn to be
-    sent: decoding it (about 40 ms of CPU at 1.36 MB) then goes beside their round trips, not
-    in front of the list's first page."""
+    The body waits (at most HOLD) until the first answer to one of the list's later pages
+    begins, when they have all gone out: decoding it (about 40 ms of CPU at 1.36 MB) then
+    goes beside their round trips, not in front of them."""
 
     def __init__(self, api: Api, logins: LoginsAhead | None) -> None:
         self._api, self._logins = api, logins
