@@ -111,7 +111,7 @@ class Api(Requester):
         self, request_ids: list[str] | None = None, asked: Callable[[], None] | None = None
     ) -> Directory:
         """Every live user visible to the key (http/listing.py: the pages after the first are read
-        at once, and `asked` is called once they have had their turn to be sent); each page's
+        at once, and `asked` is called when the first of their answers begins); each page's
         request ID is added to `request_ids` when given."""
         return Directory.joined(
             await read_users(self.request, Directory.from_users, request_ids, asked)
