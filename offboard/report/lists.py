@@ -127,18 +127,21 @@ def write_lists(
     each pair's read-back verdict (by row and account) applied; count as they go."""
     written = Written()
     inside = internal(directory)
-    tables: dict[str, _Table] = {}
+    tables: dict[str, tuple[IO[str], Any]] = {}
 
-    def table(name: str, columns: Sequence[str] = header) -> _Table:
+    def table(name: str, columns: Sequence[str] = header) -> Any:
         if name not in tables:
-            tables[name] = _Table(inside / f"{name}.tmp", _LINE.writerow(columns))
-        return tables[name]
+            handle = _with_bom(open_private(inside / f"{name}.tmp"))
+            # CRLF, as RFC 4180 says: a cell holding a bare CR is then quoted, not split.
+            writer = csv.writer(handle, lineterminator="\r\n")
+            writer.writerow(columns)
+            tables[name] = (handle, writer)
+        return tables[name][1]
 
     for outcome in mode.always_written:
         table(f"{outcome}.csv")
-    results = table("results.csv")
+    table("results.csv")
     jsonl = open_private(inside / f"{LIVE}.tmp")
-    line_of = _LINE.writerow
     with ordered.open(encoding="utf-8") as source, jsonl:
         for line in source:
             record: dict[str, Any] = json.loads(line)
@@ -150,23 +153,24 @@ def write_lists(
                 if note:
                     record["message"] = f"{record['message']}; {note}"
             written.add(record)
-            # One row formatted once, for results.csv and its outcome's list alike.
-            text = line_of(_cells(record, header))
-            results.add(text)
-            table(f"{record['outcome']}.csv").add(text)
+            cells = _cells(record, header)
+            table("results.csv").writerow(cells)
+            table(f"{record['outcome']}.csv").writerow(cells)
             login = record.get("login")
             if isinstance(login, dict):
                 facts = {**record, **login}
-                table(LOGINS_FILE, LOGINS_COLUMNS).add(line_of(_cells(facts, LOGINS_COLUMNS)))
+                lists: list[tuple[str, Sequence[str]]] = [(LOGINS_FILE, LOGINS_COLUMNS)]
                 if login.get("flag") == "after_leaving":
-                    table(AFTER_LEAVING_FILE, AFTER_LEAVING_COLUMNS).add(
-                        line_of(_cells(facts, AFTER_LEAVING_COLUMNS))
-                    )
+                    lists.append((AFTER_LEAVING_FILE, AFTER_LEAVING_COLUMNS))
+                for name, columns in lists:
+                    table(name, columns).writerow(_cells(facts, columns))
             jsonl.write(line if verdict is None else json.dumps(record, ensure_ascii=False) + "\n")
         jsonl.flush()
         os.fsync(jsonl.fileno())
-    for each in tables.values():
-        each.close()
+    for handle, _ in tables.values():
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
     for name in [*tables, LIVE]:
         os.replace(inside / f"{name}.tmp", directory / name)
     for stale in directory.glob("*.csv"):
@@ -174,42 +178,6 @@ def write_lists(
             stale.unlink()
     written.files = sorted(tables)
     return written
-
-
-class _Echo:
-    """A csv.writer's "file" whose write returns the line it is given: `writerow` then
-    returns the formatted line (as documented: write's return value) for us to place."""
-
-    write = staticmethod(str)
-
-
-# CRLF, as RFC 4180 says: a cell holding a bare CR is then quoted, not split.
-_LINE = csv.writer(_Echo, lineterminator="\r\n")
-_BATCH = 512  # lines joined into one write: a text file's write costs ~4 us a call
-
-
-class _Table:
-    """One CSV list being written: UTF-8 with its BOM, owner-only, to a temporary name;
-    lines are written in batches, not one write a row."""
-
-    def __init__(self, path: Path, header: str) -> None:
-        self._handle = _with_bom(open_private(path))
-        self._lines = [header]
-
-    def add(self, line: str) -> None:
-        lines = self._lines
-        lines.append(line)
-        if len(lines) >= _BATCH:
-            self._handle.write("".join(lines))
-            lines.clear()
-
-    def close(self) -> None:
-        """Everything written and on disk."""
-        self._handle.write("".join(self._lines))
-        self._lines.clear()
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
 
 
 def write_people(
@@ -224,8 +192,9 @@ def write_people(
     line per person in input order; the verdict the summary and the exit code use."""
     verdict = Verdict()
     temporary = internal(directory) / f"{PEOPLE_FILE}.tmp"
-    table = _Table(temporary, _LINE.writerow(PEOPLE_COLUMNS))
-    try:
+    with _with_bom(open_private(temporary)) as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(PEOPLE_COLUMNS)
         for line in people.lines(before, names, after, mode):
             verdict.add(line, SHOWN_PER_OUTCOME)
             cells = {
@@ -234,9 +203,9 @@ def write_people(
                 "revoked": account_list(line["revoked"]),
                 "still_reaches": account_list(line["still_reaches"]),
             }
-            table.add(_LINE.writerow(_cells(cells, PEOPLE_COLUMNS)))
-    finally:
-        table.close()
+            writer.writerow(_cells(cells, PEOPLE_COLUMNS))
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(temporary, directory / PEOPLE_FILE)
     return verdict
 
