@@ -100,3 +100,32 @@ def test_the_read_backs_verdicts_are_journaled_in_one_flush(tmp_path):
         texts.append((tmp_path / name / ".offboard" / "journal.jsonl").read_text())
         assert flushes == (len(records) if one_by_one else 1)
     assert texts[0] == texts[1] and texts[0].count("\n") == len(records)
+
+
+def test_the_journal_is_on_disk_before_summary_json_is_written(sandbox, tmp_path, monkeypatch):
+    """The journal's files are fsync'd beside the lists (job/outputs.py), and all of them
+    before summary.json, the report's last file, is written: a power cut never leaves a
+    summary over a journal that is not on disk."""
+    from offboard.core.job import Job, Seams
+    from offboard.job.run import run_one
+
+    from .conftest import KEY
+    from .helpers import FakeClock
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def recording(descriptor: int) -> None:
+        synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{descriptor}")))
+        real(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    sb = sandbox()
+    source = tmp_path / "leavers.csv"
+    source.write_text("account,user\n10,101\n10,102\n")
+    job = Job(str(source), base_url=sb.url, report_dir=str(tmp_path / "r"), yes=True, verbosity=-1)
+    done = run_one(job, Seams(environ={"GCORE_API_KEY": KEY}, clock=FakeClock()))
+    assert done.exit_code == 0, done.problem
+    summary = synced.index(".summary.json.tmp")
+    for name in ("journal.jsonl", "inflight.jsonl", "ordered.jsonl"):
+        assert name in synced[:summary], name

@@ -138,13 +138,21 @@ def test_the_current_user_fault_must_be_an_integer() -> None:
 def test_a_run_whose_key_user_is_unknown_sends_no_delete(
     cli: Cli, sandbox: StartSandbox, current_user: int
 ) -> None:
-    """clients/me answering currentUser 0 or negative: exit 3, no DELETE sent, every row
-    not_attempted, and the cause on stderr (JSON log) and in the text output."""
+    """clients/me answering currentUser 0 or negative: exit 3, no DELETE sent (only the reads
+    its 200 let start: the list and the login log), every row not_attempted, and the cause
+    on stderr (JSON log) and in the text output."""
     sb = sandbox(world(faults={"current_user": current_user}))
     cli.write("l.csv", "account,user\n10,101\n10,1\n20,101\n")
     done = cli("run", "l.csv", "--base-url", sb.url, "--report-dir", "o", "--log-format", "json")
     assert done.returncode == 3 and "Traceback" not in done.stderr, done.stderr
-    assert [r.method for r in sb.requests()] == ["GET"]  # clients/me, then nothing
+    asked = [(r.method, r.path) for r in sb.requests()]
+    assert asked[0] == ("GET", "/iam/clients/me")
+    assert {path for method, path in asked if method == "GET"} <= {
+        "/iam/clients/me",
+        "/iam/users",
+        "/iam/activity_log/logins",
+    }
+    assert {method for method, _ in asked} == {"GET"}  # reads only, and no DELETE
     assert sb.has_access(10, 101) and sb.has_access(10, 1) and sb.has_access(20, 101)
     assert {r["outcome"] for r in results(cli.cwd / "o")} == {"not_attempted"}
     cause = f"currentUser {current_user}, which is not a user ID"

@@ -8,11 +8,12 @@ rest are re-exported here, so callers build a run's clients and its Api from one
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TypeGuard
 
 from ..core.directory import Directory
 from ..core.models import Exchange, Token
-from .connections import Connections
+from .connections import Connections, Heard
 from .listing import USERS_PAGE, DirectoryError, failure, read_users
 from .requester import THROTTLED_SPAN, THROTTLED_STREAK, OnRetry, Requester, RequestNotSent
 from .wire import Attempt, make_client
@@ -25,6 +26,7 @@ __all__ = [
     "Attempt",
     "Connections",
     "DirectoryError",
+    "Heard",
     "OnRetry",
     "RequestNotSent",
     "make_client",
@@ -43,9 +45,11 @@ class Api(Requester):
     async def check_member(self, account: int, user_id: int) -> Exchange:
         return await self.request("GET", f"/iam/clients/{account}/client-users/{user_id}")
 
-    async def whoami(self) -> int:
-        """The ID of the user behind the API key (`currentUser` of /iam/clients/me)."""
-        exchange = await self.request("GET", "/iam/clients/me")
+    async def whoami(self, heard: Heard | None = None) -> int:
+        """The ID of the user behind the API key (`currentUser` of /iam/clients/me); `heard`
+        is awaited with each attempt's status once its head is in, before the body (which
+        holds the key's whole account: megabytes) is read and decoded."""
+        exchange = await self.request("GET", "/iam/clients/me", heard=heard)
         body = exchange.body
         if exchange.status != 200 or not isinstance(body, dict):
             raise DirectoryError(failure("reading /iam/clients/me", exchange))
@@ -103,10 +107,15 @@ class Api(Requester):
     async def delete_token(self, account: int, token_id: int) -> Exchange:
         return await self.request("DELETE", f"/iam/v2/clients/{account}/tokens/{token_id}")
 
-    async def list_users(self, request_ids: list[str] | None = None) -> Directory:
+    async def list_users(
+        self, request_ids: list[str] | None = None, asked: Callable[[], None] | None = None
+    ) -> Directory:
         """Every live user visible to the key (http/listing.py: the pages after the first are read
-        at once); each page's request ID is added to `request_ids` when given."""
-        return Directory.joined(await read_users(self.request, Directory.from_users, request_ids))
+        at once, and `asked` is called when the first of their answers begins); each page's
+        request ID is added to `request_ids` when given."""
+        return Directory.joined(
+            await read_users(self.request, Directory.from_users, request_ids, asked)
+        )
 
 
 def _text(value: Any) -> str:

@@ -23,7 +23,7 @@ import json
 import os
 import ssl
 import zlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode, urlsplit
@@ -69,8 +69,14 @@ class Lost(Unanswered):
     """Sent, with no complete answer: the server may have acted on it."""
 
 
+Heard = Callable[[int], Awaitable[None]]
+"""Told an answer's status as soon as its head arrives; the body is read once it returns."""
+
+
 class _Slot(Protocol):
-    async def send(self, method: str, target: str, body: bytes | None) -> Reply: ...
+    async def send(
+        self, method: str, target: str, body: bytes | None, heard: Heard | None = None
+    ) -> Reply: ...
 
     async def aclose(self) -> None: ...
 
@@ -109,15 +115,22 @@ class Connections:
         self._available = anyio.Semaphore(len(self._slots), fast_acquire=True)
 
     async def request(
-        self, method: str, path: str, params: Mapping[str, Any] | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        heard: Heard | None = None,
     ) -> Reply:
-        """One exchange; raises NotSent or Lost (with the key never in the message)."""
+        """One exchange; raises NotSent or Lost (with the key never in the message).
+        `heard` is awaited with the status once the answer's head is in, before its body
+        is read."""
         target = f"{path}?{urlencode(params)}" if params else path
         content = None if body is None else json.dumps(body).encode()
         async with self._available:
             slot = self._idle.pop()  # never empty: the semaphore counts idle slots
             try:
-                return await slot.send(method, target, content)
+                return await slot.send(method, target, content, heard)
             finally:
                 self._idle.append(slot)
 
@@ -180,7 +193,9 @@ class _CoreSlot:
                 self._connection = None
         raise httpcore.ConnectError("no connection was available for the request")
 
-    async def send(self, method: str, target: str, body: bytes | None) -> Reply:
+    async def send(
+        self, method: str, target: str, body: bytes | None, heard: Heard | None = None
+    ) -> Reply:
         url = httpcore.URL(
             scheme=self._scheme,
             host=self._host,
@@ -198,6 +213,8 @@ class _CoreSlot:
         try:
             response = await self._exchange(request)
             try:
+                if heard is not None:
+                    await heard(response.status)
                 await response.aread()
             finally:
                 await response.aclose()
@@ -243,11 +260,21 @@ class _HttpxSlot:
             transport=transport,
         )
 
-    async def send(self, method: str, target: str, body: bytes | None) -> Reply:
+    async def send(
+        self, method: str, target: str, body: bytes | None, heard: Heard | None = None
+    ) -> Reply:
         httpx = self._httpx
         headers = {"Content-Type": "application/json"} if body is not None else None
+        request = self._client.build_request(method, target, content=body, headers=headers)
         try:
-            response = await self._client.request(method, target, content=body, headers=headers)
+            # Streamed, so that `heard` hears the head before the body is read.
+            response = await self._client.send(request, stream=True)
+            try:
+                if heard is not None:
+                    await heard(response.status_code)
+                await response.aread()
+            finally:
+                await response.aclose()
         except (
             httpx.ConnectError,
             httpx.ConnectTimeout,

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import anyio
 
 from ..core.models import Exchange
+from .connections import Heard
 
 USERS_PAGE = 100
 USERS = "/iam/users"
@@ -33,11 +34,17 @@ class DirectoryError(Exception):
 
 
 async def read_users(
-    request: Request, shape: Callable[[list[Any]], T], request_ids: list[str] | None = None
+    request: Request,
+    shape: Callable[[list[Any]], T],
+    request_ids: list[str] | None = None,
+    asked: Callable[[], None] | None = None,
 ) -> list[T]:
     """Every live user visible to the key, as `shape` of each page's users in page order
     (each page's request ID goes into `request_ids`). A page is shaped as soon as it is read,
-    so that CPU goes beside the other pages' round trips, not after the last of them."""
+    so that CPU goes beside the other pages' round trips, not after the last of them.
+    `asked` is called when the first answer to a later page begins (when there are any):
+    every later page has gone out by then, and CPU the caller held back can go beside
+    their round trips."""
     first = await _page(request, 0)
     users, count, _ = first
     if count is None or count <= len(users) or not users:
@@ -49,9 +56,13 @@ async def read_users(
     shaped: dict[int, T] = {}
     failed: list[BaseException] = []
 
+    async def heard(status: int) -> None:
+        if asked is not None:
+            asked()
+
     async def read(offset: int) -> None:
         try:
-            pages[offset] = page = await _page(request, offset)
+            pages[offset] = page = await _page(request, offset, heard)
             if len(page[0]) == step or offset == last:  # else read again one by one
                 shaped[offset] = shape(page[0])
         except BaseException as exc:  # kept, raised below: not as an ExceptionGroup
@@ -92,10 +103,15 @@ async def _one_by_one(
     return everyone
 
 
-async def _page(request: Request, offset: int) -> tuple[list[Any], int | None, str]:
+async def _page(
+    request: Request, offset: int, heard: Heard | None = None
+) -> tuple[list[Any], int | None, str]:
     """(users, count, request ID) of one page; count None when the answer gave none (a plain
-    array, or no usable count: then this page is all there is to trust)."""
-    exchange = await request("GET", USERS, params={"limit": USERS_PAGE, "offset": offset})
+    array, or no usable count: then this page is all there is to trust). `heard`: awaited
+    as each attempt's answer begins."""
+    exchange = await request(
+        "GET", USERS, params={"limit": USERS_PAGE, "offset": offset}, heard=heard
+    )
     if exchange.status != 200:
         raise DirectoryError(failure("reading the user list", exchange))
     page = exchange.body

@@ -26,7 +26,7 @@ from ..core.models import Exchange
 from ..core.settings import Settings, redact
 from ..rate.limiter import RateLimiter
 from ..rate.pause import checked_retry_after, too_long
-from .connections import Connections
+from .connections import Connections, Heard
 from .retry import RetryBudget, backoff
 from .wire import Attempt, send
 
@@ -110,8 +110,10 @@ class Requester:
         params: Mapping[str, Any] | None = None,
         suspect: bool = False,
         body: Any = None,
+        heard: Heard | None = None,
     ) -> Exchange:
-        """One logical request with retries; raises RequestNotSent once aborted."""
+        """One logical request with retries; raises RequestNotSent once aborted. `heard` is
+        awaited with each attempt's status once its head is in (http/connections.py)."""
         history: list[Attempt] = []
         spent: list[int] = []  # retry-budget tokens this request took
         notes: list[str] = []
@@ -123,7 +125,7 @@ class Requester:
             await self._wait(lambda: self._take_turn(started))
             if self.abort_reason or not started:
                 raise RequestNotSent(_tried(history))
-            result = await send(self._client, self.settings, method, path, params, body)
+            result = await send(self._client, self.settings, method, path, params, body, heard)
             history.append(result)
             self.statuses[str(result.status or "error")] += 1
             note = f" ({result.ignored_hint})"

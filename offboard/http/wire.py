@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ..core.settings import Settings, redact
-from .connections import Connections, Lost, Unanswered
+from .connections import Connections, Heard, Lost, Unanswered
 from .retry import RETRY_STATUSES, read_retry_after
 
 if TYPE_CHECKING:
@@ -60,13 +60,15 @@ async def send(
     path: str,
     params: Mapping[str, Any] | None,
     body: Any = None,
+    heard: Heard | None = None,
 ) -> Attempt:
-    """One attempt, its answer (or its failure) read into an Attempt, the key redacted."""
+    """One attempt, its answer (or its failure) read into an Attempt, the key redacted
+    (`heard`: awaited with the status once the answer's head is in, http/connections.py)."""
     timeout = settings.timeout
     try:
         # The connection's timeouts are per operation; this bounds the whole exchange.
         with anyio.fail_after(timeout):
-            reply = await client.request(method, path, params=params, body=body)
+            reply = await client.request(method, path, params=params, body=body, heard=heard)
     except Unanswered as exc:
         # Lost: sent, but no complete answer, so the API may have acted on it.
         error = (

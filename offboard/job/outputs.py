@@ -25,6 +25,7 @@ from ..report.lists import AFTER_LEAVING_FILE, Written, write_lists, write_peopl
 from ..report.pagedata import PageData
 from ..report.people_view import expansion_lines
 from ..report.terminal import print_summary
+from .background import Background
 from .context import JobContext
 from .ended import Ended
 from .lines import login_lines, problem_line, stranded_line, warn_active
@@ -38,7 +39,11 @@ def finish(
     settings, guarding, log = context.settings, context.guarding, context.log
     report, aborted = ended.report, ended.aborted
     directory = report.directory
-    ordered = report.close()
+    # ordered.jsonl is read as soon as it is flushed; the journal's files are fsync'd and
+    # closed meanwhile (about 40 ms of disk for 3,000 rows), and are on disk before
+    # summary.json, the last of the report, is written.
+    ordered = report.flush()
+    closing = Background(report.close)
     read = ended.read
     written = write_lists(
         directory, report.header, ordered, job.mode, read.verdicts if read else {}
@@ -85,6 +90,7 @@ def finish(
     summary |= _key_user(ended)
     active_days = guarding.active_days
     summary["logins"] = {**written.login_counts, "active_days": active_days}
+    closing.wait()
     write_private(
         directory / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
     )

@@ -41,12 +41,15 @@ from ..plan.rows import FirstSeen, plan
 from ..plan.sendable import may_send, unsent
 from ..report.terminal import progress
 from .ahead import ParsedAhead
+from .background import importing_after
 from .confirm import decide
 from .context import JobContext
 from .ended import Ended, Prepared, plan_writer
 from .lookups import LoginsAhead, read_directory, read_logins
 from .prompt import Prompt, watch_signals
 from .survey import Survey
+
+PAGES = "offboard.report.pages"  # Jinja2's, imported while the last rows are in flight
 
 
 class Session:
@@ -158,7 +161,7 @@ class Session:
         ) as bar:
             subscribers = Subscribers(journal=report, marks=marks, watchers=(self.log, bar))
             await execute(
-                self._actions(prepared, seen),
+                importing_after(self._actions(prepared, seen), PAGES),
                 api,
                 self.settings.concurrency,
                 work,

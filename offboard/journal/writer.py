@@ -212,6 +212,14 @@ class Report:
         assert self._ordered is not None
         self._ordered.write(line)
 
+    def flush(self) -> Path:
+        """Hand every line written so far to the operating system (no fsync): ordered.jsonl,
+        complete, can then be read while `close` fsyncs it (job/outputs.py)."""
+        for handle in (self._in_flight, self._ordered, self._live):
+            if handle is not None:
+                handle.flush()
+        return internal(self.directory) / ORDERED
+
     def close(self) -> Path:
         """Close every file; ordered.jsonl, complete, is what report/lists.py reads."""
         if self._journal is not None:

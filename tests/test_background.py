@@ -1,0 +1,84 @@
+"""job/background.py: the journal's fsyncs beside the lists, and the pages' import while the
+last rows are in flight; job/run.py's collector thresholds while a job runs."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+
+import httpx
+import pytest
+
+from offboard.core.job import Job, Seams
+from offboard.job.background import Background, importing_after
+from offboard.job.run import YOUNG, run_one
+
+from .conftest import KEY
+from .helpers import FakeClock
+
+
+def test_a_background_call_raises_where_it_is_waited_for():
+    """What the call raised comes out of wait(), as itself, in the caller's thread."""
+
+    def failing() -> None:
+        raise OSError("disk full")
+
+    running = Background(failing)
+    with pytest.raises(OSError, match="disk full"):
+        running.wait()
+
+
+def test_the_module_is_imported_once_the_last_item_is_taken():
+    """Every item comes through in order; the import starts only when the items are spent
+    (not while rows are still being sent), and then happens."""
+    sys.modules.pop("tabnanny", None)
+    items = importing_after(iter([1, 2, 3]), "tabnanny")
+    assert [next(items), next(items), next(items)] == [1, 2, 3]
+    assert not [t for t in threading.enumerate() if t.name == "offboard-prefetch"]
+    assert next(items, None) is None
+    for thread in [t for t in threading.enumerate() if t.name == "offboard-prefetch"]:
+        thread.join()
+    assert "tabnanny" in sys.modules
+
+
+def test_a_module_that_cannot_be_imported_is_left_to_the_report():
+    """An import that fails on the thread says nothing: the report's own import raises it."""
+    items = importing_after(iter([1]), "offboard.no_such_module")
+    assert list(items) == [1]
+    for thread in [t for t in threading.enumerate() if t.name == "offboard-prefetch"]:
+        thread.join()
+    assert "offboard.no_such_module" not in sys.modules
+
+
+class Thresholds(httpx.AsyncBaseTransport):
+    """Loopback HTTP to the sandbox, noting the collector's young threshold at each request."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.young: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.young.append(gc.get_threshold()[0])
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_young_collections_are_rarer_during_a_run_and_as_before_after(sandbox, tmp_path):
+    """While a job runs, the collector's young generation waits for YOUNG new objects, not
+    700 (a run makes hundreds of thousands of short-lived dicts, and each young pass that
+    fills the older generations makes a later pass walk them); after it, as it was."""
+    before = gc.get_threshold()
+    sb = sandbox()
+    source = tmp_path / "leavers.csv"
+    source.write_text("account,user\n10,101\n10,102\n")
+    transport = Thresholds()
+    job = Job(str(source), base_url=sb.url, report_dir=str(tmp_path / "r"), yes=True, verbosity=-1)
+    done = run_one(
+        job, Seams(environ={"GCORE_API_KEY": KEY}, transport=transport, clock=FakeClock())
+    )
+    assert done.exit_code == 0, done.problem
+    assert transport.young and set(transport.young) == {YOUNG}
+    assert gc.get_threshold() == before
