@@ -11,7 +11,9 @@ import anyio
 import httpx
 import pytest
 
-from offboard.http.connections import Connections, Reply, _CoreSlot, _decoded, _HttpxSlot
+from offboard.http.connections import Connections, _CoreSlot, _decoded
+from offboard.http.exchange import Reply
+from offboard.http.httpx_slot import HttpxSlot
 
 from .helpers import routed, settings
 
@@ -26,7 +28,7 @@ def test_the_hot_path_is_httpcore_and_an_injected_transport_is_httpx(monkeypatch
         monkeypatch.delenv(name.upper(), raising=False)
     assert kinds(Connections(settings())) == {_CoreSlot}
     injected = routed(lambda request: httpx.Response(200))
-    assert kinds(Connections(settings(), injected)) == {_HttpxSlot}
+    assert kinds(Connections(settings(), injected)) == {HttpxSlot}
 
 
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY"])
@@ -34,7 +36,7 @@ def test_a_proxy_in_the_environment_goes_through_httpx_which_honours_it(monkeypa
     """httpcore alone knows no proxy variables: with one set, the real API is reached through
     httpx's client (trust_env), as before; a loopback sandbox still directly."""
     monkeypatch.setenv(variable, "http://proxy.example.test:3128")
-    assert kinds(Connections(settings())) == {_HttpxSlot}
+    assert kinds(Connections(settings())) == {HttpxSlot}
     loopback = settings(base_url="http://127.0.0.1:8765")
     assert kinds(Connections(loopback)) == {_CoreSlot}
 
@@ -139,7 +141,7 @@ def test_the_hot_path_speaks_tls_and_checks_the_certificate(tls_server, monkeypa
     import certifi
 
     from offboard.core.settings import Secret
-    from offboard.http.connections import NotSent
+    from offboard.http.exchange import NotSent
 
     url, cert = tls_server
     config = settings(base_url=url, api_key=Secret("k"))

@@ -13,7 +13,8 @@ import anyio
 import httpcore
 import pytest
 
-from offboard.http.connections import Connections, Lost, NotSent, _CoreSlot
+from offboard.http.connections import Connections, _CoreSlot
+from offboard.http.exchange import Lost, NotSent
 from offboard.http.stream import ProtocolBackend, ProtocolStream
 
 from .helpers import settings

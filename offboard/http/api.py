@@ -13,7 +13,8 @@ from typing import Any, TypeGuard
 
 from ..core.directory import Directory
 from ..core.models import Exchange, Token
-from .connections import Connections, Heard
+from .connections import Connections
+from .exchange import Heard
 from .listing import USERS_PAGE, DirectoryError, failure, read_users
 from .requester import THROTTLED_SPAN, THROTTLED_STREAK, OnRetry, Requester, RequestNotSent
 from .wire import Attempt, make_client

@@ -23,8 +23,7 @@ import json
 import os
 import ssl
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
@@ -34,6 +33,8 @@ import httpcore
 
 from .. import __version__
 from ..core.settings import Settings, is_loopback
+from .exchange import Heard, Lost, NotSent, Reply, describe
+from .httpx_slot import HttpxSlot
 from .stream import ProtocolBackend
 
 if TYPE_CHECKING:
@@ -42,35 +43,6 @@ if TYPE_CHECKING:
 _BACKEND = ProtocolBackend()  # holds no state: one for every slot
 PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}  # a Host header omits these (as httpcore's)
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A complete answer: status, headers by lower-case name, the decoded body bytes."""
-
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
-
-
-class Unanswered(Exception):
-    """No answer came; `timed_out` when a timeout ended the wait."""
-
-    def __init__(self, message: str, timed_out: bool = False) -> None:
-        super().__init__(message)
-        self.timed_out = timed_out
-
-
-class NotSent(Unanswered):
-    """The request never reached the server (no connection): safe to send again."""
-
-
-class Lost(Unanswered):
-    """Sent, with no complete answer: the server may have acted on it."""
-
-
-Heard = Callable[[int], Awaitable[None]]
-"""Told an answer's status as soon as its head arrives; the body is read once it returns."""
 
 
 class _Slot(Protocol):
@@ -104,7 +76,7 @@ class Connections:
             "Accept": "application/json",
         }
         self._slots: list[_Slot] = [
-            _HttpxSlot(settings, headers, tls, transport, proxied)
+            HttpxSlot(settings, headers, tls, transport, proxied)
             if seam and tls is not None
             else _CoreSlot(settings, headers, tls)
             for _ in range(settings.concurrency)
@@ -224,80 +196,17 @@ class _CoreSlot:
             httpcore.PoolTimeout,
             httpcore.UnsupportedProtocol,
         ) as exc:
-            raise NotSent(_describe(exc), isinstance(exc, httpcore.TimeoutException)) from None
+            raise NotSent(describe(exc), isinstance(exc, httpcore.TimeoutException)) from None
         except httpcore.TimeoutException as exc:
-            raise Lost(_describe(exc), timed_out=True) from None
+            raise Lost(describe(exc), timed_out=True) from None
         except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            raise Lost(_describe(exc)) from None
+            raise Lost(describe(exc)) from None
         named = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
         return Reply(response.status, named, _decoded(response.content, named))
 
     async def aclose(self) -> None:
         if self._connection is not None:
             await self._connection.aclose()
-
-
-class _HttpxSlot:
-    def __init__(
-        self,
-        settings: Settings,
-        headers: Mapping[str, str],
-        tls: ssl.SSLContext,
-        transport: httpx.AsyncBaseTransport | None,
-        proxied: bool,
-    ) -> None:
-        import httpx  # only here: the hot path never needs its client layer
-
-        self._httpx = httpx
-        self._client = httpx.AsyncClient(
-            base_url=settings.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(settings.timeout),
-            follow_redirects=False,  # the key must never travel to another host
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-            verify=tls,
-            trust_env=proxied,
-            transport=transport,
-        )
-
-    async def send(
-        self, method: str, target: str, body: bytes | None, heard: Heard | None = None
-    ) -> Reply:
-        httpx = self._httpx
-        headers = {"Content-Type": "application/json"} if body is not None else None
-        request = self._client.build_request(method, target, content=body, headers=headers)
-        try:
-            # Streamed, so that `heard` hears the head before the body is read.
-            response = await self._client.send(request, stream=True)
-            try:
-                if heard is not None:
-                    await heard(response.status_code)
-                await response.aread()
-            finally:
-                await response.aclose()
-        except (
-            httpx.ConnectError,
-            httpx.ConnectTimeout,
-            httpx.PoolTimeout,
-            httpx.UnsupportedProtocol,
-        ) as exc:
-            raise NotSent(_describe(exc), isinstance(exc, httpx.TimeoutException)) from None
-        except httpx.TimeoutException as exc:
-            raise Lost(_describe(exc), timed_out=True) from None
-        except httpx.TransportError as exc:
-            raise Lost(_describe(exc)) from None
-        return Reply(
-            response.status_code,
-            {k.lower(): v for k, v in response.headers.items()},
-            response.content,
-        )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {str(exc) or type(exc).__name__}"
 
 
 def _decoded(content: bytes, headers: Mapping[str, str]) -> bytes:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import anyio
 
 from ..core.models import Exchange
-from .connections import Heard
+from .exchange import Heard
 
 USERS_PAGE = 100
 USERS = "/iam/users"

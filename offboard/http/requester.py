@@ -26,7 +26,8 @@ from ..core.models import Exchange
 from ..core.settings import Settings, redact
 from ..rate.limiter import RateLimiter
 from ..rate.pause import checked_retry_after, too_long
-from .connections import Connections, Heard
+from .connections import Connections
+from .exchange import Heard
 from .retry import RetryBudget, backoff
 from .wire import Attempt, send
 

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ..core.settings import Settings, redact
-from .connections import Connections, Heard, Lost, Unanswered
+from .connections import Connections
+from .exchange import Heard, Lost, Unanswered
 from .retry import RETRY_STATUSES, read_retry_after
 
 if TYPE_CHECKING:
