@@ -53,8 +53,10 @@ Why the controller (rate/control.py) finds the limit behind every shape of serve
   startup: a bucket with a burst passes the pair test like a window, and its first 429 shows
   the burst and part of a second, not its rate.
 - 429s: the server's Retry-After (or 1 s) pauses everyone after startup and at a cut; a
-  probe's own 429 pauses only SHORT_PAUSE. What a Retry-After means is rate/pause.py's one
-  rule (`checked_retry_after`), which the refused request's retry uses too.
+  probe's own 429 pauses only SHORT_PAUSE, and so does any 429 behind a bucket the trickle
+  found (it refills at its rate; a second's pause idled 100 requests at 100/s). What a
+  Retry-After means is rate/pause.py's one rule (`checked_retry_after`), which the refused
+  request's retry uses too (it still waits the server's second).
 
 Where it falls short (the simulation shows each; BENCHMARKS.md has the figures): a limit of
 2 a second that drops to 0.5 and comes back cannot be found again within 10 s at 2% of

@@ -261,7 +261,9 @@ class AdaptiveController:
         self._least_count = min(self._least_count, max(count, MIN_RATE))
         repeated, self._last_refusal = now - self._last_refusal < REPEAT, now
         pause = wait
-        if hi > self._cruise * 1.01:  # a probe: back under at once
+        if hi > self._cruise * 1.01 or self._burst:
+            # A probe: back under at once. So for a bucket the trickle found, which refills
+            # at its rate: the server's second (a window's roll) would idle it for nothing.
             pause = min(wait, SHORT_PAUSE)
         if repeated:  # still full: wait as asked, or for the fixed window's next boundary
             pause = wait if boundary is None else min(wait, max(0.0, boundary - now))
