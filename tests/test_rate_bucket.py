@@ -1,7 +1,4 @@
-"""The controller behind a token bucket the trickle found, and a spacing limiter found after
-the look-ups (issue 22): what their 429s cost, and where the slow start begins."""
-
-import pytest
+"""The controller behind a token bucket the trickle found (issue 22): what its 429s cost."""
 
 from offboard.rate.control import SHORT_PAUSE, AdaptiveController
 from offboard.sandbox.limiters import TokenBucket
@@ -42,19 +39,3 @@ def test_a_found_buckets_429_pauses_no_one_for_the_servers_second():
     assert [p for t, p in pauses if t > 1.0] and all(p <= SHORT_PAUSE for t, p in pauses)
     per_second = [sum(1 for t in accepted if s <= t < s + 1) for s in range(2, 15)]
     assert min(per_second) >= 85, per_second
-
-
-def test_a_spacing_limiter_slow_starts_from_the_rate_its_look_ups_held():
-    """The run's first look-up went alone and the pair 66 ms after it: a spacing limiter that
-    took both (the look-up and the pair's first) spaces requests at most 66 ms apart, so its
-    slow start begins at the 15 a second they held, not at STARTUP_RATE (2 a second: about a
-    second more before the first DELETE behind gcra 20/s on the real path)."""
-    ctl = AdaptiveController(100, concurrency=16)
-    ctl.sent(0.0)
-    ctl.on_answer(0.02, 200, sent_at=0.0)
-    ctl.sent(0.066)  # not a pair with the look-up: the pair test starts over with it
-    ctl.sent(0.066)
-    ctl.on_answer(0.086, 200, sent_at=0.066)
-    ctl.on_answer(0.086, 429, 1.0, sent_at=0.066)
-    assert ctl.kind == "spacing"
-    assert ctl.rate(0.09) == pytest.approx(1 / 0.066)

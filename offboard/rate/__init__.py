@@ -18,11 +18,9 @@ shape of server limiter:
   not paced by a limit no one has seen. Startup ends at the first 429, which backs off (the
   window's count is what it held), and nothing it measured is trusted as the limit without
   a check. A spacing limiter found by the pair test refuses whatever comes faster than its
-  rate: the window's other 429s are echoes, and a slow start (each accepted answer adds a
-  request per round trip, at most GROWTH and at most doubling) finds its order, its first 429
-  an upper bound. It begins at the rate the requests the limiter took before the pair held
-  (the run's look-ups: one taken 66 ms before the pair's first proves about 15 a second),
-  else at STARTUP_RATE.
+  rate: the window's other 429s are echoes, and a slow start from STARTUP_RATE (each
+  accepted answer adds a request per round trip, at most GROWTH and at most doubling) finds
+  its order, its first 429 an upper bound.
 - The trickle (rate/trickle.py). A bucket with a small burst refuses the initial window
   within a tenth of a second: its count (the burst and that tenth of its rate) is what a
   window of that count would show. A window that held it admits nothing until it rolls; a

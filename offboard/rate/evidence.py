@@ -15,7 +15,6 @@ HISTORY = 6.0  # seconds kept: WINDOWS_SEEN whole windows before a 429, and some
 PHASES = 20  # alignments of a fixed window tried
 WINDOWS_SEEN = 4  # whole windows before a 429 that must agree with a hypothesis
 STEADY = 2.0  # seconds at one rate, all accepted, that no window would refuse after
-MIN_SPAN = 0.05  # seconds: accepted sends closer than this prove no rate (a tolerance)
 
 
 class Evidence:
@@ -50,15 +49,6 @@ class Evidence:
         """The earliest send time in [start, end) that was accepted, if any."""
         i = bisect.bisect_left(self._accepted, start)
         return self._accepted[i] if i < len(self._accepted) and self._accepted[i] < end else None
-
-    def held_rate(self, start: float, end: float) -> float:
-        """The rate the accepted sends in [start, end) held from their first to their last,
-        (n - 1) / span: a spacing limiter that took them spaces requests no further apart (0
-        for fewer than two, or two closer than MIN_SPAN, which a tolerance alone admits)."""
-        i, j = bisect.bisect_left(self._accepted, start), bisect.bisect_left(self._accepted, end)
-        if j - i < 2 or self._accepted[j - 1] - self._accepted[i] < MIN_SPAN:
-            return 0.0
-        return (j - i - 1) / (self._accepted[j - 1] - self._accepted[i])
 
     def last_refused(self, before: float) -> float | None:
         """The latest send time before `before` that was refused, if any."""

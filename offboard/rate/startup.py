@@ -79,11 +79,8 @@ class Startup:
         if self.kind == "spacing":
             # A spacing limiter refuses whatever comes faster than its rate, so the initial
             # window's 429s say only that it was faster: they are echoes, and a slow start
-            # finds the order of the rate (its 429 bounds it from above). It begins at the
-            # rate the requests it took before the pair held (the look-ups), else at
-            # STARTUP_RATE.
-            held = self._seen.held_rate(now - 1.0, now)
-            self._startup_rate = min(self.ceiling, max(STARTUP_RATE, held))
+            # from STARTUP_RATE finds the order of the rate (its 429 bounds it from above).
+            self._startup_rate = min(self.ceiling, STARTUP_RATE)
             self._cut_at = now
 
     def _startup_ended(
