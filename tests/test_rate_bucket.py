@@ -1,4 +1,7 @@
-"""The controller behind a token bucket the trickle found (issue 22): what its 429s cost."""
+"""The controller behind a token bucket (issue 22): what a found bucket's 429s cost, and a
+startup whose 429 left no caller free to ask the trickle's question."""
+
+import pytest
 
 from offboard.rate.control import SHORT_PAUSE, AdaptiveController
 from offboard.sandbox.limiters import TokenBucket
@@ -39,3 +42,25 @@ def test_a_found_buckets_429_pauses_no_one_for_the_servers_second():
     assert [p for t, p in pauses if t > 1.0] and all(p <= SHORT_PAUSE for t, p in pauses)
     per_second = [sum(1 for t in accepted if s <= t < s + 1) for s in range(2, 15)]
     assert min(per_second) >= 85, per_second
+
+
+def test_startup_begins_again_when_the_look_ups_left_no_caller_to_ask():
+    """Startup's 429 came while only the look-ups were in flight (one page at a time: 8 sent
+    in its second, the concurrency 16): no request was free to ask whether its count was a
+    window's or a bucket's burst. Once the pause is over the batch is there, so the run
+    begins again at the initial window (paced by --rate alone) and asks at that 429, instead
+    of cruising under the count (7) and climbing from it at 25% a second; once only."""
+    ctl = AdaptiveController(100, concurrency=16)
+    now = 0.0
+    for _ in range(7):
+        now = ctl.next_start(now)
+        ctl.sent(now)
+        ctl.on_answer(now + 0.01, 200, sent_at=now)
+    sent_at = ctl.next_start(now)
+    ctl.sent(sent_at)
+    ctl.on_answer(sent_at + 0.01, 429, 1.0, sent_at=sent_at)
+    late = sent_at + 1.01  # the refused look-up's own retry: the first caller free
+    assert ctl.next_start(late) == late
+    ctl.sent(late)
+    assert ctl.phase == "startup" and ctl.rate(late) == 100
+    assert ctl.next_start(late) == pytest.approx(late + 0.01)  # --rate's spacing, no cruise

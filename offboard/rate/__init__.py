@@ -32,7 +32,10 @@ shape of server limiter:
   a count under 4, a count whose first request is nearly a second old (a sliding window filled
   over a second rolls a request at a time, as a bucket trickles), a request sent too late (all
   the callers waited out their own 429s), or a bucket proving under a quarter of the count
-  (its burst was more than a second of its rate: the window's way finds it).
+  (its burst was more than a second of its rate: the window's way finds it). When the request
+  was too late because the caller never had its concurrency to send (the look-ups before the
+  batch, a page at a time: a bucket of burst 5 refuses them), startup begins again, once, at
+  the initial window when the 429's pause is over, and asks at that 429.
 - A spacing limiter refuses as soon as the rate passes it, so the rate at the refused send is
   an upper bound and a rate that held PROVE_REQUESTS is a lower one. The search tries rates
   between them, a growing step at a time (never past the geometric middle), until they are

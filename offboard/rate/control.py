@@ -89,6 +89,7 @@ class AdaptiveController(Startup):
         self._recovery = Recovery(MARGIN)
         self._trickle = Trickle()  # after startup's 429: a bucket, or a window?
         self._burst = 0.0  # a bucket the trickle found: its burst, at most startup's count
+        self._restarted = False  # startup began again once: its question found no caller
 
     # -- the question -----------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ class Startup:
     _climb: float
     _probe_at: float
     _probe_growth: float
+    _restarted: bool
 
     # The cruise's own moves (rate/control.py).
     def _cut(self, now: float, pause: float, note: str) -> Decision:
@@ -63,6 +64,9 @@ class Startup:
         raise NotImplementedError
 
     def _search(self, now: float) -> None:
+        raise NotImplementedError
+
+    def pause(self, now: float, seconds: float) -> None:
         raise NotImplementedError
 
     def _slow_start(self) -> None:
@@ -115,12 +119,25 @@ class Startup:
 
     def _trickle_sent(self, now: float) -> None:
         """A request starts while the trickle's is due: it asks, or came too late."""
+        refused_at = self._trickle.answered_at
         if self._trickle.sent(now):
             self.resume_at = now + TRICKLE_WAIT  # alone: nothing else until its answer
+        elif not self._restarted and self._seen.sent_in(refused_at - 1.0, refused_at) < (
+            self.concurrency
+        ):
+            # No request was ready in time, and the initial window never had the caller's
+            # concurrency to send: the caller was the bottleneck (the look-ups before the
+            # batch, a page at a time), not the server. Once the pause is over the batch is
+            # there: begin again at the initial window, and ask at its 429 (once).
+            self._restarted = True
+            self.phase, self._startup_rate = "startup", self.ceiling
+            self.pause(refused_at, self._trickle.wait)
+            self._cut_at = max(now + 1e-9, self.resume_at)  # answers before it are echoes
+            self._log(f"{now:.3f} no caller asked: startup again from {self._cut_at:.3f}")
         else:
             # No request was ready in time (they wait out their 429s): go on as for a
             # window, its Retry-After counted from its 429.
-            self._trickled_window(self._trickle.answered_at, self._trickle.wait)
+            self._trickled_window(refused_at, self._trickle.wait)
 
     def _trickled(self, now: float, accepted: bool) -> Decision | None:
         """An answer to the trickle: the next of it, a window, or a bucket."""
