@@ -122,15 +122,16 @@ def test_cell_figures(cell: Cell) -> None:
 def test_the_controller_beats_the_one_before_it():
     """Issue 12's example, --rate 100 --concurrency 16 behind a token bucket of 20/s with a
     burst of 5 (round trip 20 ms, 60 s): the controller before issue 12 (rate_cubic.py)
-    delivers 0.31 L after the first 10 s, this one 0.95 L, and 0.89 L in its first 10 s
+    delivers 0.31 L after the first 10 s, this one 0.95 L, and 0.985 L in its first 10 s
     (issue 22: the trickle after startup's 429 tells the bucket from a window of 6, and the
-    rate climbs from the count at once: 0.8 L at 1.6 s, 7.9 s before). And more cells of the
-    matrix meet every figure with it."""
+    rate climbs from the count at once: 0.8 L at 1.6 s, 7.9 s before; a 429 behind the bucket
+    found pauses no one for the server's second: 0.89 L in the first 10 s before, 0.951 L
+    after them against 0.948 now). And more cells of the matrix meet every figure with it."""
     example = Cell("token_bucket_5", "seconds", 20, 100, 16, 0.02, 60.0)
     old, new = simulate(example, CubicController), simulate(example, AdaptiveController)
     assert (round(old.goodput_after, 3), old.refused) == (0.311, 2)
-    assert (round(new.goodput_after, 3), new.refused, new.requests) == (0.951, 6, 1136)
-    assert round(new.goodput_starts[0], 3) == 0.89
+    assert (round(new.goodput_after, 3), new.refused, new.requests) == (0.948, 6, 1151)
+    assert round(new.goodput_starts[0], 3) == 0.985
     assert new.time_to_08 is not None and round(new.time_to_08, 1) == 1.6
     sample = CELLS[::3]
     passing_old = sum(1 for c in sample if not simulate(c, CubicController).failures())

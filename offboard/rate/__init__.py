@@ -1,7 +1,8 @@
 """The shared rate limiter and the controller that finds an unpublished limit
 (pure: time is passed in).
 
-Why the controller (rate/control.py) finds the limit behind every shape of server limiter:
+Why the controller (rate/control.py, its start in rate/startup.py) finds the limit behind every
+shape of server limiter:
 
 - Pacing. Starts are at least 1 / rate apart and the rate never exceeds --rate, so no 1 s
   window holds more than --rate starts, whatever the server does.
@@ -31,7 +32,10 @@ Why the controller (rate/control.py) finds the limit behind every shape of serve
   a count under 4, a count whose first request is nearly a second old (a sliding window filled
   over a second rolls a request at a time, as a bucket trickles), a request sent too late (all
   the callers waited out their own 429s), or a bucket proving under a quarter of the count
-  (its burst was more than a second of its rate: the window's way finds it).
+  (its burst was more than a second of its rate: the window's way finds it). When the request
+  was too late because the caller never had its concurrency to send (the look-ups before the
+  batch, a page at a time: a bucket of burst 5 refuses them), startup begins again, once, at
+  the initial window when the 429's pause is over, and asks at that 429.
 - A spacing limiter refuses as soon as the rate passes it, so the rate at the refused send is
   an upper bound and a rate that held PROVE_REQUESTS is a lower one. The search tries rates
   between them, a growing step at a time (never past the geometric middle), until they are
@@ -53,8 +57,10 @@ Why the controller (rate/control.py) finds the limit behind every shape of serve
   startup: a bucket with a burst passes the pair test like a window, and its first 429 shows
   the burst and part of a second, not its rate.
 - 429s: the server's Retry-After (or 1 s) pauses everyone after startup and at a cut; a
-  probe's own 429 pauses only SHORT_PAUSE. What a Retry-After means is rate/pause.py's one
-  rule (`checked_retry_after`), which the refused request's retry uses too.
+  probe's own 429 pauses only SHORT_PAUSE, and so does any 429 behind a bucket the trickle
+  found (it refills at its rate; a second's pause idled 100 requests at 100/s). What a
+  Retry-After means is rate/pause.py's one rule (`checked_retry_after`), which the refused
+  request's retry uses too (it still waits the server's second).
 
 Where it falls short (the simulation shows each; BENCHMARKS.md has the figures): a limit of
 2 a second that drops to 0.5 and comes back cannot be found again within 10 s at 2% of

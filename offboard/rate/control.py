@@ -20,17 +20,24 @@ from .evidence import Evidence
 from .pair import PairTest
 from .pause import Decision, checked_retry_after
 from .recovery import Recovery
-from .trickle import TRICKLE_WAIT, Trickle
+from .startup import (
+    BETA,
+    BUCKET_PROBE,
+    FIRST_HOLD,
+    FIRST_PROBE,
+    MARGIN,
+    MIN_RATE,
+    STARTUP_RATE,
+    Startup,
+)
+from .trickle import Trickle
 
-STARTUP_RATE = 2.0  # requests/s a spacing limiter's slow start begins at
-GROWTH = math.log(2) / 0.1  # requests/s added per accepted answer in that slow start, at most
-BETA = 0.9  # after a 429, restart at this share of the limit found
-MARGIN = 0.97  # cruise this close under it
+# MIN_RATE and STARTUP_RATE live in rate/startup.py; the limiter and the tests take them here.
+__all__ = ["MIN_RATE", "SHORT_PAUSE", "STARTUP_RATE", "AdaptiveController"]
+
 CLIMB = 1.0  # seconds from the restart up to the cruise
 HOLD = 20.0  # seconds at the cruise before probing above it
 PROBE = 0.1  # probing grows the rate by this share a second
-FIRST_HOLD = 1.0  # seconds at the cruise after startup before the first probe
-FIRST_PROBE = 0.25  # which grows the rate by this share a second
 BURST_SEEN = 1.25  # its 429 at a count this much above startup's: startup saw a burst
 SHORT_PAUSE = 0.1  # a probe's 429 pauses the others this long, not the server's wait
 REPEAT = 1.5  # seconds: a 429 this soon after another is part of the same episode
@@ -43,13 +50,11 @@ PROVE_SECONDS = 3.0  # or it held this long
 RISE_SECONDS = 4.0  # a window's limit rose if this long accepted more than
 RISE = 1.3  # this share of it a second
 RECOVER_CLIMB = 0.5  # seconds from the cruise back up to what held
-MIN_RATE = 0.2  # never slower than a request every 5 s
 SPACING_SLACK = 1e-9  # keeps float rounding from putting --rate + 1 starts in one second
-BUCKET_PROBE = 2.0  # a bucket the trickle found: its climb grows the rate this share a second
 STEADY_HELD = 2.0  # seconds (Evidence's STEADY): the least a steady rate held
 
 
-class AdaptiveController:
+class AdaptiveController(Startup):
     def __init__(self, ceiling: float, adaptive: bool = True, concurrency: int = 0) -> None:
         """`concurrency`: the most requests the caller has in flight (0: unknown). Before
         the first 429 that, paced by `ceiling` alone, is the run's initial window."""
@@ -84,6 +89,7 @@ class AdaptiveController:
         self._recovery = Recovery(MARGIN)
         self._trickle = Trickle()  # after startup's 429: a bucket, or a window?
         self._burst = 0.0  # a bucket the trickle found: its burst, at most startup's count
+        self._restarted = False  # startup began again once: its question found no caller
 
     # -- the question -----------------------------------------------------------------------
 
@@ -133,12 +139,7 @@ class AdaptiveController:
         self._last_start = now if turn is None or not turn <= now else turn
         self._window.append(now)
         if self._trickle.due:
-            if self._trickle.sent(now):
-                self.resume_at = now + TRICKLE_WAIT  # alone: nothing else until its answer
-            else:
-                # No request was ready in time (they wait out their 429s): go on as for a
-                # window, its Retry-After counted from its 429.
-                self._trickled_window(self._trickle.answered_at, self._trickle.wait)
+            self._trickle_sent(now)
         if self.phase == "pair" and self._pair.sent(now, self.concurrency):
             # the pair took two slots: pace the next after both
             self._last_start = max(now, self._pair.sends[0] + 1.0 / self.ceiling)
@@ -185,8 +186,7 @@ class AdaptiveController:
         self._credit += CREDIT_PER_ANSWER
         self._rtt = min(self._rtt, max(now - sent_at, 1e-3))
         if self.phase != "run":
-            step = min(GROWTH, self._startup_rate, 1.0 / self._rtt)
-            self._startup_rate = min(self.ceiling, self._startup_rate + step)
+            self._slow_start()
             return None
         self._steady(now, sent_at)
         if self.kind == "spacing" and sent_at >= self._target_since:
@@ -261,7 +261,9 @@ class AdaptiveController:
         self._least_count = min(self._least_count, max(count, MIN_RATE))
         repeated, self._last_refusal = now - self._last_refusal < REPEAT, now
         pause = wait
-        if hi > self._cruise * 1.01:  # a probe: back under at once
+        if hi > self._cruise * 1.01 or self._burst:
+            # A probe: back under at once. So for a bucket the trickle found, which refills
+            # at its rate: the server's second (a window's roll) would idle it for nothing.
             pause = min(wait, SHORT_PAUSE)
         if repeated:  # still full: wait as asked, or for the fixed window's next boundary
             pause = wait if boundary is None else min(wait, max(0.0, boundary - now))
@@ -274,79 +276,10 @@ class AdaptiveController:
             self._probe_growth = FIRST_PROBE
         return decision
 
-    def _startup_ended(
-        self, now: float, hi: float, sent_at: float, wait: float, note: str
-    ) -> Decision:
-        self.phase = "run"
-        count = self._seen.last_second(sent_at)
-        if self.kind == "spacing":
-            # The last second's count is a lower bound (less one, for a tolerance); the
-            # rate that failed an upper one, at most four times too high.
-            self._lo, self._hi = max(count - 1, hi / 4, MIN_RATE), hi
-            decision = self._cut(now, min(wait, 1.5 / max(hi, MIN_RATE)), note)
-            self._search(self._cut_at)
-            return decision
-        self._least_count = max(float(count), MIN_RATE)
-        if self.concurrency != 1 and self._trickle.begin(
-            self._seen, count, now, sent_at, self._last_start, wait
-        ):
-            # A window that held `count` admits nothing more until it rolls; a bucket whose
-            # burst it was refills at its rate: ask (rate/trickle.py), then decide.
-            self._cut_at = now
-            self._plan(now, 2 * count, 2 * count, climb=0.0)  # paces it 1 / (2 x count) apart
-            self._probe_at = math.inf
-            return Decision(0.0, note)
-        decision = self._cut(now, wait, note)  # the window is full: wait as asked
-        self._plan(self._cut_at, BETA * self._least_count, MARGIN * self._least_count)
-        # A bucket with a burst passes the pair test too, and its first 429 shows the burst
-        # and part of a second of its rate: check soon that the count was not too low.
-        self._probe_at = self._t0 + self._climb + FIRST_HOLD
-        self._probe_growth = FIRST_PROBE
-        return decision
-
-    def _trickled(self, now: float, accepted: bool) -> Decision | None:
-        """An answer to the trickle: the next of it, a window, or a bucket."""
-        least = self._trickle.answered(self._seen, now, accepted)
-        if self._trickle.due:
-            self.resume_at = now
-            return None
-        self._log(f"{now:.3f} trickle: {'a bucket' if least else 'a window'}")
-        if least is None:  # wait as asked from startup's 429
-            return self._trickled_window(self._trickle.answered_at, self._trickle.wait)
-        # A bucket refills at its rate, at least about the count: climb from it at once.
-        count = self._least_count
-        self.resume_at = now
-        self._burst, self._least_count = count, math.inf
-        base = max(count, least)
-        self._plan(now, base, base, climb=0.0)
-        self._probe_at, self._probe_growth = now, BUCKET_PROBE
-        return None
-
-    def _trickled_window(self, now: float, wait: float) -> Decision:
-        """Startup's count was a window's: wait as asked, then cruise under it and check."""
-        count = self._least_count
-        self.resume_at = min(self.resume_at, now)  # not the trickle's wait for its answer
-        decision = self._cut(now, wait, "")
-        self._plan(self._cut_at, BETA * count, MARGIN * count)
-        self._probe_at = self._t0 + self._climb + FIRST_HOLD
-        self._probe_growth = FIRST_PROBE
-        return decision
-
     def _cut(self, now: float, pause: float, note: str) -> Decision:
         self.pause(now, pause)
         self._cut_at = max(now, self.resume_at)
         return Decision(pause, note)
-
-    def _pair_tested(self, now: float, kind: str) -> None:
-        self.kind = kind
-        self._log(f"{now:.3f} pair test: {self.kind}")
-        self.phase = "startup"
-        if self.kind == "spacing":
-            # A spacing limiter refuses whatever comes faster than its rate, so the initial
-            # window's 429s say only that it was faster: they are echoes, and a slow start
-            # from STARTUP_RATE finds the order of the rate (its 429 bounds it from above).
-            self._startup_rate = min(self.ceiling, STARTUP_RATE)
-            self._cut_at = now
 
     def _search(self, now: float) -> None:
         """Spacing: the next rate to try in [lo, hi), or lo once they are TIGHT apart."""
@@ -375,7 +308,3 @@ class AdaptiveController:
             > RISE_SECONDS * RISE * self._least_count
         ):
             self._least_count = math.inf
-
-    def _log(self, text: str) -> None:
-        if self.trace is not None:
-            self.trace.append(text)

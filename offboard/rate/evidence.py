@@ -55,6 +55,10 @@ class Evidence:
         i = bisect.bisect_left(self._refused, before)
         return self._refused[i - 1] if i else None
 
+    def sent_in(self, start: float, end: float) -> int:
+        """Requests sent in [start, end), whatever their answers (within HISTORY)."""
+        return sum(1 for t, _ in reversed(self._sends) if start <= t < end)
+
     def last_second(self, t: float) -> int:
         return _count(self._accepted, t - 1.0, t)
 
