@@ -233,7 +233,9 @@ def test_429_storm_with_retry_after(cli, sandbox):
     gaps = [b - a for a, b in itertools.pairwise(times)]
     shown = [(round(r.time, 2), r.method, r.path, r.status) for r in sb.requests()]
     assert max(gaps) <= 1 / MIN_RATE + 1.0, shown
-    assert sum(gap >= 0.9 / MIN_RATE for gap in gaps) <= 1, shown
+    # A run pinned at MIN_RATE spaces its requests 1 / MIN_RATE apart (5 s); the slowest
+    # pacing the controller means here is 4.12 s (two halvings), so the bound sits between.
+    assert sum(gap >= 0.95 / MIN_RATE for gap in gaps) <= 1, shown
     assert times[-1] - times[0] < 40, shown
 
 
