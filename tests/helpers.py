@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
 import httpx
 
 from offboard.core.settings import Secret, Settings
+
+if TYPE_CHECKING:
+    from offboard.core.job import JobReport
 
 
 class FakeClock:
@@ -86,3 +91,19 @@ def drain(terminal: int) -> bytes:
         seen += chunk
     os.close(terminal)
     return seen
+
+
+def run_two_rows(
+    url: str, tmp_path: Path, key: str, transport: httpx.AsyncBaseTransport | None = None
+) -> JobReport:
+    """`offboard run` in-process, in virtual time, on rows (10, 101) and (10, 102) against
+    `url` (through `transport` when given), its report under tmp_path/r."""
+    from offboard.core.job import Job, Seams
+    from offboard.job.run import run_one
+
+    source = tmp_path / "leavers.csv"
+    source.write_text("account,user\n10,101\n10,102\n")
+    job = Job(str(source), base_url=url, report_dir=str(tmp_path / "r"), yes=True, verbosity=-1)
+    return run_one(
+        job, Seams(environ={"GCORE_API_KEY": key}, transport=transport, clock=FakeClock())
+    )

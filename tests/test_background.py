@@ -10,12 +10,11 @@ import threading
 import httpx
 import pytest
 
-from offboard.core.job import Job, Seams
 from offboard.job.background import Background, importing_after
-from offboard.job.run import YOUNG, run_one
+from offboard.job.run import YOUNG
 
 from .conftest import KEY
-from .helpers import FakeClock
+from .helpers import run_two_rows
 
 
 def test_a_background_call_raises_where_it_is_waited_for():
@@ -72,13 +71,8 @@ def test_young_collections_are_rarer_during_a_run_and_as_before_after(sandbox, t
     fills the older generations makes a later pass walk them); after it, as it was."""
     before = gc.get_threshold()
     sb = sandbox()
-    source = tmp_path / "leavers.csv"
-    source.write_text("account,user\n10,101\n10,102\n")
     transport = Thresholds()
-    job = Job(str(source), base_url=sb.url, report_dir=str(tmp_path / "r"), yes=True, verbosity=-1)
-    done = run_one(
-        job, Seams(environ={"GCORE_API_KEY": KEY}, transport=transport, clock=FakeClock())
-    )
+    done = run_two_rows(sb.url, tmp_path, KEY, transport)
     assert done.exit_code == 0, done.problem
     assert transport.young and set(transport.young) == {YOUNG}
     assert gc.get_threshold() == before

@@ -16,11 +16,8 @@ from typing import Any
 import anyio.lowlevel
 import httpx
 
-from offboard.core.job import Job, Seams
-from offboard.job.run import run_one
-
 from .conftest import KEY, WORLD, world
-from .helpers import FakeClock
+from .helpers import run_two_rows
 
 HOLD = 500  # scheduler turns a GET's answer is held: far more than sending a request takes
 LOGINS = "/iam/activity_log/logins"
@@ -62,13 +59,8 @@ def test_the_login_log_is_read_beside_the_user_list(sandbox, tmp_path):
     users: list[dict[str, Any]] = [dict(u) for u in WORLD["users"]]
     users[1]["logins"] = [{"at": "2025-01-05T10:00:00Z", "account": 10}]  # ann, long ago
     sb = sandbox(world(users=[*users, *MEMBERS]))
-    source = tmp_path / "leavers.csv"
-    source.write_text("account,user\n10,101\n10,102\n")
     transport = Waves()
-    job = Job(str(source), base_url=sb.url, report_dir=str(tmp_path / "r"), yes=True, verbosity=-1)
-    done = run_one(
-        job, Seams(environ={"GCORE_API_KEY": KEY}, transport=transport, clock=FakeClock())
-    )
+    done = run_two_rows(sb.url, tmp_path, KEY, transport)
     assert done.exit_code == 0, done.problem
     sent = transport.sent
     assert waves(sent, "/iam/clients/me") == [1]
@@ -127,13 +119,8 @@ def test_the_list_is_asked_once_the_keys_user_answers_200_before_its_body(sandbo
     200, while its body is still on its way (a key's account can be megabytes): the body
     then comes after the list was asked, and the run is as before."""
     sb = sandbox(world(users=[*WORLD["users"], *MEMBERS]))
-    source = tmp_path / "leavers.csv"
-    source.write_text("account,user\n10,101\n10,102\n")
     transport = HoldsTheKeysUser()
-    job = Job(str(source), base_url=sb.url, report_dir=str(tmp_path / "r"), yes=True, verbosity=-1)
-    done = run_one(
-        job, Seams(environ={"GCORE_API_KEY": KEY}, transport=transport, clock=FakeClock())
-    )
+    done = run_two_rows(sb.url, tmp_path, KEY, transport)
     assert done.exit_code == 0, done.problem
     assert transport.log == ["me body"]
     assert transport.asked[:1] == ["/iam/clients/me"]
@@ -145,10 +132,7 @@ def test_a_rejected_key_costs_exactly_one_request(sandbox, tmp_path):
     """A 401 on clients/me: the list and the login log are never asked (nor anything else),
     though they now start on the head of clients/me's answer, not its body."""
     sb = sandbox(world(users=[*WORLD["users"], *MEMBERS]))
-    source = tmp_path / "leavers.csv"
-    source.write_text("account,user\n10,101\n10,102\n")
-    job = Job(str(source), base_url=sb.url, report_dir=str(tmp_path / "r"), yes=True, verbosity=-1)
-    done = run_one(job, Seams(environ={"GCORE_API_KEY": "4242_wrong"}, clock=FakeClock()))
+    done = run_two_rows(sb.url, tmp_path, "4242_wrong")
     assert done.exit_code == 3
     assert [(r.method, r.path) for r in sb.requests()] == [("GET", "/iam/clients/me")]
 
@@ -157,10 +141,7 @@ def test_a_200_without_a_usable_current_user_sends_no_delete(sandbox, tmp_path):
     """clients/me answers 200 (so the list is already asked) but its currentUser is no user
     ID: the run aborts before any DELETE, whatever the list said meanwhile."""
     sb = sandbox(world(users=[*WORLD["users"], *MEMBERS], faults={"current_user": 0}))
-    source = tmp_path / "leavers.csv"
-    source.write_text("account,user\n10,101\n10,102\n")
-    job = Job(str(source), base_url=sb.url, report_dir=str(tmp_path / "r"), yes=True, verbosity=-1)
-    done = run_one(job, Seams(environ={"GCORE_API_KEY": KEY}, clock=FakeClock()))
+    done = run_two_rows(sb.url, tmp_path, KEY)
     assert done.exit_code == 3 and "which is not a user ID" in done.problem
     assert [r for r in sb.requests() if r.method == "DELETE"] == []
 
@@ -196,13 +177,8 @@ def test_the_keys_users_body_is_read_once_every_page_of_the_list_is_out(sandbox,
     answered and every later page has gone out: its decoding then goes beside their round
     trips, not in front of them."""
     sb = sandbox(world(users=[*WORLD["users"], *MEMBERS]))
-    source = tmp_path / "leavers.csv"
-    source.write_text("account,user\n10,101\n10,102\n")
     transport = BodyAfter()
-    job = Job(str(source), base_url=sb.url, report_dir=str(tmp_path / "r"), yes=True, verbosity=-1)
-    done = run_one(
-        job, Seams(environ={"GCORE_API_KEY": KEY}, transport=transport, clock=FakeClock())
-    )
+    done = run_two_rows(sb.url, tmp_path, KEY, transport)
     assert done.exit_code == 0, done.problem
     pages = {q for q in transport.log if q.startswith(USERS + "?")}
     assert pages == {f"{USERS}?limit=100&offset={n}" for n in (0, 100, 200)}
