@@ -16,6 +16,61 @@ from offboard.sandbox import Sandbox, load_world
 
 from .forkserver import ForkServer
 
+# The tests that take longest on the wall clock (a 2-core run, `--durations`), longest first:
+# most wait on a server's pacing or a 429 storm, some run benchmarks or a printer. Started last,
+# they were the run's tail, one worker waiting while the others had finished; each now starts
+# first on its worker (longest-first spreads the work evenly). Only the order changes. (Tests
+# that share a module-scoped fixture stay out: moved away from their module, each would build it
+# once more.)
+LONGEST_FIRST = (
+    "tests/test_faults_e2e.py::test_429_storm_with_retry_after",
+    "tests/test_benchmarks_smoke.py::test_quick_benchmark_runs_every_section[compare]",
+    "tests/test_benchmarks_smoke.py::test_quick_benchmark_runs_every_section[rates,adaptive]",
+    "tests/test_benchmarks_smoke.py::test_quick_benchmark_runs_every_section[startup,ceiling]",
+    "tests/test_report_paper.py::test_the_demo_report_prints_on_one_a4_page",
+    "tests/test_rate_sim.py::test_cell_figures[none seconds L=200 rate=10000 c=64 rtt=5ms]",
+    "tests/test_unfinished_runs.py::test_without_report_dir_an_unfinished_run_blocks_a_fresh_one",
+    "tests/test_seams_e2e.py::test_pasted_hints_run_as_printed",
+    "tests/test_report_paper.py::test_a_demo_sized_page_with_people_prints_on_one_a4_page",
+    "tests/test_benchmarks_smoke.py::test_quick_benchmark_runs_every_section[shapes]",
+    "tests/test_faults_e2e.py::test_a_server_answering_429_to_everything_ends_the_run",
+    "tests/test_rate_sim.py::test_the_controller_beats_the_one_before_it",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    """The place of the item in LONGEST_FIRST (a prefix of its node ID), else its length."""
+    return next(
+        (i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+        len(LONGEST_FIRST),
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put each of LONGEST_FIRST at the head of a worker's share, in turn.
+
+    pytest-xdist's `worksteal` gives worker k the k-th contiguous slice of the collection (sizes
+    as computed below) and steals from the slices' ends, so the head of a slice runs first.
+    Without xdist the long tests simply run first. The order is the same in every worker, as
+    xdist requires."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    ranked = sorted((item for item in items if _rank(item) < len(LONGEST_FIRST)), key=_rank)
+    rest = [item for item in items if _rank(item) == len(LONGEST_FIRST)]
+    sizes: list[int] = []
+    for k in range(workers):
+        sizes.append((len(items) - sum(sizes)) // (workers - k))
+    heads = [ranked[k::workers] for k in range(workers)]
+    if any(len(head) > size for head, size in zip(heads, sizes, strict=True)):
+        items[:] = ranked + rest  # a run too small to share out
+        return
+    ordered: list[pytest.Item] = []
+    for head, size in zip(heads, sizes, strict=True):
+        taken = size - len(head)
+        ordered += head + rest[:taken]
+        del rest[:taken]
+    items[:] = ordered
+
+
 KEY = "4242_c0ffee5ecretd00d"
 
 # A small world: the key's user (1) administers accounts 10 and 20, not 30.

@@ -12,6 +12,7 @@ over a default, and job/options.py records only what was given.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,8 +26,12 @@ from ..core.defaults import (
     DEFAULTS,
     MAX_ACTIVE_DAYS,
 )
+from .exits import errors_as
 
 Decorator = Callable[[Any], Any]  # click's option decorators are generic in the command
+
+# Every command's (and the group's): -h as --help, and help text as wide as 100 columns.
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _unless_given(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -159,3 +164,14 @@ DRY_RUN = click.option(
 
 # run and restore both ask before sending on a terminal; --yes answers for the person.
 YES = click.option("--yes", is_flag=True, help="No confirmation prompt on a terminal.")
+
+
+def output_settings(options: dict[str, Any]) -> tuple[int, str]:
+    """-v/-q as one verbosity (-1 quiet), and the invocation's run ID; errors from now on are
+    printed in the chosen --log-format."""
+    verbose, quiet = options.pop("verbose"), options.pop("quiet")
+    if verbose and quiet:
+        raise click.UsageError("-v and -q contradict each other: choose one")
+    run_id = os.urandom(6).hex()  # 12 random hex digits, as uuid4().hex[:12] gave
+    errors_as(options["log_format"], run_id)
+    return (-1 if quiet else verbose), run_id
