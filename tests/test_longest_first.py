@@ -40,3 +40,15 @@ def test_a_run_too_small_to_share_out_runs_the_long_tests_first(monkeypatch):
         *long,
         "tests/test_x.py::test_a",
     ]
+
+
+def test_every_longest_first_entry_names_a_test_that_exists():
+    """A renamed or removed long test would silently stop being moved: each entry (a prefix of
+    node IDs) must still match a test function defined in its file."""
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    for prefix in LONGEST_FIRST:
+        path, name = prefix.split("::")
+        function = name.split("[")[0]
+        assert f"def {function}" in (root / path).read_text(encoding="utf-8"), prefix
