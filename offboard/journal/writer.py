@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -221,16 +222,31 @@ class Report:
         return internal(self.directory) / ORDERED
 
     def close(self) -> Path:
-        """Close every file; ordered.jsonl, complete, is what report/lists.py reads."""
-        if self._journal is not None:
-            self._journal.close()
+        """Close every file; ordered.jsonl, complete, is what report/lists.py reads. Every
+        file is closed even when one's fsync fails; the first failure is raised after."""
+        failed: OSError | None = None
+        closes = [] if self._journal is None else [self._journal.close]
         for handle in (self._in_flight, self._ordered, self._live):
             if handle is not None:
-                handle.flush()
-                os.fsync(handle.fileno())
-                handle.close()
+                closes.append(partial(_synced_close, handle))
         self._journal = self._in_flight = self._ordered = self._live = None
+        for close in closes:
+            try:
+                close()
+            except OSError as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
         return internal(self.directory) / ORDERED
+
+
+def _synced_close(handle: IO[str]) -> None:
+    """Flush, fsync and close `handle`: closed whatever the first two raise."""
+    try:
+        handle.flush()
+        os.fsync(handle.fileno())
+    finally:
+        handle.close()
 
 
 def _on_disk(directory: Path) -> dict[str, Any] | None:
