@@ -198,7 +198,9 @@ class Session:
             return Prepared(None, None, "", "")
         logins = LoginsAhead()
         first = await self._ahead.during(
-            read_directory(api, planned, self.previous, guarding.protection, logins),
+            read_directory(
+                api, planned, self.previous, guarding.protection, logins, self._ahead.users
+            ),
             None if planned is not None else batch.rows,
             self.everywhere,
         )
@@ -209,7 +211,7 @@ class Session:
             check_plan_matches(planned, now)
         known = directory.people if directory is not None else {}
         clock = datetime.now(UTC)
-        survey = Survey(known, self.previous, clock, self.guarding.active_days)
+        survey = Survey(known, self.previous, clock, self.guarding.active_days, self._ahead.leaves)
         for action in self._guarded(first, seen):
             survey.keep(action)
             survey.add(unsent(action, first.aborted) if first.aborted else action)

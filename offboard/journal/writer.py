@@ -108,6 +108,9 @@ class Report:
             value if isinstance(value := meta.get(key), dict) else {}
             for key in ("people", "account_names")
         )
+        if not ({"deletions", "people", "account_names"} & meta.keys()):
+            self._write_first(meta, deletions, people, names)
+            return
         self.write_meta(
             {
                 **meta,
@@ -123,6 +126,30 @@ class Report:
                 },
             }
         )
+
+    def _write_first(
+        self,
+        meta: dict[str, Any],
+        deletions: Deletions,
+        people: Mapping[int, Person],
+        names: Mapping[int, str],
+    ) -> None:
+        """`record_batch` when run.json records no batch yet (a first run): the same text
+        as `write_meta` would write, but each person's part is the one made while the user
+        list was read (Person.encoded), joined here, not encoded again."""
+        accounts = sorted({a for p in people.values() for a in p.accounts})
+        tail = {
+            "account_names": {str(a): names[a] for a in accounts if a in names},
+        }
+        head = {**meta, "deletions": deletions.to_json()}
+        parts = ", ".join(f'"{p.id}": {p.encoded()}' for p in people.values())
+        text = (
+            json.dumps(head, ensure_ascii=False)[:-1]
+            + f', "people": {{{parts}}}, '
+            + json.dumps(tail, ensure_ascii=False)[1:]
+        )
+        write_private(internal(self.directory) / META, text + "\n")
+        self._meta = None  # a later record_batch reads it back from disk
 
     def mark_sending(self, row: Row, account: int | None) -> None:
         """Note a row just before its first request (see journal/reader.py)."""

@@ -69,7 +69,10 @@ class Deletions:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "accounts": {str(u): sorted(a) for u, a in self.accounts.items()},
+            # most users have one account: a list of it, without a sort each
+            "accounts": {
+                str(u): sorted(a) if len(a) > 1 else list(a) for u, a in self.accounts.items()
+            },
             "last_row": {str(u): n for u, n in self.last_row.items()},
             "unknown": sorted(self.unknown),
             "last_account": {str(u): a for u, a in self.last_account.items()},
