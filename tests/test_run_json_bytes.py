@@ -1,12 +1,12 @@
 """run.json's batch record (journal/writer.py's record_batch) is the same text however it is
-made: joined from each person's part made while the user list was read, or encoded whole."""
+made: joined from each person's own text (Person.encoded), or encoded whole."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from offboard.core.directory import Directory
+from offboard.core.directory import Directory, Person
 from offboard.journal.layout import META, internal
 from offboard.journal.writer import Report
 from offboard.plan.deletions import Deletions
@@ -39,13 +39,13 @@ def _expected(meta: dict[str, object], deletions: Deletions, directory: Director
     return json.dumps(document, ensure_ascii=False) + "\n"
 
 
-def test_run_json_is_the_same_text_with_parts_made_ahead_or_not(tmp_path: Path) -> None:
-    """A first run's run.json, with the people's parts made while the list was read (some,
-    all or none of them), is byte for byte json.dumps of the whole document."""
+def test_run_json_is_the_same_text_joined_from_each_persons(tmp_path: Path) -> None:
+    """A first run's run.json, each person's part made by Person.encoded and joined, is
+    byte for byte json.dumps of the whole document (three people, one, none)."""
     meta: dict[str, object] = {"command": "run", "source": 'l "ö".csv', "options": {"a": [1]}}
     deletions = Deletions({101: frozenset({10, 11})}, {101: 3}, frozenset({999}), {101: 11})
-    for n, encode in enumerate(((), {101}, {101, 102, 103})):
-        directory = Directory.from_users(USERS, encode)
+    for n, users in enumerate((USERS, USERS[:1], [])):
+        directory = Directory.from_users(users)
         report = Report.create(tmp_path / f"r{n}", [], meta)
         report.record_batch(deletions, directory.people, directory.names)
         text = (internal(tmp_path / f"r{n}") / META).read_text(encoding="utf-8")
@@ -56,12 +56,13 @@ def test_run_json_is_the_same_text_with_parts_made_ahead_or_not(tmp_path: Path) 
         assert again == json.loads(text)
 
 
-def test_the_batchs_people_are_encoded_as_the_list_is_read() -> None:
-    """Directory.from_users makes the run.json part of the users it is told to, and only
-    theirs: that CPU goes beside the list's round trips, not before the first DELETE."""
-    directory = Directory.from_users(USERS, {101, 103})
-    made = {user for user, person in directory.people.items() if person._json}
-    assert made == {101, 103}
-    assert directory.people[101]._json == json.dumps(
-        directory.people[101].to_json(), ensure_ascii=False
-    )
+def test_a_persons_text_is_json_dumps_of_its_record() -> None:
+    """Person.encoded, made without a dict, is json.dumps(to_json(), ensure_ascii=False) to
+    the byte: quotes, backslashes, control and non-ASCII characters, empty and many roles."""
+    people = [
+        *Directory.from_users(USERS).people.values(),
+        Person(7, "", frozenset(), '\x00\t\n"\\\u2029😀', "", {}),
+        Person(8, "e@x", frozenset({1, 2}), "n", "l", {2: (), 1: (5, 10**20)}),
+    ]
+    for person in people:
+        assert person.encoded() == json.dumps(person.to_json(), ensure_ascii=False)

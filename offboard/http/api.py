@@ -8,7 +8,7 @@ rest are re-exported here, so callers build a run's clients and its Api from one
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from typing import Any, TypeGuard
 
 from ..core.directory import Directory
@@ -109,20 +109,14 @@ class Api(Requester):
         return await self.request("DELETE", f"/iam/v2/clients/{account}/tokens/{token_id}")
 
     async def list_users(
-        self,
-        request_ids: list[str] | None = None,
-        asked: Callable[[], None] | None = None,
-        encode: Callable[[], Container[int]] | None = None,
+        self, request_ids: list[str] | None = None, asked: Callable[[], None] | None = None
     ) -> Directory:
         """Every live user visible to the key (http/listing.py: the pages after the first are read
         at once, and `asked` is called when the first of their answers begins); each page's
-        request ID is added to `request_ids` when given. `encode()`, asked as each page is
-        read: the users whose run.json text is made then (Directory.from_users)."""
-
-        def shape(users: list[Any]) -> Directory:
-            return Directory.from_users(users, encode() if encode is not None else ())
-
-        return Directory.joined(await read_users(self.request, shape, request_ids, asked))
+        request ID is added to `request_ids` when given."""
+        return Directory.joined(
+            await read_users(self.request, Directory.from_users, request_ids, asked)
+        )
 
 
 def _text(value: Any) -> str:

@@ -35,12 +35,6 @@ class ParsedAhead:
         # each row's leave moment, by row number, for the rows that have one (None: not
         # parsed ahead): the pass before the first DELETE then reads no leave_date
         self.leaves: dict[int, datetime] | None = None
-        self._users: frozenset[int] = frozenset()
-
-    def users(self) -> frozenset[int]:
-        """The user IDs the parsed rows name (none until they are parsed): whose run.json
-        text the user list's pages make as they are read (core/directory.py)."""
-        return self._users
 
     async def during(
         self, look_up: Awaitable[T], rows: Iterable[Row] | None, everywhere: bool
@@ -71,7 +65,6 @@ class ParsedAhead:
             if number % CHUNK == 0:
                 await anyio.lowlevel.checkpoint()
         self.targets, self.leaves = targets, leaves
-        self._users = frozenset(t.user_id for t in targets if not isinstance(t, str) and t.user_id)
 
 
 def in_memory(rows: Iterable[Row]) -> bool:

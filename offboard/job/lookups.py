@@ -14,7 +14,7 @@ key's user's first byte and the list's round trips, not the list's plus the log'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Container
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 import anyio
@@ -50,15 +50,14 @@ async def read_directory(
     previous: Previous | None,
     protection: Protection,
     logins: LoginsAhead | None = None,
-    encode: Callable[[], Container[int]] | None = None,
 ) -> Prepared:
     """The key's own user and the user list (reads only), and `logins`' page beside the
     list; where one is missing and a guard needs it, the run is aborted (Prepared.aborted
-    says why). `encode`: as Api.list_users."""
+    says why)."""
     key_user: int | None = None
     directory: Directory | None = None
     directory_error = ""
-    listed = _Listing(api, logins, encode)
+    listed = _Listing(api, logins)
     failed: Exception | None = None
     async with anyio.create_task_group() as group:
         group.start_soon(listed.read)
@@ -91,20 +90,17 @@ async def read_directory(
 
 
 async def _beside(
-    api: Api,
-    logins: LoginsAhead | None,
-    asked: Callable[[], None] | None = None,
-    encode: Callable[[], Container[int]] | None = None,
+    api: Api, logins: LoginsAhead | None, asked: Callable[[], None] | None = None
 ) -> Directory:
     """The user list, with the login log's first page read at the same time. The page never
     raises (first_page), and a failed list waits for it: nothing is cancelled mid-request."""
     if logins is None:
-        return await api.list_users(asked=asked, encode=encode)
+        return await api.list_users(asked=asked)
     failed: Exception | None = None
     async with anyio.create_task_group() as group:
         group.start_soon(logins.read, api)
         try:
-            directory = await api.list_users(asked=asked, encode=encode)
+            directory = await api.list_users(asked=asked)
         except Exception as exc:  # raised below, as itself (not in an ExceptionGroup)
             failed = exc
     if failed is not None:
@@ -123,10 +119,8 @@ class _Listing:
     begins, when they have all gone out: decoding it (about 40 ms of CPU at 1.36 MB) then
     goes beside their round trips, not in front of them."""
 
-    def __init__(
-        self, api: Api, logins: LoginsAhead | None, encode: Callable[[], Container[int]] | None
-    ) -> None:
-        self._api, self._logins, self._encode = api, logins, encode
+    def __init__(self, api: Api, logins: LoginsAhead | None) -> None:
+        self._api, self._logins = api, logins
         self._accepted = anyio.Event()
         self._asked = anyio.Event()
         self._directory: Directory | None = None
@@ -146,7 +140,7 @@ class _Listing:
     async def read(self) -> None:
         await self._accepted.wait()
         try:
-            self._directory = await _beside(self._api, self._logins, self._asked.set, self._encode)
+            self._directory = await _beside(self._api, self._logins, self._asked.set)
         except Exception as exc:  # raised by result(), as itself (not in an ExceptionGroup)
             self._failed = exc
         finally:

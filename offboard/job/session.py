@@ -198,9 +198,7 @@ class Session:
             return Prepared(None, None, "", "")
         logins = LoginsAhead()
         first = await self._ahead.during(
-            read_directory(
-                api, planned, self.previous, guarding.protection, logins, self._ahead.users
-            ),
+            read_directory(api, planned, self.previous, guarding.protection, logins),
             None if planned is not None else batch.rows,
             self.everywhere,
         )
