@@ -357,3 +357,20 @@ def test_metrics_count_logins_after_leaving_for_alerting(cli, sandbox):
         for s in f.samples
     }
     assert samples[("offboard_batch_logins_after_leaving", ())] == 0
+
+
+def test_the_log_is_read_back_to_the_oldest_leave_date_of_the_rows(cli, sandbox):
+    """Rows parsed while the look-ups run (job/ahead.py) still set how far back the login
+    log is read: to the oldest leave_date (15 days), past the 7-day window, where a page
+    ending 7.6 days back would otherwise stop it; the login 12 days back is found."""
+    users = [dict(u) for u in WORLD["users"]]
+    users[1]["logins"] = [{"at": recently(12), "account": 10, "ip": "198.51.100.7"}]
+    users[2]["logins"] = [{"at": recently(1 + 8 * i / 120), "account": 10} for i in range(120)]
+    sb = sandbox(world(users=users))
+    left = (datetime.now(UTC) - timedelta(days=15)).strftime("%Y-%m-%d")
+    cli.write("l.csv", f"account,user,leave_date\n10,101,{left}\n")
+    done = cli("plan", "l.csv", "--base-url", sb.url, "--report-dir", "p", "--active-days", "7")
+    assert done.returncode == 1, done.stderr
+    listed = read_csv(cli.cwd / "p" / "logins_after_leaving.csv")
+    assert [r["ip_address"] for r in listed] == ["198.51.100.7"]
+    assert sum(r.path == LOGINS for r in sb.requests()) == 2

@@ -11,7 +11,10 @@ import os
 import threading
 import time
 from functools import partial
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from offboard.core.models import Outcome, Result, Row
 from offboard.journal import writer as report_module
@@ -129,3 +132,99 @@ def test_the_journal_is_on_disk_before_summary_json_is_written(sandbox, tmp_path
     summary = synced.index(".summary.json.tmp")
     for name in ("journal.jsonl", "inflight.jsonl", "ordered.jsonl"):
         assert name in synced[:summary], name
+
+
+def _finish_failing(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, lists: bool, close: bool
+) -> Any:
+    """A two-row run whose lists' writer and/or journal fsync fail at the finish."""
+    from offboard.job import outputs
+
+    from .conftest import KEY
+
+    real_fsync = os.fsync
+
+    def failing_fsync(descriptor: int) -> None:
+        if os.readlink(f"/proc/self/fd/{descriptor}").endswith("ordered.jsonl"):
+            raise OSError(5, "Input/output error (fsync of ordered.jsonl)")
+        real_fsync(descriptor)
+
+    def failing_lists(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device (the lists)")
+
+    if close:
+        monkeypatch.setattr(os, "fsync", failing_fsync)
+    if lists:
+        monkeypatch.setattr(outputs, "write_lists", failing_lists)
+    sb = sandbox()
+    source = tmp_path / "leavers.csv"
+    source.write_text("account,user\n10,101\n10,102\n")
+    from offboard.cli.exits import run_guarded
+    from offboard.cli.main import cli
+
+    words = ["run", str(source), "--base-url", sb.url, "--report-dir", str(tmp_path / "r")]
+    words += ["--yes", "-q"]
+    monkeypatch.setenv("GCORE_API_KEY", KEY)
+    monkeypatch.delenv("OFFBOARD_DEBUG", raising=False)
+    try:
+        run_guarded(cli, words)
+    except SystemExit as exit:
+        return exit.code
+    return None
+
+
+def test_a_failed_journal_close_is_reported_when_the_lists_fail_first(
+    sandbox, tmp_path, monkeypatch, capsys
+):
+    """At the finish, the lists' writer fails and so does the journal's fsync on its thread:
+    the one stderr line names the first error and the second (neither is lost), exit 3."""
+    code = _finish_failing(sandbox, tmp_path, monkeypatch, lists=True, close=True)
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "No space left on device (the lists)" in err, err
+    assert "fsync of ordered.jsonl" in err, err
+    assert err.index("the lists") < err.index("fsync of ordered.jsonl"), err
+
+
+def test_a_failed_journal_close_alone_is_reported(sandbox, tmp_path, monkeypatch, capsys):
+    """Only the journal's fsync fails at the finish: its error reaches stderr, exit 3, and
+    no summary.json is written over a journal that is not on disk."""
+    code = _finish_failing(sandbox, tmp_path, monkeypatch, lists=False, close=True)
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "fsync of ordered.jsonl" in err, err
+    assert not (tmp_path / "r" / "summary.json").exists()
+
+
+def test_failed_lists_alone_are_reported_with_the_journal_closed(
+    sandbox, tmp_path, monkeypatch, capsys
+):
+    """Only the lists' writer fails at the finish: its error reaches stderr, exit 3, after
+    the journal's close on its thread has finished (its files are closed, not left open)."""
+    code = _finish_failing(sandbox, tmp_path, monkeypatch, lists=True, close=False)
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "No space left on device (the lists)" in err, err
+    assert not [t for t in threading.enumerate() if t.name == "offboard-background"]
+
+
+def test_every_journal_file_is_closed_when_an_fsync_fails(tmp_path, monkeypatch):
+    """Report.close closes all four journal files even when the first fsync fails, then
+    raises that failure (no file is left open behind it)."""
+    report = Report.create(tmp_path / "r", [], {"source": "l.csv"})
+    report.open()
+    assert report._journal is not None
+    handles = [report._journal._file, report._in_flight, report._ordered, report._live]
+
+    def failing(descriptor: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing)
+    try:
+        report.close()
+    except OSError as exc:
+        assert exc.strerror == "Input/output error"
+    else:
+        raise AssertionError("close did not raise")
+    assert all(h is not None and h.closed for h in handles)

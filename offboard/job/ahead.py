@@ -11,6 +11,7 @@ in the pass, as before.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import anyio
@@ -19,6 +20,7 @@ import anyio.lowlevel
 from ..core.models import Row
 from ..plan.rows import Target, parse
 from ..source.csv_rows import CsvRows
+from ..source.leaving import leave_of
 
 T = TypeVar("T")
 
@@ -30,6 +32,9 @@ class ParsedAhead:
 
     def __init__(self) -> None:
         self.targets: Sequence[Target | str] | None = None
+        # each row's leave moment, by row number, for the rows that have one (None: not
+        # parsed ahead): the pass before the first DELETE then reads no leave_date
+        self.leaves: dict[int, datetime] | None = None
 
     async def during(
         self, look_up: Awaitable[T], rows: Iterable[Row] | None, everywhere: bool
@@ -51,11 +56,15 @@ class ParsedAhead:
 
     async def parse(self, rows: Iterable[Row], everywhere: bool) -> None:
         targets: list[Target | str] = []
+        leaves: dict[int, datetime] = {}
+        now = datetime.now(UTC)
         for number, row in enumerate(rows, start=1):
             targets.append(parse(row, everywhere))
+            if (leave := leave_of(row, now)) is not None:
+                leaves[row.number] = leave
             if number % CHUNK == 0:
                 await anyio.lowlevel.checkpoint()
-        self.targets = targets
+        self.targets, self.leaves = targets, leaves
 
 
 def in_memory(rows: Iterable[Row]) -> bool:

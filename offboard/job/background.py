@@ -31,6 +31,13 @@ class Background:
         except BaseException as exc:  # raised by wait(), in the caller's thread
             self._failed = exc
 
+    def joined(self) -> BaseException | None:
+        """What the call raised (None: nothing, or already raised by `wait`), once it is
+        over."""
+        self._thread.join()
+        failed, self._failed = self._failed, None
+        return failed
+
     def wait(self) -> None:
         self._thread.join()
         if self._failed is not None:

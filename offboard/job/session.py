@@ -8,6 +8,7 @@
     decide:   cap, confirmation on a terminal          (refusals: exit 2, nothing sent)
     execute:  Revoker (run) or Previewer (plan) per row -> Result, journaled as it
               settles, written in input order (journal/writer.py)
+    verify:   a run's revoked rows read back, each verdict journaled (job/verified.py)
 
 The journal (results.jsonl) is the one record of what happened to each row:
 everything the run shows afterwards (report files, counts, exit code, metrics)
@@ -29,7 +30,7 @@ from ..core.models import Action, Mode, Outcome, Result
 from ..core.sinks import RowMark, Subscribers
 from ..execute.preview import Previewer
 from ..execute.revoke import Revoker
-from ..execute.verify import Check, cheaper, read_back
+from ..execute.verify import Check
 from ..execute.workers import execute
 from ..http.api import Api, make_client
 from ..journal.reader import Previous, row_key
@@ -48,6 +49,7 @@ from .ended import Ended, Prepared, plan_writer
 from .lookups import LoginsAhead, read_directory, read_logins
 from .prompt import Prompt, watch_signals
 from .survey import Survey
+from .verified import verify
 
 PAGES = "offboard.report.pages"  # Jinja2's, imported while the last rows are in flight
 
@@ -176,29 +178,7 @@ class Session:
             plan_file.close()
         read = None
         if job.mode is Mode.RUN and not job.no_verify and not api.abort_reason:
-            known = len(prepared.directory.people) if prepared.directory else None
-            # The listing when the batch names someone everywhere (the proof of what they
-            # still reach), or when the whole batch, rows a resume carried included, would
-            # read it: a resume then answers each person as the run it continues would have.
-            whole = cheaper(len(checks) + len(verified_before), known)
-            read = await read_back(
-                api,
-                checks,
-                known,
-                self.settings.concurrency,
-                listing=prepared.everywhere or whole == "listing",
-            )
-            by_key = {c.key: c for c in checks}
-            report.amend_all(
-                {
-                    "row": by_key[key].row,
-                    "account": by_key[key].account,
-                    "user": by_key[key].user,
-                    "amend": True,
-                    **verdict,
-                }
-                for key, verdict in read.verdicts.items()
-            )
+            read = await verify(api, prepared, checks, verified_before, self.settings, report)
         return Ended(
             report,
             prepared,
@@ -229,7 +209,7 @@ class Session:
             check_plan_matches(planned, now)
         known = directory.people if directory is not None else {}
         clock = datetime.now(UTC)
-        survey = Survey(known, self.previous, clock, self.guarding.active_days)
+        survey = Survey(known, self.previous, clock, self.guarding.active_days, self._ahead.leaves)
         for action in self._guarded(first, seen):
             survey.keep(action)
             survey.add(unsent(action, first.aborted) if first.aborted else action)

@@ -11,7 +11,7 @@ sending pass (up to KEPT_ACTIONS, so that it need not plan every row again).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..core.directory import Person
 from ..core.models import Action, Result
@@ -30,9 +30,13 @@ class Survey:
         previous: Previous | None,
         clock: datetime,
         active_days: int,
+        leaves: Mapping[int, datetime] | None = None,
     ) -> None:
+        """`leaves`: each row's leave moment by row number, when the rows were read ahead
+        (job/ahead.py); else each row's leave_date is read here."""
         self._known, self._previous = known, previous
         self._clock, self._active_days = clock, active_days
+        self._leaves, self._window = leaves, clock - timedelta(days=active_days)
         self.tally, self.decider = Tally(), Decider()
         self.people: dict[int, Person] = {}
         self.users: set[int] = set()  # whose logins to look up
@@ -56,7 +60,12 @@ class Survey:
         self.everywhere = self.everywhere or (action.everywhere and user is not None)
         if user is not None:
             self.users.add(user)
-            self.oldest = min(self.oldest, window_start(action.row, self._clock, self._active_days))
+            if self._leaves is None:
+                start = window_start(action.row, self._clock, self._active_days)
+            else:
+                start = self._leaves.get(action.row.number) or self._window
+            if start < self.oldest:
+                self.oldest = start
             if user in self._known:
                 self.people[user] = self._known[user]
         if self._previous is not None:

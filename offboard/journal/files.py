@@ -46,14 +46,17 @@ class JsonLines:
         self._syncer.request()
 
     def close(self) -> None:
-        """Everything on disk, then closed (twice is harmless)."""
+        """Everything on disk, then closed (twice is harmless); closed even when the
+        fsync fails, which is then raised."""
         if self._syncer is None:
             return
         self._syncer.stop()  # before the file it syncs is closed
         self._syncer = None
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        finally:
+            self._file.close()
 
 
 def write_private(path: Path, text: str, encoding: str = "utf-8") -> None:

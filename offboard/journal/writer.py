@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -107,6 +108,9 @@ class Report:
             value if isinstance(value := meta.get(key), dict) else {}
             for key in ("people", "account_names")
         )
+        if not ({"deletions", "people", "account_names"} & meta.keys()):
+            self._write_first(meta, deletions, people, names)
+            return
         self.write_meta(
             {
                 **meta,
@@ -122,6 +126,30 @@ class Report:
                 },
             }
         )
+
+    def _write_first(
+        self,
+        meta: dict[str, Any],
+        deletions: Deletions,
+        people: Mapping[int, Person],
+        names: Mapping[int, str],
+    ) -> None:
+        """`record_batch` when run.json records no batch yet (a first run): the same text
+        as `write_meta` would write, each person's part made by Person.encoded, without a
+        dict and an encoder call a person (about 30 ms for 3,000, before the first DELETE)."""
+        accounts = sorted({a for p in people.values() for a in p.accounts})
+        tail = {
+            "account_names": {str(a): names[a] for a in accounts if a in names},
+        }
+        head = {**meta, "deletions": deletions.to_json()}
+        parts = ", ".join([f'"{p.id}": {p.encoded()}' for p in people.values()])
+        text = (
+            json.dumps(head, ensure_ascii=False)[:-1]
+            + f', "people": {{{parts}}}, '
+            + json.dumps(tail, ensure_ascii=False)[1:]
+        )
+        write_private(internal(self.directory) / META, text + "\n")
+        self._meta = None  # a later record_batch reads it back from disk
 
     def mark_sending(self, row: Row, account: int | None) -> None:
         """Note a row just before its first request (see journal/reader.py)."""
@@ -221,16 +249,31 @@ class Report:
         return internal(self.directory) / ORDERED
 
     def close(self) -> Path:
-        """Close every file; ordered.jsonl, complete, is what report/lists.py reads."""
-        if self._journal is not None:
-            self._journal.close()
+        """Close every file; ordered.jsonl, complete, is what report/lists.py reads. Every
+        file is closed even when one's fsync fails; the first failure is raised after."""
+        failed: OSError | None = None
+        closes = [] if self._journal is None else [self._journal.close]
         for handle in (self._in_flight, self._ordered, self._live):
             if handle is not None:
-                handle.flush()
-                os.fsync(handle.fileno())
-                handle.close()
+                closes.append(partial(_synced_close, handle))
         self._journal = self._in_flight = self._ordered = self._live = None
+        for close in closes:
+            try:
+                close()
+            except OSError as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
         return internal(self.directory) / ORDERED
+
+
+def _synced_close(handle: IO[str]) -> None:
+    """Flush, fsync and close `handle`: closed whatever the first two raise."""
+    try:
+        handle.flush()
+        os.fsync(handle.fileno())
+    finally:
+        handle.close()
 
 
 def _on_disk(directory: Path) -> dict[str, Any] | None:

@@ -69,7 +69,10 @@ class Deletions:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "accounts": {str(u): sorted(a) for u, a in self.accounts.items()},
+            # most users have one account: a list of it, without a sort each
+            "accounts": {
+                str(u): sorted(a) if len(a) > 1 else list(a) for u, a in self.accounts.items()
+            },
             "last_row": {str(u): n for u, n in self.last_row.items()},
             "unknown": sorted(self.unknown),
             "last_account": {str(u): a for u, a in self.last_account.items()},
@@ -119,8 +122,12 @@ class Decider:
             person = people.get(user)
             if person is not None and person.accounts and person.accounts <= rows.keys():
                 accounts[user] = person.accounts
-                final = max(person.accounts, key=lambda account: rows[account][1])
-                last[user], last_account[user] = rows[final][0], final
+                if len(rows) == 1:  # most users: one pair, no max to take
+                    final, (last[user], _) = next(iter(rows.items()))
+                else:
+                    final = max(person.accounts, key=lambda account: rows[account][1])
+                    last[user] = rows[final][0]
+                last_account[user] = final
         unknown = frozenset(user for user in self._rows if user not in people)
         return Deletions(accounts, last, unknown, last_account)
 

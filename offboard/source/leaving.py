@@ -79,13 +79,13 @@ def check_leave_date(row: Row, origin: str, now: datetime | None = None) -> None
 
 def window_start(row: Row, now: datetime, active_days: int) -> datetime:
     """The oldest login that can flag this row: its leave moment, else the active window."""
-    leave = _leave(row, now)
+    leave = leave_of(row, now)
     return leave if leave is not None else now - timedelta(days=active_days)
 
 
 def judge(row: Row, last: datetime | None, now: datetime, active_days: int) -> str:
     """The row's flag from its user's last successful login (None: none seen)."""
-    leave = _leave(row, now)
+    leave = leave_of(row, now)
     if last is None:
         return QUIET
     if leave is not None:
@@ -110,7 +110,9 @@ def note(fact: LoginFact, active_days: int) -> str:
     return ""
 
 
-def _leave(row: Row, now: datetime) -> datetime | None:
+def leave_of(row: Row, now: datetime) -> datetime | None:
+    """The row's leave moment (None: it has none). A row read from SOURCE has passed
+    `check_leave_date` with an earlier clock, so any later `now` gives the same answer."""
     try:
         return leave_moment(leave_text(row)[1], now)
     except ValueError:  # refused when the SOURCE was read; a later clock cannot make it bad
