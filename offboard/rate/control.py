@@ -27,6 +27,7 @@ from .startup import (
     FIRST_PROBE,
     MARGIN,
     MIN_RATE,
+    SMALL_STEP,
     STARTUP_RATE,
     Startup,
 )
@@ -42,9 +43,8 @@ BURST_SEEN = 1.25  # its 429 at a count this much above startup's: startup saw a
 SHORT_PAUSE = 0.1  # a probe's 429 pauses the others this long, not the server's wait
 REPEAT = 1.5  # seconds: a 429 this soon after another is part of the same episode
 CREDIT_PER_ANSWER = 0.01  # a probe may start once accepted answers paid for one 429
-CREDIT0 = 2.0
+CREDIT0 = 1.0
 TIGHT = 0.05  # a spacing limiter's search stops when its bounds are this close
-SMALL_STEP = 0.05  # the search's step after a 429
 PROVE_REQUESTS = 6  # a rate holds once this many requests at it were accepted
 PROVE_SECONDS = 3.0  # or it held this long
 RISE_SECONDS = 4.0  # a window's limit rose if this long accepted more than
@@ -90,6 +90,7 @@ class AdaptiveController(Startup):
         self._trickle = Trickle()  # after startup's 429: a bucket, or a window?
         self._burst = 0.0  # a bucket the trickle found: its burst, at most startup's count
         self._restarted = False  # startup began again once: its question found no caller
+        self._pair_count = 0  # a window of this count may have refused the first pair too
 
     # -- the question -----------------------------------------------------------------------
 
@@ -123,8 +124,10 @@ class AdaptiveController(Startup):
         start = max(now, self.resume_at)
         if len(self._window) == self._window.maxlen:  # --rate starts in the last second
             start = max(start, self._window[0] + 1.0 + SPACING_SLACK)
-        if self.phase == "pair" and self._pair.sending:
-            return start
+        if self.phase == "pair":
+            if self._pair.sending:
+                return start
+            start = max(start, self._pair.held_until(now))
         gap = 1.0 / self.rate(max(now, self._last_start)) + SPACING_SLACK
         return max(start, self._last_start + gap)
 
@@ -165,7 +168,8 @@ class AdaptiveController(Startup):
         accepted = status != 429
         self._seen.answered(sent_at, accepted, now)
         if self.phase == "pair":
-            verdict = self._pair.answered(sent_at, accepted)
+            wait = checked_retry_after(retry_after)[0]
+            verdict = self._pair.answered(now, sent_at, accepted, wait)
             if verdict:
                 self._pair_tested(now, verdict)
         taken = self._recovery.answered(now, sent_at, accepted, self._cruise)
