@@ -10,7 +10,8 @@ import pytest
 
 from offboard.rate.control import AdaptiveController
 from offboard.rate.pair import VERDICT_WAIT
-from offboard.rate.startup import MARGIN, SMALL_STEP
+from offboard.rate.spacing import SMALL_STEP
+from offboard.rate.startup import MARGIN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from rate_model import Cell, simulate

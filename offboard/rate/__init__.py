@@ -1,8 +1,8 @@
 """The shared rate limiter and the controller that finds an unpublished limit
 (pure: time is passed in).
 
-Why the controller (rate/control.py, its start in rate/startup.py) finds the limit behind every
-shape of server limiter:
+Why the controller (rate/control.py, its start in rate/startup.py, a spacing limiter's search
+in rate/spacing.py) finds the limit behind every shape of server limiter:
 
 - Pacing. Starts are at least 1 / rate apart and the rate never exceeds --rate, so no 1 s
   window holds more than --rate starts, whatever the server does.

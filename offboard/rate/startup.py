@@ -16,6 +16,7 @@ import math
 from .evidence import Evidence
 from .pair import PairTest
 from .pause import Decision
+from .spacing import SMALL_STEP, Spacing
 from .trickle import TRICKLE_WAIT, Trickle
 
 # Shared with the cruise (rate/control.py imports them from here).
@@ -26,11 +27,10 @@ STARTUP_RATE = 2.0  # requests/s a spacing limiter's slow start begins at
 GROWTH = math.log(2) / 0.1  # requests/s added per accepted answer in that slow start, at most
 FIRST_HOLD = 1.0  # seconds at the cruise after startup before the first probe
 FIRST_PROBE = 0.25  # which grows the rate by this share a second
-SMALL_STEP = 0.05  # a spacing limiter's search: its step after a 429
 BUCKET_PROBE = 2.0  # a bucket the trickle found: its climb grows the rate this share a second
 
 
-class Startup:
+class Startup(Spacing):
     """The startup half of AdaptiveController: its methods read and set the state the
     controller's __init__ makes (declared here for the type checker)."""
 
@@ -48,9 +48,6 @@ class Startup:
     _rtt: float
     _cut_at: float
     _least_count: float
-    _lo: float
-    _hi: float
-    _step: float
     _burst: float
     _t0: float
     _climb: float
@@ -64,9 +61,6 @@ class Startup:
         raise NotImplementedError
 
     def _plan(self, t0: float, base: float, cruise: float, climb: float = 1.0) -> None:  # CLIMB
-        raise NotImplementedError
-
-    def _search(self, now: float) -> None:
         raise NotImplementedError
 
     def pause(self, now: float, seconds: float) -> None:
