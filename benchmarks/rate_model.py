@@ -62,6 +62,9 @@ class MakeController(Protocol):
     def __call__(self, ceiling: float, *, concurrency: int) -> Controller: ...
 
 
+ME_WORK = 0.046  # seconds of offboard's own work between the key's user and the next look-ups
+ME_BODY = 0.3  # and the controller hears of its answer this much after its head (the start)
+LOG_LATER = 0.005  # seconds: the look-ups' login log is answered this much after a page
 POLL = 0.05  # the waiting request re-reads next_start at least this often (as rate/limiter.py)
 
 
@@ -193,9 +196,11 @@ class _Event(NamedTuple):
     data: tuple[object, ...] = ()
 
 
-def simulate(cell: Cell, make: MakeController, max_attempts: int = 5) -> Figures:
+def simulate(cell: Cell, make: MakeController, max_attempts: int = 5, pages: int = 0) -> Figures:
     """Run `cell` against the controller `make(--rate, concurrency=...)` gives, in virtual
-    time."""
+    time. `pages`: the run's look-ups come first, as offboard sends them (the key's user
+    alone; then the list's first page beside the login log; each further page after the one
+    before it); every worker starts once the last is answered."""
     controller = make(cell.rate, concurrency=cell.concurrency)
     server = cell.server()
     events: list[_Event] = []
@@ -214,6 +219,25 @@ def simulate(cell: Cell, make: MakeController, max_attempts: int = 5) -> Figures
     waiting: deque[int] = deque()  # workers waiting for a start, in order (a FIFO lock)
     token = 0  # invalidates the head's earlier wake-ups
     half = cell.rtt / 2
+    # the look-ups still to send, by worker: "me", "log", or the list's pages left
+    looking: dict[int, str | int] = {0: "me"} if pages else {}
+
+    def settled(now: float, w: int) -> None:
+        """Worker `w`'s request is done: its next one, or the look-ups' next."""
+        if not looking:
+            push(now, "acquire", w)
+            return
+        job = looking.pop(w)
+        if job == "me":
+            looking.update({0: pages, 1: "log"})
+            push(now + ME_WORK, "acquire", 0)
+            push(now + ME_WORK, "acquire", 1)
+        elif isinstance(job, int) and job > 1:
+            looking[w] = job - 1
+            push(now, "acquire", w)
+        elif not looking:
+            for x in range(cell.concurrency):
+                push(now, "acquire", x)
 
     def serve_head(now: float) -> None:
         nonlocal token
@@ -226,9 +250,12 @@ def simulate(cell: Cell, make: MakeController, max_attempts: int = 5) -> Figures
             w = waiting.popleft()
             controller.sent(now)
             sends.append(now)
-            push(now + cell.rtt, "answer", w, now, server.admit(now + half))
+            # the login log's answer comes LOG_LATER after the page sent beside it (the
+            # server reads more), so the page's next may leave before the log's 429 is in
+            later = LOG_LATER if looking.get(w) == "log" else 0.0
+            push(now + cell.rtt + later, "answer", w, now, server.admit(now + half))
 
-    for w in range(cell.concurrency):
+    for w in range(1 if pages else cell.concurrency):
         push(0.0, "acquire", w)
     while events:
         ev = heapq.heappop(events)
@@ -242,6 +269,8 @@ def simulate(cell: Cell, make: MakeController, max_attempts: int = 5) -> Figures
         elif ev.kind == "wake":
             if ev.data[0] == token:
                 serve_head(now)
+        elif ev.kind == "late":
+            controller.on_answer(now, 200, None, float(ev.data[0]))  # type: ignore[arg-type]
         elif ev.kind == "answer":
             # An answer's data is (sent at, the server's wait or None): the queue's tuple is
             # untyped, so the two conversions below cannot be checked.
@@ -249,9 +278,12 @@ def simulate(cell: Cell, make: MakeController, max_attempts: int = 5) -> Figures
             wait = ev.data[1]
             if wait is None:
                 accepted.append(now)
-                controller.on_answer(now, 200, None, sent_at)
+                if looking.get(ev.worker) == "me":  # its body is read after its head
+                    push(now + ME_BODY, "late", ev.worker, sent_at)
+                else:
+                    controller.on_answer(now, 200, None, sent_at)
                 attempt[ev.worker] = 1
-                push(now, "acquire", ev.worker)
+                settled(now, ev.worker)
                 continue
             refused += 1
             first_refusal = now if first_refusal is None else first_refusal
@@ -260,7 +292,7 @@ def simulate(cell: Cell, make: MakeController, max_attempts: int = 5) -> Figures
             n = attempt[ev.worker]
             if n >= max_attempts:  # the row fails; the worker takes the next one
                 attempt[ev.worker] = 1
-                push(now, "acquire", ev.worker)
+                settled(now, ev.worker)
             else:
                 attempt[ev.worker] = n + 1
                 # A 429's retry waits what the run-wide pause does (rate/pause.py's rule).

@@ -1,8 +1,8 @@
 """The shared rate limiter and the controller that finds an unpublished limit
 (pure: time is passed in).
 
-Why the controller (rate/control.py, its start in rate/startup.py) finds the limit behind every
-shape of server limiter:
+Why the controller (rate/control.py, its start in rate/startup.py, a spacing limiter's search
+in rate/spacing.py) finds the limit behind every shape of server limiter:
 
 - Pacing. Starts are at least 1 / rate apart and the rate never exceeds --rate, so no 1 s
   window holds more than --rate starts, whatever the server does.
@@ -11,6 +11,13 @@ shape of server limiter:
   burst, takes both. One request tells the two families apart, and each has its own way to
   be measured. Two starts more than PAIR_GAP apart (the run's first look-up goes alone) are
   no pair: the test starts over with the next request, whose siblings follow it at once.
+  Nothing starts between the pair's two answers (a start at --rate would meet the window
+  the pair filled). When the refused one had company in its second (the first look-up, its
+  answer maybe not read yet), a window of that count refuses it just as a spacing limiter
+  does: everyone waits the 429's Retry-After (the window rolls) and a pair is asked again,
+  nothing else sent before its verdict. Both taken: a window of that count, cruised under
+  at once (an initial window would cost one 429 more). The second refused: a spacing
+  limiter, which took the look-ups at their spacing, searched upwards from that rate.
 - Startup, as TCP begins with an initial window (issue 22): nothing has shown a limit, so
   only --rate paces the starts and the caller's --concurrency bounds what is in flight (the
   controller is told it, to know the rate requests really leave at). With no limit, --rate

@@ -42,11 +42,7 @@ BURST_SEEN = 1.25  # its 429 at a count this much above startup's: startup saw a
 SHORT_PAUSE = 0.1  # a probe's 429 pauses the others this long, not the server's wait
 REPEAT = 1.5  # seconds: a 429 this soon after another is part of the same episode
 CREDIT_PER_ANSWER = 0.01  # a probe may start once accepted answers paid for one 429
-CREDIT0 = 2.0
-TIGHT = 0.05  # a spacing limiter's search stops when its bounds are this close
-SMALL_STEP = 0.05  # the search's step after a 429
-PROVE_REQUESTS = 6  # a rate holds once this many requests at it were accepted
-PROVE_SECONDS = 3.0  # or it held this long
+CREDIT0 = 1.0
 RISE_SECONDS = 4.0  # a window's limit rose if this long accepted more than
 RISE = 1.3  # this share of it a second
 RECOVER_CLIMB = 0.5  # seconds from the cruise back up to what held
@@ -90,6 +86,7 @@ class AdaptiveController(Startup):
         self._trickle = Trickle()  # after startup's 429: a bucket, or a window?
         self._burst = 0.0  # a bucket the trickle found: its burst, at most startup's count
         self._restarted = False  # startup began again once: its question found no caller
+        self._pair_count = 0  # a window of this count may have refused the first pair too
 
     # -- the question -----------------------------------------------------------------------
 
@@ -123,8 +120,10 @@ class AdaptiveController(Startup):
         start = max(now, self.resume_at)
         if len(self._window) == self._window.maxlen:  # --rate starts in the last second
             start = max(start, self._window[0] + 1.0 + SPACING_SLACK)
-        if self.phase == "pair" and self._pair.sending:
-            return start
+        if self.phase == "pair":
+            if self._pair.sending:
+                return start
+            start = max(start, self._pair.held_until(now))
         gap = 1.0 / self.rate(max(now, self._last_start)) + SPACING_SLACK
         return max(start, self._last_start + gap)
 
@@ -165,7 +164,8 @@ class AdaptiveController(Startup):
         accepted = status != 429
         self._seen.answered(sent_at, accepted, now)
         if self.phase == "pair":
-            verdict = self._pair.answered(sent_at, accepted)
+            wait = checked_retry_after(retry_after)[0]
+            verdict = self._pair.answered(now, sent_at, accepted, wait)
             if verdict:
                 self._pair_tested(now, verdict)
         taken = self._recovery.answered(now, sent_at, accepted, self._cruise)
@@ -189,14 +189,8 @@ class AdaptiveController(Startup):
             self._slow_start()
             return None
         self._steady(now, sent_at)
-        if self.kind == "spacing" and sent_at >= self._target_since:
-            self._target_ok += 1
-            target = self._cruise
-            if target > self._lo and (
-                self._target_ok >= PROVE_REQUESTS or now - self._target_since >= PROVE_SECONDS
-            ):
-                self._lo, self._step = target, self._step * 2
-                self._search(now)
+        if self.kind == "spacing":
+            self._spaced_answer(now, sent_at)
         if self._probe_at == math.inf and self._credit >= 1:
             self._probe_at = max(now, self._t0 + self._climb) + HOLD
         return None
@@ -231,9 +225,7 @@ class AdaptiveController(Startup):
             self.kind = self.kind or "window"
             return self._startup_ended(now, hi, sent_at, wait, note)
         if self.kind == "spacing":
-            self._hi, self._step = min(self._hi, hi), SMALL_STEP
-            if self._lo >= self._hi * 0.999:
-                self._lo = self._hi / 2  # the lower bound was wrong: widen it
+            self._spaced_refusal(hi)
             decision = self._cut(now, min(wait, 1.5 / max(hi, MIN_RATE)), note)
             self._search(self._cut_at)
             return decision
@@ -280,13 +272,6 @@ class AdaptiveController(Startup):
         self.pause(now, pause)
         self._cut_at = max(now, self.resume_at)
         return Decision(pause, note)
-
-    def _search(self, now: float) -> None:
-        """Spacing: the next rate to try in [lo, hi), or lo once they are TIGHT apart."""
-        lo, hi = self._lo, self._hi
-        target = lo if hi <= lo * (1 + TIGHT) else lo * min(math.sqrt(hi / lo), 1 + self._step)
-        self._target_since, self._target_ok = now, 0
-        self._plan(now, target, target, climb=0.0)
 
     def _plan(self, t0: float, base: float, cruise: float, climb: float = CLIMB) -> None:
         was_low = self._recovery.low(self._cruise)

@@ -8,6 +8,7 @@ latency after it is sent, so a window of send times is the server's window.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import deque
 
@@ -15,6 +16,7 @@ HISTORY = 6.0  # seconds kept: WINDOWS_SEEN whole windows before a 429, and some
 PHASES = 20  # alignments of a fixed window tried
 WINDOWS_SEEN = 4  # whole windows before a 429 that must agree with a hypothesis
 STEADY = 2.0  # seconds at one rate, all accepted, that no window would refuse after
+MIN_GAP = 0.05  # seconds: two accepted sends closer than this prove no rate (a tolerance)
 
 
 class Evidence:
@@ -46,6 +48,14 @@ class Evidence:
         """The earliest send time in [start, end) that was accepted, if any."""
         return self._accepted.first_in(start, end)
 
+    def spaced_rate(self, start: float, end: float) -> float:
+        """The fastest spacing two accepted sends in [start, end) in a row were taken at,
+        1 / their gap (0 for none): a spacing limiter that took them spaces requests no
+        further apart. Gaps under MIN_GAP prove nothing (a tolerance admits them)."""
+        times = self._accepted.within(start, end)
+        gaps = [b - a for a, b in itertools.pairwise(times) if b - a >= MIN_GAP]
+        return 1.0 / min(gaps) if gaps else 0.0
+
     def last_refused(self, before: float) -> float | None:
         """The latest send time before `before` that was refused, if any."""
         return self._refused.last_before(before)
@@ -53,6 +63,11 @@ class Evidence:
     def sent_in(self, start: float, end: float) -> int:
         """Requests sent in [start, end), whatever their answers (within HISTORY)."""
         return sum(1 for t, _ in reversed(self._sends) if start <= t < end)
+
+    def not_refused(self, start: float, end: float) -> int:
+        """Requests sent in [start, end) not refused so far: a window counts those still
+        in flight too (within HISTORY)."""
+        return self.sent_in(start, end) - self._refused.count(start, end)
 
     def last_second(self, t: float) -> int:
         return self._accepted.count(t - 1.0, t)

@@ -16,6 +16,7 @@ import math
 from .evidence import Evidence
 from .pair import PairTest
 from .pause import Decision
+from .spacing import SMALL_STEP, Spacing
 from .trickle import TRICKLE_WAIT, Trickle
 
 # Shared with the cruise (rate/control.py imports them from here).
@@ -29,7 +30,7 @@ FIRST_PROBE = 0.25  # which grows the rate by this share a second
 BUCKET_PROBE = 2.0  # a bucket the trickle found: its climb grows the rate this share a second
 
 
-class Startup:
+class Startup(Spacing):
     """The startup half of AdaptiveController: its methods read and set the state the
     controller's __init__ makes (declared here for the type checker)."""
 
@@ -47,23 +48,19 @@ class Startup:
     _rtt: float
     _cut_at: float
     _least_count: float
-    _lo: float
-    _hi: float
     _burst: float
     _t0: float
     _climb: float
     _probe_at: float
     _probe_growth: float
     _restarted: bool
+    _pair_count: int
 
     # The cruise's own moves (rate/control.py).
     def _cut(self, now: float, pause: float, note: str) -> Decision:
         raise NotImplementedError
 
     def _plan(self, t0: float, base: float, cruise: float, climb: float = 1.0) -> None:  # CLIMB
-        raise NotImplementedError
-
-    def _search(self, now: float) -> None:
         raise NotImplementedError
 
     def pause(self, now: float, seconds: float) -> None:
@@ -77,15 +74,50 @@ class Startup:
         self._startup_rate = min(self.ceiling, self._startup_rate + step)
 
     def _pair_tested(self, now: float, kind: str) -> None:
+        self._log(f"{now:.3f} pair test: {kind}")
+        sends, count = self._pair.sends, self._pair_count
+        held = self._seen.not_refused(sends[0] - 1.0, sends[-1] + 1e-9)
+        if kind == "spacing" and not count and held >= 2:
+            # The pair's first was not the second's only company (the run's first look-up
+            # went a moment before, its answer maybe not read yet: the look-ups begin on its
+            # head): a window of `held` refuses the second just as a spacing limiter does.
+            # Wait until it would have rolled (the 429's Retry-After), and ask again with
+            # a pair of its own; the requests meanwhile are echoes.
+            self._pair_count = held
+            self._pair.restart()
+            self._pair.again = True
+            self.pause(now, self._pair.resume_at - now)
+            self._cut_at = self.resume_at
+            return
         self.kind = kind
-        self._log(f"{now:.3f} pair test: {self.kind}")
         self.phase = "startup"
-        if self.kind == "spacing":
+        if kind == "window" and count:
+            # The pair alone was taken: the first pair's 429 was a window's, `count` its
+            # limit. Cruise under it as after startup's 429 (the window is known: no
+            # initial window, whose 429 would be one more), counting the pair as its start.
+            self._startup_ended_at(now, float(count), sends[0])
+        elif kind == "spacing" and count:
+            # The first pair's 429 asked about again: a spacing limiter, which took the
+            # look-ups before it at their spacing. That rate holds: search up from it (a
+            # step at a time, each proved), as after a spacing limiter's first 429.
+            self.phase, self._cut_at = "run", now
+            spaced = self._seen.spaced_rate(sends[0] - 2.0, sends[0])
+            self._lo, self._hi = min(self.ceiling, max(STARTUP_RATE, spaced)), math.inf
+            self._step = SMALL_STEP
+            self._search(now)
+        elif kind == "spacing":
             # A spacing limiter refuses whatever comes faster than its rate, so the initial
             # window's 429s say only that it was faster: they are echoes, and a slow start
             # from STARTUP_RATE finds the order of the rate (its 429 bounds it from above).
             self._startup_rate = min(self.ceiling, STARTUP_RATE)
             self._cut_at = now
+
+    def _startup_ended_at(self, now: float, count: float, t0: float) -> None:
+        self.phase, self._least_count, self._cut_at = "run", count, now
+        self._plan(t0, BETA * count, MARGIN * count)
+        self._last_start = max(self._last_start, t0 + 1.0 / (BETA * count))
+        self._probe_at = self._t0 + self._climb + FIRST_HOLD
+        self._probe_growth = FIRST_PROBE
 
     def _startup_ended(
         self, now: float, hi: float, sent_at: float, wait: float, note: str
