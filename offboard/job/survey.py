@@ -63,7 +63,7 @@ class Survey:
             if self._leaves is None:
                 start = window_start(action.row, self._clock, self._active_days)
             else:
-                start = self._leaves.get(action.row.number) or self._window
+                start = self._leaves.get(action.row.number, self._window)
             if start < self.oldest:
                 self.oldest = start
             if user in self._known:

@@ -108,22 +108,21 @@ class Report:
             value if isinstance(value := meta.get(key), dict) else {}
             for key in ("people", "account_names")
         )
+        # the names of the accounts the batch's people reach, as the user list showed them
+        shown = {
+            str(account): names[account]
+            for account in sorted({a for p in people.values() for a in p.accounts})
+            if account in names
+        }
         if not ({"deletions", "people", "account_names"} & meta.keys()):
-            self._write_first(meta, deletions, people, names)
+            self._write_first(meta, deletions, people, shown)
             return
         self.write_meta(
             {
                 **meta,
                 "deletions": deletions.to_json(),
                 "people": {**recorded, **{str(p.id): p.to_json() for p in people.values()}},
-                "account_names": {
-                    **known,
-                    **{
-                        str(account): names[account]
-                        for account in sorted({a for p in people.values() for a in p.accounts})
-                        if account in names
-                    },
-                },
+                "account_names": {**known, **shown},
             }
         )
 
@@ -132,15 +131,12 @@ class Report:
         meta: dict[str, Any],
         deletions: Deletions,
         people: Mapping[int, Person],
-        names: Mapping[int, str],
+        shown: Mapping[str, str],
     ) -> None:
         """`record_batch` when run.json records no batch yet (a first run): the same text
         as `write_meta` would write, each person's part made by Person.encoded, without a
         dict and an encoder call a person (about 30 ms for 3,000, before the first DELETE)."""
-        accounts = sorted({a for p in people.values() for a in p.accounts})
-        tail = {
-            "account_names": {str(a): names[a] for a in accounts if a in names},
-        }
+        tail = {"account_names": shown}
         head = {**meta, "deletions": deletions.to_json()}
         parts = ", ".join([f'"{p.id}": {p.encoded()}' for p in people.values()])
         text = (
