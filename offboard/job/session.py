@@ -51,7 +51,8 @@ from .prompt import Prompt, watch_signals
 from .survey import Survey
 from .verified import verify
 
-PAGES = "offboard.report.pages"  # Jinja2's, imported while the last rows are in flight
+# The finish's modules (Jinja2's among them), imported while the last rows are in flight
+FINISH = ("offboard.job.outputs", "offboard.report.pages")
 
 
 class Session:
@@ -163,7 +164,7 @@ class Session:
         ) as bar:
             subscribers = Subscribers(journal=report, marks=marks, watchers=(self.log, bar))
             await execute(
-                importing_after(self._actions(prepared, seen), PAGES),
+                importing_after(self._actions(prepared, seen), *FINISH),
                 api,
                 self.settings.concurrency,
                 work,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -95,6 +93,10 @@ def build(
 
 def who() -> str:
     """The OS user and host running offboard, for the audit record."""
+    # Imported here, at the finish: a run without rows would load socket for this alone.
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
