@@ -49,7 +49,7 @@ def importing_after(items: Iterable[T], load: Callable[[], object]) -> Iterator[
 
     The run's last rows are then in flight, and the read-back's round trip follows: the
     event loop mostly waits on the network, so what the report needs loaded (its modules,
-    Jinja2 and the compiled pages: ~80 ms of CPU) goes there rather than after everything.
+    Jinja2 and the compiled pages: ~70 ms of CPU) goes there rather than after everything.
     The import lock makes the report's own import wait for this one, or do it itself if
     this one failed."""
     yield from items
