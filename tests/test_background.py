@@ -4,6 +4,7 @@ last rows are in flight; job/run.py's collector thresholds while a job runs."""
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 import threading
 
@@ -32,7 +33,7 @@ def test_the_module_is_imported_once_the_last_item_is_taken():
     """Every item comes through in order; the import starts only when the items are spent
     (not while rows are still being sent), and then happens."""
     sys.modules.pop("tabnanny", None)
-    items = importing_after(iter([1, 2, 3]), "tabnanny")
+    items = importing_after(iter([1, 2, 3]), lambda: importlib.import_module("tabnanny"))
     assert [next(items), next(items), next(items)] == [1, 2, 3]
     assert not [t for t in threading.enumerate() if t.name == "offboard-prefetch"]
     assert next(items, None) is None
@@ -43,7 +44,7 @@ def test_the_module_is_imported_once_the_last_item_is_taken():
 
 def test_a_module_that_cannot_be_imported_is_left_to_the_report():
     """An import that fails on the thread says nothing: the report's own import raises it."""
-    items = importing_after(iter([1]), "offboard.no_such_module")
+    items = importing_after(iter([1]), lambda: importlib.import_module("offboard.no_such_module"))
     assert list(items) == [1]
     for thread in [t for t in threading.enumerate() if t.name == "offboard-prefetch"]:
         thread.join()
@@ -76,3 +77,17 @@ def test_young_collections_are_rarer_during_a_run_and_as_before_after(sandbox, t
     assert done.exit_code == 0, done.problem
     assert transport.young and set(transport.young) == {YOUNG}
     assert gc.get_threshold() == before
+
+
+def test_the_finish_is_loaded_ahead_with_the_pages_compiled():
+    """The session's prefetch loads the finish's modules and both pages' templates, so the
+    render on the main thread finds them loaded."""
+    from offboard.job.session import _load_the_finish
+    from offboard.report.pages import _environment
+
+    _load_the_finish()
+    assert "offboard.job.outputs" in sys.modules
+    cache = _environment().cache
+    assert cache is not None
+    loaded = {key[1] for key in cache}  # (loader, name) keys
+    assert {"report.html.j2", "summary.txt.j2"} <= loaded

@@ -8,7 +8,6 @@ thread and raises what the call raised, as if it had been made where `wait` is.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -45,19 +44,18 @@ class Background:
             raise failed
 
 
-def importing_after(items: Iterable[T], module: str) -> Iterator[T]:
-    """`items`, then `module` imported on a daemon thread once the last item is taken.
+def importing_after(items: Iterable[T], load: Callable[[], object]) -> Iterator[T]:
+    """`items`, then `load` called on a daemon thread once the last item is taken.
 
     The run's last rows are then in flight, and the read-back's round trip follows: the
-    event loop mostly waits on the network, so an import the report needs (Jinja2 and the
-    pages, ~60 ms of CPU) goes there rather than after everything. The import lock makes the
-    report's own import wait for this one, or do it itself if this one failed."""
+    event loop mostly waits on the network, so what the report needs loaded (its modules,
+    Jinja2 and the compiled pages: ~70 ms of CPU) goes there rather than after everything.
+    The import lock makes the report's own import wait for this one, or do it itself if
+    this one failed."""
     yield from items
-    threading.Thread(
-        target=_import_quietly, args=(module,), name="offboard-prefetch", daemon=True
-    ).start()
+    threading.Thread(target=_quietly, args=(load,), name="offboard-prefetch", daemon=True).start()
 
 
-def _import_quietly(module: str) -> None:
+def _quietly(load: Callable[[], object]) -> None:
     with contextlib.suppress(Exception):  # the report's own import raises it, where it can
-        importlib.import_module(module)
+        load()

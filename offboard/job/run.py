@@ -38,7 +38,6 @@ from ..source.read import Batch, read_source
 from .context import JobContext
 from .ended import Ended, no_rows
 from .options import given, restore
-from .outputs import finish
 from .target import check_target, connect
 from .unfinished import refuse_unfinished
 
@@ -110,6 +109,10 @@ def run_one(job: Job, seams: Seams, log: Log | None = None) -> JobReport:
             if fresh:  # nothing was sent: leave no report behind
                 shutil.rmtree(directory, ignore_errors=True)
             raise
+        # Imported at the finish: the report's modules are not on the way to the first
+        # request (a session's prefetch loads them while it waits on the network).
+        from .outputs import finish
+
         with _young_collections_rarer():
             return finish(
                 context,

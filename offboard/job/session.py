@@ -51,8 +51,6 @@ from .prompt import Prompt, watch_signals
 from .survey import Survey
 from .verified import verify
 
-PAGES = "offboard.report.pages"  # Jinja2's, imported while the last rows are in flight
-
 
 class Session:
     def __init__(
@@ -163,7 +161,7 @@ class Session:
         ) as bar:
             subscribers = Subscribers(journal=report, marks=marks, watchers=(self.log, bar))
             await execute(
-                importing_after(self._actions(prepared, seen), PAGES),
+                importing_after(self._actions(prepared, seen), _load_the_finish),
                 api,
                 self.settings.concurrency,
                 work,
@@ -281,3 +279,12 @@ class Session:
         protection = self.guarding.protection.merged_own(prepared.key_user)
         for action in source:
             yield guard(action, protection, prepared.directory)
+
+
+def _load_the_finish() -> None:
+    """What the finish needs loaded, imported here (on the prefetch's thread: see
+    job/background.py) rather than before the first request."""
+    from ..report.pages import load_templates
+    from . import outputs  # noqa: F401
+
+    load_templates()

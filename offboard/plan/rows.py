@@ -14,13 +14,15 @@ not know is one `missing` Action.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.directory import Directory
 from ..core.models import EVERYWHERE_WORDS, Action, Outcome, Row
+
+if TYPE_CHECKING:
+    import sqlite3
 
 MAX_ID = 2**63 - 1  # Gcore IDs are 64-bit signed integers
 MAX_EMAIL = 254
@@ -123,6 +125,8 @@ class FirstSeen:
             self._front[pair] = (position, row)
             return None
         if self._db is None:
+            import sqlite3  # only for a batch past `in_memory` pairs: most never load it
+
             self._db = sqlite3.connect("")
             self._db.execute(
                 "CREATE TABLE seen (pair TEXT PRIMARY KEY, position INTEGER, row INTEGER)"

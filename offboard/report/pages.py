@@ -94,6 +94,13 @@ def render_index(jobs: Sequence[JobLink], title: str, run_id: str, finished_at: 
     )
 
 
+def load_templates() -> None:
+    """The environment and the pages' templates (compiled, from the cache) loaded ahead of
+    the render: job/session.py's prefetch calls it while the last rows are in flight."""
+    for name in ("report.html.j2", "summary.txt.j2"):
+        _environment().get_template(name)
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
