@@ -66,7 +66,7 @@ def _finish(
     directory = report.directory
     read = ended.read
     written = write_lists(
-        directory, report.header, ordered, job.mode, read.verdicts if read else {}
+        directory, report.header, ordered, job.mode, read.verdicts if read else {}, report.kept()
     )
     totals = written.totals
     listing = ended.prepared.directory

@@ -27,6 +27,12 @@ from .files import JsonLines, _open_private, write_private
 from .group_commit import GroupCommit
 from .layout import IN_FLIGHT, JOURNAL, LIVE, META, ORDERED, internal, make_dir, now
 
+# Records kept in memory, in input order, for the lists written at the end (report/lists.py):
+# they need not be read back from ordered.jsonl and parsed again (~30 ms for 3,000 rows).
+# Past this many (a few MB), the lists read the file, and memory stays bounded by the batch.
+KEPT_RECORDS = 10_000
+Kept = list[tuple[str, dict[str, Any]]]  # each row's JSON line and its record, in input order
+
 
 class Report:
     """One run's report directory, while the run writes it."""
@@ -42,9 +48,10 @@ class Report:
         self._live: IO[str] | None = None
         self._in_flight: IO[str] | None = None
         self._ordered: IO[str] | None = None
-        # Each record's JSON line, kept until the row is written in input order (at most
-        # the reorder window), so each row is formatted once.
-        self._pending: dict[int, str] = {}
+        # Each record's JSON line (and the record), kept until the row is written in input
+        # order (at most the reorder window), so each row is formatted once.
+        self._pending: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._kept: Kept | None = []  # None: past KEPT_RECORDS, ordered.jsonl is read instead
 
     @classmethod
     def create(cls, directory: Path, columns: Sequence[str], meta: dict[str, Any]) -> Report:
@@ -204,8 +211,9 @@ class Report:
         most the rows of one fsync while the event loop never waits on the disk.
         """
         assert self._journal is not None and self._live is not None
-        line = json.dumps(self.record(result), ensure_ascii=False) + "\n"
-        self._pending[id(result)] = line
+        record = self.record(result)
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        self._pending[id(result)] = (line, record)
         self._journal.append(line)
         self._live.write(line)
         self._live.flush()
@@ -226,15 +234,27 @@ class Report:
         it is (names, times and marks included), not rebuilt from what is known now."""
         full = {name: record.get(name) for name in self.header}
         full |= {k: v for k, v in record.items() if k not in full}
-        self._pending[id(result)] = json.dumps(full, ensure_ascii=False) + "\n"
+        self._pending[id(result)] = (json.dumps(full, ensure_ascii=False) + "\n", full)
 
     def write(self, result: Result) -> None:
-        """Add one row, in input order, to ordered.jsonl."""
-        line = self._pending.pop(id(result), None)
-        if line is None:
-            line = json.dumps(self.record(result), ensure_ascii=False) + "\n"
+        """Add one row, in input order, to ordered.jsonl (and to what `kept` returns)."""
+        pending = self._pending.pop(id(result), None)
+        if pending is None:
+            record = self.record(result)
+            pending = (json.dumps(record, ensure_ascii=False) + "\n", record)
         assert self._ordered is not None
-        self._ordered.write(line)
+        self._ordered.write(pending[0])
+        kept = self._kept
+        if kept is not None:
+            if len(kept) < KEPT_RECORDS:
+                kept.append(pending)
+            else:
+                self._kept = None
+
+    def kept(self) -> Kept | None:
+        """ordered.jsonl's lines and records as written, when the batch was small enough to
+        keep them (None: read the file). The records are not changed after they are written."""
+        return self._kept
 
     def flush(self) -> Path:
         """Hand every line written so far to the operating system (no fsync): ordered.jsonl,

@@ -1,0 +1,175 @@
+"""The finish without reading the journal back: the lists are written from the records the
+journal's writer kept in memory (the file only past KEPT_RECORDS), and a row the read-back
+found gone gets its results.jsonl line by splicing the verdict into the line already made,
+byte for byte what encoding the amended record again would give."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offboard.core.job import Job, Seams
+from offboard.core.models import Mode, Outcome, Result, Row
+from offboard.job import outputs
+from offboard.job.run import run_one
+from offboard.journal import writer
+from offboard.journal.layout import internal
+from offboard.journal.writer import Report
+from offboard.report.lists import spliced_line, write_lists
+
+from .conftest import KEY
+
+GONE: dict[str, Any] = {
+    "verified": True,
+    "verified_at": "2026-12-07T10:00:01.000Z",
+    "verify_request_id": "rid-é",
+}
+
+
+def record(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "row": 2,
+        "account": 10,
+        "user": "101",
+        "user_id": 101,
+        "outcome": "revoked",
+        "message": "access removed",
+        "verified": None,
+        "settled_at": "2026-12-07T10:00:00.000Z",
+    }
+    return base | fields
+
+
+SPLICED: list[tuple[dict[str, Any], dict[str, Any]]] = [
+    (record(), GONE),
+    (record(message='x", "verified": null, "y": {"z": 1}'), GONE),  # the mark inside a string
+    (record(name="Zoë \u2028 \x00"), {**GONE, "verify_request_id": 'q"\\u'}),
+    (record(ticket="T", login={"flag": "quiet"}), GONE),  # a nested object after the mark
+    (record(), {"verified": None, "verified_at": "t"}),
+    (record(), {"verified": False, "verified_at": "t", "extra": [1.5, {"a": None}]}),
+    (record(), {"verified_at": "t"}),  # no word on `verified`: null stays
+]
+NOT_SPLICED: list[tuple[dict[str, Any], dict[str, Any]]] = [
+    (record(verified=True), GONE),  # not null before
+    (record(verified_at="earlier"), GONE),  # a key the verdict sets already there
+    (record(), {"verified": False, "outcome": "failed", "message": "m"}),
+    (record(), {"verified": 1}),  # not a JSON bool
+]
+
+
+def dumped(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False) + "\n"
+
+
+def test_a_spliced_line_is_the_amended_record_encoded_again() -> None:
+    """Where the verdict can be spliced in, the line equals json.dumps of {**record,
+    **verdict}; where it cannot (a nested object first, a mark not null, a key changed),
+    no line is made, and the caller encodes the record again."""
+    for before, verdict in SPLICED:
+        assert spliced_line(dumped(before), before, verdict) == dumped({**before, **verdict})
+    nested = {"login": {"verified": None}, **record()}  # a nested mark before the record's
+    assert spliced_line(dumped(nested), nested, GONE) is None
+    for before, verdict in NOT_SPLICED:
+        assert spliced_line(dumped(before), before, verdict) is None
+
+
+def rows(count: int) -> list[Result]:
+    return [
+        Result(
+            Row(n, "10", str(100 + n), {"ticket": f"=T{n}"}),
+            Outcome.REVOKED if n % 3 else Outcome.MISSING,
+            10,
+            100 + n,
+            200,
+            1,
+            f"r{n}",
+            "access removed",
+        )
+        for n in range(2, 2 + count)
+    ]
+
+
+def hashes(directory: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.iterdir())
+        if p.is_file()
+    }
+
+
+def test_the_kept_records_write_the_lists_without_the_file(tmp_path: Path) -> None:
+    """write_lists given the writer's kept lines and records writes every list byte for byte
+    as it does reading ordered.jsonl, with the file gone (so it was not read)."""
+    directory = tmp_path / "r"
+    report = Report.create(directory, ["ticket"], {"command": "run"})
+    report.open()
+    for result in rows(6):
+        report.settled(result)
+        report.write(result)
+    ordered = report.close()
+    kept = report.kept()
+    assert kept is not None and len(kept) == 6
+    verdicts = {(3, 10): GONE, (4, 10): {**GONE, "verify_note": "n", "verified": None}}
+    copy = tmp_path / "copy"
+    shutil.copytree(directory, copy)
+    write_lists(copy, report.header, internal(copy) / "ordered.jsonl", Mode.RUN, verdicts)
+    ordered.unlink()
+    write_lists(directory, report.header, ordered, Mode.RUN, verdicts, kept)
+    assert hashes(directory) == hashes(copy)
+
+
+def test_past_the_cap_the_records_are_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch longer than KEPT_RECORDS keeps none (memory stays bounded): the lists read
+    ordered.jsonl, as before."""
+    monkeypatch.setattr(writer, "KEPT_RECORDS", 3)
+    report = Report.create(tmp_path / "r", ["ticket"], {"command": "run"})
+    report.open()
+    for result in rows(4):
+        report.settled(result)
+        report.write(result)
+    report.close()
+    assert report.kept() is None
+
+
+@pytest.mark.parametrize("cap", [10_000, 0])
+def test_a_real_run_writes_the_same_lists_as_from_its_journal(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap: int
+) -> None:
+    """Through a real run and read-back (kept records, and none kept): the lists the finish
+    writes are byte for byte those written again from ordered.jsonl on disk."""
+    monkeypatch.setattr(writer, "KEPT_RECORDS", cap)
+    sb = sandbox()
+    calls: list[tuple[Path, Any]] = []
+    real = write_lists
+
+    def both(
+        directory: Path, header: Any, ordered: Path, mode: Mode, verdicts: Any, kept: Any
+    ) -> Any:
+        calls.append((directory, kept))
+        copy = tmp_path / "again"
+        shutil.copytree(directory, copy)
+        real(copy, header, internal(copy) / ordered.name, mode, verdicts)
+        return real(directory, header, ordered, mode, verdicts, kept)
+
+    monkeypatch.setattr(outputs, "write_lists", both)
+    source = tmp_path / "leavers.csv"
+    source.write_text("account,user,ticket\n10,101,=A\n10,102,B\n20,101,C\n10,999,D\nx,1,E\n")
+    report = tmp_path / "r"
+    job = Job(str(source), base_url=sb.url, report_dir=str(report), yes=True, verbosity=-1)
+    done = run_one(job, Seams(environ={"GCORE_API_KEY": KEY}))
+    assert done.exit_code == 1 and "1 invalid" in done.problem, done.problem
+    ((directory, kept),) = calls
+    assert (kept is not None) == (cap > 0)
+    made = hashes(directory)
+    again = hashes(tmp_path / "again")
+    lists = [k for k in made if k.endswith(".csv") and k != "people.csv"] + ["results.jsonl"]
+    assert "revoked.csv" in lists and {k: made[k] for k in lists} == {k: again[k] for k in lists}
+    journal = (internal(directory) / "journal.jsonl").read_text().splitlines()
+    assert sum('"amend": true' in line for line in journal) == 3  # read back: 3 revoked
