@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ from offboard.core.job import Job, Seams
 from offboard.core.models import Mode, Outcome, Result, Row
 from offboard.job import outputs
 from offboard.job.run import run_one
-from offboard.journal import writer
+from offboard.journal import files, writer
 from offboard.journal.layout import internal
 from offboard.journal.writer import Report
-from offboard.report.lists import spliced_line, write_lists
+from offboard.report.amended import spliced_line
+from offboard.report.lists import write_lists
 
 from .conftest import KEY
 
@@ -150,13 +152,13 @@ def test_a_real_run_writes_the_same_lists_as_from_its_journal(
     real = write_lists
 
     def both(
-        directory: Path, header: Any, ordered: Path, mode: Mode, verdicts: Any, kept: Any
+        directory: Path, header: Any, ordered: Path, mode: Mode, verdicts: Any, kept: Any, **kw: Any
     ) -> Any:
         calls.append((directory, kept))
         copy = tmp_path / "again"
         shutil.copytree(directory, copy)
         real(copy, header, internal(copy) / ordered.name, mode, verdicts)
-        return real(directory, header, ordered, mode, verdicts, kept)
+        return real(directory, header, ordered, mode, verdicts, kept, **kw)
 
     monkeypatch.setattr(outputs, "write_lists", both)
     source = tmp_path / "leavers.csv"
@@ -173,3 +175,68 @@ def test_a_real_run_writes_the_same_lists_as_from_its_journal(
     assert "revoked.csv" in lists and {k: made[k] for k in lists} == {k: again[k] for k in lists}
     journal = (internal(directory) / "journal.jsonl").read_text().splitlines()
     assert sum('"amend": true' in line for line in journal) == 3  # read back: 3 revoked
+
+
+def run_two_rows(sandbox: Any, tmp_path: Path) -> int:
+    source = tmp_path / "leavers.csv"
+    source.write_text("account,user\n10,101\n10,102\n")
+    job = Job(str(source), base_url=sandbox().url, report_dir=str(tmp_path / "r"), yes=True)
+    return run_one(job, Seams(environ={"GCORE_API_KEY": KEY})).exit_code
+
+
+def test_the_lists_are_on_disk_before_summary_json(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lists' fsyncs run on a thread beside people.csv, but when summary.json is written
+    every list is fsync'd and under its own name (no temporary left)."""
+    synced: list[str] = []
+    real_fsync, real_write = os.fsync, files.write_private
+    seen: dict[str, Any] = {}
+
+    def fsync(descriptor: int) -> None:
+        real_fsync(descriptor)
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+
+    def write_private(path: Path, text: str, encoding: str = "utf-8") -> None:
+        if path.name == "summary.json":
+            seen["synced"] = [Path(name).name for name in synced]
+            seen["files"] = sorted(p.name for p in path.parent.iterdir())
+            seen["temporary"] = sorted(p.name for p in internal(path.parent).glob("*.tmp"))
+        real_write(path, text, encoding)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(outputs, "write_private", write_private)
+    assert run_two_rows(sandbox, tmp_path) == 0
+    for name in ("results.csv.tmp", "revoked.csv.tmp", "results.jsonl.tmp", "people.csv.tmp"):
+        assert name in seen["synced"], seen
+    assert {"results.csv", "revoked.csv", "results.jsonl", "people.csv"} <= set(seen["files"])
+    assert seen["temporary"] == [], seen
+
+
+def test_a_list_whose_fsync_fails_on_its_thread_fails_the_run(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """An fsync of a list failing on the lists' thread reaches stderr as one line, exit 3,
+    and no summary.json is written over lists that are not on disk."""
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        if os.readlink(f"/proc/self/fd/{descriptor}").endswith("revoked.csv.tmp"):
+            raise OSError(5, "Input/output error (fsync of revoked.csv)")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    from offboard.cli.exits import run_guarded
+    from offboard.cli.main import cli
+
+    source = tmp_path / "leavers.csv"
+    source.write_text("account,user\n10,101\n10,102\n")
+    words = ["run", str(source), "--base-url", sandbox().url, "--report-dir", str(tmp_path / "r")]
+    monkeypatch.setenv("GCORE_API_KEY", KEY)
+    monkeypatch.delenv("OFFBOARD_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exit:
+        run_guarded(cli, [*words, "--yes", "-q"])
+    err = capsys.readouterr().err
+    assert exit.value.code == 3, err
+    assert len(err.strip().splitlines()) == 1 and "fsync of revoked.csv" in err, err
+    assert not (tmp_path / "r" / "summary.json").exists()

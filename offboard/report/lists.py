@@ -19,9 +19,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring as quoted
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +29,9 @@ from ..core.models import Mode
 from ..journal.files import open_private
 from ..journal.layout import LIVE, internal
 from ..journal.writer import Kept
+from .amended import amended
+from .cells import Line, cells, with_bom
+from .cells import neutralise as neutralise  # where the restore and the tests take it
 from .pagedata import SHOWN_PER_OUTCOME
 from .people import PEOPLE_COLUMNS, PEOPLE_FILE, People, Verdict, account_list
 from .summary import Totals, outcome_of
@@ -64,22 +66,6 @@ LOGINS_COLUMNS = (
     "note",
     "account_name",  # last: added after these lists were in use (issue 21)
 )
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-_FORMULA_SET = frozenset(_FORMULA_START)  # "" (an empty cell's [:1]) is not in it
-_VERIFIED_NULL = '"verified": null'  # a record's own mark before the read-back's verdict
-
-
-class _Line:
-    """Where the csv module writes one row's text, so that it is made once for every list."""
-
-    __slots__ = ("text",)
-
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> None:
-        self.text = text
 
 
 @dataclass
@@ -139,22 +125,27 @@ def write_lists(
     mode: Mode,
     verdicts: Mapping[tuple[int, int], Mapping[str, Any]],
     kept: Kept | None = None,
+    on_disk: Callable[[Callable[[], None]], None] | None = None,
 ) -> Written:
     """Write results.csv, the per-outcome lists and results.jsonl from `ordered` (or from
     `kept`, its lines and records as the journal's writer kept them), with each pair's
-    read-back verdict (by row and account) applied; count as they go."""
+    read-back verdict (by row and account) applied; count as they go.
+
+    The last step (every list fsync'd, closed and renamed into place, stale lists removed)
+    is handed to `on_disk` to run where it likes (job/outputs.py: on a thread, beside
+    people.csv's CPU); without it, it is run before this returns."""
     written = Written()
     inside = internal(directory)
     tables: dict[str, IO[str]] = {}
     # Each CSV line is made once, then written to every list that holds the row.
-    line = _Line()
+    line = Line()
     # CRLF, as RFC 4180 says: a cell holding a bare CR is then quoted, not split.
     formatter = csv.writer(line, lineterminator="\r\n")
 
     def table(name: str, columns: Sequence[str] = header) -> IO[str]:
         handle = tables.get(name)
         if handle is None:
-            handle = tables[name] = _with_bom(open_private(inside / f"{name}.tmp"))
+            handle = tables[name] = with_bom(open_private(inside / f"{name}.tmp"))
             formatter.writerow(columns)
             handle.write(line.text)
         return handle
@@ -163,16 +154,16 @@ def write_lists(
         table(f"{outcome}.csv")
     results = table("results.csv")
     jsonl = open_private(inside / f"{LIVE}.tmp")
-    with jsonl:
+    try:
         for text, record in kept if kept is not None else _read(ordered):
             account = record["account"]
             verdict = verdicts.get((record["row"], account)) if type(account) is int else None
             if verdict is not None:
-                text, record = _amended(text, record, verdict)
+                text, record = amended(text, record, verdict)
             written.add(record)
             # each list opened (its header written) before the row's line is made
             handle = table(f"{record['outcome']}.csv")
-            formatter.writerow(_cells(record, header))
+            formatter.writerow(cells(record, header))
             results.write(line.text)
             handle.write(line.text)
             login = record.get("login")
@@ -182,21 +173,36 @@ def write_lists(
                     lists.append((AFTER_LEAVING_FILE, AFTER_LEAVING_COLUMNS))
                 for name, columns in lists:
                     handle = table(name, columns)
-                    formatter.writerow(_cells(record, columns, login))
+                    formatter.writerow(cells(record, columns, login))
                     handle.write(line.text)
             jsonl.write(text)
         jsonl.flush()
-        os.fsync(jsonl.fileno())
-    for handle in tables.values():
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-    for name in [*tables, LIVE]:
-        os.replace(inside / f"{name}.tmp", directory / name)
-    for stale in directory.glob("*.csv"):
-        if stale.name not in tables and stale.name != PEOPLE_FILE:
-            stale.unlink()
+    except BaseException:
+        jsonl.close()
+        for handle in tables.values():
+            handle.close()
+        raise
     written.files = sorted(tables)
+
+    def settle() -> None:
+        """Every list on disk under its own name; each is closed whatever fails."""
+        try:
+            for handle in [jsonl, *tables.values()]:
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            for handle in [jsonl, *tables.values()]:
+                handle.close()
+        for name in [*tables, LIVE]:
+            os.replace(inside / f"{name}.tmp", directory / name)
+        for stale in directory.glob("*.csv"):
+            if stale.name not in tables and stale.name != PEOPLE_FILE:
+                stale.unlink()
+
+    if on_disk is None:
+        settle()
+    else:
+        on_disk(settle)
     return written
 
 
@@ -205,53 +211,6 @@ def _read(ordered: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     with ordered.open(encoding="utf-8") as source:
         for text in source:
             yield text, json.loads(text)
-
-
-def _amended(
-    text: str, record: dict[str, Any], verdict: Mapping[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    """A record with its read-back verdict applied, and its JSON line."""
-    note = verdict.get("verify_note")
-    amended = {**record, **verdict}
-    if note:
-        amended["message"] = f"{amended['message']}; {note}"
-    else:
-        spliced = spliced_line(text, record, verdict)
-        if spliced is not None:
-            return spliced, amended
-    return json.dumps(amended, ensure_ascii=False) + "\n", amended
-
-
-def spliced_line(text: str, record: Mapping[str, Any], verdict: Mapping[str, Any]) -> str | None:
-    """`json.dumps({**record, **verdict}, ensure_ascii=False) + "\\n"` made from `text`
-    (that of `record`) without encoding the record again, when the verdict only sets a
-    `verified` that was null and adds keys the record lacks (the read-back's word on a
-    row it found gone); else None. 3,000 records encoded again cost ~40 ms.
-
-    Sound because in a JSON text a quote inside a string is always escaped: `"verified":
-    null` can only be a key and its value, and `{"` only an object's start, so a match
-    before any nested object is the record's own key."""
-    at = text.find(_VERIFIED_NULL)
-    if at < 0 or record.get("verified", False) is not None or not text.endswith("}\n"):
-        return None
-    nested = text.find('{"', 1)
-    if 0 <= nested < at:
-        return None
-    added = []
-    for key, value in verdict.items():
-        if key == "verified":
-            continue
-        if key in record or type(key) is not str:
-            return None
-        # the C string encoder json.dumps itself uses, without the call's set-up
-        shown = quoted(value) if type(value) is str else json.dumps(value, ensure_ascii=False)
-        added.append(f", {quoted(key)}: {shown}")
-    mark = verdict.get("verified")
-    if mark is not None and type(mark) is not bool:
-        return None
-    word = "null" if mark is None else "true" if mark else "false"
-    end = at + len(_VERIFIED_NULL)
-    return f"{text[: end - 4]}{word}{text[end:-2]}{''.join(added)}}}\n"
 
 
 def write_people(
@@ -266,70 +225,19 @@ def write_people(
     line per person in input order; the verdict the summary and the exit code use."""
     verdict = Verdict()
     temporary = internal(directory) / f"{PEOPLE_FILE}.tmp"
-    with _with_bom(open_private(temporary)) as handle:
+    with with_bom(open_private(temporary)) as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(PEOPLE_COLUMNS)
         for line in people.lines(before, names, after, mode):
             verdict.add(line, SHOWN_PER_OUTCOME)
-            cells = {
+            shown = {
                 **line,
                 "accounts_before": account_list(line["before"]),
                 "revoked": account_list(line["revoked"]),
                 "still_reaches": account_list(line["still_reaches"]),
             }
-            writer.writerow(_cells(cells, PEOPLE_COLUMNS))
+            writer.writerow(cells(shown, PEOPLE_COLUMNS))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, directory / PEOPLE_FILE)
     return verdict
-
-
-def _with_bom(handle: IO[str]) -> IO[str]:
-    """A UTF-8 file that starts with the byte-order mark: the bytes "utf-8-sig" writes,
-    without that codec's encoder, which runs in Python on every write (three a row)."""
-    handle.write("\ufeff")
-    return handle
-
-
-def neutralise(cell: str) -> str:
-    """Prefix a quote so a spreadsheet shows the text instead of running it."""
-    return "'" + cell if cell and cell[0] in _FORMULA_START else cell
-
-
-def _cells(
-    record: Mapping[str, Any], names: Sequence[str], over: Mapping[str, Any] | None = None
-) -> list[str]:
-    """neutralise(_cell(record.get(name))) for each name, in one loop (`over`: values that
-    take the record's place, as {**record, **over} would): a row has ~20 cells and this runs
-    for every row, so a string, an int or an empty cell takes no call at all."""
-    get = record.get if over is None else {**record, **over}.get
-    out: list[str] = []
-    append = out.append
-    for name in names:
-        value = get(name)
-        if type(value) is str:
-            cell = value
-        elif type(value) is int:  # exactly int: a bool is its own type, "true"/"false" in _cell
-            cell = str(value)
-        elif value is None:
-            cell = ""
-        else:
-            cell = _cell(value)
-        append("'" + cell if cell[:1] in _FORMULA_SET else cell)
-    return out
-
-
-def _cell(value: Any) -> str:
-    if type(value) is str:  # most cells: the one check they need (a row's CSV has ~30)
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):  # tokens: "501 ci (a@x.io)"
-        return "; ".join(_token(item) for item in value)
-    return "" if value is None else str(value)
-
-
-def _token(item: Any) -> str:
-    if not isinstance(item, dict):
-        return str(item)
-    return f"{item.get('id')} {item.get('name') or ''}".strip()
