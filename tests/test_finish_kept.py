@@ -240,3 +240,16 @@ def test_a_list_whose_fsync_fails_on_its_thread_fails_the_run(
     assert exit.value.code == 3, err
     assert len(err.strip().splitlines()) == 1 and "fsync of revoked.csv" in err, err
     assert not (tmp_path / "r" / "summary.json").exists()
+
+
+def test_the_journal_encoder_writes_what_json_dumps_writes() -> None:
+    """`encoded` (one encoder for every record) gives json.dumps(..., ensure_ascii=False)'s
+    text for records with accents, controls, big and float numbers, NaN and nesting."""
+    values: list[Any] = [
+        record(name='Zoë \u2028\x00"\\', attempts=1.5, user_id=2**63 - 1),
+        {"x": float("nan"), "y": float("-inf"), "z": [1, {"a": None, "b": True}], "": ""},
+        "plain",
+        [],
+    ]
+    for value in values:
+        assert files.encoded(value) == json.dumps(value, ensure_ascii=False)

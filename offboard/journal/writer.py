@@ -23,7 +23,7 @@ from ..core.fs import exists, reason
 from ..core.models import REPORT_COLUMNS, Result, Row
 from ..core.words import plain
 from ..plan.deletions import Deletions
-from .files import JsonLines, _open_private, write_private
+from .files import JsonLines, _open_private, encoded, write_private
 from .group_commit import GroupCommit
 from .layout import IN_FLIGHT, JOURNAL, LIVE, META, ORDERED, internal, make_dir, now
 
@@ -158,13 +158,12 @@ class Report:
         """Note a row just before its first request (see journal/reader.py)."""
         assert self._in_flight is not None
         self._in_flight.write(
-            json.dumps(
+            encoded(
                 {
                     "row": row.number,
                     "account": account if account is not None else plain(row.account),
                     "user": plain(row.user),
-                },
-                ensure_ascii=False,
+                }
             )
             + "\n"
         )
@@ -212,7 +211,7 @@ class Report:
         """
         assert self._journal is not None and self._live is not None
         record = self.record(result)
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        line = encoded(record) + "\n"
         self._pending[id(result)] = (line, record)
         self._journal.append(line)
         self._live.write(line)
@@ -221,27 +220,27 @@ class Report:
     def amend(self, record: Mapping[str, Any]) -> None:
         """Journal a changed record of a row (the read-back's verdict): the last one wins."""
         assert self._journal is not None
-        self._journal.append(json.dumps(record, ensure_ascii=False) + "\n")
+        self._journal.append(encoded(record) + "\n")
 
     def amend_all(self, records: Iterable[Mapping[str, Any]]) -> None:
         """`amend` for many records at once: the same lines, flushed once for all of them
         (the read-back's verdicts: one write, not one a row)."""
         assert self._journal is not None
-        self._journal.append_all([json.dumps(r, ensure_ascii=False) + "\n" for r in records])
+        self._journal.append_all([encoded(r) + "\n" for r in records])
 
     def carry(self, result: Result, record: Mapping[str, Any]) -> None:
         """A row an earlier run into this directory settled: its record is written again as
         it is (names, times and marks included), not rebuilt from what is known now."""
         full = {name: record.get(name) for name in self.header}
         full |= {k: v for k, v in record.items() if k not in full}
-        self._pending[id(result)] = (json.dumps(full, ensure_ascii=False) + "\n", full)
+        self._pending[id(result)] = (encoded(full) + "\n", full)
 
     def write(self, result: Result) -> None:
         """Add one row, in input order, to ordered.jsonl (and to what `kept` returns)."""
         pending = self._pending.pop(id(result), None)
         if pending is None:
             record = self.record(result)
-            pending = (json.dumps(record, ensure_ascii=False) + "\n", record)
+            pending = (encoded(record) + "\n", record)
         assert self._ordered is not None
         self._ordered.write(pending[0])
         kept = self._kept
