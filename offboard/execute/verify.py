@@ -90,11 +90,13 @@ async def read_back(
         read_id = ids[-1] if len(ids) == 1 else f"{ids[0]}..{ids[-1]} ({len(ids)} pages)"
         after = {user: person.accounts for user, person in directory.people.items()}
         names = dict(directory.names)
-        read_at = now()  # one read answers every row it shows gone: the same moment
+        # One read answers every row it shows gone, at one moment: one verdict, shared by
+        # those rows (read only), journaled with its part encoded once (journal/writer.py).
+        gone = _gone(read_id)
         for check in checks:
             person = directory.people.get(check.user_id)
             if person is None or check.account not in person.accounts:
-                verdicts[check.key] = _gone(read_id, read_at)
+                verdicts[check.key] = gone
             else:
                 contradicted.append(check)
     else:
@@ -149,8 +151,8 @@ async def _per_row(api: Api, check: Check, sent: list[int], again: bool) -> dict
     }
 
 
-def _gone(request_id: str, at: str = "") -> dict[str, Any]:
-    return {"verified": True, "verified_at": at or now(), "verify_request_id": request_id}
+def _gone(request_id: str) -> dict[str, Any]:
+    return {"verified": True, "verified_at": now(), "verify_request_id": request_id}
 
 
 def _unverified(note: str) -> dict[str, Any]:

@@ -228,13 +228,22 @@ def write_people(
     with with_bom(open_private(temporary)) as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(PEOPLE_COLUMNS)
+        lists: dict[tuple[int, ...], str] = {}  # account_list's text, once per account set
+
+        def listed(accounts: list[dict[str, Any]]) -> str:
+            ids = tuple([a["id"] for a in accounts])
+            text = lists.get(ids)
+            if text is None:
+                text = lists[ids] = account_list(accounts)
+            return text
+
         for line in people.lines(before, names, after, mode):
             verdict.add(line, SHOWN_PER_OUTCOME)
             shown = {
                 **line,
-                "accounts_before": account_list(line["before"]),
-                "revoked": account_list(line["revoked"]),
-                "still_reaches": account_list(line["still_reaches"]),
+                "accounts_before": listed(line["before"]),
+                "revoked": listed(line["revoked"]),
+                "still_reaches": listed(line["still_reaches"]),
             }
             writer.writerow(cells(shown, PEOPLE_COLUMNS))
         handle.flush()
