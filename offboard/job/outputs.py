@@ -35,9 +35,10 @@ from .options import command_line, given, plan_options, summary_options
 def finish(
     context: JobContext, ended: Ended, *, started: datetime, identity: str, duration: float
 ) -> JobReport:
-    # ordered.jsonl is read as soon as it is flushed; the journal's files are fsync'd and
-    # closed meanwhile (about 40 ms of disk for 3,000 rows), and are on disk before
-    # summary.json, the last of the report, is written.
+    # The lists are written as soon as ordered.jsonl is flushed (from the records the
+    # journal's writer kept, or the file); the journal's files are fsync'd and closed
+    # meanwhile (about 40 ms of disk for 3,000 rows), and are on disk before summary.json,
+    # the last of the report, is written.
     ordered = ended.report.flush()
     closing = Background(ended.report.close)
     try:

@@ -2,8 +2,9 @@
 (the files and their places: journal/layout.py).
 
 Every other file of DIR (the lists, summary.json, report.html, summary.txt) is
-written at the end from ordered.jsonl by report/lists.py, so what the directory
-holds is exactly what the journal says.
+written at the end by report/lists.py from the records ordered.jsonl holds (kept in
+memory as they are written, for a batch of up to KEPT_RECORDS rows), so what the
+directory holds is exactly what the journal says.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -25,7 +25,8 @@ from ..core.words import plain
 from ..plan.deletions import Deletions
 from .files import JsonLines, _open_private, encoded, write_private
 from .group_commit import GroupCommit
-from .layout import IN_FLIGHT, JOURNAL, LIVE, META, ORDERED, internal, make_dir, now
+from .layout import IN_FLIGHT, JOURNAL, LIVE, META, ORDERED, internal, make_dir
+from .record import record_of
 
 # Records kept in memory, in input order, for the lists written at the end (report/lists.py):
 # they need not be read back from ordered.jsonl and parsed again (~30 ms for 3,000 rows).
@@ -171,36 +172,7 @@ class Report:
         self._in_flight.flush()
 
     def record(self, result: Result) -> dict[str, Any]:
-        row = result.row
-        person = self._people.get(result.user_id) if result.user_id is not None else None
-        record: dict[str, Any] = {
-            "row": row.number,
-            "account": result.account if result.account is not None else plain(row.account),
-            "user": plain(row.user),
-            "user_id": result.user_id,
-            "outcome": str(result.outcome),
-            "http_status": result.http_status,
-            "attempts": result.attempts,
-            "request_id": result.request_id,
-            "message": result.message,
-            "name": person.name if person else "",
-            "email": person.email if person else "",
-            "user_deleted": result.user_deleted,
-            "verified": None,
-            "settled_at": result.settled_at or now(),
-            "account_name": result.account_name,
-        }
-        if result.everywhere:  # only then, as maybe_applied below
-            record["everywhere"] = True
-        if result.maybe_applied:  # only then: other records are as before the mark existed
-            record["maybe_applied"] = True
-        for name, shown in self.carried.items():
-            record[shown] = row.extra.get(name, "")
-        if result.tokens:
-            record["tokens"] = [asdict(token) for token in result.tokens]
-        if result.login is not None:
-            record["login"] = result.login.to_json()
-        return record
+        return record_of(result, self._people, self.carried)
 
     def settled(self, result: Result) -> None:
         """Append one settled row to the journal (and to results.jsonl for people watching):
@@ -282,8 +254,9 @@ class Report:
         return internal(self.directory) / ORDERED
 
     def close(self) -> Path:
-        """Close every file; ordered.jsonl, complete, is what report/lists.py reads. Every
-        file is closed even when one's fsync fails; the first failure is raised after."""
+        """Close every file; ordered.jsonl, complete, is what report/lists.py reads (unless
+        it was kept). Every file is closed even when one's fsync fails; the first failure is
+        raised after."""
         failed: OSError | None = None
         closes = [] if self._journal is None else [self._journal.close]
         for handle in (self._in_flight, self._ordered, self._live):

@@ -1,7 +1,9 @@
 """The report files people open, written at the end from the journal's input-order records.
 
-One pass over ordered.jsonl (journal/writer.py) applies the read-back's verdicts
-(execute/verify.py) and writes every list and results.jsonl, while counting what the
+One pass over ordered.jsonl's records (journal/writer.py: kept in memory for a batch
+of up to 5,000 rows, else read back) applies the read-back's verdicts
+(execute/verify.py, report/amended.py) and writes every list and results.jsonl, each row's
+CSV line made once for every list that holds it, while counting what the
 summary, the pages and the exit code show (Totals, the per-account breakdown,
 the deleted users, the rows that need a person): nothing is counted anywhere
 else. Lists earlier runs into the same directory left (a resume) are removed.
