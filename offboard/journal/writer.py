@@ -30,7 +30,7 @@ from .record import record_of
 
 # Records kept in memory, in input order, for the lists written at the end (report/lists.py):
 # they need not be read back from ordered.jsonl and parsed again (~30 ms for 3,000 rows).
-# Each costs ~2.5 KB with its line; past this many (~12 MB), the lists read the file
+# Each costs ~2.8 KB with its line; past this many (~14 MB), the lists read the file
 # instead, and memory stays bounded whatever the batch.
 KEPT_RECORDS = 5_000
 Kept = list[tuple[str, dict[str, Any]]]  # each row's JSON line and its record, in input order
