@@ -90,10 +90,13 @@ async def read_back(
         read_id = ids[-1] if len(ids) == 1 else f"{ids[0]}..{ids[-1]} ({len(ids)} pages)"
         after = {user: person.accounts for user, person in directory.people.items()}
         names = dict(directory.names)
+        # One read answers every row it shows gone, at one moment: one verdict, shared by
+        # those rows (read only), journaled with its part encoded once (journal/writer.py).
+        gone = _gone(read_id)
         for check in checks:
             person = directory.people.get(check.user_id)
             if person is None or check.account not in person.accounts:
-                verdicts[check.key] = _gone(read_id)
+                verdicts[check.key] = gone
             else:
                 contradicted.append(check)
     else:

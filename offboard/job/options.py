@@ -15,6 +15,7 @@ from typing import Any
 from ..core.defaults import NUMBERS
 from ..core.errors import SettingsError
 from ..core.job import Job
+from ..core.settings import Guarding, Settings
 
 # Job field -> command-line flag; numbers live in Job.numbers under the same names.
 FLAGS = {
@@ -86,3 +87,53 @@ def _shown(name: str, value: Any) -> str:
     if value is True:
         return FLAGS[name]
     return f"{FLAGS[name]} {value}"
+
+
+def plan_options(job: Job) -> dict[str, Any]:
+    """The plan's own options that a run of it needs (where, with which key, the cap)."""
+    return {
+        k: v
+        for k, v in given(job).items()
+        if k
+        in (
+            "base_url",
+            "api_key_file",
+            "sandbox",
+            "max_revocations",
+            "protect",
+            "active_days",
+            "rate",
+            "concurrency",
+            "max_attempts",
+            "timeout",
+            "max_consecutive_failures",
+            "everywhere",  # shown for the reader: plan.json records it too
+        )
+    }
+
+
+def summary_options(job: Job, settings: Settings, guarding: Guarding) -> dict[str, Any]:
+    """The options summary.json records: each as the run used it."""
+    return {
+        **{
+            k: getattr(settings, k)
+            for k in (
+                "rate",
+                "concurrency",
+                "max_attempts",
+                "timeout",
+                "max_consecutive_failures",
+                "base_url",
+            )
+        },
+        "sandbox": job.sandbox,
+        "max_revocations": guarding.max_revocations,
+        "active_days": guarding.active_days,
+        "delete_tokens": guarding.delete_tokens,
+        "protect": [
+            *sorted(map(str, guarding.protection.ids)),
+            *sorted(guarding.protection.emails),
+        ],
+        "yes": job.yes,
+        "resume": job.resume,
+    }

@@ -35,14 +35,8 @@ async def verify(
         listing=prepared.everywhere or whole == "listing",
     )
     by_key = {c.key: c for c in checks}
-    report.amend_all(
-        {
-            "row": by_key[key].row,
-            "account": by_key[key].account,
-            "user": by_key[key].user,
-            "amend": True,
-            **verdict,
-        }
+    report.amend_verdicts(
+        (by_key[key].row, by_key[key].account, by_key[key].user, verdict)
         for key, verdict in read.verdicts.items()
     )
     return read

@@ -8,12 +8,18 @@ a power cut at most the last group commit's. journal/reader.py reads them back.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from .group_commit import GroupCommit
+
+# json.dumps(value, ensure_ascii=False), the same text, without the encoder json.dumps makes
+# afresh on every call given an option: ~4 us less a record, and a run encodes three a row
+# (the row's mark before it is sent, its record, the read-back's verdict).
+encoded: Callable[[object], str] = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class JsonLines:

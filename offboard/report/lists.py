@@ -1,7 +1,9 @@
 """The report files people open, written at the end from the journal's input-order records.
 
-One pass over ordered.jsonl (journal/writer.py) applies the read-back's verdicts
-(execute/verify.py) and writes every list and results.jsonl, while counting what the
+One pass over ordered.jsonl's records (journal/writer.py: kept in memory for a batch
+of up to 5,000 rows, else read back) applies the read-back's verdicts
+(execute/verify.py, report/amended.py) and writes every list and results.jsonl, each row's
+CSV line made once for every list that holds it, while counting what the
 summary, the pages and the exit code show (Totals, the per-account breakdown,
 the deleted users, the rows that need a person): nothing is counted anywhere
 else. Lists earlier runs into the same directory left (a resume) are removed.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +30,10 @@ from ..core.directory import Person
 from ..core.models import Mode
 from ..journal.files import open_private
 from ..journal.layout import LIVE, internal
+from ..journal.writer import Kept
+from .amended import amended
+from .cells import Line, cells, with_bom
+from .cells import neutralise as neutralise  # where the restore and the tests take it
 from .pagedata import SHOWN_PER_OUTCOME
 from .people import PEOPLE_COLUMNS, PEOPLE_FILE, People, Verdict, account_list
 from .summary import Totals, outcome_of
@@ -62,9 +68,6 @@ LOGINS_COLUMNS = (
     "note",
     "account_name",  # last: added after these lists were in use (issue 21)
 )
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-_FORMULA_SET = frozenset(_FORMULA_START)  # "" (an empty cell's [:1]) is not in it
 
 
 @dataclass
@@ -123,62 +126,93 @@ def write_lists(
     ordered: Path,
     mode: Mode,
     verdicts: Mapping[tuple[int, int], Mapping[str, Any]],
+    kept: Kept | None = None,
+    on_disk: Callable[[Callable[[], None]], None] | None = None,
 ) -> Written:
-    """Write results.csv, the per-outcome lists and results.jsonl from `ordered`, with
-    each pair's read-back verdict (by row and account) applied; count as they go."""
+    """Write results.csv, the per-outcome lists and results.jsonl from `ordered` (or from
+    `kept`, its lines and records as the journal's writer kept them), with each pair's
+    read-back verdict (by row and account) applied; count as they go.
+
+    The last step (every list fsync'd, closed and renamed into place, stale lists removed)
+    is handed to `on_disk` to run where it likes (job/outputs.py: on a thread, beside
+    people.csv's CPU); without it, it is run before this returns."""
     written = Written()
     inside = internal(directory)
-    tables: dict[str, tuple[IO[str], Any]] = {}
+    tables: dict[str, IO[str]] = {}
+    # Each CSV line is made once, then written to every list that holds the row.
+    line = Line()
+    # CRLF, as RFC 4180 says: a cell holding a bare CR is then quoted, not split.
+    formatter = csv.writer(line, lineterminator="\r\n")
 
-    def table(name: str, columns: Sequence[str] = header) -> Any:
-        if name not in tables:
-            handle = _with_bom(open_private(inside / f"{name}.tmp"))
-            # CRLF, as RFC 4180 says: a cell holding a bare CR is then quoted, not split.
-            writer = csv.writer(handle, lineterminator="\r\n")
-            writer.writerow(columns)
-            tables[name] = (handle, writer)
-        return tables[name][1]
+    def table(name: str, columns: Sequence[str] = header) -> IO[str]:
+        handle = tables.get(name)
+        if handle is None:
+            handle = tables[name] = with_bom(open_private(inside / f"{name}.tmp"))
+            formatter.writerow(columns)
+            handle.write(line.text)
+        return handle
 
     for outcome in mode.always_written:
         table(f"{outcome}.csv")
-    table("results.csv")
+    results = table("results.csv")
     jsonl = open_private(inside / f"{LIVE}.tmp")
-    with ordered.open(encoding="utf-8") as source, jsonl:
-        for line in source:
-            record: dict[str, Any] = json.loads(line)
+    try:
+        for text, record in kept if kept is not None else _read(ordered):
             account = record["account"]
             verdict = verdicts.get((record["row"], account)) if type(account) is int else None
             if verdict is not None:
-                note = verdict.get("verify_note")
-                record = {**record, **verdict}
-                if note:
-                    record["message"] = f"{record['message']}; {note}"
+                text, record = amended(text, record, verdict)
             written.add(record)
-            cells = _cells(record, header)
-            table("results.csv").writerow(cells)
-            table(f"{record['outcome']}.csv").writerow(cells)
+            # each list opened (its header written) before the row's line is made
+            handle = table(f"{record['outcome']}.csv")
+            formatter.writerow(cells(record, header))
+            results.write(line.text)
+            handle.write(line.text)
             login = record.get("login")
             if isinstance(login, dict):
-                facts = {**record, **login}
                 lists: list[tuple[str, Sequence[str]]] = [(LOGINS_FILE, LOGINS_COLUMNS)]
                 if login.get("flag") == "after_leaving":
                     lists.append((AFTER_LEAVING_FILE, AFTER_LEAVING_COLUMNS))
                 for name, columns in lists:
-                    table(name, columns).writerow(_cells(facts, columns))
-            jsonl.write(line if verdict is None else json.dumps(record, ensure_ascii=False) + "\n")
+                    handle = table(name, columns)
+                    formatter.writerow(cells(record, columns, login))
+                    handle.write(line.text)
+            jsonl.write(text)
         jsonl.flush()
-        os.fsync(jsonl.fileno())
-    for handle, _ in tables.values():
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-    for name in [*tables, LIVE]:
-        os.replace(inside / f"{name}.tmp", directory / name)
-    for stale in directory.glob("*.csv"):
-        if stale.name not in tables and stale.name != PEOPLE_FILE:
-            stale.unlink()
+    except BaseException:
+        jsonl.close()
+        for handle in tables.values():
+            handle.close()
+        raise
     written.files = sorted(tables)
+
+    def settle() -> None:
+        """Every list on disk under its own name; each is closed whatever fails."""
+        try:
+            for handle in [jsonl, *tables.values()]:
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            for handle in [jsonl, *tables.values()]:
+                handle.close()
+        for name in [*tables, LIVE]:
+            os.replace(inside / f"{name}.tmp", directory / name)
+        for stale in directory.glob("*.csv"):
+            if stale.name not in tables and stale.name != PEOPLE_FILE:
+                stale.unlink()
+
+    if on_disk is None:
+        settle()
+    else:
+        on_disk(settle)
     return written
+
+
+def _read(ordered: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """ordered.jsonl's lines and records, one at a time (a batch too big to keep)."""
+    with ordered.open(encoding="utf-8") as source:
+        for text in source:
+            yield text, json.loads(text)
 
 
 def write_people(
@@ -193,67 +227,28 @@ def write_people(
     line per person in input order; the verdict the summary and the exit code use."""
     verdict = Verdict()
     temporary = internal(directory) / f"{PEOPLE_FILE}.tmp"
-    with _with_bom(open_private(temporary)) as handle:
+    with with_bom(open_private(temporary)) as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(PEOPLE_COLUMNS)
+        lists: dict[tuple[int, ...], str] = {}  # account_list's text, once per account set
+
+        def listed(accounts: list[dict[str, Any]]) -> str:
+            ids = tuple([a["id"] for a in accounts])
+            text = lists.get(ids)
+            if text is None:
+                text = lists[ids] = account_list(accounts)
+            return text
+
         for line in people.lines(before, names, after, mode):
             verdict.add(line, SHOWN_PER_OUTCOME)
-            cells = {
+            shown = {
                 **line,
-                "accounts_before": account_list(line["before"]),
-                "revoked": account_list(line["revoked"]),
-                "still_reaches": account_list(line["still_reaches"]),
+                "accounts_before": listed(line["before"]),
+                "revoked": listed(line["revoked"]),
+                "still_reaches": listed(line["still_reaches"]),
             }
-            writer.writerow(_cells(cells, PEOPLE_COLUMNS))
+            writer.writerow(cells(shown, PEOPLE_COLUMNS))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, directory / PEOPLE_FILE)
     return verdict
-
-
-def _with_bom(handle: IO[str]) -> IO[str]:
-    """A UTF-8 file that starts with the byte-order mark: the bytes "utf-8-sig" writes,
-    without that codec's encoder, which runs in Python on every write (three a row)."""
-    handle.write("\ufeff")
-    return handle
-
-
-def neutralise(cell: str) -> str:
-    """Prefix a quote so a spreadsheet shows the text instead of running it."""
-    return "'" + cell if cell and cell[0] in _FORMULA_START else cell
-
-
-def _cells(record: Mapping[str, Any], names: Sequence[str]) -> list[str]:
-    """neutralise(_cell(record.get(name))) for each name, in one loop: a row has ~36 cells
-    and this runs for every row, so a string, an int or an empty cell takes no call at all."""
-    get = record.get
-    out: list[str] = []
-    append = out.append
-    for name in names:
-        value = get(name)
-        if type(value) is str:
-            cell = value
-        elif type(value) is int:  # exactly int: a bool is its own type, "true"/"false" in _cell
-            cell = str(value)
-        elif value is None:
-            cell = ""
-        else:
-            cell = _cell(value)
-        append("'" + cell if cell[:1] in _FORMULA_SET else cell)
-    return out
-
-
-def _cell(value: Any) -> str:
-    if type(value) is str:  # most cells: the one check they need (a row's CSV has ~30)
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):  # tokens: "501 ci (a@x.io)"
-        return "; ".join(_token(item) for item in value)
-    return "" if value is None else str(value)
-
-
-def _token(item: Any) -> str:
-    if not isinstance(item, dict):
-        return str(item)
-    return f"{item.get('id')} {item.get('name') or ''}".strip()
