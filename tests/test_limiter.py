@@ -11,6 +11,7 @@ import pytest
 from offboard.http.retry import retry_after
 from offboard.rate.control import MIN_RATE, STARTUP_RATE, AdaptiveController
 from offboard.rate.limiter import RateLimiter
+from offboard.rate.pair import QUESTION_SPACING
 from offboard.rate.pause import NO_HINT_PAUSE, RETRY_AFTER_CAP, checked_retry_after
 
 from .helpers import FakeClock
@@ -425,8 +426,8 @@ def test_a_pair_that_was_not_back_to_back_starts_over():
     """The caller had one request ready (the look-up before the rest): a limiter spacing
     requests 1 / L apart takes two 60 ms apart, so they are no pair; the pair test starts over
     with the next, its sibling follows at once. Its refused second had company in its second
-    (the look-ups), which a window of 3 would refuse too: asked again once that window has
-    rolled, a refused second says "spacing"."""
+    (the look-ups), which a window of 3 would refuse too: one request at the look-ups'
+    spacing after the pair's first (the question), taken, says "spacing"."""
     ctl = AdaptiveController(100, concurrency=16)
     ctl.sent(0.0)
     ctl.on_answer(0.02, 200, sent_at=0.0)
@@ -438,9 +439,8 @@ def test_a_pair_that_was_not_back_to_back_starts_over():
     ctl.sent(0.09)
     ctl.on_answer(0.11, 200, sent_at=0.09)
     ctl.on_answer(0.11, 429, 1.0, sent_at=0.09)
-    assert ctl.kind == "" and ctl.next_start(0.12) == pytest.approx(1.11)
-    ctl.sent(1.11)
-    ctl.sent(1.11)
-    ctl.on_answer(1.13, 200, sent_at=1.11)
-    ctl.on_answer(1.13, 429, 1.0, sent_at=1.11)
+    ask = 0.09 + QUESTION_SPACING * 0.03
+    assert ctl.kind == "" and ctl.next_start(0.12) == pytest.approx(ask)
+    ctl.sent(ask)
+    ctl.on_answer(ask + 0.02, 200, sent_at=ask)
     assert ctl.kind == "spacing"

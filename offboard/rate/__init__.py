@@ -14,10 +14,14 @@ in rate/spacing.py) finds the limit behind every shape of server limiter:
   Nothing starts between the pair's two answers (a start at --rate would meet the window
   the pair filled). When the refused one had company in its second (the first look-up, its
   answer maybe not read yet), a window of that count refuses it just as a spacing limiter
-  does: everyone waits the 429's Retry-After (the window rolls) and a pair is asked again,
-  nothing else sent before its verdict. Both taken: a window of that count, cruised under
-  at once (an initial window would cost one 429 more). The second refused: a spacing
-  limiter, which took the look-ups at their spacing, searched upwards from that rate.
+  does: one request more (the question), alone, at the look-ups' own spacing after the
+  pair's first, tells them apart. Refused: the window, full until its first rolls, of that
+  count: everyone waits its Retry-After and cruises under it (no initial window, whose 429
+  would be one more, and no check after startup: the question's 429 was it). Taken: a
+  spacing limiter, which took that gap already, searched upwards from BETA of the look-ups'
+  rate (one gap may be a tolerance's). Where no question fits in the window's second (the
+  gap too long, or no request ready in time), everyone waits the 429's Retry-After (the
+  window rolls) and a pair is asked again, nothing else sent before its verdict.
 - Startup, as TCP begins with an initial window (issue 22): nothing has shown a limit, so
   only --rate paces the starts and the caller's --concurrency bounds what is in flight (the
   controller is told it, to know the rate requests really leave at). With no limit, --rate

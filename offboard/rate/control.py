@@ -165,9 +165,10 @@ class AdaptiveController(Startup):
         self._seen.answered(sent_at, accepted, now)
         if self.phase == "pair":
             wait = checked_retry_after(retry_after)[0]
-            verdict = self._pair.answered(now, sent_at, accepted, wait)
+            asked = self._pair.answered_question(now, sent_at, accepted, wait)
+            verdict = asked or self._pair.answered(now, sent_at, accepted, wait)
             if verdict:
-                self._pair_tested(now, verdict)
+                self._pair_tested(now, verdict, bool(asked))
         taken = self._recovery.answered(now, sent_at, accepted, self._cruise)
         if taken is not None:
             self._log(
