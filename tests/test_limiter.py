@@ -152,6 +152,20 @@ def test_a_spacing_limiter_found_by_the_pair_slow_starts_from_the_startup_rate()
     assert echo is not None and echo.pause == 0.0 and ctl.phase == "startup"
 
 
+def test_behind_a_spacing_limiter_a_late_start_is_not_caught_up():
+    """A start woken 3 ms after its turn: behind a window the next is paced from the turn
+    (lateness does not add up), but behind a spacing limiter from the real start, since a
+    gap 3 ms short meets GCRA's tolerance."""
+    ctl = AdaptiveController(100, concurrency=16)
+    ctl.sent(0.0)
+    ctl.sent(0.0)
+    ctl.on_answer(0.05, 200, sent_at=0.0)
+    ctl.on_answer(0.05, 429, 1.0, sent_at=0.0)
+    assert ctl.kind == "spacing"
+    ctl.sent(1.003, turn=1.0)
+    assert ctl.next_start(1.003) >= 1.003 + 1 / ctl.rate(1.003)
+
+
 def test_the_pair_test_tells_a_spacing_limiter_from_a_window():
     """The second of the pair refused: a spacing limiter, and its 429 pauses no one."""
     ctl = AdaptiveController(50)

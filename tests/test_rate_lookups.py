@@ -11,7 +11,7 @@ import pytest
 
 from offboard.rate.control import AdaptiveController
 from offboard.rate.pair import QUESTION_LATE, QUESTION_SPACING, VERDICT_WAIT
-from offboard.rate.spacing import SMALL_STEP
+from offboard.rate.spacing import SMALL_STEP, WIDEN
 from offboard.rate.startup import BETA, MARGIN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -122,3 +122,17 @@ def test_a_question_no_caller_sent_in_time_is_none_the_pair_is_asked_again():
     ctl.on_answer(resume + 0.025, 200, sent_at=resume)
     assert (ctl.phase, ctl.kind) == ("run", "window")
     assert ctl.rate(resume + 1.5) == pytest.approx(MARGIN * 2)
+
+
+def test_a_rate_proved_on_a_tolerances_credit_then_refused_widens_to_widen_not_half():
+    """GCRA at 20/s with 5 ms of tolerance takes 20.25/s for 8 requests, so the search
+    proves it (6) and is refused at it next: the lower bound drops to WIDEN of that rate,
+    not to half of it (2.6 s back up at 20/s in the simulation)."""
+    ctl = AdaptiveController(100, concurrency=16)
+    _look_ups_then_pair(ctl)
+    ask = 0.066 + QUESTION_SPACING * 0.066
+    ctl.sent(ask)
+    ctl.on_answer(ask + 0.02, 200, sent_at=ask)
+    ctl._lo = ctl._hi = 20.25  # proved, and the search's bound above it is that rate too
+    ctl._spaced_refusal(20.25)
+    assert ctl._lo == pytest.approx(WIDEN * 20.25)
