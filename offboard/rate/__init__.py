@@ -50,7 +50,10 @@ in rate/spacing.py) finds the limit behind every shape of server limiter:
 - A spacing limiter refuses as soon as the rate passes it, so the rate at the refused send is
   an upper bound and a rate that held PROVE_REQUESTS is a lower one. The search tries rates
   between them, a growing step at a time (never past the geometric middle), until they are
-  TIGHT apart, and cruises at the lower: startup's burst never sets the rate.
+  TIGHT apart, and cruises at the lower: startup's burst never sets the rate. A tolerance
+  lets a rate just over the limit pass its proof (GCRA at 20/s with 5 ms takes 20.25/s for 8
+  requests): refused later, the lower bound drops to WIDEN of it. Its starts are spaced from
+  when they really left (a late one's next, caught up to its turn, would meet the tolerance).
 - A window refuses once it holds its limit: the count it held is the limit. Which requests
   it held depends on where its boundaries are (rate_evidence.Evidence.window_limit tries a
   sliding window and 20 fixed alignments, and keeps the largest count no earlier window or
@@ -75,10 +78,12 @@ in rate/spacing.py) finds the limit behind every shape of server limiter:
 
 Where it falls short (the simulation shows each; BENCHMARKS.md has the figures): a limit of
 2 a second that drops to 0.5 and comes back cannot be found again within 10 s at 2% of
-requests in 429s, by any controller, since each look costs a 429 out of a budget of about 9
-(issue 22 holds it to 30 s and 3%); with a 200 ms round trip and concurrency 64, the initial
-window has 64 requests in flight before any answer, and all but L of them are 429s (5-9% of a
-40 s run at L = 2 or 20); and a bucket with a small burst found by the trickle is still
+requests in 429s, by any controller, since each look costs a 429 out of a budget of about 9;
+issue 22's 30 s and 3% leave any controller 14 429s against a least of 12 (a look every
+9.3 s through the 100 s of the low limit), which this one's pulses (every 2 s, then 10 s)
+miss; with a 200 ms round trip and concurrency 64, the initial window has 64 requests in
+flight before any answer, and all but L of them are 429s (5-9% of a 40 s run at L = 2 or
+20); and a bucket with a small burst found by the trickle is still
 found slowly when no caller was free to ask (concurrency 4 at --rate 50 L: all four wait out
 their 429s) or the round trip is long (200 ms at L = 200).
 """
