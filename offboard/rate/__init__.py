@@ -79,8 +79,8 @@ in rate/spacing.py) finds the limit behind every shape of server limiter:
 Where it falls short (the simulation shows each; BENCHMARKS.md has the figures): a limit of
 2 a second that drops to 0.5 and comes back cannot be found again within 10 s at 2% of
 requests in 429s, by any controller, since each look costs a 429 out of a budget of about 9;
-issue 22's 30 s and 3% leave any controller 14 429s against a least of 12 (a look every
-9.3 s through the 100 s of the low limit), which this one's pulses (every 2 s, then 10 s)
+issue 22's 30 s and 3% leave any controller 14 429s against a least of 11 (a look every
+10 s through the 100 s of the low limit), which this one's pulses (every 2 s, then 10 s)
 miss; with a 200 ms round trip and concurrency 64, the initial window has 64 requests in
 flight before any answer, and all but L of them are 429s (5-9% of a 40 s run at L = 2 or
 20); and a bucket with a small burst found by the trickle is still
