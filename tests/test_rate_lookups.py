@@ -136,3 +136,20 @@ def test_a_rate_proved_on_a_tolerances_credit_then_refused_widens_to_widen_not_h
     ctl._lo = ctl._hi = 20.25  # proved, and the search's bound above it is that rate too
     ctl._spaced_refusal(20.25)
     assert ctl._lo == pytest.approx(WIDEN * 20.25)
+
+
+def test_a_pair_5_ms_apart_on_a_busy_machine_is_still_a_pair():
+    """The list's first page and the login log leave 5 ms apart (a busy machine): still the
+    pair (a spacing limiter that takes two 5 ms apart is at 200/s or more), so its refused
+    second beside the key's user asks the question, where a 2 ms bound made the log a lone
+    request refused outright: a second's pause, a new pair, and an initial window whose 429s
+    cost sw2 two more (4 of 149)."""
+    ctl = AdaptiveController(100, concurrency=16)
+    ctl.sent(0.0)
+    ctl.on_answer(0.02, 200, sent_at=0.0)
+    ctl.sent(0.043)
+    ctl.sent(0.048)
+    ctl.on_answer(0.063, 200, sent_at=0.043)
+    ctl.on_answer(0.068, 429, 1.0, sent_at=0.048)
+    assert (ctl.phase, ctl.kind) == ("pair", "")
+    assert ctl.next_start(0.07) == pytest.approx(0.043 + QUESTION_SPACING * 0.043)

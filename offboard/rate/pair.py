@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 
-PAIR_GAP = 0.002  # seconds: two starts further apart are no pair (a spacing limiter takes both)
+PAIR_GAP = 0.01  # seconds: two starts further apart are no pair (a spacing limiter of 100/s
+# or more takes both; on a busy machine the look-ups' pair leaves up to a few ms apart)
 PAIR_TRIES = 3  # the pair test starts over at most this often for that
 VERDICT_WAIT = 0.1  # seconds after the pair's first answer that others wait for its second
 AGAIN_WAIT = 1.0  # seconds after a pair asked again that others wait for its verdict
