@@ -11,7 +11,7 @@ import pytest
 
 from offboard.rate.control import AdaptiveController
 from offboard.rate.pair import QUESTION_LATE, QUESTION_SPACING, VERDICT_WAIT
-from offboard.rate.spacing import SMALL_STEP, WIDEN
+from offboard.rate.spacing import JITTER_HELD, SMALL_STEP, WIDEN
 from offboard.rate.startup import BETA, MARGIN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -153,3 +153,23 @@ def test_a_pair_5_ms_apart_on_a_busy_machine_is_still_a_pair():
     ctl.on_answer(0.068, 429, 1.0, sent_at=0.048)
     assert (ctl.phase, ctl.kind) == ("pair", "")
     assert ctl.next_start(0.07) == pytest.approx(0.043 + QUESTION_SPACING * 0.043)
+
+
+def test_a_429_after_a_spacing_cruise_held_5_s_moves_no_bound():
+    """Behind GCRA a rate over the limit is refused within its tolerance's credit, so a 429
+    at a cruise that held JITTER_HELD is two arrivals bunched (a busy machine), not the
+    rate: the bounds stay; a second one within JITTER_HELD lowers them as before."""
+    ctl = AdaptiveController(100, concurrency=16)
+    _look_ups_then_pair(ctl)
+    ask = 0.066 + QUESTION_SPACING * 0.066
+    ctl.sent(ask)
+    ctl.on_answer(ask + 0.02, 200, sent_at=ask)
+    ctl._lo, ctl._hi = 19.0, 19.5  # settled: cruising at 19/s since 1.0
+    ctl._search(1.0)
+    at = 1.0 + JITTER_HELD + 0.5
+    ctl.sent(at)
+    ctl.on_answer(at + 0.02, 429, 1.0, sent_at=at)
+    assert (ctl._lo, ctl._hi) == (19.0, 19.5) and ctl.rate(at + 0.1) == pytest.approx(19.0)
+    ctl.sent(at + 1.0)
+    ctl.on_answer(at + 1.02, 429, 1.0, sent_at=at + 1.0)
+    assert ctl._hi == pytest.approx(19.0)

@@ -53,7 +53,9 @@ in rate/spacing.py) finds the limit behind every shape of server limiter:
   TIGHT apart, and cruises at the lower: startup's burst never sets the rate. A tolerance
   lets a rate just over the limit pass its proof (GCRA at 20/s with 5 ms takes 20.25/s for 8
   requests): refused later, the lower bound drops to WIDEN of it. Its starts are spaced from
-  when they really left (a late one's next, caught up to its turn, would meet the tolerance).
+  when they really left (a late one's next, caught up to its turn, would meet the tolerance),
+  and a 429 at a cruise that held JITTER_HELD (two arrivals bunched on a busy machine) moves
+  no bound.
 - A window refuses once it holds its limit: the count it held is the limit. Which requests
   it held depends on where its boundaries are (rate_evidence.Evidence.window_limit tries a
   sliding window and 20 fixed alignments, and keeps the largest count no earlier window or

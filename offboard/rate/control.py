@@ -229,9 +229,10 @@ class AdaptiveController(Startup):
             self.kind = self.kind or "window"
             return self._startup_ended(now, hi, sent_at, wait, note)
         if self.kind == "spacing":
-            self._spaced_refusal(hi)
             decision = self._cut(now, min(wait, 1.5 / max(hi, MIN_RATE)), note)
-            self._search(self._cut_at)
+            if not self._jittered(now, sent_at, hi):  # a bunched arrival moves no bound
+                self._spaced_refusal(hi)
+                self._search(self._cut_at)
             return decision
         boundary = None
         if self._seen.steady(sent_at, hi):
