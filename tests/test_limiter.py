@@ -11,6 +11,7 @@ import pytest
 from offboard.http.retry import retry_after
 from offboard.rate.control import MIN_RATE, STARTUP_RATE, AdaptiveController
 from offboard.rate.limiter import RateLimiter
+from offboard.rate.pair import QUESTION_SPACING
 from offboard.rate.pause import NO_HINT_PAUSE, RETRY_AFTER_CAP, checked_retry_after
 
 from .helpers import FakeClock
@@ -149,6 +150,20 @@ def test_a_spacing_limiter_found_by_the_pair_slow_starts_from_the_startup_rate()
     assert ctl.kind == "spacing" and ctl.rate(0.05) == STARTUP_RATE
     echo = ctl.on_answer(0.06, 429, 1.0, sent_at=0.01)
     assert echo is not None and echo.pause == 0.0 and ctl.phase == "startup"
+
+
+def test_behind_a_spacing_limiter_a_late_start_is_not_caught_up():
+    """A start woken 3 ms after its turn: behind a window the next is paced from the turn
+    (lateness does not add up), but behind a spacing limiter from the real start, since a
+    gap 3 ms short meets GCRA's tolerance."""
+    ctl = AdaptiveController(100, concurrency=16)
+    ctl.sent(0.0)
+    ctl.sent(0.0)
+    ctl.on_answer(0.05, 200, sent_at=0.0)
+    ctl.on_answer(0.05, 429, 1.0, sent_at=0.0)
+    assert ctl.kind == "spacing"
+    ctl.sent(1.003, turn=1.0)
+    assert ctl.next_start(1.003) >= 1.003 + 1 / ctl.rate(1.003)
 
 
 def test_the_pair_test_tells_a_spacing_limiter_from_a_window():
@@ -425,8 +440,8 @@ def test_a_pair_that_was_not_back_to_back_starts_over():
     """The caller had one request ready (the look-up before the rest): a limiter spacing
     requests 1 / L apart takes two 60 ms apart, so they are no pair; the pair test starts over
     with the next, its sibling follows at once. Its refused second had company in its second
-    (the look-ups), which a window of 3 would refuse too: asked again once that window has
-    rolled, a refused second says "spacing"."""
+    (the look-ups), which a window of 3 would refuse too: one request at the look-ups'
+    spacing after the pair's first (the question), taken, says "spacing"."""
     ctl = AdaptiveController(100, concurrency=16)
     ctl.sent(0.0)
     ctl.on_answer(0.02, 200, sent_at=0.0)
@@ -438,9 +453,8 @@ def test_a_pair_that_was_not_back_to_back_starts_over():
     ctl.sent(0.09)
     ctl.on_answer(0.11, 200, sent_at=0.09)
     ctl.on_answer(0.11, 429, 1.0, sent_at=0.09)
-    assert ctl.kind == "" and ctl.next_start(0.12) == pytest.approx(1.11)
-    ctl.sent(1.11)
-    ctl.sent(1.11)
-    ctl.on_answer(1.13, 200, sent_at=1.11)
-    ctl.on_answer(1.13, 429, 1.0, sent_at=1.11)
+    ask = 0.09 + QUESTION_SPACING * 0.03
+    assert ctl.kind == "" and ctl.next_start(0.12) == pytest.approx(ask)
+    ctl.sent(ask)
+    ctl.on_answer(ask + 0.02, 200, sent_at=ask)
     assert ctl.kind == "spacing"

@@ -14,10 +14,14 @@ in rate/spacing.py) finds the limit behind every shape of server limiter:
   Nothing starts between the pair's two answers (a start at --rate would meet the window
   the pair filled). When the refused one had company in its second (the first look-up, its
   answer maybe not read yet), a window of that count refuses it just as a spacing limiter
-  does: everyone waits the 429's Retry-After (the window rolls) and a pair is asked again,
-  nothing else sent before its verdict. Both taken: a window of that count, cruised under
-  at once (an initial window would cost one 429 more). The second refused: a spacing
-  limiter, which took the look-ups at their spacing, searched upwards from that rate.
+  does: one request more (the question), alone, at the look-ups' own spacing after the
+  pair's first, tells them apart. Refused: the window, full until its first rolls, of that
+  count: everyone waits its Retry-After and cruises under it (no initial window, whose 429
+  would be one more, and no check after startup: the question's 429 was it). Taken: a
+  spacing limiter, which took that gap already, searched upwards from BETA of the look-ups'
+  rate (one gap may be a tolerance's). Where no question fits in the window's second (the
+  gap too long, or no request ready in time), everyone waits the 429's Retry-After (the
+  window rolls) and a pair is asked again, nothing else sent before its verdict.
 - Startup, as TCP begins with an initial window (issue 22): nothing has shown a limit, so
   only --rate paces the starts and the caller's --concurrency bounds what is in flight (the
   controller is told it, to know the rate requests really leave at). With no limit, --rate
@@ -46,7 +50,12 @@ in rate/spacing.py) finds the limit behind every shape of server limiter:
 - A spacing limiter refuses as soon as the rate passes it, so the rate at the refused send is
   an upper bound and a rate that held PROVE_REQUESTS is a lower one. The search tries rates
   between them, a growing step at a time (never past the geometric middle), until they are
-  TIGHT apart, and cruises at the lower: startup's burst never sets the rate.
+  TIGHT apart, and cruises at the lower: startup's burst never sets the rate. A tolerance
+  lets a rate just over the limit pass its proof (GCRA at 20/s with 5 ms takes 20.25/s for 8
+  requests): refused later, the lower bound drops to WIDEN of it. Its starts are spaced from
+  when they really left (a late one's next, caught up to its turn, would meet the tolerance),
+  and a 429 at a cruise that held JITTER_HELD (two arrivals bunched on a busy machine) moves
+  no bound.
 - A window refuses once it holds its limit: the count it held is the limit. Which requests
   it held depends on where its boundaries are (rate_evidence.Evidence.window_limit tries a
   sliding window and 20 fixed alignments, and keeps the largest count no earlier window or
@@ -71,10 +80,12 @@ in rate/spacing.py) finds the limit behind every shape of server limiter:
 
 Where it falls short (the simulation shows each; BENCHMARKS.md has the figures): a limit of
 2 a second that drops to 0.5 and comes back cannot be found again within 10 s at 2% of
-requests in 429s, by any controller, since each look costs a 429 out of a budget of about 9
-(issue 22 holds it to 30 s and 3%); with a 200 ms round trip and concurrency 64, the initial
-window has 64 requests in flight before any answer, and all but L of them are 429s (5-9% of a
-40 s run at L = 2 or 20); and a bucket with a small burst found by the trickle is still
+requests in 429s, by any controller, since each look costs a 429 out of a budget of about 9;
+issue 22's 30 s and 3% leave any controller 14 429s against a least of 11 (a look every
+10 s through the 100 s of the low limit), which this one's pulses (every 2 s, then 10 s)
+miss; with a 200 ms round trip and concurrency 64, the initial window has 64 requests in
+flight before any answer, and all but L of them are 429s (5-9% of a 40 s run at L = 2 or
+20); and a bucket with a small burst found by the trickle is still
 found slowly when no caller was free to ask (concurrency 4 at --rate 50 L: all four wait out
 their 429s) or the round trip is long (200 ms at L = 200).
 """

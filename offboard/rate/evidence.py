@@ -56,6 +56,10 @@ class Evidence:
         gaps = [b - a for a, b in itertools.pairwise(times) if b - a >= MIN_GAP]
         return 1.0 / min(gaps) if gaps else 0.0
 
+    def sends_before(self, t: float) -> list[float]:
+        """The send times in the second before `t`, in order, whatever their answers."""
+        return [s for s, _ in self._sends if t - 1.0 <= s < t]
+
     def last_refused(self, before: float) -> float | None:
         """The latest send time before `before` that was refused, if any."""
         return self._refused.last_before(before)

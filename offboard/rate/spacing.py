@@ -16,6 +16,8 @@ TIGHT = 0.05  # a spacing limiter's search stops when its bounds are this close
 SMALL_STEP = 0.05  # the search's step after a 429
 PROVE_REQUESTS = 6  # a rate holds once this many requests at it were accepted
 PROVE_SECONDS = 3.0  # or it held this long
+WIDEN = 0.9  # a rate proved and then refused: the lower bound drops to this share of it
+JITTER_HELD = 5.0  # seconds a cruise held: a 429 at it then is an arrival's lateness
 
 
 class Spacing:
@@ -52,8 +54,22 @@ class Spacing:
             self._lo, self._step = target, self._step * 2
             self._search(now)
 
+    def _jittered(self, now: float, sent_at: float, rate: float) -> bool:
+        """A 429 at the cruise after it held JITTER_HELD: a rate over a spacing limiter's is
+        refused within its tolerance's credit (GCRA at 20/s, 5 ms: 0.4 s at 20.25/s), so
+        this one was two arrivals bunched (a busy machine sent one late), not the rate. The
+        bounds stay (each such 429 cost 10%, 0.46 L over a run at load 3); a second within
+        JITTER_HELD moves them."""
+        if rate > self._cruise * 1.01 or sent_at - self._target_since < JITTER_HELD:
+            return False
+        self._target_since = now
+        return True
+
     def _spaced_refusal(self, hi: float) -> None:
         """A 429 at the rate `hi`: the limit is under it; the search's step starts small."""
         self._hi, self._step = min(self._hi, hi), SMALL_STEP
         if self._lo >= self._hi * 0.999:
-            self._lo = self._hi / 2  # the lower bound was wrong: widen it
+            # The lower bound was wrong: a rate a little over the limit passes its proof
+            # on a tolerance's credit (GCRA at 20/s, 5 ms: 20.25/s for 8 requests). Widen
+            # it to WIDEN of the refused rate, not half (2.6 s back up at 20/s).
+            self._lo = self._hi * WIDEN

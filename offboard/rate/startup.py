@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 
-from .evidence import Evidence
-from .pair import PairTest
+from .evidence import MIN_GAP, Evidence
+from .pair import QUESTION_SPACING, QUESTION_WITHIN, PairTest
 from .pause import Decision
 from .spacing import SMALL_STEP, Spacing
 from .trickle import TRICKLE_WAIT, Trickle
@@ -73,36 +73,54 @@ class Startup(Spacing):
         step = min(GROWTH, self._startup_rate, 1.0 / self._rtt)
         self._startup_rate = min(self.ceiling, self._startup_rate + step)
 
-    def _pair_tested(self, now: float, kind: str) -> None:
-        self._log(f"{now:.3f} pair test: {kind}")
-        sends, count = self._pair.sends, self._pair_count
+    def _pair_tested(self, now: float, kind: str, asked: bool = False) -> None:
+        """The pair's verdict, or (`asked`) the question's that followed an unclear one."""
+        self._log(f"{now:.3f} {'question' if asked else 'pair test'}: {kind}")
+        pair, count = self._pair, self._pair_count
+        sends = pair.sends
         held = self._seen.not_refused(sends[0] - 1.0, sends[-1] + 1e-9)
         if kind == "spacing" and not count and held >= 2:
             # The pair's first was not the second's only company (the run's first look-up
             # went a moment before, its answer maybe not read yet: the look-ups begin on its
             # head): a window of `held` refuses the second just as a spacing limiter does.
-            # Wait until it would have rolled (the 429's Retry-After), and ask again with
-            # a pair of its own; the requests meanwhile are echoes.
+            # One request at the look-ups' own spacing tells: the window, full until its
+            # first rolls, refuses it; a spacing limiter took that gap already. Where that
+            # gap is too long to ask within the window's second, wait until it would have
+            # rolled (the 429's Retry-After) and ask a pair again.
             self._pair_count = held
-            self._pair.restart()
-            self._pair.again = True
-            self.pause(now, self._pair.resume_at - now)
+            company = self._seen.sends_before(sends[0])
+            ask = sends[0] + QUESTION_SPACING * (sends[0] - company[-1]) if company else math.inf
+            if ask <= company[0] + QUESTION_WITHIN:
+                pair.ask(ask)
+                self._cut_at = now
+                return
+            pair.again_after_roll()
+            self.pause(now, pair.resume_at - now)
             self._cut_at = self.resume_at
             return
         self.kind = kind
         self.phase = "startup"
-        if kind == "window" and count:
+        if kind == "window" and asked:
+            # The question refused: a window of `count`, full since the pair. Wait as asked
+            # (it rolls), then cruise under it. No check after startup: the question's
+            # 429 was that check's (a run of 148 requests at 2/s may have two).
+            self.pause(now, pair.resume_at - now)
+            self.phase, self._least_count, self._cut_at = "run", float(count), now
+            self._plan(self.resume_at, BETA * count, MARGIN * count)
+        elif kind == "window" and count:
             # The pair alone was taken: the first pair's 429 was a window's, `count` its
             # limit. Cruise under it as after startup's 429 (the window is known: no
             # initial window, whose 429 would be one more), counting the pair as its start.
             self._startup_ended_at(now, float(count), sends[0])
         elif kind == "spacing" and count:
-            # The first pair's 429 asked about again: a spacing limiter, which took the
-            # look-ups before it at their spacing. That rate holds: search up from it (a
-            # step at a time, each proved), as after a spacing limiter's first 429.
+            # The first pair's 429 asked about: a spacing limiter, which took the look-ups
+            # before it at their spacing. One gap taken may be a tolerance's: search up
+            # from BETA of that rate (a step at a time, each proved), as after a spacing
+            # limiter's first 429. Gaps under MIN_GAP prove no rate: begin at 1 / MIN_GAP.
             self.phase, self._cut_at = "run", now
-            spaced = self._seen.spaced_rate(sends[0] - 2.0, sends[0])
-            self._lo, self._hi = min(self.ceiling, max(STARTUP_RATE, spaced)), math.inf
+            spaced = self._seen.spaced_rate(sends[0] - 2.0, max(sends[0], now - 1e-9))
+            spaced = spaced or 1.0 / MIN_GAP
+            self._lo, self._hi = min(self.ceiling, max(STARTUP_RATE, BETA * spaced)), math.inf
             self._step = SMALL_STEP
             self._search(now)
         elif kind == "spacing":
