@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import floor_goals
 import harness as h
+import pairs
 import profile_summary
 from harness import failure, fmt, say, table, verdict
 
@@ -149,7 +150,7 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
 
 
-def section(bench: Bench, rows: int, small: int | None) -> None:
+def section(bench: Bench, rows: int, small: int | None, pairs_of: int = pairs.PAIRS) -> None:
     c = CONCURRENCY
     say(
         f"== offboard vs the official SDK vs the floor vs a naive loop: {rows} rows, "
@@ -206,7 +207,9 @@ def section(bench: Bench, rows: int, small: int | None) -> None:
         figures, LATENCY, "offboard's sandbox", alone
     )
     say()
-    bench.results["compare"]["threaded"] = threaded(bench, big, rows, small_csv, small)
+    bench.results["compare"]["paired"] = _paired(bench, big, rows, "sandbox", pairs_of)
+    say()
+    bench.results["compare"]["threaded"] = threaded(bench, big, rows, small_csv, small, pairs_of)
 
 
 SERVERS = {
@@ -220,7 +223,12 @@ THREADED_CLIENTS = ("offboard", "sdk", "floor")  # the naive loop takes a minute
 
 
 def threaded(
-    bench: Bench, big: Path, rows: int, small_csv: Path | None, small: int | None
+    bench: Bench,
+    big: Path,
+    rows: int,
+    small_csv: Path | None,
+    small: int | None,
+    pairs_of: int = pairs.PAIRS,
 ) -> dict[str, Any]:
     """offboard, the SDK script and the floor again, against the threaded server: figures that
     depend on the server (throughput, CPU per request) beside the sandbox's."""
@@ -259,6 +267,8 @@ def threaded(
     alone = lookups_alone(bench, big, rows, "threaded")
     goals = floor_goals.goals(figures, LATENCY, "the threaded server", alone)
     say()
+    paired = _paired(bench, big, rows, "threaded", pairs_of)
+    say()
     return {
         "rows": rows,
         "small": small,
@@ -272,7 +282,21 @@ def threaded(
         "targets": targets,
         "lookups_alone": alone,
         "goals": goals,
+        "paired": paired,
     }
+
+
+def _paired(bench: Bench, rows_csv: Path, n: int, server: str, pairs_of: int) -> dict[str, Any]:
+    """offboard and the floor again, in alternating pairs (benchmarks/pairs.py)."""
+    found = pairs.paired(
+        lambda client, csv, k, where: run(bench, client, csv, k, where),
+        rows_csv,
+        n,
+        server,
+        pairs_of,
+    )
+    pairs.show(found, "offboard's sandbox" if server == "sandbox" else "the threaded server")
+    return found
 
 
 def _clients(

@@ -76,6 +76,7 @@ class Sizes:
     ceiling_offboard_rows: int
     compare_rows: int
     compare_small: int | None  # a second, smaller batch for the marginal CPU per row
+    compare_pairs: int  # offboard and the floor again, alternately, for the paired ratios
     rate_settings: tuple[tuple[float, int], ...]  # (--rate, --concurrency)
     rate_seconds: float  # batch size: about this long at the expected rate ...
     rate_rows_min: int  # ... but at least this many rows
@@ -95,6 +96,7 @@ FULL = Sizes(
     ceiling_offboard_rows=3000,
     compare_rows=3000,
     compare_small=500,
+    compare_pairs=5,
     rate_settings=((100, 32), (400, 32), (UNLIMITED, 4), (UNLIMITED, 16), (UNLIMITED, 32)),
     rate_seconds=4.0,
     rate_rows_min=300,
@@ -113,6 +115,7 @@ QUICK = Sizes(
     ceiling_offboard_rows=100,
     compare_rows=60,
     compare_small=None,
+    compare_pairs=1,
     rate_settings=((100, 8),),
     rate_seconds=0.5,
     rate_rows_min=40,
@@ -282,7 +285,9 @@ class Bench:
         startup.section(self, 3 if self.sizes is QUICK else startup.RUNS)
 
     def section_compare(self) -> None:
-        compare.section(self, self.sizes.compare_rows, self.sizes.compare_small)
+        compare.section(
+            self, self.sizes.compare_rows, self.sizes.compare_small, self.sizes.compare_pairs
+        )
 
     def raw_capacity(
         self, concurrency: int, rows: int, latency: float, server: str = "sandbox"

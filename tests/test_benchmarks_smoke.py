@@ -92,6 +92,10 @@ def check_compare(output: str) -> None:
         assert_client_measured(output, client)
     assert line(output, "offboard / naive")
     assert line(output, "offboard / floor")
+    # issue 22's whole-run goals again, on alternating pairs, against both servers
+    assert (
+        len(re.findall(r"^whole run rows/s / floor's +[\d.]+ +[\d.]+-[\d.]+ ", output, re.M)) == 2
+    )
     assert re.search(r"The sandbox's own ceiling here: .* reaches [\d,]+ req/s", output)
     assert line(
         output,
