@@ -41,16 +41,20 @@ def test_gcra20_behind_the_look_ups_asks_a_question_not_the_pair_again():
     assert figures.share_429 <= 0.02 and figures.goodput_after >= 0.9
 
 
-def _look_ups_then_pair(ctl: AdaptiveController) -> float:
-    """The key's user at 0 (taken), the pair at 0.066: its first taken at 0.086, its second
-    refused (Retry-After 1) at 0.091. Returns when the pair's 429 came."""
+def _look_ups_then_pair(
+    ctl: AdaptiveController, first: float = 0.066, second: float = 0.066
+) -> float:
+    """The key's user at 0 (taken), the pair sent at `first` and `second`: its first taken
+    20 ms later, its second refused (Retry-After 1) 25 ms after `first` (0.091 by default).
+    Returns when the pair's 429 came."""
     ctl.sent(0.0)
     ctl.on_answer(0.02, 200, sent_at=0.0)
-    ctl.sent(0.066)
-    ctl.sent(0.066)
-    ctl.on_answer(0.086, 200, sent_at=0.066)
-    ctl.on_answer(0.091, 429, 1.0, sent_at=0.066)
-    return 0.091
+    ctl.sent(first)
+    ctl.sent(second)
+    refused = round(first + 0.025, 6)
+    ctl.on_answer(round(first + 0.02, 6), 200, sent_at=first)
+    ctl.on_answer(refused, 429, 1.0, sent_at=second)
+    return refused
 
 
 def test_no_start_between_the_pairs_two_answers():
@@ -145,12 +149,7 @@ def test_a_pair_5_ms_apart_on_a_busy_machine_is_still_a_pair():
     request refused outright: a second's pause, a new pair, and an initial window whose 429s
     cost sw2 two more (4 of 149)."""
     ctl = AdaptiveController(100, concurrency=16)
-    ctl.sent(0.0)
-    ctl.on_answer(0.02, 200, sent_at=0.0)
-    ctl.sent(0.043)
-    ctl.sent(0.048)
-    ctl.on_answer(0.063, 200, sent_at=0.043)
-    ctl.on_answer(0.068, 429, 1.0, sent_at=0.048)
+    _look_ups_then_pair(ctl, 0.043, 0.048)
     assert (ctl.phase, ctl.kind) == ("pair", "")
     assert ctl.next_start(0.07) == pytest.approx(0.043 + QUESTION_SPACING * 0.043)
 
