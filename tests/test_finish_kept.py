@@ -256,8 +256,8 @@ def test_the_journal_encoder_writes_what_json_dumps_writes() -> None:
 
 
 def test_verdicts_shared_by_rows_are_journaled_as_each_rows_own_record(tmp_path: Path) -> None:
-    """Report.amend_verdicts (a verdict's part encoded once for the rows sharing it) writes
-    the journal lines amend_all writes for {"row", "account", "user", "amend", **verdict}."""
+    """Report.amend_verdicts (a verdict's part encoded once for the rows sharing it) writes,
+    for each row, the JSON of {"row", "account", "user", "amend": true, **verdict}."""
     shared = {**GONE, "verify_request_id": 'a"b\u00e9'}
     given = [
         (2, 10, "101", shared),
@@ -266,16 +266,14 @@ def test_verdicts_shared_by_rows_are_journaled_as_each_rows_own_record(tmp_path:
         (5, 20, 1.5, {}),
         (6, 10, "106", shared),
     ]
-    texts = []
-    for name in ("all", "verdicts"):
-        report = Report.create(tmp_path / name, [], {"source": "l.csv"})
-        report.open()
-        if name == "all":
-            report.amend_all(
-                {"row": r, "account": a, "user": u, "amend": True, **v} for r, a, u, v in given
-            )
-        else:
-            report.amend_verdicts(given)
-        report.close()
-        texts.append((internal(tmp_path / name) / "journal.jsonl").read_text(encoding="utf-8"))
-    assert texts[0] == texts[1] and texts[0].count("\n") == len(given)
+    report = Report.create(tmp_path / "r", [], {"source": "l.csv"})
+    report.open()
+    report.amend_verdicts(given)
+    report.close()
+    text = (internal(tmp_path / "r") / "journal.jsonl").read_text(encoding="utf-8")
+    expected = "".join(
+        json.dumps({"row": r, "account": a, "user": u, "amend": True, **v}, ensure_ascii=False)
+        + "\n"
+        for r, a, u, v in given
+    )
+    assert text == expected

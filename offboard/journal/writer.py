@@ -190,22 +190,12 @@ class Report:
         self._live.write(line)
         self._live.flush()
 
-    def amend(self, record: Mapping[str, Any]) -> None:
-        """Journal a changed record of a row (the read-back's verdict): the last one wins."""
-        assert self._journal is not None
-        self._journal.append(encoded(record) + "\n")
-
-    def amend_all(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """`amend` for many records at once: the same lines, flushed once for all of them
-        (the read-back's verdicts: one write, not one a row)."""
-        assert self._journal is not None
-        self._journal.append_all([encoded(r) + "\n" for r in records])
-
     def amend_verdicts(self, verdicts: Iterable[tuple[int, int, Any, Mapping[str, Any]]]) -> None:
-        """`amend_all` of {"row", "account", "user", "amend": true, **verdict} for each
-        (row, account, user, verdict): the same lines, each verdict's part encoded once for
-        every row that shares it (the read-back listing's one word on every row it shows
-        gone: 3,000 records, ~10 ms less)."""
+        """Journal the read-back's verdicts: for each (row, account, user, verdict) the line
+        {"row", "account", "user", "amend": true, **verdict} (the last record of a row wins),
+        all flushed once, not once a row. Each verdict's part is encoded once for every row
+        that shares it (the read-back listing's one word on every row it shows gone: 3,000
+        records, ~10 ms less)."""
         assert self._journal is not None
         parts: dict[int, str] = {}
         lines = []
