@@ -4,11 +4,16 @@
 report written) must each cost under 0.15 s of CPU, the whole process (interpreter start
 included), from wait4. Beside them, for scale: a bare interpreter, and importing the SDK.
 Each command runs RUNS times; the table shows the least, the median and the most.
+
+The bar was set on 2026-12-05 (issue 14), when a run with nothing to do took 0.078 s here. A
+second table runs that same command on that day's code (THEN, taken from git) and on this
+tree's, alternating: what the machine does to the figure shows apart from what the code does.
 """
 
 from __future__ import annotations
 
 import statistics
+import subprocess
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +22,7 @@ from harness import fmt, say, table, verdict
 
 RUNS = 7
 LIMIT = 0.15  # seconds of CPU
+THEN = "206f875"  # issue 14's code: the empty run measured 0.078 s of CPU on it, 2026-12-05
 
 
 class Bench(Protocol):
@@ -37,6 +43,9 @@ def section(bench: Bench, runs: int = RUNS) -> None:
     empty.write_text("account,user\n", encoding="utf-8")
     commands: list[tuple[str, list[str], bool]] = [
         ("python -c pass (the interpreter alone)", [h.PYTHON, "-c", "pass"], False),
+        # Without site-packages' start-up hooks: an editable install's import finder (pathlib,
+        # importlib.util...) costs a bare `-c pass` more than the interpreter itself.
+        ("python -S -c pass (no site-packages)", [h.PYTHON, "-S", "-c", "pass"], False),
         # What every command pays before a line of offboard runs: the CLI library, and the
         # template engine every run (even with no rows) needs to write report.html.
         ("python -c 'import click'", [h.PYTHON, "-c", "import click"], False),
@@ -91,3 +100,43 @@ def section(bench: Bench, runs: int = RUNS) -> None:
     )
     bench.results["startup"] = figures
     say()
+    figures["then"] = then_and_now(bench, empty, runs)
+
+
+def then_and_now(bench: Bench, empty: Path, runs: int) -> dict[str, float]:
+    """The empty run on THEN's code and on this tree's, alternating, each from its own root
+    (`python -m` puts the working directory first on the module path). {} when git cannot
+    give THEN's tree (a shallow clone): the table says so."""
+    then = bench.path("then")
+    then.mkdir(exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(h.ROOT), "archive", THEN, "offboard"], capture_output=True
+    )
+    if archive.returncode != 0:
+        say(f"(start-up then and now skipped: git has no {THEN} here)")
+        return {}
+    subprocess.run(["tar", "-x", "-C", str(then)], input=archive.stdout, check=True)
+    roots = {"this tree": h.ROOT, f"{THEN} (2026-12-05: 0.078 s)": then}
+    seconds: dict[str, list[float]] = {name: [] for name in roots}
+    for turn in range(runs + 1):  # the first turn warms each tree's template cache: not kept
+        for name, root in roots.items() if turn % 2 else reversed(roots.items()):
+            argv = [h.PYTHON, "-m", "offboard", "run", str(empty), "-q"]
+            m = h.measure(name, [*argv, "--report-dir", str(bench.path("report"))], bench.env, root)
+            if m.returncode != 0:
+                say(f"(start-up then and now: {name}: {h.failure(m)})")
+                return {}
+            if turn:
+                seconds[name].append(m.cpu)
+    say(
+        f"A run with nothing to do, on this tree and on {THEN}'s code (when the bar was set), "
+        f"alternating, {runs} runs each (CPU s):"
+    )
+    medians = {name: statistics.median(xs) for name, xs in seconds.items()}
+    table(
+        ["code", "CPU s min", "median", "max"],
+        [[n, fmt(min(xs), 3), fmt(medians[n], 3), fmt(max(xs), 3)] for n, xs in seconds.items()],
+    )
+    now, before = medians.values()
+    say(f"this tree / {THEN}'s code: {now / before:.2f}")
+    say()
+    return {"now": now, "then": before}
